@@ -1,0 +1,20 @@
+#!/bin/sh
+# Installs every Debian 12 package that building and testing otpbridge needs.
+# Idempotent; run as root. Postfix is preseeded so it installs without questions.
+set -eu
+export DEBIAN_FRONTEND=noninteractive
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+echo "postfix postfix/mailname string localhost" | debconf-set-selections
+pkgs="build-essential autoconf automake libtool pkg-config
+ libglib2.0-dev libgmime-3.0-dev libetpan-dev libpcre2-dev libcurl4-gnutls-dev
+ libsqlite3-dev libjson-glib-dev libgumbo-dev libmicrohttpd-dev libsystemd-dev
+ clang libclang-rt-14-dev python3 swaks dovecot-imapd postfix openssl sqlite3 curl"
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing
+fi
