@@ -1,0 +1,168 @@
+/*
+ * util.c - small shared helpers: error domain, paths, secrets, addresses,
+ * bounded file reading.
+ *
+ * Hostile input: file contents (bounded by the caller's max) and address
+ * strings from mail headers (only scanned, never interpreted).
+ */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <string.h>
+#include <stdio.h>
+#include <arpa/inet.h>
+
+#include "util.h"
+
+#define SECRET_MAX 4096
+
+G_DEFINE_QUARK(otpbridge-error-quark, otpb_error)
+
+char *
+util_resolve_path(const char *base_dir, const char *path)
+{
+	if (g_path_is_absolute(path) || base_dir == NULL)
+		return g_strdup(path);
+	return g_build_filename(base_dir, path, NULL);
+}
+
+char *
+util_read_secret_file(const char *path, GError **error)
+{
+	char *data = NULL;
+	gsize len = 0;
+	char *nl;
+
+	if (util_read_file(path, SECRET_MAX, &data, &len, error) < 0)
+		return NULL;
+	nl = strpbrk(data, "\r\n");
+	if (nl != NULL)
+		*nl = '\0';
+	g_strstrip(data);
+	if (*data == '\0') {
+		g_free(data);
+		g_set_error(error, OTPB_ERROR, OTPB_ERROR_CONFIG,
+		    "%s: the secret file is empty", path);
+		return NULL;
+	}
+	/* Shrink to the secret itself; wipe the rest of the buffer first. */
+	{
+		char *s = g_strdup(data);
+		explicit_bzero(data, len);
+		g_free(data);
+		return s;
+	}
+}
+
+void
+util_secret_free(char **s)
+{
+	if (*s == NULL)
+		return;
+	explicit_bzero(*s, strlen(*s));
+	g_free(*s);
+	*s = NULL;
+}
+
+gboolean
+util_is_loopback_host(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	char buf[64];
+	gsize n;
+
+	if (host == NULL)
+		return FALSE;
+	if (g_ascii_strcasecmp(host, "localhost") == 0)
+		return TRUE;
+	n = strlen(host);
+	if (n >= 2 && host[0] == '[' && host[n - 1] == ']' && n - 2 < sizeof(buf)) {
+		memcpy(buf, host + 1, n - 2);
+		buf[n - 2] = '\0';
+		host = buf;
+	}
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6);
+	return FALSE;
+}
+
+gboolean
+util_is_addr_spec(const char *s)
+{
+	const char *at;
+
+	if (s == NULL || *s == '\0')
+		return FALSE;
+	at = strchr(s, '@');
+	if (at == NULL || at == s || at[1] == '\0' || strchr(at + 1, '@') != NULL)
+		return FALSE;
+	for (const char *p = s; *p != '\0'; p++) {
+		if (g_ascii_isspace(*p) || *p == '<' || *p == '>' || *p == ',' ||
+		    (unsigned char)*p < 0x20)
+			return FALSE;
+	}
+	return TRUE;
+}
+
+char *
+util_normalize_identifier(const char *s)
+{
+	char *t = g_strstrip(g_strdup(s != NULL ? s : ""));
+
+	if (util_is_addr_spec(t)) {
+		char *lower = g_utf8_strdown(t, -1);
+		g_free(t);
+		return lower;
+	}
+	return t;
+}
+
+int
+util_read_file(const char *path, gsize max, char **data_r, gsize *len_r,
+    GError **error)
+{
+	FILE *fp;
+	GByteArray *buf;
+	guint8 chunk[65536];
+	size_t n;
+	gboolean is_stdin = strcmp(path, "-") == 0;
+	const char *name = is_stdin ? "<stdin>" : path;
+
+	fp = is_stdin ? stdin : fopen(path, "rb");
+	if (fp == NULL) {
+		int e = errno;
+		g_set_error(error, OTPB_ERROR, OTPB_ERROR_IO, "%s: %s", name,
+		    g_strerror(e));
+		return -1;
+	}
+	buf = g_byte_array_new();
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
+		if (buf->len + n > max) {
+			g_set_error(error, OTPB_ERROR, OTPB_ERROR_DATA,
+			    "%s: larger than the limit of %" G_GSIZE_FORMAT " bytes",
+			    name, max);
+			goto fail;
+		}
+		g_byte_array_append(buf, chunk, (guint)n);
+	}
+	if (ferror(fp)) {
+		int e = errno;
+		g_set_error(error, OTPB_ERROR, OTPB_ERROR_IO, "%s: %s", name,
+		    g_strerror(e));
+		goto fail;
+	}
+	if (!is_stdin)
+		fclose(fp);
+	*len_r = buf->len;
+	g_byte_array_append(buf, (const guint8 *)"", 1);
+	*data_r = (char *)g_byte_array_free(buf, FALSE);
+	return 0;
+fail:
+	if (!is_stdin)
+		fclose(fp);
+	g_byte_array_free(buf, TRUE);
+	return -1;
+}

@@ -1,0 +1,467 @@
+/*
+ * test-util.c - util.c: loopback hosts, addr-specs, identifier
+ * normalisation, bounded file reading and secret files.
+ */
+#include "autoconfig.h"
+
+#include <string.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+
+#include "util.h"
+
+static char *tmpdir;
+
+/* Writes len bytes of data to tmpdir/name; returns the path. */
+static char *
+write_file(const char *name, const char *data, gssize len)
+{
+	char *path = g_build_filename(tmpdir, name, NULL);
+	g_autoptr(GError) err = NULL;
+
+	g_assert_true(g_file_set_contents(path, data, len, &err));
+	g_assert_no_error(err);
+	return path;
+}
+
+/* ---- loopback ---------------------------------------------------------- */
+
+struct loopback_case {
+	const char *host;
+	gboolean want;
+};
+
+static const struct loopback_case loopback_cases[] = {
+	{ "localhost", TRUE },
+	{ "LOCALHOST", TRUE },
+	{ "LocalHost", TRUE },
+	{ "127.0.0.1", TRUE },
+	{ "127.1.2.3", TRUE },
+	{ "127.255.255.254", TRUE },
+	{ "::1", TRUE },
+	{ "[::1]", TRUE },
+	{ "0:0:0:0:0:0:0:1", TRUE },
+	{ "[127.0.0.1]", TRUE },
+	{ "10.0.0.1", FALSE },
+	{ "128.0.0.1", FALSE },
+	{ "126.255.255.255", FALSE },
+	{ "0.0.0.0", FALSE },
+	{ "::", FALSE },
+	{ "::2", FALSE },
+	{ "[::2]", FALSE },
+	{ "192.168.1.1", FALSE },
+	{ "example.com", FALSE },
+	{ "localhost.example.com", FALSE },
+	{ "127.0.0.1.example.com", FALSE },
+	{ "localhostx", FALSE },
+	{ "", FALSE },
+	{ "[", FALSE },
+	{ "[]", FALSE },
+	{ "[::1", FALSE },
+	{ "::1]", FALSE },
+	{ "127.0.0.1 ", FALSE },
+};
+
+static void
+test_loopback(gconstpointer data)
+{
+	const struct loopback_case *c = data;
+
+	g_assert_cmpint(util_is_loopback_host(c->host), ==, c->want);
+}
+
+static void
+test_loopback_null(void)
+{
+	g_assert_false(util_is_loopback_host(NULL));
+}
+
+/* ---- addr-spec --------------------------------------------------------- */
+
+struct addr_case {
+	const char *s;
+	gboolean want;
+};
+
+static const struct addr_case addr_cases[] = {
+	{ "a@b", TRUE },
+	{ "bot@example.com", TRUE },
+	{ "Bot+tag@Example.COM", TRUE },
+	{ "first.last@sub.example.org", TRUE },
+	{ "", FALSE },
+	{ "@example.com", FALSE },
+	{ "bot@", FALSE },
+	{ "bot", FALSE },
+	{ "a@b@c", FALSE },
+	{ "a b@c", FALSE },
+	{ "a@b c", FALSE },
+	{ "<a@b>", FALSE },
+	{ "Name <a@b>", FALSE },
+	{ "a@b,c@d", FALSE },
+	{ "a@b\tc", FALSE },
+	{ "a@b\n", FALSE },
+	{ "a\001@b", FALSE },
+	{ "+1 555 0100", FALSE },
+};
+
+static void
+test_addr_spec(gconstpointer data)
+{
+	const struct addr_case *c = data;
+
+	g_assert_cmpint(util_is_addr_spec(c->s), ==, c->want);
+}
+
+static void
+test_addr_spec_null(void)
+{
+	g_assert_false(util_is_addr_spec(NULL));
+}
+
+/* ---- identifier normalisation ------------------------------------------ */
+
+struct norm_case {
+	const char *name;
+	const char *in;
+	const char *want;
+};
+
+static const struct norm_case norm_cases[] = {
+	{ "addr-lower", "Bot@Example.COM", "bot@example.com" },
+	{ "addr-already-lower", "bot@example.com", "bot@example.com" },
+	{ "addr-trimmed", "  Bot@Example.COM \t", "bot@example.com" },
+	{ "addr-plus", "Bot+Signup@Example.COM", "bot+signup@example.com" },
+	{ "addr-utf8", "Jürgen@Example.DE", "jürgen@example.de" },
+	{ "display-name", "Name <a@b>", "Name <a@b>" },
+	{ "display-name-upper", "Name <A@B>", "Name <A@B>" },
+	{ "phone", "+1 555 0100", "+1 555 0100" },
+	{ "phone-trimmed", "  +1 555 0100  ", "+1 555 0100" },
+	{ "plain-word", "MyTask", "MyTask" },
+	{ "two-at", "A@B@C", "A@B@C" },
+	{ "empty", "", "" },
+	{ "blanks", "   ", "" },
+};
+
+static void
+test_normalize(gconstpointer data)
+{
+	const struct norm_case *c = data;
+	g_autofree char *got = util_normalize_identifier(c->in);
+
+	g_assert_cmpstr(got, ==, c->want);
+}
+
+static void
+test_normalize_null(void)
+{
+	g_autofree char *got = util_normalize_identifier(NULL);
+
+	g_assert_cmpstr(got, ==, "");
+}
+
+/* ---- resolve_path ------------------------------------------------------ */
+
+static void
+test_resolve_path(void)
+{
+	g_autofree char *a = util_resolve_path("/etc/otpbridge", "api-key");
+	g_autofree char *b = util_resolve_path("/etc/otpbridge", "/run/key");
+	g_autofree char *c = util_resolve_path(NULL, "rel/key");
+	g_autofree char *d = util_resolve_path("conf", "sub/key");
+
+	g_assert_cmpstr(a, ==, "/etc/otpbridge/api-key");
+	g_assert_cmpstr(b, ==, "/run/key");
+	g_assert_cmpstr(c, ==, "rel/key");
+	g_assert_cmpstr(d, ==, "conf/sub/key");
+}
+
+/* ---- read_file --------------------------------------------------------- */
+
+static void
+test_read_file_exact_limit(void)
+{
+	g_autofree char *path = write_file("exact", "0123456789", 10);
+	g_autoptr(GError) err = NULL;
+	char *data = NULL;
+	gsize len = 0;
+
+	g_assert_cmpint(util_read_file(path, 10, &data, &len, &err), ==, 0);
+	g_assert_no_error(err);
+	g_assert_cmpuint(len, ==, 10);
+	g_assert_cmpmem(data, len, "0123456789", 10);
+	g_assert_cmpint(data[len], ==, '\0');
+	g_free(data);
+}
+
+static void
+test_read_file_over_limit(void)
+{
+	g_autofree char *path = write_file("over", "0123456789A", 11);
+	g_autoptr(GError) err = NULL;
+	char *data = NULL;
+	gsize len = 0;
+
+	g_assert_cmpint(util_read_file(path, 10, &data, &len, &err), ==, -1);
+	g_assert_error(err, OTPB_ERROR, OTPB_ERROR_DATA);
+	g_assert_null(data);
+	if (err != NULL)
+		g_assert_nonnull(strstr(err->message, path));
+}
+
+/* The limit also holds across the reader's internal chunk size. */
+static void
+test_read_file_large(void)
+{
+	gsize n = 200000;
+	g_autofree char *big = g_malloc(n);
+	g_autofree char *path = NULL;
+	g_autoptr(GError) err = NULL;
+	char *data = NULL;
+	gsize len = 0;
+
+	for (gsize i = 0; i < n; i++)
+		big[i] = (char)('a' + i % 26);
+	path = write_file("big", big, (gssize)n);
+	g_assert_cmpint(util_read_file(path, n, &data, &len, &err), ==, 0);
+	g_assert_no_error(err);
+	g_assert_cmpuint(len, ==, n);
+	g_assert_cmpmem(data, len, big, n);
+	g_free(data);
+	data = NULL;
+	g_assert_cmpint(util_read_file(path, n - 1, &data, &len, &err), ==, -1);
+	g_assert_error(err, OTPB_ERROR, OTPB_ERROR_DATA);
+}
+
+static void
+test_read_file_empty(void)
+{
+	g_autofree char *path = write_file("empty", "", 0);
+	g_autoptr(GError) err = NULL;
+	char *data = NULL;
+	gsize len = 99;
+
+	g_assert_cmpint(util_read_file(path, 10, &data, &len, &err), ==, 0);
+	g_assert_no_error(err);
+	g_assert_cmpuint(len, ==, 0);
+	g_assert_nonnull(data);
+	g_assert_cmpstr(data, ==, "");
+	g_free(data);
+}
+
+static void
+test_read_file_binary(void)
+{
+	static const char bin[] = { 'a', '\0', 'b', '\n', '\0' };
+	g_autofree char *path = write_file("bin", bin, sizeof(bin));
+	g_autoptr(GError) err = NULL;
+	char *data = NULL;
+	gsize len = 0;
+
+	g_assert_cmpint(util_read_file(path, 100, &data, &len, &err), ==, 0);
+	g_assert_cmpuint(len, ==, sizeof(bin));
+	g_assert_cmpmem(data, len, bin, sizeof(bin));
+	g_free(data);
+}
+
+static void
+test_read_file_missing(void)
+{
+	g_autofree char *path = g_build_filename(tmpdir, "no-such-file", NULL);
+	g_autoptr(GError) err = NULL;
+	char *data = NULL;
+	gsize len = 0;
+
+	g_assert_cmpint(util_read_file(path, 10, &data, &len, &err), ==, -1);
+	g_assert_error(err, OTPB_ERROR, OTPB_ERROR_IO);
+	if (err != NULL)
+		g_assert_nonnull(strstr(err->message, path));
+}
+
+static void
+test_read_file_directory(void)
+{
+	g_autoptr(GError) err = NULL;
+	char *data = NULL;
+	gsize len = 0;
+
+	g_assert_cmpint(util_read_file(tmpdir, 10, &data, &len, &err), ==, -1);
+	g_assert_error(err, OTPB_ERROR, OTPB_ERROR_IO);
+}
+
+/* ---- secret files ------------------------------------------------------ */
+
+struct secret_case {
+	const char *name;
+	const char *content;
+	const char *want;      /* NULL: an error */
+};
+
+static const struct secret_case secret_cases[] = {
+	{ "plain", "s3cr3t-Key", "s3cr3t-Key" },
+	{ "lf", "s3cr3t-Key\n", "s3cr3t-Key" },
+	{ "crlf", "s3cr3t-Key\r\n", "s3cr3t-Key" },
+	{ "cr-only", "s3cr3t-Key\r", "s3cr3t-Key" },
+	{ "first-line-only", "s3cr3t-Key\nsecond-line\nthird\n", "s3cr3t-Key" },
+	{ "first-line-crlf", "s3cr3t-Key\r\nsecond-line\r\n", "s3cr3t-Key" },
+	{ "trailing-blanks", "s3cr3t-Key  \t\n", "s3cr3t-Key" },
+	{ "leading-blanks", "  s3cr3t-Key\n", "s3cr3t-Key" },
+	{ "inner-blank-kept", "pass word\n", "pass word" },
+	{ "empty", "", NULL },
+	{ "only-newline", "\n", NULL },
+	{ "only-crlf", "\r\n", NULL },
+	{ "blanks-only", "   \n", NULL },
+	{ "empty-first-line", "\ns3cr3t-Key\n", NULL },
+};
+
+static void
+test_secret(gconstpointer data)
+{
+	const struct secret_case *c = data;
+	g_autofree char *fname = g_strconcat("secret-", c->name, NULL);
+	g_autofree char *path = write_file(fname, c->content, -1);
+	g_autoptr(GError) err = NULL;
+	char *s = util_read_secret_file(path, &err);
+
+	if (c->want == NULL) {
+		g_assert_null(s);
+		g_assert_nonnull(err);
+		if (err == NULL)
+			return;
+		g_assert_true(err->domain == OTPB_ERROR);
+		g_assert_nonnull(strstr(err->message, path));
+		g_assert_null(strstr(err->message, "s3cr3t"));
+	} else {
+		g_assert_no_error(err);
+		g_assert_cmpstr(s, ==, c->want);
+		util_secret_free(&s);
+		g_assert_null(s);
+	}
+}
+
+static void
+test_secret_missing(void)
+{
+	g_autofree char *path = g_build_filename(tmpdir, "no-secret", NULL);
+	g_autoptr(GError) err = NULL;
+
+	g_assert_null(util_read_secret_file(path, &err));
+	g_assert_error(err, OTPB_ERROR, OTPB_ERROR_IO);
+	if (err != NULL)
+		g_assert_nonnull(strstr(err->message, path));
+}
+
+/* Too big: an error that does not quote the content. */
+static void
+test_secret_too_big(void)
+{
+	GString *s = g_string_new("s3cr3t-");
+	g_autofree char *path = NULL;
+	g_autoptr(GError) err = NULL;
+
+	while (s->len <= 5000)
+		g_string_append(s, "s3cr3t-Key");
+	path = write_file("secret-big", s->str, (gssize)s->len);
+	g_string_free(s, TRUE);
+	g_assert_null(util_read_secret_file(path, &err));
+	g_assert_error(err, OTPB_ERROR, OTPB_ERROR_DATA);
+	if (err != NULL)
+		g_assert_null(strstr(err->message, "s3cr3t"));
+}
+
+/* At the 4096-byte bound the secret is still read. */
+static void
+test_secret_at_limit(void)
+{
+	g_autofree char *key = g_strnfill(4095, 'k');
+	g_autofree char *content = g_strconcat(key, "\n", NULL);
+	g_autofree char *path = write_file("secret-limit", content, -1);
+	g_autoptr(GError) err = NULL;
+	char *s = util_read_secret_file(path, &err);
+
+	g_assert_no_error(err);
+	g_assert_cmpstr(s, ==, key);
+	util_secret_free(&s);
+}
+
+static void
+test_secret_free_null(void)
+{
+	char *s = NULL;
+
+	util_secret_free(&s);
+	g_assert_null(s);
+	s = g_strdup("x");
+	util_secret_free(&s);
+	g_assert_null(s);
+}
+
+/* ---- main -------------------------------------------------------------- */
+
+static void
+rm_rf(const char *dir)
+{
+	GDir *d = g_dir_open(dir, 0, NULL);
+	const char *name;
+
+	if (d == NULL)
+		return;
+	while ((name = g_dir_read_name(d)) != NULL) {
+		g_autofree char *p = g_build_filename(dir, name, NULL);
+		if (g_file_test(p, G_FILE_TEST_IS_DIR) && !g_file_test(p, G_FILE_TEST_IS_SYMLINK))
+			rm_rf(p);
+		else
+			g_unlink(p);
+	}
+	g_dir_close(d);
+	g_rmdir(dir);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_autoptr(GError) err = NULL;
+	int rc;
+
+	g_test_init(&argc, &argv, NULL);
+	g_test_set_nonfatal_assertions();
+	tmpdir = g_dir_make_tmp("test-util-XXXXXX", &err);
+	g_assert_no_error(err);
+
+	for (gsize i = 0; i < G_N_ELEMENTS(loopback_cases); i++) {
+		g_autofree char *p = g_strdup_printf("/util/loopback/%zu:%s", i,
+		    *loopback_cases[i].host ? loopback_cases[i].host : "(empty)");
+		g_test_add_data_func(p, &loopback_cases[i], test_loopback);
+	}
+	g_test_add_func("/util/loopback/null", test_loopback_null);
+	for (gsize i = 0; i < G_N_ELEMENTS(addr_cases); i++) {
+		g_autofree char *p = g_strdup_printf("/util/addr-spec/%zu", i);
+		g_test_add_data_func(p, &addr_cases[i], test_addr_spec);
+	}
+	g_test_add_func("/util/addr-spec/null", test_addr_spec_null);
+	for (gsize i = 0; i < G_N_ELEMENTS(norm_cases); i++) {
+		g_autofree char *p = g_strdup_printf("/util/normalize/%s", norm_cases[i].name);
+		g_test_add_data_func(p, &norm_cases[i], test_normalize);
+	}
+	g_test_add_func("/util/normalize/null", test_normalize_null);
+	g_test_add_func("/util/resolve-path", test_resolve_path);
+	g_test_add_func("/util/read-file/exact-limit", test_read_file_exact_limit);
+	g_test_add_func("/util/read-file/over-limit", test_read_file_over_limit);
+	g_test_add_func("/util/read-file/large", test_read_file_large);
+	g_test_add_func("/util/read-file/empty", test_read_file_empty);
+	g_test_add_func("/util/read-file/binary", test_read_file_binary);
+	g_test_add_func("/util/read-file/missing", test_read_file_missing);
+	g_test_add_func("/util/read-file/directory", test_read_file_directory);
+	for (gsize i = 0; i < G_N_ELEMENTS(secret_cases); i++) {
+		g_autofree char *p = g_strdup_printf("/util/secret/%s", secret_cases[i].name);
+		g_test_add_data_func(p, &secret_cases[i], test_secret);
+	}
+	g_test_add_func("/util/secret/missing", test_secret_missing);
+	g_test_add_func("/util/secret/too-big", test_secret_too_big);
+	g_test_add_func("/util/secret/at-limit", test_secret_at_limit);
+	g_test_add_func("/util/secret/free", test_secret_free_null);
+
+	rc = g_test_run();
+	rm_rf(tmpdir);
+	g_free(tmpdir);
+	return rc;
+}
