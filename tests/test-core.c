@@ -1,0 +1,250 @@
+/*
+ * test-core.c - the decision table of doc/core.md section 4: which
+ * filter decides, auth failures, send modes, templates, identifiers.
+ * Messages are built by hand so each row changes one thing.
+ */
+#include "autoconfig.h"
+
+#include <string.h>
+#include <glib/gstdio.h>
+
+#include "core.h"
+#include "filter.h"
+#include "json.h"
+#include "message.h"
+
+static char *tmpdir;
+static struct filter_set *set;
+
+static const char filters_conf[] =
+	"# rows below refer to these filters by name\n"
+	"[spoofable]\n"
+	"from = @bank\\.example$\n"
+	"require_auth = dkim\n"
+	"code = (?<code>\\d{6})\n"
+	"\n"
+	"[custom]\n"
+	"from = ^codes@acme\\.example$\n"
+	"code = PIN:\\s*(\\d[\\d ]+\\d)\n"
+	"send = code\n"
+	"workflow_run_id = ${plus}\n"
+	"task_id = tsk_${account}\n"
+	"\n"
+	"[texty]\n"
+	"from = @text\\.example$\n"
+	"send = text\n"
+	"\n"
+	"[autofallback]\n"
+	"from = @fallback\\.example$\n"
+	"send = auto\n"
+	"\n"
+	"[default-send]\n"
+	"from = @default\\.example$\n"
+	"\n"
+	"[by-subject]\n"
+	"subject = ^Login code$\n"
+	"to = ^ops@\n"
+	"identifier = ops-${from}\n"
+	"code = auto\n"
+	"send = code\n"
+	"\n"
+	"[empty-id]\n"
+	"from = @noid\\.example$\n"
+	"identifier = ${plus}\n"
+	"code = (\\d{4})\n";
+
+struct row {
+	const char *name;
+	const char *from;
+	const char *to;          /* first To */
+	const char *subject;
+	const char *text;
+	const char *ar;          /* Authentication-Results, or NULL */
+	const char *rcpt;        /* envelope, or NULL */
+	const char *account;
+	enum send_mode default_send;
+	/* expected */
+	gboolean forward;
+	const char *filter;
+	const char *reason;
+	const char *code;
+	const char *push;        /* exact JSON body, or NULL */
+};
+
+static const struct row rows[] = {
+	{ "no-match", "x@nowhere.example", "bot@otp.example.com", "hello", "no code here",
+	  NULL, NULL, NULL, SEND_AUTO, FALSE, NULL, "no-match", NULL, NULL },
+	{ "auth-missing", "alerts@bank.example", "bot@otp.example.com", "Code", "Code 123456",
+	  NULL, NULL, NULL, SEND_AUTO, FALSE, "spoofable", "auth-fail", NULL, NULL },
+	{ "auth-untrusted", "alerts@bank.example", "bot@otp.example.com", "Code", "Code 123456",
+	  "evil.example; dkim=pass header.d=bank.example", NULL, NULL, SEND_AUTO,
+	  FALSE, "spoofable", "auth-fail", NULL, NULL },
+	{ "auth-unaligned", "alerts@bank.example", "bot@otp.example.com", "Code", "Code 123456",
+	  "mx.otp.example.com; dkim=pass header.d=evil.example", NULL, NULL, SEND_AUTO,
+	  FALSE, "spoofable", "auth-fail", NULL, NULL },
+	{ "auth-pass", "alerts@bank.example", "Bot@OTP.example.com", "Code", "Code 123456",
+	  "mx.otp.example.com; dkim=pass header.d=bank.example", NULL, NULL, SEND_AUTO,
+	  TRUE, "spoofable", "code", "123456",
+	  "{\"totp_identifier\":\"bot@otp.example.com\",\"content\":\"123456\",\"source\":\"email\"}" },
+	{ "custom-group-blanks-removed", "codes@acme.example", "bot+wr_9@otp.example.com", "Your PIN",
+	  "PIN: 12 34 56\nthanks", NULL, NULL, "work", SEND_AUTO, TRUE, "custom", "code", "123456",
+	  "{\"totp_identifier\":\"bot+wr_9@otp.example.com\",\"content\":\"123456\",\"task_id\":\"tsk_work\",\"workflow_run_id\":\"wr_9\",\"source\":\"email\"}" },
+	{ "custom-in-subject-first", "codes@acme.example", "bot@otp.example.com", "PIN: 999 888",
+	  "PIN: 111 222", NULL, NULL, NULL, SEND_AUTO, TRUE, "custom", "code", "999888",
+	  "{\"totp_identifier\":\"bot@otp.example.com\",\"content\":\"999888\",\"task_id\":\"tsk_\",\"source\":\"email\"}" },
+	{ "custom-no-code", "codes@acme.example", "bot@otp.example.com", "Hello",
+	  "no pin today", NULL, NULL, NULL, SEND_AUTO, FALSE, "custom", "no-code", NULL, NULL },
+	{ "envelope-rcpt-wins", "codes@acme.example", "bot@otp.example.com", "x",
+	  "PIN: 4242", NULL, "Other+ABC@OTP.Example.com", NULL, SEND_AUTO, TRUE, "custom", "code", "4242",
+	  "{\"totp_identifier\":\"other+abc@otp.example.com\",\"content\":\"4242\",\"task_id\":\"tsk_\",\"workflow_run_id\":\"ABC\",\"source\":\"email\"}" },
+	{ "send-text", "info@text.example", "bot@otp.example.com", "Hi",
+	  "  Your code is 123456  \n", NULL, NULL, NULL, SEND_AUTO, TRUE, "texty", "text", NULL,
+	  "{\"totp_identifier\":\"bot@otp.example.com\",\"content\":\"Your code is 123456\",\"source\":\"email\"}" },
+	{ "auto-falls-back-to-text", "info@fallback.example", "bot@otp.example.com", "News",
+	  "Nothing to see", NULL, NULL, NULL, SEND_CODE, TRUE, "autofallback", "text", NULL,
+	  "{\"totp_identifier\":\"bot@otp.example.com\",\"content\":\"Nothing to see\",\"source\":\"email\"}" },
+	{ "empty-text-uses-subject", "info@fallback.example", "bot@otp.example.com", "Subject only",
+	  "   ", NULL, NULL, NULL, SEND_AUTO, TRUE, "autofallback", "text", NULL,
+	  "{\"totp_identifier\":\"bot@otp.example.com\",\"content\":\"Subject only\",\"source\":\"email\"}" },
+	{ "default-send-code", "info@default.example", "bot@otp.example.com", "News",
+	  "Nothing to see", NULL, NULL, NULL, SEND_CODE, FALSE, "default-send", "no-code", NULL, NULL },
+	{ "default-send-auto", "info@default.example", "bot@otp.example.com", "News",
+	  "Nothing to see", NULL, NULL, NULL, SEND_AUTO, TRUE, "default-send", "text", NULL,
+	  "{\"totp_identifier\":\"bot@otp.example.com\",\"content\":\"Nothing to see\",\"source\":\"email\"}" },
+	{ "subject-and-to", "robot@corp.example", "ops@corp.example", "Login code",
+	  "Your verification code is 731904.", NULL, NULL, NULL, SEND_AUTO, TRUE, "by-subject", "code", "731904",
+	  "{\"totp_identifier\":\"ops-robot@corp.example\",\"content\":\"731904\",\"source\":\"email\"}" },
+	{ "to-fails", "robot@corp.example", "dev@corp.example", "Login code",
+	  "Your verification code is 731904.", NULL, NULL, NULL, SEND_AUTO, FALSE, NULL, "no-match", NULL, NULL },
+	{ "identifier-empty", "x@noid.example", "bot@otp.example.com", "x",
+	  "code 1234", NULL, NULL, NULL, SEND_AUTO, FALSE, "empty-id", "no-identifier", "1234", NULL },
+};
+
+static struct message *
+make_message(const struct row *r)
+{
+	struct message *msg = message_new();
+	const char *at = strchr(r->from, '@');
+
+	msg->from = g_strdup(r->from);
+	msg->from_domain = at != NULL ? g_strdup(at + 1) : NULL;
+	g_ptr_array_add(msg->to, g_ascii_strdown(r->to, -1));
+	g_free(msg->subject);
+	msg->subject = g_strdup(r->subject);
+	g_free(msg->text);
+	msg->text = g_strdup(r->text);
+	if (r->ar != NULL)
+		g_ptr_array_add(msg->auth_results, g_strdup(r->ar));
+	return msg;
+}
+
+static void
+test_row(gconstpointer data)
+{
+	const struct row *r = data;
+	char *trusted[] = { "mx.otp.example.com", NULL };
+	struct core_options opt = { trusted, r->default_send };
+	struct envelope env = { r->rcpt, r->account, NULL };
+	struct message *msg = make_message(r);
+	struct verdict v;
+
+	core_decide(set, &opt, msg, &env, &v);
+	g_assert_cmpint(v.forward, ==, r->forward);
+	g_assert_cmpstr(v.filter, ==, r->filter);
+	g_assert_cmpstr(v.reason, ==, r->reason);
+	g_assert_cmpstr(v.code, ==, r->code);
+	if (r->push != NULL) {
+		g_autofree char *body = json_push_body(&v.push);
+		g_assert_cmpstr(body, ==, r->push);
+	} else {
+		g_assert_null(v.push.content);
+		g_assert_null(v.push.identifier);
+	}
+	verdict_clear(&v);
+	message_free(&msg);
+}
+
+/* The built-in set forwards a detected code and drops the rest. */
+static void
+test_builtin(void)
+{
+	struct filter_set *b = filter_set_builtin();
+	struct core_options opt = { NULL, SEND_AUTO };
+	struct envelope env = { NULL, "work", "Bot@Example.com" };
+	struct message *msg = message_new();
+	struct verdict v;
+
+	g_free(msg->text);
+	msg->text = g_strdup("Your verification code is 482913.");
+	core_decide(b, &opt, msg, &env, &v);
+	g_assert_true(v.forward);
+	g_assert_cmpstr(v.filter, ==, "builtin");
+	g_assert_cmpstr(v.code, ==, "482913");
+	/* No envelope recipient: the IMAP account's identifier. */
+	g_assert_cmpstr(v.push.identifier, ==, "bot@example.com");
+	verdict_clear(&v);
+
+	g_free(msg->text);
+	msg->text = g_strdup("Weekly newsletter, 2024 edition, $19.99");
+	core_decide(b, &opt, msg, &env, &v);
+	g_assert_false(v.forward);
+	g_assert_cmpstr(v.reason, ==, "no-code");
+	verdict_clear(&v);
+	message_free(&msg);
+	filter_set_free(&b);
+}
+
+/* Long text is cut at CORE_TEXT_MAX without splitting a character. */
+static void
+test_text_bound(void)
+{
+	struct row r = rows[9];
+	char *trusted[] = { NULL };
+	struct core_options opt = { trusted, SEND_AUTO };
+	struct envelope env = { NULL, NULL, NULL };
+	GString *big = g_string_new("a");
+	struct message *msg;
+	struct verdict v;
+
+	while (big->len < CORE_TEXT_MAX + 100)
+		g_string_append(big, "\xc3\xa9");   /* é, two bytes */
+	r.text = big->str;
+	msg = make_message(&r);
+	core_decide(set, &opt, msg, &env, &v);
+	g_assert_true(v.forward);
+	g_assert_cmpuint(strlen(v.push.content), <=, CORE_TEXT_MAX);
+	g_assert_cmpuint(strlen(v.push.content), >=, CORE_TEXT_MAX - 1);
+	g_assert_true(g_utf8_validate(v.push.content, -1, NULL));
+	verdict_clear(&v);
+	message_free(&msg);
+	g_string_free(big, TRUE);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_autoptr(GError) err = NULL;
+	g_autofree char *path = NULL;
+	int rc;
+
+	g_test_init(&argc, &argv, NULL);
+	tmpdir = g_dir_make_tmp("test-core-XXXXXX", &err);
+	g_assert_no_error(err);
+	path = g_build_filename(tmpdir, "10-test.conf", NULL);
+	g_assert_true(g_file_set_contents(path, filters_conf, -1, &err));
+	if (filter_set_load(tmpdir, TRUE, &set, &err) < 0)
+		g_error("%s", err->message);
+
+	for (gsize i = 0; i < G_N_ELEMENTS(rows); i++) {
+		g_autofree char *name = g_strdup_printf("/core/%s", rows[i].name);
+		g_test_add_data_func(name, &rows[i], test_row);
+	}
+	g_test_add_func("/core/builtin", test_builtin);
+	g_test_add_func("/core/text-bound", test_text_bound);
+	rc = g_test_run();
+	filter_set_free(&set);
+	g_unlink(path);
+	g_rmdir(tmpdir);
+	g_free(tmpdir);
+	return rc;
+}
