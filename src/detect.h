@@ -1,0 +1,30 @@
+/*
+ * detect.h - the built-in one-time-code detector (code = auto).  Pure.
+ */
+#ifndef OTPBRIDGE_DETECT_H
+#define OTPBRIDGE_DETECT_H
+
+#include <glib.h>
+
+enum detect_kind {
+	DETECT_NONE = 0,
+	DETECT_CODE,   /* value is the code, separators removed unless part of it */
+	DETECT_LINK,   /* value is a magic sign-in URL (only when no code) */
+};
+
+struct detection {
+	enum detect_kind kind;
+	char *value;   /* g_malloc'd, NULL for DETECT_NONE */
+};
+
+/*
+ * Looks for a one-time code in the subject and text (both UTF-8), and for
+ * a magic sign-in link among links (struct link *, may be NULL) or in the
+ * text when there is no code.  Says DETECT_NONE rather than guess.
+ * Fills *out; free its value with detection_clear().
+ */
+void detect_code(const char *subject, const char *text, const GPtrArray *links,
+    struct detection *out);
+void detection_clear(struct detection *d);
+
+#endif

@@ -1,0 +1,212 @@
+/*
+ * test-html.c - html_to_text() against a table of inputs and the text a
+ * reader sees (doc/core.md §2), plus hostile documents: deep nesting, a
+ * flood of links, the output bound.
+ */
+#include "autoconfig.h"
+
+#include <string.h>
+
+#include "html.h"
+#include "message.h"
+
+#define TEST_MAX_OUT 65536
+
+struct html_case {
+	const char *name;
+	const char *input;
+	size_t len;		/* 0: strlen(input) */
+	size_t max_out;		/* 0: TEST_MAX_OUT */
+	const char *expected;
+	const char *links;	/* "url|text" lines, or NULL: not checked */
+};
+
+static const struct html_case html_cases[] = {
+	{ "plain", "hello", 0, 0, "hello", "" },
+	{ "empty", "", 0, 0, "", "" },
+	{ "only-blanks", " \n\t&nbsp; ", 0, 0, "", NULL },
+	{ "inline-spans-joined", "<span>1</span><span>2</span><span>3</span>",
+	    0, 0, "123", NULL },
+	{ "inline-spans-spaced", "<span>1</span> <span>2</span>", 0, 0, "1 2", NULL },
+	{ "digit-per-td",
+	    "<table><tr><td>1</td><td>2</td><td>3</td><td>4</td><td>5</td>"
+	    "<td>6</td></tr></table>", 0, 0, "1 2 3 4 5 6", NULL },
+	{ "td-blanks", "<table>\n <tr>\n  <td> 1 </td>\n  <td>\n2</td>\n </tr>\n</table>",
+	    0, 0, "1 2", NULL },
+	{ "table-rows", "<table><tr><td>a</td><th>b</th></tr><tr><td>c</td></tr></table>",
+	    0, 0, "a b\nc", NULL },
+	{ "entities", "&lt;code&gt; &amp; &quot;x&quot; &#49;&#x32; &eacute;",
+	    0, 0, "<code> & \"x\" 12 \xc3\xa9", NULL },
+	{ "nbsp-collapses", "a&nbsp;&nbsp; &nbsp;b", 0, 0, "a b", NULL },
+	{ "br", "a<br>b", 0, 0, "a\nb", NULL },
+	{ "br-br-blank-line", "a<br><br>b", 0, 0, "a\n\nb", NULL },
+	{ "one-blank-line-max", "a<br><br><br><br>b<p></p><p></p><br><br>c",
+	    0, 0, "a\n\nb\n\nc", NULL },
+	{ "p", "<p>a</p><p>b</p>", 0, 0, "a\nb", NULL },
+	{ "div-nested", "<div>a<div>b</div>c</div>", 0, 0, "a\nb\nc", NULL },
+	{ "br-ends-block", "<div>a<br></div><div>b</div>", 0, 0, "a\nb", NULL },
+	{ "style-dropped", "<style>p { color: red }</style><p>x</p>", 0, 0, "x", NULL },
+	{ "script-dropped", "a<script>var code = 123456;</script>b", 0, 0, "ab", NULL },
+	{ "comment-dropped", "a<!-- 654321 -->b", 0, 0, "ab", NULL },
+	{ "head-dropped",
+	    "<html><head><title>T 111111</title><meta charset=utf-8></head>"
+	    "<body>x</body></html>", 0, 0, "x", NULL },
+	{ "noscript-template-dropped",
+	    "a<noscript>n</noscript><template>t</template>b", 0, 0, "ab", NULL },
+	{ "preheader-display-none",
+	    "<div style=\"display: none; max-height:0\">preview 999999</div>"
+	    "<p>Your code is 123456</p>", 0, 0, "Your code is 123456", NULL },
+	{ "display-none-uppercase", "<span style='DISPLAY : NONE !important'>x</span>y",
+	    0, 0, "y", NULL },
+	{ "visibility-hidden", "<p style=\"visibility:hidden\">x</p><p>y</p>", 0, 0, "y", NULL },
+	{ "mso-hide", "<div style=\"mso-hide:all\">x</div>y", 0, 0, "y", NULL },
+	{ "hidden-attribute", "<div hidden>x</div><div>y</div>", 0, 0, "y", NULL },
+	{ "nested-inline",
+	    "<b>Your <i>code</i> is <span><strong>42</strong><em>17</em></span></b>",
+	    0, 0, "Your code is 4217", NULL },
+	{ "font-u-small", "<font size=2>1</font><u>2</u><small>3</small><code>4</code>",
+	    0, 0, "1234", NULL },
+	{ "whitespace-collapse", "  a \n\t b  ", 0, 0, "a b", NULL },
+	{ "lines-trimmed", "<p>  a  </p>\n\n<p>  b </p>", 0, 0, "a\nb", NULL },
+	{ "list", "<ul><li>a</li><li>b</li></ul><ol><li>c</ol>", 0, 0, "a\nb\nc", NULL },
+	{ "headings", "<h1>Title</h1>text<h6>end</h6>", 0, 0, "Title\ntext\nend", NULL },
+	{ "hr", "a<hr>b", 0, 0, "a\nb", NULL },
+	{ "pre-keeps-lines", "<pre>a  b\nc</pre>", 0, 0, "a b\nc", NULL },
+	{ "zero-width-dropped", "1&zwnj;2&#8203;3&shy;4&#xFEFF;", 0, 0, "1234", NULL },
+	{ "unclosed-tags", "<p>a<p>b<div>c", 0, 0, "a\nb\nc", NULL },
+	{ "japanese", "<p>\xe7\xa2\xba\xe8\xaa\x8d\xe3\x82\xb3\xe3\x83\xbc\xe3\x83\x89"
+	    "\xef\xbc\x9a<b>123456</b></p>", 0, 0,
+	    "\xe7\xa2\xba\xe8\xaa\x8d\xe3\x82\xb3\xe3\x83\xbc\xe3\x83\x89"
+	    "\xef\xbc\x9a" "123456", NULL },
+	{ "link-with-text",
+	    "<a href=\" https://x.example/login?a=1&amp;b=2 \">Sign <b>in</b>\n now</a>",
+	    0, 0, "Sign in now", "https://x.example/login?a=1&b=2|Sign in now" },
+	{ "links-several",
+	    "<a href='u1'>one</a> <a>two</a> <a href=''>three</a> <a href='u4'></a>",
+	    0, 0, "one two three", "u1|one\nu4|" },
+	{ "link-block-inside", "<a href='u'><div>Verify</div><div>email</div></a>",
+	    0, 0, "Verify\nemail", "u|Verify email" },
+	{ "link-hidden-dropped", "<div style='display:none'><a href='u'>x</a></div>",
+	    0, 0, "", "" },
+	{ "bound-ascii", "<p>abcdef</p>", 0, 3, "abc", NULL },
+	{ "bound-utf8-boundary", "\xc3\xa9\xc3\xa9", 0, 3, "\xc3\xa9", NULL },
+	{ "bound-zero", "abc", 0, 1, "a", NULL },
+	{ "bound-no-trailing-break", "a<br>b", 0, 2, "a", NULL },
+	{ "invalid-utf8", "a\xff" "b\xc3", 0, 0, "a\xef\xbf\xbd" "b\xef\xbf\xbd", NULL },
+	{ "nul-byte", "a\0b", 3, 0, "a\xef\xbf\xbd" "b", NULL },
+	{ "cdata-svg", "<svg><![CDATA[42]]></svg>x", 0, 0, "42x", NULL },
+};
+
+/* The links as "url|text" lines. */
+static char *
+links_string(GPtrArray *links)
+{
+	GString *s = g_string_new(NULL);
+
+	for (guint i = 0; i < links->len; i++) {
+		const struct link *l = links->pdata[i];
+
+		g_string_append_printf(s, "%s%s|%s", i > 0 ? "\n" : "", l->url, l->text);
+	}
+	return g_string_free(s, FALSE);
+}
+
+static void
+test_html_case(gconstpointer data)
+{
+	const struct html_case *c = data;
+	GPtrArray *links = g_ptr_array_new_with_free_func(link_free);
+	size_t len = c->len != 0 ? c->len : strlen(c->input);
+	size_t max = c->max_out != 0 ? c->max_out : TEST_MAX_OUT;
+	char *text = html_to_text(c->input, len, max, links);
+
+	g_assert_true(g_utf8_validate(text, -1, NULL));
+	g_assert_cmpuint(strlen(text), <=, max);
+	g_assert_cmpstr(text, ==, c->expected);
+	if (c->links != NULL) {
+		char *got = links_string(links);
+
+		g_assert_cmpstr(got, ==, c->links);
+		g_free(got);
+	}
+	g_free(text);
+	g_ptr_array_unref(links);
+}
+
+/* n copies of s. */
+static char *
+repeat(const char *s, guint n)
+{
+	GString *out = g_string_sized_new(strlen(s) * n + 1);
+
+	for (guint i = 0; i < n; i++)
+		g_string_append(out, s);
+	return g_string_free(out, FALSE);
+}
+
+/* Hostile nesting must neither crash (stack) nor take long (gumbo's cost). */
+static void
+test_html_deep(void)
+{
+	static const char *const opens[] = {
+		"<div>", "<b>", "<span>", "<table><tr><td>", "<a href=u>",
+		"<a href=u><table><tr><td>", "<p><b>x", "<li><ul>", "<font><i><u>",
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(opens); i++) {
+		char *body = repeat(opens[i], 100000);
+		char *doc = g_strconcat("start<br>", body, "deep", NULL);
+		GPtrArray *links = g_ptr_array_new_with_free_func(link_free);
+		gint64 t0 = g_get_monotonic_time();
+		char *text = html_to_text(doc, strlen(doc), TEST_MAX_OUT, links);
+		gint64 ms = (g_get_monotonic_time() - t0) / 1000;
+
+		g_test_message("%s x 100000: %" G_GINT64_FORMAT " ms", opens[i], ms);
+		g_assert_true(g_str_has_prefix(text, "start"));
+		g_assert_cmpint(ms, <, 5000);
+		g_free(text);
+		g_free(body);
+		g_free(doc);
+		g_ptr_array_unref(links);
+	}
+}
+
+/* A flood of links is capped; big output stays within the bound. */
+static void
+test_html_floods(void)
+{
+	char *doc = repeat("<a href='https://x.example/'>0123456789</a><br>", 5000);
+	GPtrArray *links = g_ptr_array_new_with_free_func(link_free);
+	char *text = html_to_text(doc, strlen(doc), 1000, links);
+
+	g_assert_cmpuint(strlen(text), <=, 1000);
+	g_assert_true(g_str_has_prefix(text, "0123456789\n0123456789\n"));
+	g_free(text);
+	g_ptr_array_set_size(links, 0);
+	text = html_to_text(doc, strlen(doc), 1024 * 1024, links);
+	g_assert_cmpuint(links->len, ==, 1000);
+	g_assert_cmpuint(strlen(text), ==, 5000 * 11 - 1);
+	g_free(text);
+	g_free(doc);
+	g_ptr_array_unref(links);
+
+	/* links may be NULL */
+	text = html_to_text("<a href=u>x</a>", 15, 100, NULL);
+	g_assert_cmpstr(text, ==, "x");
+	g_free(text);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	for (guint i = 0; i < G_N_ELEMENTS(html_cases); i++) {
+		char *path = g_strdup_printf("/html/%s", html_cases[i].name);
+
+		g_test_add_data_func(path, &html_cases[i], test_html_case);
+		g_free(path);
+	}
+	g_test_add_func("/html/deep-nesting", test_html_deep);
+	g_test_add_func("/html/floods", test_html_floods);
+	return g_test_run();
+}
