@@ -1,0 +1,113 @@
+#!/bin/sh
+# cli.sh - the command line as an operator meets it: exit codes
+# (sysexits.h), usage, file:line errors, and bad input of every kind.
+. "${top_srcdir:-.}/tests/testlib.sh"
+
+C="$T/otpbridge.conf"
+F="$T/filters.d"
+mkdir -p "$F"
+printf '[filters]\ndir = filters.d\n' >"$C"
+cat >"$F/10-acme.conf" <<'EOC'
+# Acme sends codes from a fixed address
+[acme]
+from = ^codes@acme\.example$
+code = (?<code>\d{6})
+EOC
+cat >"$T/ok.eml" <<'EOM'
+From: Acme <codes@acme.example>
+To: Bot@OTP.example.com
+Subject: Your Acme code
+Message-ID: <1@acme.example>
+
+Your code is 482913.
+EOM
+
+run "$OTPBRIDGE" --version
+is "$rc" 0 "--version exits 0"
+like "$out" '^otpbridge [0-9]+\.[0-9]+' "--version prints the version"
+
+run "$OTPBRIDGE" --help
+is "$rc" 0 "--help exits 0"
+like "$out" 'check' "--help lists the commands"
+
+run "$OTPBRIDGE" --bogus check
+is "$rc" 64 "unknown flag exits 64"
+like "$err" 'usage: otpbridge' "unknown flag prints usage on stderr"
+
+run "$OTPBRIDGE" frobnicate
+is "$rc" 64 "unknown command exits 64"
+
+run "$OTPBRIDGE"
+is "$rc" 64 "no command exits 64"
+
+run "$OTPBRIDGE" -c "$C" test
+is "$rc" 64 "test without files exits 64"
+
+run "$OTPBRIDGE" -c "$T/missing.conf" check
+is "$rc" 78 "check with a missing -c file exits 78"
+like "$err" 'missing.conf' "and names the file"
+
+run "$OTPBRIDGE" -c "$C" check
+is "$rc" 0 "check of a good config exits 0"
+like "$out" 'ok: 1 filter from 1 file' "check prints a one-line summary"
+like "$out" 'dry-run' "with no API key the push is a dry run"
+
+printf '[push]\ntimeout = 10\ntimout = 5\n' >"$T/typo.conf"
+run "$OTPBRIDGE" -c "$T/typo.conf" check
+is "$rc" 78 "an unknown key exits 78"
+is "$err" "$T/typo.conf:3: unknown key 'timout' in [push]" "and says file:line: problem"
+
+printf '[push]\n\n[pusj]\n' >"$T/group.conf"
+run "$OTPBRIDGE" -c "$T/group.conf" check
+is "$err" "$T/group.conf:3: unknown group [pusj]" "an unknown group names its line"
+
+printf '[filters]\ndir = bad.d\n' >"$T/bad.conf"
+mkdir -p "$T/bad.d"
+printf '[x]\nfrom = @a\\.example$\n\n[y]\nsubject = (unclosed\n' >"$T/bad.d/a.conf"
+run "$OTPBRIDGE" -c "$T/bad.conf" check
+is "$rc" 78 "a filter with a bad pattern exits 78"
+like "$err" "^$T/bad.d/a.conf:5: pattern error at offset [0-9]+: " "and says file:line: pattern error at offset N"
+
+printf '[filters]\ndir = nowhere.d\n' >"$T/nodir.conf"
+run "$OTPBRIDGE" -c "$T/nodir.conf" check
+is "$rc" 78 "a configured filter dir that is missing exits 78"
+
+run "$OTPBRIDGE" -c "$C" test "$T/ok.eml"
+is "$rc" 0 "test of a good mail exits 0"
+like "$out" 'forward filter=acme reason=code code=482913' "test shows the decision"
+like "$out" '"totp_identifier":"bot@otp.example.com"' "test shows the push body, identifier lower-cased"
+
+run "$OTPBRIDGE" -c "$C" test --json --rcpt Other+wr_7@OTP.example.com "$T/ok.eml"
+like "$out" '^\{"file":"[^"]*ok.eml","forward":true,"filter":"acme","reason":"code","code":"482913","push":\{"totp_identifier":"other\+wr_7@otp.example.com","content":"482913","source":"email"\}\}$' "test --json --rcpt prints the exact line"
+
+run sh -c "\"$OTPBRIDGE\" -c \"$C\" test --json - <\"$T/ok.eml\""
+like "$out" '"file":"-","forward":true' "test - reads stdin"
+
+run "$OTPBRIDGE" -c "$C" test "$T/nonexistent.eml"
+is "$rc" 66 "an unreadable file exits 66"
+like "$err" 'nonexistent.eml' "and names it"
+
+: >"$T/empty.eml"
+run "$OTPBRIDGE" -c "$C" test "$T/empty.eml"
+is "$rc" 65 "empty input exits 65"
+like "$err" 'not a mail message' "and says it is not mail"
+
+printf 'just some words\nand more\n' >"$T/words.txt"
+run "$OTPBRIDGE" -c "$C" test "$T/words.txt"
+is "$rc" 65 "text that is not mail exits 65"
+
+head -c 4096 /dev/urandom >"$T/random.bin"
+run "$OTPBRIDGE" -c "$C" test "$T/random.bin"
+like "$rc" '^(0|65)$' "random bytes exit 0 or 65, never crash"
+
+# A 50 MB message is refused with a clear message, not read whole.
+{ cat "$T/ok.eml"; head -c 52428800 /dev/zero | tr '\0' 'a'; } >"$T/huge.eml"
+run "$OTPBRIDGE" -c "$C" test "$T/huge.eml"
+is "$rc" 65 "a 50 MB message exits 65"
+like "$err" 'larger than the limit of 10485760 bytes' "and says which limit"
+
+run "$OTPBRIDGE" -c "$C" test "$T/ok.eml" "$T/nonexistent.eml" "$T/ok.eml"
+is "$rc" 66 "one bad file among good ones still fails the run"
+is "$(printf '%s\n' "$out" | grep -c 'forward filter=acme')" 2 "but every good file is still reported"
+
+done_testing
