@@ -1,0 +1,142 @@
+/*
+ * store.h - the durable store: one SQLite file (WAL, synchronous=FULL)
+ * holding the push queue, the dedup record, recent codes per identifier
+ * and the IMAP state.  store.c is the only file that includes SQLite.
+ *
+ * Several processes may use one file at once (the daemon and `otpbridge
+ * deliver`): every write is a short transaction under a busy timeout, and
+ * a job being pushed is leased to one owner so no two processes push it.
+ *
+ * Times are Unix seconds (gint64).  Every function returns 0 on success
+ * and -1 with *error set (OTPB_ERROR_TEMP when the store is busy, full or
+ * read-only: the caller answers 4xx / EX_TEMPFAIL) unless said otherwise.
+ */
+#ifndef OTPBRIDGE_STORE_H
+#define OTPBRIDGE_STORE_H
+
+#include <glib.h>
+
+#define STORE_DEDUP_WINDOW (24 * 3600)   /* SPEC 4 */
+#define STORE_REPLY_MAX 1024             /* bytes of endpoint reply kept */
+
+struct store;
+
+enum job_state { JOB_PENDING = 0, JOB_DELIVERED, JOB_FAILED, JOB_EXPIRED };
+extern const char *const job_state_names[]; /* "pending", "delivered", "failed", "expired", NULL */
+
+/* One job to commit (in) and what became of it (out). */
+struct job_in {
+	const char *dedup_key;   /* Message-ID, else "sha256:<digest>" */
+	const char *identifier;  /* totp_identifier */
+	const char *source;      /* "lmtp", "smtp", "deliver", "imap:NAME" */
+	const char *filter;
+	const char *body;        /* the exact JSON push body */
+	const char *code;        /* the code, or NULL (link/text): for the pull side */
+	gint64 created;          /* arrival time */
+	gint64 expires;          /* created + max_age: never pushed after */
+	const char *lease_owner; /* non-NULL: the job starts leased to this owner */
+	gint64 lease_until;
+	gint64 id;               /* out: the job id (0 for a duplicate) */
+	gboolean duplicate;      /* out: same dedup_key+identifier within 24 h */
+};
+
+/* One job as read back. */
+struct job {
+	gint64 id;
+	enum job_state state;
+	char *dedup_key;
+	char *identifier;
+	char *source;
+	char *filter;
+	char *body;
+	gint64 created;
+	gint64 expires;
+	gint64 next_attempt;
+	guint attempts;
+	int last_status;         /* HTTP status of the last attempt, 0: none/network */
+	char *last_reply;        /* bounded, may be NULL */
+	char *remote_id;         /* totp_code_id returned on success, or NULL */
+	gint64 updated;
+};
+void job_free(gpointer job);
+
+/*
+ * Opens (creating the file, and its directory with mode 0750, when
+ * missing) and migrates the schema forward (PRAGMA user_version).  A
+ * schema newer than this program is an error.
+ */
+int store_open(const char *path, struct store **st_r, GError **error);
+void store_close(struct store **st);
+
+/*
+ * Commits n jobs in ONE transaction (group commit: the daemon passes the
+ * jobs of every session that finished DATA in this loop turn).  A job whose
+ * dedup_key+identifier was committed within STORE_DEDUP_WINDOW of its
+ * created time is not inserted: duplicate = TRUE.  All or nothing: on
+ * error no job of the batch is stored.  When this returns 0 the jobs are
+ * on disk (fsync'd).
+ */
+int store_commit_jobs(struct store *st, struct job_in *jobs, guint n, GError **error);
+
+/*
+ * Leases up to limit pending jobs that are due (next_attempt <= now,
+ * not leased by anyone else or lease expired) to owner until lease_until,
+ * oldest first, and appends them (struct job *) to out.
+ */
+int store_claim_due(struct store *st, const char *owner, gint64 now,
+    gint64 lease_until, guint limit, GPtrArray *out, GError **error);
+/* Leases one job by id if it is pending and not leased by another owner;
+ * returns 1 when claimed, 0 when not. */
+int store_claim_job(struct store *st, gint64 id, const char *owner, gint64 now,
+    gint64 lease_until, GError **error);
+/* The earliest next_attempt of unleased pending jobs, or 0 when none. */
+int store_next_due(struct store *st, gint64 *when_r, GError **error);
+
+/* Outcomes of an attempt; each clears the lease and counts the attempt. */
+int store_job_delivered(struct store *st, gint64 id, gint64 now, int status,
+    const char *reply, const char *remote_id, GError **error);
+int store_job_retry(struct store *st, gint64 id, gint64 now, gint64 next_attempt,
+    int status, const char *reply, GError **error);
+int store_job_failed(struct store *st, gint64 id, gint64 now, int status,
+    const char *reply, GError **error);
+/* Marks pending jobs past their expiry as expired; *count_r how many. */
+int store_expire(struct store *st, gint64 now, guint *count_r, GError **error);
+
+/* `otpbridge queue`: jobs newest first (all states), at most limit. */
+int store_list(struct store *st, guint limit, GPtrArray *out, GError **error);
+/* retry ID: a failed/expired/pending job back to pending, due now, with a
+ * fresh expiry of now + max_age; returns 1 when found, 0 when not. */
+int store_requeue(struct store *st, gint64 id, gint64 now, gint64 max_age, GError **error);
+/* drop ID: deletes the job; returns 1 when found, 0 when not. */
+int store_drop(struct store *st, gint64 id, GError **error);
+/* Counts by state (array of 4, indexed by enum job_state). */
+int store_count(struct store *st, guint64 counts[4], GError **error);
+
+/* Deletes delivered/failed/expired jobs older than now - retention and
+ * dedup rows older than the window. */
+int store_prune(struct store *st, gint64 now, gint64 retention, GError **error);
+
+/*
+ * The newest code for identifier committed at or after since (pull side),
+ * with its job id; *code_r NULL when none.  Codes are read from jobs that
+ * carry one, whatever their push state.
+ */
+int store_latest_code(struct store *st, const char *identifier, gint64 since,
+    char **code_r, gint64 *job_id_r, GError **error);
+/* Records that the code of job_id was handed to consumer (a task or run
+ * id); store_code_consumer() reads it back (NULL when never handed). */
+int store_code_handout(struct store *st, gint64 job_id, const char *consumer,
+    gint64 now, GError **error);
+int store_code_consumer(struct store *st, gint64 job_id, char **consumer_r,
+    GError **error);
+
+/* IMAP state per account+mailbox; found_r FALSE when none is stored. */
+int store_imap_get(struct store *st, const char *account, const char *mailbox,
+    guint32 *uidvalidity_r, guint32 *last_uid_r, gboolean *found_r, GError **error);
+int store_imap_set(struct store *st, const char *account, const char *mailbox,
+    guint32 uidvalidity, guint32 last_uid, GError **error);
+
+/* A cheap write probe for /healthz: returns 0 when the store takes a write. */
+int store_probe(struct store *st, GError **error);
+
+#endif

@@ -1,0 +1,1198 @@
+/*
+ * test-store.c - store.c against real SQLite files: open and migration,
+ * group commit, dedup, all-or-nothing on full/read-only disks and bad
+ * data, leases, outcomes, expiry, the queue commands, pruning, codes for
+ * the pull side, IMAP state, the probe, and two handles on one file used
+ * from two threads.  Each test works in its own temporary directory.
+ *
+ * The full-disk and read-only checks mount a 1 MiB tmpfs when run as
+ * root (and are skipped when mount is refused); as another user the
+ * read-only check uses file modes instead.
+ */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <glib/gstdio.h>
+
+#include "store.h"
+#include "util.h"
+
+#define T0 1700000000   /* a fixed "now" */
+
+/* A test's temporary directory and the store path inside it. */
+struct tmp {
+	char *dir;
+	char *path;
+};
+
+static void
+rm_rf(const char *path, guint depth)
+{
+	GDir *d;
+	const char *name;
+
+	g_assert_cmpuint(depth, <, 8);
+	d = g_dir_open(path, 0, NULL);
+	if (d != NULL) {
+		while ((name = g_dir_read_name(d)) != NULL) {
+			g_autofree char *child = g_build_filename(path, name, NULL);
+			rm_rf(child, depth + 1);
+		}
+		g_dir_close(d);
+		g_rmdir(path);
+	} else {
+		g_unlink(path);
+	}
+}
+
+static void
+tmp_init(struct tmp *t)
+{
+	g_autoptr(GError) err = NULL;
+
+	t->dir = g_dir_make_tmp("test-store-XXXXXX", &err);
+	g_assert_no_error(err);
+	t->path = g_build_filename(t->dir, "otpbridge.db", NULL);
+}
+
+static void
+tmp_clear(struct tmp *t)
+{
+	rm_rf(t->dir, 0);
+	g_free(t->dir);
+	g_free(t->path);
+}
+
+static struct store *
+open_ok(const char *path)
+{
+	g_autoptr(GError) err = NULL;
+	struct store *st = NULL;
+
+	g_assert_cmpint(store_open(path, &st, &err), ==, 0);
+	g_assert_no_error(err);
+	g_assert_nonnull(st);
+	return st;
+}
+
+/* A job created at t with key/identifier; strings are static or kept by caller. */
+static struct job_in
+job_at(const char *key, const char *ident, gint64 t)
+{
+	struct job_in j = {
+		.dedup_key = key,
+		.identifier = ident,
+		.source = "lmtp",
+		.filter = "github",
+		.body = "{\"totp_identifier\":\"x\",\"content\":\"123456\"}",
+		.code = "123456",
+		.created = t,
+		.expires = t + 600,
+	};
+	return j;
+}
+
+/* Commits one job and returns its id (0 for a duplicate). */
+static gint64
+commit1(struct store *st, const char *key, const char *ident, gint64 t)
+{
+	g_autoptr(GError) err = NULL;
+	struct job_in j = job_at(key, ident, t);
+
+	g_assert_cmpint(store_commit_jobs(st, &j, 1, &err), ==, 0);
+	g_assert_no_error(err);
+	return j.id;
+}
+
+static void
+counts(struct store *st, guint64 c[4])
+{
+	g_autoptr(GError) err = NULL;
+
+	g_assert_cmpint(store_count(st, c, &err), ==, 0);
+	g_assert_no_error(err);
+}
+
+static guint64
+count_all(struct store *st)
+{
+	guint64 c[4];
+
+	counts(st, c);
+	return c[0] + c[1] + c[2] + c[3];
+}
+
+/* The job with id, read back through store_list (NULL when absent). */
+static struct job *
+get_job(struct store *st, gint64 id, GPtrArray **keep)
+{
+	g_autoptr(GError) err = NULL;
+
+	*keep = g_ptr_array_new_with_free_func(job_free);
+	g_assert_cmpint(store_list(st, 100000, *keep, &err), ==, 0);
+	g_assert_no_error(err);
+	for (guint i = 0; i < (*keep)->len; i++) {
+		struct job *j = (*keep)->pdata[i];
+		if (j->id == id)
+			return j;
+	}
+	return NULL;
+}
+
+/* Runs argv; TRUE when it exited 0.  *out gets stderr when asked. */
+static gboolean
+run(const char *const *argv, char **err_out)
+{
+	g_autoptr(GError) err = NULL;
+	int status = 0;
+
+	if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH |
+	    G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, err_out, &status, &err))
+		return FALSE;
+	return g_spawn_check_wait_status(status, NULL);
+}
+
+/* ---- open, WAL, migration ----------------------------------------------- */
+
+static void
+test_open_creates(void)
+{
+	struct tmp t;
+	g_autofree char *path = NULL;
+	g_autofree char *dir = NULL;
+	struct store *st;
+	GStatBuf sb;
+
+	tmp_init(&t);
+	dir = g_build_filename(t.dir, "state", "sub", NULL);
+	path = g_build_filename(dir, "q.db", NULL);
+	st = open_ok(path);
+	g_assert_true(g_file_test(path, G_FILE_TEST_IS_REGULAR));
+	g_assert_cmpint(g_stat(dir, &sb), ==, 0);
+	g_assert_cmpint(sb.st_mode & 0007, ==, 0);
+	g_assert_cmpint(g_stat(path, &sb), ==, 0);
+	g_assert_cmpint(sb.st_mode & 0007, ==, 0);   /* codes are secrets */
+	g_assert_cmpuint(count_all(st), ==, 0);
+	store_close(&st);
+	g_assert_null(st);
+	store_close(&st);   /* NULL-safe */
+	/* Reopening an existing, migrated file. */
+	st = open_ok(path);
+	store_close(&st);
+	tmp_clear(&t);
+}
+
+static void
+test_wal_reopen(void)
+{
+	struct tmp t;
+	g_autofree char *wal = NULL;
+	g_autoptr(GPtrArray) keep = NULL;
+	struct store *st;
+	struct job *j;
+	gint64 id;
+
+	tmp_init(&t);
+	wal = g_strconcat(t.path, "-wal", NULL);
+	st = open_ok(t.path);
+	id = commit1(st, "<a@x>", "bot@example.com", T0);
+	g_assert_cmpint(id, >, 0);
+	/* A WAL-mode commit lands in the -wal file. */
+	g_assert_true(g_file_test(wal, G_FILE_TEST_IS_REGULAR));
+	store_close(&st);
+
+	st = open_ok(t.path);
+	j = get_job(st, id, &keep);
+	g_assert_nonnull(j);
+	g_assert_cmpint(j->state, ==, JOB_PENDING);
+	g_assert_cmpstr(j->dedup_key, ==, "<a@x>");
+	g_assert_cmpstr(j->identifier, ==, "bot@example.com");
+	g_assert_cmpstr(j->source, ==, "lmtp");
+	g_assert_cmpstr(j->filter, ==, "github");
+	g_assert_cmpstr(j->body, ==, "{\"totp_identifier\":\"x\",\"content\":\"123456\"}");
+	g_assert_cmpint(j->created, ==, T0);
+	g_assert_cmpint(j->expires, ==, T0 + 600);
+	g_assert_cmpint(j->next_attempt, ==, T0);
+	g_assert_cmpuint(j->attempts, ==, 0);
+	g_assert_cmpint(j->last_status, ==, 0);
+	g_assert_null(j->last_reply);
+	g_assert_null(j->remote_id);
+	store_close(&st);
+	tmp_clear(&t);
+}
+
+static void
+test_migrate_empty(void)
+{
+	struct tmp t;
+	g_autoptr(GError) err = NULL;
+	struct store *st;
+
+	tmp_init(&t);
+	/* A zero-byte file (e.g. made by the package) is a fresh store. */
+	g_assert_true(g_file_set_contents(t.path, "", 0, &err));
+	st = open_ok(t.path);
+	g_assert_cmpint(commit1(st, "k", "i", T0), >, 0);
+	store_close(&st);
+	/* Opening again neither migrates twice nor loses the job. */
+	st = open_ok(t.path);
+	g_assert_cmpuint(count_all(st), ==, 1);
+	store_close(&st);
+	tmp_clear(&t);
+}
+
+static void
+test_not_a_store(void)
+{
+	struct tmp t;
+	g_autoptr(GError) err = NULL;
+	struct store *st = NULL;
+
+	tmp_init(&t);
+	g_assert_true(g_file_set_contents(t.path,
+	    "this is not an SQLite database, not even close.......................", -1, &err));
+	g_assert_cmpint(store_open(t.path, &st, &err), ==, -1);
+	g_assert_null(st);
+	g_assert_nonnull(err);
+	g_assert_true(err->domain == OTPB_ERROR);
+	g_assert_nonnull(strstr(err->message, t.path));
+	tmp_clear(&t);
+}
+
+static void
+test_future_version(void)
+{
+	struct tmp t;
+	g_autoptr(GError) err = NULL;
+	g_autofree char *cli = g_find_program_in_path("sqlite3");
+	struct store *st;
+
+	if (cli == NULL) {
+		g_test_skip("the sqlite3 command is not installed");
+		return;
+	}
+	tmp_init(&t);
+	st = open_ok(t.path);
+	store_close(&st);
+	{
+		const char *argv[] = { cli, t.path, "PRAGMA user_version = 99;", NULL };
+		g_assert_true(run(argv, NULL));
+	}
+	g_assert_cmpint(store_open(t.path, &st, &err), ==, -1);
+	g_assert_null(st);
+	g_assert_error(err, OTPB_ERROR, OTPB_ERROR_CONFIG);
+	g_assert_nonnull(strstr(err->message, "newer"));
+	g_assert_nonnull(strstr(err->message, t.path));
+	g_clear_error(&err);
+
+	/* Someone else's database is not migrated into ours. */
+	rm_rf(t.path, 0);
+	{
+		const char *argv[] = { cli, t.path, "CREATE TABLE theirs (a);", NULL };
+		g_assert_true(run(argv, NULL));
+	}
+	g_assert_cmpint(store_open(t.path, &st, &err), ==, -1);
+	g_assert_error(err, OTPB_ERROR, OTPB_ERROR_CONFIG);
+	g_assert_nonnull(strstr(err->message, "not an otpbridge store"));
+	tmp_clear(&t);
+}
+
+/* ---- commit and dedup ---------------------------------------------------- */
+
+static void
+test_group_commit(void)
+{
+	struct tmp t;
+	g_autoptr(GError) err = NULL;
+	struct job_in jobs[50];
+	char keys[50][32];
+	struct store *st;
+	guint64 c[4];
+
+	tmp_init(&t);
+	st = open_ok(t.path);
+	for (guint i = 0; i < G_N_ELEMENTS(jobs); i++) {
+		g_snprintf(keys[i], sizeof(keys[i]), "<m%u@x>", i);
+		jobs[i] = job_at(keys[i], "bot@example.com", T0 + i);
+		jobs[i].id = -1;
+		jobs[i].duplicate = TRUE;
+	}
+	g_assert_cmpint(store_commit_jobs(st, jobs, G_N_ELEMENTS(jobs), &err), ==, 0);
+	g_assert_no_error(err);
+	for (guint i = 0; i < G_N_ELEMENTS(jobs); i++) {
+		g_assert_false(jobs[i].duplicate);
+		g_assert_cmpint(jobs[i].id, >, 0);
+		if (i > 0)
+			g_assert_cmpint(jobs[i].id, >, jobs[i - 1].id);
+	}
+	counts(st, c);
+	g_assert_cmpuint(c[JOB_PENDING], ==, 50);
+	g_assert_cmpuint(c[JOB_DELIVERED] + c[JOB_FAILED] + c[JOB_EXPIRED], ==, 0);
+	/* An empty batch is a no-op. */
+	g_assert_cmpint(store_commit_jobs(st, jobs, 0, &err), ==, 0);
+	store_close(&st);
+	tmp_clear(&t);
+}
+
+static void
+test_dedup(void)
+{
+	struct tmp t;
+	g_autoptr(GError) err = NULL;
+	struct store *st;
+	struct job_in batch[3];
+
+	tmp_init(&t);
+	st = open_ok(t.path);
+	g_assert_cmpint(commit1(st, "<m@x>", "a@example.com", T0), >, 0);
+	/* Same key and identifier: duplicate, whatever the path. */
+	g_assert_cmpint(commit1(st, "<m@x>", "a@example.com", T0 + 60), ==, 0);
+	/* Another identifier (another recipient of the same mail): not. */
+	g_assert_cmpint(commit1(st, "<m@x>", "b@example.com", T0 + 60), >, 0);
+	/* A digest key is just another key. */
+	g_assert_cmpint(commit1(st, "sha256:00ff", "a@example.com", T0), >, 0);
+	/* At exactly 24 h still within the window; one second later not. */
+	g_assert_cmpint(commit1(st, "<m@x>", "a@example.com", T0 + STORE_DEDUP_WINDOW), ==, 0);
+	g_assert_cmpint(commit1(st, "<m@x>", "a@example.com", T0 + STORE_DEDUP_WINDOW + 1), >, 0);
+	/* ... and the window now runs from that later commit. */
+	g_assert_cmpint(commit1(st, "<m@x>", "a@example.com", T0 + STORE_DEDUP_WINDOW + 2), ==, 0);
+
+	/* Within one batch the second copy is the duplicate. */
+	batch[0] = job_at("<n@x>", "a@example.com", T0);
+	batch[1] = job_at("<n@x>", "a@example.com", T0);
+	batch[2] = job_at("<n@x>", "c@example.com", T0);
+	g_assert_cmpint(store_commit_jobs(st, batch, 3, &err), ==, 0);
+	g_assert_no_error(err);
+	g_assert_false(batch[0].duplicate);
+	g_assert_cmpint(batch[0].id, >, 0);
+	g_assert_true(batch[1].duplicate);
+	g_assert_cmpint(batch[1].id, ==, 0);
+	g_assert_false(batch[2].duplicate);
+	g_assert_cmpint(batch[2].id, >, 0);
+	g_assert_cmpuint(count_all(st), ==, 6);
+	store_close(&st);
+	tmp_clear(&t);
+}
+
+/* A batch whose 11th job is too big for the store: nothing is kept. */
+static void
+test_all_or_nothing_data(void)
+{
+	struct tmp t;
+	g_autoptr(GError) err = NULL;
+	struct job_in jobs[20];
+	char keys[20][16];
+	g_autofree char *huge = g_malloc(5 * 1024 * 1024 + 1);
+	struct store *st;
+
+	tmp_init(&t);
+	memset(huge, 'x', 5 * 1024 * 1024);
+	huge[5 * 1024 * 1024] = '\0';
+	st = open_ok(t.path);
+	g_assert_cmpint(commit1(st, "before", "i", T0), >, 0);
+	for (guint i = 0; i < G_N_ELEMENTS(jobs); i++) {
+		g_snprintf(keys[i], sizeof(keys[i]), "k%u", i);
+		jobs[i] = job_at(keys[i], "i", T0);
+	}
+	jobs[10].body = huge;
+	g_assert_cmpint(store_commit_jobs(st, jobs, G_N_ELEMENTS(jobs), &err), ==, -1);
+	g_assert_error(err, OTPB_ERROR, OTPB_ERROR_DATA);
+	g_assert_null(strstr(err->message, "xxxx"));
+	g_clear_error(&err);
+	for (guint i = 0; i < G_N_ELEMENTS(jobs); i++) {
+		g_assert_cmpint(jobs[i].id, ==, 0);
+		g_assert_false(jobs[i].duplicate);
+	}
+	g_assert_cmpuint(count_all(st), ==, 1);
+	/* The dedup rows went with the rollback: the same keys commit now. */
+	jobs[10].body = "{}";
+	g_assert_cmpint(store_commit_jobs(st, jobs, G_N_ELEMENTS(jobs), &err), ==, 0);
+	g_assert_no_error(err);
+	for (guint i = 0; i < G_N_ELEMENTS(jobs); i++)
+		g_assert_false(jobs[i].duplicate);
+	g_assert_cmpuint(count_all(st), ==, 21);
+
+	/* A job without a body is refused before anything is written. */
+	jobs[0].body = NULL;
+	g_assert_cmpint(store_commit_jobs(st, jobs, 1, &err), ==, -1);
+	g_assert_error(err, OTPB_ERROR, OTPB_ERROR_DATA);
+	store_close(&st);
+	tmp_clear(&t);
+}
+
+/* ---- full and read-only disks -------------------------------------------- */
+
+/* Mounts a small tmpfs on dir; FALSE (and a TAP skip) when refused. */
+static gboolean
+mount_tmpfs(const char *dir)
+{
+	const char *argv[] = { "mount", "-t", "tmpfs", "-o", "size=1m,mode=0700",
+	    "tmpfs", dir, NULL };
+	g_autofree char *why = NULL;
+
+	g_assert_cmpint(g_mkdir(dir, 0700), ==, 0);
+	if (getuid() != 0 || !run(argv, &why)) {
+		g_autofree char *msg = g_strdup_printf("cannot mount a tmpfs: %s",
+		    why != NULL ? g_strstrip(why) : "not root");
+		g_test_skip(msg);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static void
+umount_tmpfs(const char *dir)
+{
+	const char *argv[] = { "umount", dir, NULL };
+
+	g_assert_true(run(argv, NULL));
+}
+
+/* Jobs with bodies and codes big enough to need fresh disk space. */
+static void
+big_batch(struct job_in *jobs, guint n, char (*keys)[16], const char *body)
+{
+	for (guint i = 0; i < n; i++) {
+		g_snprintf(keys[i], 16, "big%u", i);
+		jobs[i] = job_at(keys[i], "i", T0);
+		jobs[i].body = body;
+		jobs[i].code = "SECRETCODE";
+	}
+}
+
+static void
+assert_temp_clean(GError *err, const char *path)
+{
+	g_assert_error(err, OTPB_ERROR, OTPB_ERROR_TEMP);
+	g_test_message("temporary failure: %s", err->message);
+	g_assert_nonnull(strstr(err->message, path));
+	g_assert_null(strstr(err->message, "SECRET"));
+}
+
+static void
+test_full_disk(void)
+{
+	struct tmp t;
+	g_autoptr(GError) err = NULL;
+	g_autofree char *mnt = NULL, *path = NULL, *filler = NULL, *body = NULL;
+	struct job_in small[5], big[20];
+	char skeys[5][16], bkeys[20][16];
+	guint64 c[4];
+	struct store *st;
+	FILE *fp;
+	char chunk[4096];
+
+	tmp_init(&t);
+	mnt = g_build_filename(t.dir, "fs", NULL);
+	if (!mount_tmpfs(mnt)) {
+		tmp_clear(&t);
+		return;
+	}
+	path = g_build_filename(mnt, "otpbridge.db", NULL);
+	filler = g_build_filename(mnt, "filler", NULL);
+	st = open_ok(path);
+	for (guint i = 0; i < G_N_ELEMENTS(small); i++) {
+		g_snprintf(skeys[i], sizeof(skeys[i]), "s%u", i);
+		small[i] = job_at(skeys[i], "i", T0);
+	}
+	g_assert_cmpint(store_commit_jobs(st, small, G_N_ELEMENTS(small), &err), ==, 0);
+	g_assert_no_error(err);
+
+	/* Fill the file system. */
+	memset(chunk, 'f', sizeof(chunk));
+	fp = fopen(filler, "w");
+	g_assert_nonnull(fp);
+	setvbuf(fp, NULL, _IONBF, 0);
+	for (guint i = 0; i < 1024; i++) {
+		if (fwrite(chunk, 1, sizeof(chunk), fp) != sizeof(chunk))
+			break;
+	}
+	fclose(fp);
+
+	body = g_strnfill(8192, 'b');
+	memcpy(body, "SECRETBODY", 10);
+	big_batch(big, G_N_ELEMENTS(big), bkeys, body);
+	g_assert_cmpint(store_commit_jobs(st, big, G_N_ELEMENTS(big), &err), ==, -1);
+	assert_temp_clean(err, path);
+	g_clear_error(&err);
+	for (guint i = 0; i < G_N_ELEMENTS(big); i++)
+		g_assert_cmpint(big[i].id, ==, 0);
+	/* Reads still work and nothing of the batch is there. */
+	counts(st, c);
+	g_assert_cmpuint(c[JOB_PENDING], ==, 5);
+
+	/* Space comes back: the same handle takes the same batch. */
+	g_assert_cmpint(g_unlink(filler), ==, 0);
+	g_assert_cmpint(store_commit_jobs(st, big, G_N_ELEMENTS(big), &err), ==, 0);
+	g_assert_no_error(err);
+	for (guint i = 0; i < G_N_ELEMENTS(big); i++)
+		g_assert_false(big[i].duplicate);
+	g_assert_cmpint(store_probe(st, &err), ==, 0);
+	store_close(&st);
+	st = open_ok(path);
+	g_assert_cmpuint(count_all(st), ==, 25);
+	store_close(&st);
+	umount_tmpfs(mnt);
+	tmp_clear(&t);
+}
+
+/* Read-only: a file system remounted ro, or file modes when not root. */
+static void
+test_read_only(void)
+{
+	struct tmp t;
+	g_autoptr(GError) err = NULL;
+	g_autofree char *mnt = NULL, *path = NULL;
+	struct store *st = NULL;
+	gboolean root = getuid() == 0;
+
+	tmp_init(&t);
+	if (root) {
+		mnt = g_build_filename(t.dir, "fs", NULL);
+		if (!mount_tmpfs(mnt)) {
+			tmp_clear(&t);
+			return;
+		}
+	} else {
+		mnt = g_build_filename(t.dir, "ro", NULL);
+		g_assert_cmpint(g_mkdir(mnt, 0700), ==, 0);
+	}
+	path = g_build_filename(mnt, "otpbridge.db", NULL);
+	st = open_ok(path);
+	g_assert_cmpint(commit1(st, "k1", "i", T0), >, 0);
+	/* A file system cannot go ro under open writers; close first. */
+	store_close(&st);
+	if (root) {
+		const char *argv[] = { "mount", "-o", "remount,ro", mnt, NULL };
+		g_assert_true(run(argv, NULL));
+	} else {
+		g_assert_cmpint(g_chmod(path, 0444), ==, 0);
+		g_assert_cmpint(g_chmod(mnt, 0555), ==, 0);
+	}
+	/* Either open fails, or SQLite opens read-only and writes fail. */
+	if (store_open(path, &st, &err) < 0) {
+		assert_temp_clean(err, path);
+		g_clear_error(&err);
+	} else {
+		g_assert_cmpint(count_all(st), ==, 1);
+		{
+			struct job_in j = job_at("k2", "i", T0);
+			j.code = "SECRETCODE";
+			g_assert_cmpint(store_commit_jobs(st, &j, 1, &err), ==, -1);
+			assert_temp_clean(err, path);
+			g_clear_error(&err);
+			g_assert_cmpint(j.id, ==, 0);
+		}
+		g_assert_cmpint(store_probe(st, &err), ==, -1);
+		assert_temp_clean(err, path);
+		g_clear_error(&err);
+		store_close(&st);
+	}
+	if (root) {
+		const char *argv[] = { "mount", "-o", "remount,rw", mnt, NULL };
+		g_assert_true(run(argv, NULL));
+	} else {
+		g_assert_cmpint(g_chmod(mnt, 0700), ==, 0);
+		g_assert_cmpint(g_chmod(path, 0640), ==, 0);
+	}
+	st = open_ok(path);
+	g_assert_cmpint(commit1(st, "k2", "i", T0), >, 0);
+	g_assert_cmpuint(count_all(st), ==, 2);
+	store_close(&st);
+	if (root)
+		umount_tmpfs(mnt);
+	tmp_clear(&t);
+}
+
+/* ---- leases and outcomes ------------------------------------------------- */
+
+static void
+test_claim(void)
+{
+	struct tmp t;
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GPtrArray) a = g_ptr_array_new_with_free_func(job_free);
+	g_autoptr(GPtrArray) b = g_ptr_array_new_with_free_func(job_free);
+	struct store *st;
+	gint64 id1, id2, id3, id4, when = -1;
+
+	tmp_init(&t);
+	st = open_ok(t.path);
+	g_assert_cmpint(store_next_due(st, &when, &err), ==, 0);
+	g_assert_cmpint(when, ==, 0);
+	/* Committed out of order: claims go oldest first. */
+	id2 = commit1(st, "k2", "i", T0 + 2);
+	id1 = commit1(st, "k1", "i", T0 + 1);
+	id3 = commit1(st, "k3", "i", T0 + 100);   /* not due before T0+100 */
+	g_assert_cmpint(store_next_due(st, &when, &err), ==, 0);
+	g_assert_cmpint(when, ==, T0 + 1);
+
+	g_assert_cmpint(store_claim_due(st, "daemon", T0 + 10, T0 + 40, 10, a, &err), ==, 0);
+	g_assert_no_error(err);
+	g_assert_cmpuint(a->len, ==, 2);
+	g_assert_cmpint(((struct job *)a->pdata[0])->id, ==, id1);
+	g_assert_cmpint(((struct job *)a->pdata[1])->id, ==, id2);
+	/* The other owner gets nothing while the lease holds ... */
+	g_assert_cmpint(store_claim_due(st, "deliver", T0 + 20, T0 + 50, 10, b, &err), ==, 0);
+	g_assert_cmpuint(b->len, ==, 0);
+	g_assert_cmpint(store_claim_job(st, id1, "deliver", T0 + 20, T0 + 50, &err), ==, 0);
+	/* ... and next_due counts leased jobs from their lease's end. */
+	g_assert_cmpint(store_next_due(st, &when, &err), ==, 0);
+	g_assert_cmpint(when, ==, T0 + 41);
+	/* Once it lapses, the job can be taken over. */
+	g_assert_cmpint(store_claim_due(st, "deliver", T0 + 41, T0 + 70, 1, b, &err), ==, 0);
+	g_assert_cmpuint(b->len, ==, 1);
+	g_assert_cmpint(((struct job *)b->pdata[0])->id, ==, id1);
+	g_assert_cmpint(store_claim_job(st, id2, "deliver", T0 + 41, T0 + 70, &err), ==, 1);
+	g_assert_cmpint(store_claim_job(st, id2, "daemon", T0 + 42, T0 + 70, &err), ==, 0);
+	/* The owner itself may take its own lease again (a restart). */
+	g_assert_cmpint(store_claim_job(st, id2, "deliver", T0 + 42, T0 + 80, &err), ==, 1);
+	/* A limit is a limit. */
+	g_ptr_array_set_size(a, 0);
+	g_assert_cmpint(store_claim_due(st, "x", T0 + 500, T0 + 530, 0, a, &err), ==, 0);
+	g_assert_cmpuint(a->len, ==, 0);
+	g_assert_cmpint(store_claim_due(st, "x", T0 + 500, T0 + 530, 1, a, &err), ==, 0);
+	g_assert_cmpuint(a->len, ==, 1);
+	g_assert_cmpint(((struct job *)a->pdata[0])->id, ==, id1);
+	/* A job past its expiry is never handed out. */
+	g_assert_cmpint(store_claim_job(st, id3, "x", T0 + 701, T0 + 730, &err), ==, 0);
+	g_ptr_array_set_size(a, 0);
+	g_assert_cmpint(store_claim_due(st, "x", T0 + 701, T0 + 730, 10, a, &err), ==, 0);
+	g_assert_cmpuint(a->len, ==, 0);
+	/* A job committed with a lease starts leased to its owner. */
+	{
+		struct job_in j = job_at("k4", "i", T0);
+		j.lease_owner = "daemon";
+		j.lease_until = T0 + 30;
+		g_assert_cmpint(store_commit_jobs(st, &j, 1, &err), ==, 0);
+		id4 = j.id;
+	}
+	g_assert_cmpint(store_claim_job(st, id4, "deliver", T0 + 1, T0 + 30, &err), ==, 0);
+	g_assert_cmpint(store_claim_job(st, id4, "daemon", T0 + 1, T0 + 30, &err), ==, 1);
+	g_assert_cmpint(store_claim_job(st, 999999, "daemon", T0 + 1, T0 + 30, &err), ==, 0);
+	g_assert_no_error(err);
+	store_close(&st);
+	tmp_clear(&t);
+}
+
+static void
+test_outcomes(void)
+{
+	struct tmp t;
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GString) longr = g_string_new(NULL);
+	g_autoptr(GString) utf = g_string_new(NULL);
+	struct store *st;
+	struct job *j;
+	gint64 a, b, c;
+
+	tmp_init(&t);
+	st = open_ok(t.path);
+	a = commit1(st, "a", "i", T0);
+	b = commit1(st, "b", "i", T0);
+	c = commit1(st, "c", "i", T0);
+	for (guint i = 0; i < 3000; i++)
+		g_string_append_c(longr, (char)('a' + i % 26));
+	for (guint i = 0; i < 700; i++)
+		g_string_append(utf, "\xc3\xa9");   /* é */
+	g_string_prepend_c(utf, 'x');           /* byte 1024 is now mid-character */
+
+	/* Retry: attempts counted, next attempt set, lease cleared, still pending. */
+	g_assert_cmpint(store_claim_job(st, a, "d", T0, T0 + 30, &err), ==, 1);
+	g_assert_cmpint(store_job_retry(st, a, T0 + 1, T0 + 5, 502, longr->str, &err), ==, 0);
+	g_assert_no_error(err);
+	{
+		g_autoptr(GPtrArray) keep = NULL;
+		j = get_job(st, a, &keep);
+		g_assert_cmpint(j->state, ==, JOB_PENDING);
+		g_assert_cmpuint(j->attempts, ==, 1);
+		g_assert_cmpint(j->next_attempt, ==, T0 + 5);
+		g_assert_cmpint(j->last_status, ==, 502);
+		g_assert_cmpuint(strlen(j->last_reply), ==, STORE_REPLY_MAX);
+		g_assert_true(strncmp(j->last_reply, longr->str, STORE_REPLY_MAX) == 0);
+		g_assert_cmpint(j->updated, ==, T0 + 1);
+	}
+	/* The lease is gone: another owner may claim it now. */
+	g_assert_cmpint(store_claim_job(st, a, "other", T0 + 5, T0 + 30, &err), ==, 1);
+	g_assert_cmpint(store_job_retry(st, a, T0 + 6, T0 + 8, 0, NULL, &err), ==, 0);
+	g_assert_cmpint(store_job_delivered(st, a, T0 + 9, 200, "{\"code\":\"123456\"}",
+	    "totp_1", &err), ==, 0);
+	{
+		g_autoptr(GPtrArray) keep = NULL;
+		j = get_job(st, a, &keep);
+		g_assert_cmpint(j->state, ==, JOB_DELIVERED);
+		g_assert_cmpuint(j->attempts, ==, 3);
+		g_assert_cmpint(j->last_status, ==, 200);
+		g_assert_cmpstr(j->last_reply, ==, "{\"code\":\"123456\"}");
+		g_assert_cmpstr(j->remote_id, ==, "totp_1");
+	}
+	/* Failed, with a UTF-8 reply cut on a character boundary. */
+	g_assert_cmpint(store_job_failed(st, b, T0 + 2, 403, utf->str, &err), ==, 0);
+	{
+		g_autoptr(GPtrArray) keep = NULL;
+		j = get_job(st, b, &keep);
+		g_assert_cmpint(j->state, ==, JOB_FAILED);
+		g_assert_cmpuint(j->attempts, ==, 1);
+		g_assert_cmpint(j->last_status, ==, 403);
+		g_assert_cmpuint(strlen(j->last_reply), ==, STORE_REPLY_MAX - 1);
+		g_assert_true(g_utf8_validate(j->last_reply, -1, NULL));
+		g_assert_null(j->remote_id);
+	}
+	/* Invalid UTF-8 from the endpoint is stored valid. */
+	g_assert_cmpint(store_job_failed(st, c, T0 + 2, 400, "bad \xff\xfe reply", &err), ==, 0);
+	{
+		g_autoptr(GPtrArray) keep = NULL;
+		j = get_job(st, c, &keep);
+		g_assert_true(g_utf8_validate(j->last_reply, -1, NULL));
+		g_assert_true(g_str_has_prefix(j->last_reply, "bad "));
+		g_assert_true(g_str_has_suffix(j->last_reply, " reply"));
+	}
+	/* An outcome for a job dropped meanwhile is not an error. */
+	g_assert_cmpint(store_drop(st, c, &err), ==, 1);
+	g_assert_cmpint(store_job_failed(st, c, T0 + 3, 400, NULL, &err), ==, 0);
+	g_assert_no_error(err);
+	store_close(&st);
+	tmp_clear(&t);
+}
+
+static void
+test_expire(void)
+{
+	struct tmp t;
+	g_autoptr(GError) err = NULL;
+	struct store *st;
+	guint n = 99;
+	guint64 c[4];
+	gint64 a, b, leased;
+
+	tmp_init(&t);
+	st = open_ok(t.path);
+	a = commit1(st, "a", "i", T0);          /* expires T0+600 */
+	b = commit1(st, "b", "i", T0 + 300);    /* expires T0+900 */
+	leased = commit1(st, "l", "i", T0);
+	g_assert_cmpint(store_claim_job(st, leased, "d", T0 + 590, T0 + 620, &err), ==, 1);
+	g_assert_cmpint(store_expire(st, T0 + 600, &n, &err), ==, 0);
+	g_assert_cmpuint(n, ==, 0);             /* at expiry, not past it */
+	g_assert_cmpint(store_expire(st, T0 + 601, &n, &err), ==, 0);
+	g_assert_cmpuint(n, ==, 1);             /* a; the leased one is in flight */
+	counts(st, c);
+	g_assert_cmpuint(c[JOB_EXPIRED], ==, 1);
+	g_assert_cmpuint(c[JOB_PENDING], ==, 2);
+	/* Once the lease lapses, it expires too. */
+	g_assert_cmpint(store_expire(st, T0 + 621, &n, &err), ==, 0);
+	g_assert_cmpuint(n, ==, 1);
+	/* A delivered job never expires. */
+	g_assert_cmpint(store_job_delivered(st, b, T0 + 301, 200, NULL, NULL, &err), ==, 0);
+	g_assert_cmpint(store_expire(st, T0 + 10000, &n, &err), ==, 0);
+	g_assert_cmpuint(n, ==, 0);
+	counts(st, c);
+	g_assert_cmpuint(c[JOB_EXPIRED], ==, 2);
+	g_assert_cmpuint(c[JOB_DELIVERED], ==, 1);
+	g_assert_cmpint(a, >, 0);
+	g_assert_no_error(err);
+	store_close(&st);
+	tmp_clear(&t);
+}
+
+/* ---- queue commands ------------------------------------------------------- */
+
+static void
+test_list_requeue_drop(void)
+{
+	struct tmp t;
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func(job_free);
+	struct store *st;
+	gint64 ids[5];
+	guint n;
+	guint64 c[4];
+
+	tmp_init(&t);
+	st = open_ok(t.path);
+	for (guint i = 0; i < 5; i++) {
+		char key[8];
+		g_snprintf(key, sizeof(key), "k%u", i);
+		ids[i] = commit1(st, key, "i", T0 + i);
+	}
+	g_assert_cmpint(store_list(st, 3, out, &err), ==, 0);
+	g_assert_cmpuint(out->len, ==, 3);
+	g_assert_cmpint(((struct job *)out->pdata[0])->id, ==, ids[4]);
+	g_assert_cmpint(((struct job *)out->pdata[1])->id, ==, ids[3]);
+	g_assert_cmpint(((struct job *)out->pdata[2])->id, ==, ids[2]);
+	g_ptr_array_set_size(out, 0);
+	g_assert_cmpint(store_list(st, 0, out, &err), ==, 0);
+	g_assert_cmpuint(out->len, ==, 0);
+
+	/* failed -> pending, due now, fresh expiry. */
+	g_assert_cmpint(store_job_failed(st, ids[0], T0 + 10, 400, "no", &err), ==, 0);
+	g_assert_cmpint(store_requeue(st, ids[0], T0 + 5000, 600, &err), ==, 1);
+	/* expired -> pending. */
+	g_assert_cmpint(store_expire(st, T0 + 5000, &n, &err), ==, 0);
+	g_assert_cmpuint(n, ==, 4);
+	g_assert_cmpint(store_requeue(st, ids[1], T0 + 5000, 600, &err), ==, 1);
+	{
+		g_autoptr(GPtrArray) keep = NULL;
+		struct job *j = get_job(st, ids[0], &keep);
+		g_assert_cmpint(j->state, ==, JOB_PENDING);
+		g_assert_cmpint(j->next_attempt, ==, T0 + 5000);
+		g_assert_cmpint(j->expires, ==, T0 + 5600);
+	}
+	g_ptr_array_set_size(out, 0);
+	g_assert_cmpint(store_claim_due(st, "d", T0 + 5000, T0 + 5030, 10, out, &err), ==, 0);
+	g_assert_cmpuint(out->len, ==, 2);
+	/* delivered: not requeued (a stale code would beat a newer one). */
+	g_assert_cmpint(store_job_delivered(st, ids[0], T0 + 5001, 200, NULL, NULL, &err), ==, 0);
+	g_assert_cmpint(store_requeue(st, ids[0], T0 + 5002, 600, &err), ==, 0);
+	g_assert_cmpint(store_requeue(st, 424242, T0 + 5002, 600, &err), ==, 0);
+
+	g_assert_cmpint(store_drop(st, ids[2], &err), ==, 1);
+	g_assert_cmpint(store_drop(st, ids[2], &err), ==, 0);
+	g_assert_no_error(err);
+	counts(st, c);
+	g_assert_cmpuint(c[JOB_PENDING], ==, 1);
+	g_assert_cmpuint(c[JOB_DELIVERED], ==, 1);
+	g_assert_cmpuint(c[JOB_FAILED], ==, 0);
+	g_assert_cmpuint(c[JOB_EXPIRED], ==, 2);
+	/* ids are never reused, so a stale `retry ID` cannot hit a new job. */
+	g_assert_cmpint(store_drop(st, ids[4], &err), ==, 1);
+	g_assert_cmpint(commit1(st, "k5", "i", T0), >, ids[4]);
+	g_assert_cmpstr(job_state_names[JOB_EXPIRED], ==, "expired");
+	g_assert_null(job_state_names[4]);
+	store_close(&st);
+	tmp_clear(&t);
+}
+
+static void
+test_prune(void)
+{
+	struct tmp t;
+	g_autoptr(GError) err = NULL;
+	g_autofree char *who = NULL;
+	struct store *st;
+	gint64 old_done, new_done, old_pending, old_failed;
+	guint64 c[4];
+
+	tmp_init(&t);
+	st = open_ok(t.path);
+	old_done = commit1(st, "a", "i", T0);
+	old_failed = commit1(st, "b", "i", T0);
+	old_pending = commit1(st, "c", "i", T0);
+	new_done = commit1(st, "d", "i", T0 + 5 * 86400);
+	g_assert_cmpint(commit1(st, "e", "i", T0 + 8 * 86400 - 100), >, 0);
+	g_assert_cmpint(store_job_delivered(st, old_done, T0 + 1, 200, NULL, NULL, &err), ==, 0);
+	g_assert_cmpint(store_code_handout(st, old_done, "run1", T0 + 2, &err), ==, 0);
+	g_assert_cmpint(store_job_failed(st, old_failed, T0 + 1, 400, NULL, &err), ==, 0);
+	g_assert_cmpint(store_job_delivered(st, new_done, T0 + 5 * 86400, 200, NULL, NULL,
+	    &err), ==, 0);
+	/* Retention 7 days, now = T0 + 8 days. */
+	g_assert_cmpint(store_prune(st, T0 + 8 * 86400, 7 * 86400, &err), ==, 0);
+	g_assert_no_error(err);
+	counts(st, c);
+	g_assert_cmpuint(c[JOB_PENDING], ==, 2);     /* never pruned */
+	g_assert_cmpuint(c[JOB_DELIVERED], ==, 1);   /* new_done */
+	g_assert_cmpuint(c[JOB_FAILED], ==, 0);
+	/* The handout went with its job. */
+	g_assert_cmpint(store_code_consumer(st, old_done, &who, &err), ==, 0);
+	g_assert_null(who);
+	/* Dedup rows older than the window are gone: "a" commits again, even
+	 * at a time that would still fall within 24 h of the pruned row. */
+	g_assert_cmpint(commit1(st, "a", "i", T0 + 3600), >, 0);
+	/* ... while a recent one stays. */
+	g_assert_cmpint(commit1(st, "e", "i", T0 + 8 * 86400), ==, 0);
+	g_assert_cmpint(old_pending, >, 0);
+	store_close(&st);
+	tmp_clear(&t);
+}
+
+/* ---- pull side, IMAP, probe ---------------------------------------------- */
+
+static void
+test_latest_code(void)
+{
+	struct tmp t;
+	g_autoptr(GError) err = NULL;
+	struct store *st;
+	struct job_in j;
+	char *code = NULL;
+	gint64 id = -1, newest;
+
+	tmp_init(&t);
+	st = open_ok(t.path);
+	g_assert_cmpint(store_latest_code(st, "bot@example.com", 0, &code, &id, &err), ==, 0);
+	g_assert_null(code);
+	g_assert_cmpint(id, ==, 0);
+
+	j = job_at("1", "bot@example.com", T0);
+	j.code = "111111";
+	g_assert_cmpint(store_commit_jobs(st, &j, 1, &err), ==, 0);
+	j = job_at("2", "bot@example.com", T0 + 20);
+	j.code = "222222";
+	g_assert_cmpint(store_commit_jobs(st, &j, 1, &err), ==, 0);
+	newest = j.id;
+	/* Committed later but arrived earlier: not the newest. */
+	j = job_at("3", "bot@example.com", T0 + 10);
+	j.code = "333333";
+	g_assert_cmpint(store_commit_jobs(st, &j, 1, &err), ==, 0);
+	/* A link/text job carries no code. */
+	j = job_at("4", "bot@example.com", T0 + 30);
+	j.code = NULL;
+	g_assert_cmpint(store_commit_jobs(st, &j, 1, &err), ==, 0);
+	/* Another identifier. */
+	j = job_at("5", "other@example.com", T0 + 40);
+	j.code = "555555";
+	g_assert_cmpint(store_commit_jobs(st, &j, 1, &err), ==, 0);
+
+	g_assert_cmpint(store_latest_code(st, "bot@example.com", T0, &code, &id, &err), ==, 0);
+	g_assert_cmpstr(code, ==, "222222");
+	g_assert_cmpint(id, ==, newest);
+	g_clear_pointer(&code, g_free);
+	/* Whatever the push state. */
+	g_assert_cmpint(store_job_failed(st, newest, T0 + 21, 400, NULL, &err), ==, 0);
+	g_assert_cmpint(store_latest_code(st, "bot@example.com", T0 + 20, &code, &id, &err), ==, 0);
+	g_assert_cmpstr(code, ==, "222222");
+	g_clear_pointer(&code, g_free);
+	/* Older than since: none. */
+	g_assert_cmpint(store_latest_code(st, "bot@example.com", T0 + 21, &code, &id, &err), ==, 0);
+	g_assert_null(code);
+	g_assert_cmpint(id, ==, 0);
+	g_assert_cmpint(store_latest_code(st, "nobody@example.com", 0, &code, &id, &err), ==, 0);
+	g_assert_null(code);
+	g_assert_no_error(err);
+	store_close(&st);
+	tmp_clear(&t);
+}
+
+static void
+test_handout(void)
+{
+	struct tmp t;
+	g_autoptr(GError) err = NULL;
+	struct store *st;
+	char *who = NULL;
+	gint64 id;
+
+	tmp_init(&t);
+	st = open_ok(t.path);
+	id = commit1(st, "k", "i", T0);
+	g_assert_cmpint(store_code_consumer(st, id, &who, &err), ==, 0);
+	g_assert_null(who);
+	g_assert_cmpint(store_code_handout(st, id, "wr_1", T0 + 1, &err), ==, 0);
+	/* Skyvern polls again: the same consumer twice is one handout. */
+	g_assert_cmpint(store_code_handout(st, id, "wr_1", T0 + 11, &err), ==, 0);
+	g_assert_cmpint(store_code_handout(st, id, "wr_2", T0 + 12, &err), ==, 0);
+	g_assert_no_error(err);
+	/* The first consumer is the one reported. */
+	g_assert_cmpint(store_code_consumer(st, id, &who, &err), ==, 0);
+	g_assert_cmpstr(who, ==, "wr_1");
+	g_clear_pointer(&who, g_free);
+	/* A handout of a job that does not exist is refused. */
+	g_assert_cmpint(store_code_handout(st, id + 100, "wr_3", T0, &err), ==, -1);
+	g_assert_error(err, OTPB_ERROR, OTPB_ERROR_DATA);
+	store_close(&st);
+	tmp_clear(&t);
+}
+
+static void
+test_imap_state(void)
+{
+	struct tmp t;
+	g_autoptr(GError) err = NULL;
+	struct store *st;
+	guint32 v = 1, u = 1;
+	gboolean found = TRUE;
+
+	tmp_init(&t);
+	st = open_ok(t.path);
+	g_assert_cmpint(store_imap_get(st, "work", "INBOX", &v, &u, &found, &err), ==, 0);
+	g_assert_false(found);
+	g_assert_cmpint(store_imap_set(st, "work", "INBOX", 1234, 10, &err), ==, 0);
+	g_assert_cmpint(store_imap_set(st, "work", "Codes", 99, 5, &err), ==, 0);
+	g_assert_cmpint(store_imap_set(st, "home", "INBOX", 7, 1, &err), ==, 0);
+	g_assert_cmpint(store_imap_set(st, "work", "INBOX", 1234, 42, &err), ==, 0);
+	/* The full guint32 range survives. */
+	g_assert_cmpint(store_imap_set(st, "big", "INBOX", G_MAXUINT32, G_MAXUINT32 - 1,
+	    &err), ==, 0);
+	g_assert_no_error(err);
+	store_close(&st);
+	st = open_ok(t.path);
+	g_assert_cmpint(store_imap_get(st, "work", "INBOX", &v, &u, &found, &err), ==, 0);
+	g_assert_true(found);
+	g_assert_cmpuint(v, ==, 1234);
+	g_assert_cmpuint(u, ==, 42);
+	g_assert_cmpint(store_imap_get(st, "work", "Codes", &v, &u, &found, &err), ==, 0);
+	g_assert_cmpuint(v, ==, 99);
+	g_assert_cmpuint(u, ==, 5);
+	g_assert_cmpint(store_imap_get(st, "big", "INBOX", &v, &u, &found, &err), ==, 0);
+	g_assert_cmpuint(v, ==, G_MAXUINT32);
+	g_assert_cmpuint(u, ==, G_MAXUINT32 - 1);
+	/* UIDVALIDITY changed: the caller resyncs and stores the new pair. */
+	g_assert_cmpint(store_imap_set(st, "work", "INBOX", 5678, 0, &err), ==, 0);
+	g_assert_cmpint(store_imap_get(st, "work", "INBOX", &v, &u, &found, &err), ==, 0);
+	g_assert_cmpuint(v, ==, 5678);
+	g_assert_cmpuint(u, ==, 0);
+	g_assert_cmpint(store_imap_get(st, "home", "Other", &v, &u, &found, &err), ==, 0);
+	g_assert_false(found);
+	g_assert_no_error(err);
+	store_close(&st);
+	tmp_clear(&t);
+}
+
+static void
+test_probe(void)
+{
+	struct tmp t;
+	g_autoptr(GError) err = NULL;
+	struct store *st;
+
+	tmp_init(&t);
+	st = open_ok(t.path);
+	for (guint i = 0; i < 3; i++) {
+		g_assert_cmpint(store_probe(st, &err), ==, 0);
+		g_assert_no_error(err);
+	}
+	g_assert_cmpuint(count_all(st), ==, 0);   /* touches no job */
+	store_close(&st);
+	tmp_clear(&t);
+}
+
+/* ---- two handles, two threads --------------------------------------------- */
+
+#define CONC_JOBS 500
+
+struct worker {
+	const char *path;
+	const char *name;
+	GPtrArray *claimed;   /* gint64 ids, as pointers */
+	guint committed;
+	guint failures;
+};
+
+/* Commits CONC_JOBS jobs one per transaction, then claims until dry. */
+static gpointer
+worker_run(gpointer data)
+{
+	struct worker *w = data;
+	g_autoptr(GError) err = NULL;
+	struct store *st = NULL;
+
+	if (store_open(w->path, &st, &err) < 0) {
+		g_printerr("%s: %s\n", w->name, err->message);
+		w->failures++;
+		return NULL;
+	}
+	for (guint i = 0; i < CONC_JOBS; i++) {
+		char key[64];
+		struct job_in j;
+
+		g_snprintf(key, sizeof(key), "<%s-%u@x>", w->name, i);
+		j = job_at(key, "i", T0 + i);
+		if (store_commit_jobs(st, &j, 1, &err) < 0) {
+			g_printerr("%s: %s\n", w->name, err->message);
+			g_clear_error(&err);
+			w->failures++;
+			continue;
+		}
+		if (j.id > 0)
+			w->committed++;
+	}
+	/* Both claim concurrently, a few at a time, and finish each job. */
+	for (guint round = 0; round < 4 * CONC_JOBS; round++) {
+		g_autoptr(GPtrArray) got = g_ptr_array_new_with_free_func(job_free);
+
+		if (store_claim_due(st, w->name, T0 + 600, T0 + 900, 7, got, &err) < 0) {
+			g_printerr("%s: %s\n", w->name, err->message);
+			g_clear_error(&err);
+			w->failures++;
+			continue;
+		}
+		if (got->len == 0)
+			break;
+		for (guint i = 0; i < got->len; i++) {
+			struct job *j = got->pdata[i];
+
+			g_ptr_array_add(w->claimed, GINT_TO_POINTER((gint)j->id));
+			if (store_job_delivered(st, j->id, T0 + 601, 200, "{}", "r", &err) < 0) {
+				g_printerr("%s: %s\n", w->name, err->message);
+				g_clear_error(&err);
+				w->failures++;
+			}
+		}
+	}
+	store_close(&st);
+	return NULL;
+}
+
+static void
+test_two_handles(void)
+{
+	struct tmp t;
+	struct worker w[2] = {
+		{ .name = "daemon" },
+		{ .name = "deliver" },
+	};
+	GThread *th[2];
+	g_autoptr(GHashTable) seen = g_hash_table_new(g_direct_hash, g_direct_equal);
+	struct store *st;
+	guint64 c[4];
+
+	tmp_init(&t);
+	/* Create the file first so the workers race on writes, not creation. */
+	st = open_ok(t.path);
+	store_close(&st);
+	for (guint i = 0; i < 2; i++) {
+		w[i].path = t.path;
+		w[i].claimed = g_ptr_array_new();
+		th[i] = g_thread_new(w[i].name, worker_run, &w[i]);
+	}
+	for (guint i = 0; i < 2; i++)
+		g_thread_join(th[i]);
+	for (guint i = 0; i < 2; i++) {
+		g_assert_cmpuint(w[i].failures, ==, 0);
+		g_assert_cmpuint(w[i].committed, ==, CONC_JOBS);
+		for (guint k = 0; k < w[i].claimed->len; k++) {
+			gpointer id = w[i].claimed->pdata[k];
+			/* No job was leased to both. */
+			g_assert_false(g_hash_table_contains(seen, id));
+			g_hash_table_add(seen, id);
+		}
+		g_test_message("%s claimed %u jobs", w[i].name, w[i].claimed->len);
+		g_ptr_array_unref(w[i].claimed);
+	}
+	g_assert_cmpuint(g_hash_table_size(seen), ==, 2 * CONC_JOBS);
+	st = open_ok(t.path);
+	counts(st, c);
+	g_assert_cmpuint(c[JOB_DELIVERED], ==, 2 * CONC_JOBS);
+	g_assert_cmpuint(c[JOB_PENDING], ==, 0);
+	store_close(&st);
+	tmp_clear(&t);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/store/open-creates", test_open_creates);
+	g_test_add_func("/store/wal-reopen", test_wal_reopen);
+	g_test_add_func("/store/migrate-empty", test_migrate_empty);
+	g_test_add_func("/store/not-a-store", test_not_a_store);
+	g_test_add_func("/store/future-version", test_future_version);
+	g_test_add_func("/store/group-commit", test_group_commit);
+	g_test_add_func("/store/dedup", test_dedup);
+	g_test_add_func("/store/all-or-nothing-data", test_all_or_nothing_data);
+	g_test_add_func("/store/full-disk", test_full_disk);
+	g_test_add_func("/store/read-only", test_read_only);
+	g_test_add_func("/store/claim", test_claim);
+	g_test_add_func("/store/outcomes", test_outcomes);
+	g_test_add_func("/store/expire", test_expire);
+	g_test_add_func("/store/list-requeue-drop", test_list_requeue_drop);
+	g_test_add_func("/store/prune", test_prune);
+	g_test_add_func("/store/latest-code", test_latest_code);
+	g_test_add_func("/store/handout", test_handout);
+	g_test_add_func("/store/imap-state", test_imap_state);
+	g_test_add_func("/store/probe", test_probe);
+	g_test_add_func("/store/two-handles", test_two_handles);
+	return g_test_run();
+}
