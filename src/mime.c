@@ -22,7 +22,11 @@
  * character boundary, text_truncated set), MIME_LIST_MAX entries in each
  * address or header list, MIME_HEADER_MAX bytes per kept header value
  * (the subject decoder reads at most twice that, in words of at most
- * MIME_WORD_MAX bytes, so hostile subjects cost no quadratic time).
+ * MIME_WORD_MAX bytes).  GMime's own RFC 2047 decoder is quadratic on
+ * unterminated encoded words; mime_defuse_words() disarms those first
+ * (copying the input only then), so no header costs quadratic time.
+ * The subject is decoded here, not by GMime, which loses text after a
+ * padded B word (jstedfast/gmime#133, in 3.2.13).
  */
 #include "autoconfig.h"
 
@@ -288,8 +292,8 @@ mime_iconv(GString *out, const char *cs, const char *in, size_t len,
  * valid UTF-8 with 8-bit bytes is UTF-8 whatever was declared; damaged
  * UTF-8 keeps its good sequences (U+FFFD for the rest); an unknown charset,
  * or a single-byte one the bytes do not fit, falls back to Windows-1252;
- * a multi-byte charset gets U+FFFD for its bad sequences.  At most about max bytes
- * (*truncated when cut).  NULs are removed from in (non-wide charsets).
+ * a multi-byte charset gets U+FFFD for its bad sequences.  At most about
+ * max bytes (*truncated when cut).  NULs are removed from in (non-wide charsets).
  * XXX: a short CJK text that happens to be valid UTF-8 is read as UTF-8.
  */
 static GString *
@@ -912,9 +916,15 @@ mime_defuse_words(const char *data, size_t len)
 			continue;
 		text = p + n;
 		if (term < text) {
-			term = memmem(text, (size_t)(end - text), "?=", 2);
-			if (term == NULL)
-				term = end;
+			for (term = text;; term++) {
+				term = memchr(term, '?', (size_t)(end - term));
+				if (term == NULL || term + 1 >= end) {
+					term = end;
+					break;
+				}
+				if (term[1] == '=')
+					break;
+			}
 		}
 		if (term - text > MIME_WORD_MAX) {
 			if (copy == NULL)

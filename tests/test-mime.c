@@ -495,7 +495,9 @@ test_mime_deep(void)
 static void
 test_mime_hostile_subject(void)
 {
-	static const char *const units[] = { "x=?a?b?", "=?utf-8?q?", "=?", "a " };
+	static const char *const units[] = {
+		"x=?a?b?", "x=?a?b? ", "=?utf-8?q?", "=?", "a ", "=?=?b?",
+	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(units); i++) {
 		GString *in = g_string_new("Subject: ");
