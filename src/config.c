@@ -320,7 +320,7 @@ config_load_push(struct config *cfg, const struct kf *kf, const char *base,
 		return -1;
 	cfg->push.timeout = (guint)n;
 	n = cfg->push.max_age;
-	if (kf_get_uint(kf, g, "max_age", 30, 86400, &n, error) < 0)
+	if (kf_get_uint(kf, g, "max_age", 10, 86400, &n, error) < 0)
 		return -1;
 	cfg->push.max_age = (guint)n;
 	if (kf_get_enum(kf, g, "send", send_mode_names, &e, error) < 0)

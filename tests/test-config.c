@@ -508,7 +508,7 @@ static const struct error_case error_cases[] = {
 	{ "timeout-0", "[push]\ntimeout = 0\n", 2, "timeout must be a whole number from 1 to 300" },
 	{ "timeout-301", "[push]\ntimeout = 301\n", 2, "from 1 to 300" },
 	{ "timeout-word", "[push]\ntimeout = ten\n", 2, "not 'ten'" },
-	{ "max-age-5", "[push]\n\nmax_age = 5\n", 3, "max_age must be a whole number from 30 to 86400" },
+	{ "max-age-5", "[push]\n\nmax_age = 5\n", 3, "max_age must be a whole number from 10 to 86400" },
 	{ "send-bogus", "[push]\nsend = bogus\n", 2, "send must be one of auto, code, text, not 'bogus'" },
 	{ "url-http-remote", "[push]\nurl = http://api.skyvern.com/v1/credentials/totp\n", 2,
 	  "url must use https unless the host is loopback" },
