@@ -165,7 +165,7 @@ static const char *const store_sql[ST_COUNT_ALL] = {
 	    "UPDATE jobs SET lease_owner = ?1, lease_until = ?3 "
 	    "WHERE id IN (SELECT id FROM jobs WHERE state = 0"
 	    " AND next_attempt <= ?2 AND expires >= ?2"
-	    " AND (lease_owner IS NULL OR lease_until < ?2 OR lease_owner = ?1)"
+	    " AND (lease_owner IS NULL OR lease_until < ?2)"
 	    " ORDER BY created, id LIMIT ?4) "
 	    "RETURNING " JOB_COLS,
 	[ST_CLAIM_JOB] =

@@ -79,9 +79,10 @@ void store_close(struct store **st);
 int store_commit_jobs(struct store *st, struct job_in *jobs, guint n, GError **error);
 
 /*
- * Leases up to limit pending jobs that are due (next_attempt <= now,
- * not leased by anyone else or lease expired) to owner until lease_until,
- * oldest first, and appends them (struct job *) to out.
+ * Leases up to limit pending jobs that are due (next_attempt <= now, not
+ * under a live lease, the caller's own included: those are in flight) to
+ * owner until lease_until, oldest first, and appends them (struct job *)
+ * to out.
  */
 int store_claim_due(struct store *st, const char *owner, gint64 now,
     gint64 lease_until, guint limit, GPtrArray *out, GError **error);

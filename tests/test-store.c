@@ -635,8 +635,11 @@ test_claim(void)
 	g_assert_cmpuint(a->len, ==, 2);
 	g_assert_cmpint(((struct job *)a->pdata[0])->id, ==, id1);
 	g_assert_cmpint(((struct job *)a->pdata[1])->id, ==, id2);
-	/* The other owner gets nothing while the lease holds ... */
+	/* The other owner gets nothing while the lease holds, and neither
+	 * does the owner itself: its own leased jobs are in flight ... */
 	g_assert_cmpint(store_claim_due(st, "deliver", T0 + 20, T0 + 50, 10, b, &err), ==, 0);
+	g_assert_cmpuint(b->len, ==, 0);
+	g_assert_cmpint(store_claim_due(st, "daemon", T0 + 20, T0 + 50, 10, b, &err), ==, 0);
 	g_assert_cmpuint(b->len, ==, 0);
 	g_assert_cmpint(store_claim_job(st, id1, "deliver", T0 + 20, T0 + 50, &err), ==, 0);
 	/* ... and next_due counts leased jobs from their lease's end. */
