@@ -290,19 +290,31 @@ html_char(struct html_out *o, const char *c, size_t n)
 	}
 }
 
-/* Feeds a text node's UTF-8 through the whitespace rules. */
+/*
+ * Feeds a text node's UTF-8 through the whitespace rules.  XXX gumbo 0.10
+ * turns a numeric reference beyond any code point (&#xbbbbbbbb;) into a
+ * stray byte, so the text is checked here and a bad byte becomes U+FFFD.
+ */
 static void
 html_text(struct html_out *o, const char *s)
 {
-	for (const char *p = s; *p != '\0' && !o->full; p = g_utf8_next_char(p)) {
-		gunichar c = g_utf8_get_char(p);
+	const char *next;
 
+	for (const char *p = s; *p != '\0' && !o->full; p = next) {
+		gunichar c = g_utf8_get_char_validated(p, -1);
+
+		if (c == (gunichar)-1 || c == (gunichar)-2) {
+			html_char(o, "\xef\xbf\xbd", 3);
+			next = p + 1;
+			continue;
+		}
+		next = g_utf8_next_char(p);
 		if (c == '\n' && o->pre > 0)
 			html_break(o, TRUE);
 		else if (g_unichar_isspace(c))
 			html_space(o);
 		else if (!html_invisible(c) && c != 0)
-			html_char(o, p, (size_t)(g_utf8_next_char(p) - p));
+			html_char(o, p, (size_t)(next - p));
 	}
 }
 
@@ -320,7 +332,7 @@ html_anchor_open(struct html_out *o, const GumboElement *el)
 	href = gumbo_get_attribute(&el->attributes, "href");
 	if (href == NULL || href->value == NULL)
 		return FALSE;
-	url = g_strstrip(g_strdup(href->value));
+	url = g_strstrip(g_utf8_make_valid(href->value, -1));   /* see html_text */
 	if (*url == '\0' || strlen(url) > HTML_URL_MAX) {
 		g_free(url);
 		return FALSE;

@@ -24,6 +24,12 @@ struct html_case {
 static const struct html_case html_cases[] = {
 	{ "plain", "hello", 0, 0, "hello", "" },
 	{ "empty", "", 0, 0, "", "" },
+	/* found by fuzz-message: gumbo turns a reference beyond any code
+	 * point into a stray byte; the output must stay valid UTF-8 */
+	{ "charref-beyond-unicode", "<p>Your code &#xbbbbbbbb; is 123456</p>", 0, 0,
+	    "Your code \xef\xbf\xbd is 123456", NULL },
+	{ "charref-in-href", "<a href=\"https://x.example/&#xbbbbbbbb;\">go</a>", 0, 0,
+	    "go", "https://x.example/\xef\xbf\xbd|go" },
 	{ "only-blanks", " \n\t&nbsp; ", 0, 0, "", NULL },
 	{ "inline-spans-joined", "<span>1</span><span>2</span><span>3</span>",
 	    0, 0, "123", NULL },
