@@ -2,7 +2,8 @@
  * json.c - JSON output through json-glib; the only file that includes it.
  *
  * Hostile input: strings from mail (codes, identifiers, text) are written
- * as JSON strings; json-glib escapes them.  Nothing is parsed here yet.
+ * as JSON strings; json-glib escapes them.  Endpoint replies are parsed
+ * (bounded by the push client) only to read one string member.
  */
 #include "autoconfig.h"
 
@@ -10,6 +11,7 @@
 #include <json-glib/json-glib.h>
 
 #include "json.h"
+#include "store.h"
 
 /* Adds key: s when s is non-empty (SPEC 1.1: never send ""). */
 static void
@@ -72,6 +74,59 @@ json_finish(JsonBuilder *b)
 			g_string_append_c(fixed, *p);
 	}
 	return g_string_free(fixed, FALSE);
+}
+
+char *
+json_job_line(const struct job *job, const char *state, const char *reply,
+    gint64 now)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "id");
+	json_builder_add_int_value(b, job->id);
+	json_builder_set_member_name(b, "state");
+	json_builder_add_string_value(b, state);
+	json_builder_set_member_name(b, "created");
+	json_builder_add_int_value(b, job->created);
+	json_builder_set_member_name(b, "age");
+	json_builder_add_int_value(b, now - job->created);
+	json_builder_set_member_name(b, "attempts");
+	json_builder_add_int_value(b, job->attempts);
+	json_add_nullable(b, "source", job->source);
+	json_add_nullable(b, "filter", job->filter);
+	json_add_nullable(b, "identifier", job->identifier);
+	json_builder_set_member_name(b, "last_status");
+	json_builder_add_int_value(b, job->last_status);
+	json_add_nullable(b, "last_reply", reply);
+	json_add_nullable(b, "totp_code_id", job->remote_id);
+	json_builder_set_member_name(b, "next_attempt");
+	json_builder_add_int_value(b, job->next_attempt);
+	json_builder_set_member_name(b, "expires");
+	json_builder_add_int_value(b, job->expires);
+	json_builder_end_object(b);
+	return json_finish(b);
+}
+
+char *
+json_reply_string(const char *reply, const char *field)
+{
+	g_autoptr(JsonParser) p = json_parser_new();
+	JsonNode *root;
+	JsonObject *obj;
+	JsonNode *m;
+
+	if (reply == NULL || !json_parser_load_from_data(p, reply, -1, NULL))
+		return NULL;
+	root = json_parser_get_root(p);
+	if (root == NULL || !JSON_NODE_HOLDS_OBJECT(root))
+		return NULL;
+	obj = json_node_get_object(root);
+	m = json_object_get_member(obj, field);
+	if (m == NULL || !JSON_NODE_HOLDS_VALUE(m) ||
+	    json_node_get_value_type(m) != G_TYPE_STRING)
+		return NULL;
+	return g_strdup(json_node_get_string(m));
 }
 
 char *

@@ -1,6 +1,6 @@
 /*
  * main.c - the otpbridge command line (SPEC 2): option parsing and the
- * subcommands check and test.  Everything else lives in the library.
+ * subcommands.  The work lives in the library (daemon.c, mda.c, store.c).
  *
  * Exit codes follow sysexits.h: 64 usage, 65 bad input data, 66 input
  * missing, 78 configuration error.
@@ -13,11 +13,14 @@
 
 #include "config.h"
 #include "core.h"
+#include "daemon.h"
 #include "filter.h"
 #include "json.h"
 #include "log.h"
+#include "mda.h"
 #include "message.h"
 #include "mime.h"
+#include "store.h"
 #include "util.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/otpbridge/otpbridge.conf"
@@ -27,7 +30,7 @@ struct main_opts {
 	gboolean verbose;
 	gboolean version;
 	char *rcpt;         /* test/deliver --rcpt */
-	gboolean json;      /* test --json */
+	gboolean json;      /* test --json, queue --json */
 };
 
 static const char main_summary[] =
@@ -209,6 +212,146 @@ cmd_test(struct main_opts *o, int argc, char **argv)
 	return rc;
 }
 
+/* "2h", "5m", "40s": a short age for the queue table. */
+static char *
+main_age(gint64 s)
+{
+	if (s < 0)
+		s = 0;
+	if (s < 120)
+		return g_strdup_printf("%" G_GINT64_FORMAT "s", s);
+	if (s < 7200)
+		return g_strdup_printf("%" G_GINT64_FORMAT "m", s / 60);
+	if (s < 172800)
+		return g_strdup_printf("%" G_GINT64_FORMAT "h", s / 3600);
+	return g_strdup_printf("%" G_GINT64_FORMAT "d", s / 86400);
+}
+
+/* The last reply as it may be shown: one line, bounded, and never the
+ * code (an endpoint may echo it, a 2xx reply carries it). */
+static char *
+main_reply(const struct job *job)
+{
+	g_autofree char *code = json_reply_string(job->body, "content");
+	GString *s;
+
+	if (job->last_reply == NULL)
+		return NULL;
+	s = g_string_new(job->last_reply);
+	if (code != NULL && *code != '\0')
+		g_string_replace(s, code, "[code]", 0);
+	for (gsize i = 0; i < s->len; i++)
+		if ((unsigned char)s->str[i] < 0x20)
+			s->str[i] = ' ';
+	return g_string_free(s, FALSE);
+}
+
+/* Parses a job id argument; -1 when it is not one. */
+static gint64
+main_job_id(const char *s)
+{
+	guint64 n = 0;
+
+	if (s == NULL || !g_ascii_string_to_unsigned(s, 10, 1, G_MAXINT64, &n, NULL))
+		return -1;
+	return (gint64)n;
+}
+
+static int
+cmd_queue(struct main_opts *o, int argc, char **argv)
+{
+	struct config *cfg = NULL;
+	struct filter_set *set = NULL;
+	struct store *st = NULL;
+	GError *err = NULL;
+	const char *what = argc > 1 ? argv[1] : "list";
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	int rc = 0;
+
+	if ((strcmp(what, "list") == 0 && argc > 2) ||
+	    ((strcmp(what, "retry") == 0 || strcmp(what, "drop") == 0) && argc != 3) ||
+	    (strcmp(what, "list") != 0 && strcmp(what, "retry") != 0 &&
+	    strcmp(what, "drop") != 0)) {
+		main_usage();
+		return EXIT_USAGE;
+	}
+	if (main_load(o, &cfg, &set) < 0)
+		return EXIT_CONFIG;
+	if (store_open(cfg->store.path, &st, &err) < 0)
+		goto fail;
+	if (strcmp(what, "list") == 0) {
+		g_autoptr(GPtrArray) jobs = g_ptr_array_new_with_free_func(job_free);
+		guint64 counts[4] = { 0 };
+
+		if (store_list(st, 1000, jobs, &err) < 0 || store_count(st, counts, &err) < 0)
+			goto fail;
+		if (!o->json)
+			printf("%-6s %-9s %5s %5s  %-16s %-32s %s\n", "ID", "STATE", "AGE",
+			    "TRIES", "FILTER", "IDENTIFIER", "LAST REPLY");
+		for (guint i = 0; i < jobs->len; i++) {
+			const struct job *j = g_ptr_array_index(jobs, i);
+			g_autofree char *reply = main_reply(j);
+			g_autofree char *age = main_age(now - j->created);
+
+			if (o->json) {
+				g_autofree char *line = json_job_line(j, job_state_names[j->state],
+				    reply, now);
+				printf("%s\n", line);
+				continue;
+			}
+			printf("%-6" G_GINT64_FORMAT " %-9s %5s %5u  %-16.16s %-32.32s ",
+			    j->id, job_state_names[j->state], age, j->attempts,
+			    j->filter != NULL ? j->filter : "-", j->identifier);
+			if (j->last_status > 0)
+				printf("%d ", j->last_status);
+			if (j->state == JOB_DELIVERED && j->remote_id != NULL)
+				printf("totp_code_id=%s", j->remote_id);
+			else if (reply != NULL)
+				printf("%.100s", reply);
+			printf("\n");
+		}
+		if (!o->json)
+			printf("%" G_GUINT64_FORMAT " pending, %" G_GUINT64_FORMAT
+			    " delivered, %" G_GUINT64_FORMAT " failed, %" G_GUINT64_FORMAT
+			    " expired\n", counts[JOB_PENDING], counts[JOB_DELIVERED],
+			    counts[JOB_FAILED], counts[JOB_EXPIRED]);
+	} else {
+		gint64 id = main_job_id(argv[2]);
+		int found;
+
+		if (id < 0) {
+			fprintf(stderr, "otpbridge: '%s' is not a job id\n", argv[2]);
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		found = strcmp(what, "retry") == 0 ?
+		    store_requeue(st, id, now, cfg->push.max_age, &err) :
+		    store_drop(st, id, &err);
+		if (found < 0)
+			goto fail;
+		if (found == 0) {
+			fprintf(stderr, "otpbridge: no job %" G_GINT64_FORMAT "%s\n", id,
+			    strcmp(what, "retry") == 0 ? " to retry (delivered jobs are not "
+			    "pushed again: a stale code would beat a newer one)" : "");
+			rc = EXIT_NOINPUT;
+		} else {
+			printf("job %" G_GINT64_FORMAT " %s\n", id,
+			    strcmp(what, "retry") == 0 ? "is pending again; the daemon "
+			    "pushes it" : "dropped");
+		}
+	}
+	goto out;
+fail:
+	fprintf(stderr, "otpbridge: %s\n", err->message);
+	rc = g_error_matches(err, OTPB_ERROR, OTPB_ERROR_TEMP) ? EXIT_TEMPFAIL : EXIT_IOERR;
+	g_error_free(err);
+out:
+	store_close(&st);
+	filter_set_free(&set);
+	config_free(&cfg);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -252,11 +395,43 @@ main(int argc, char **argv)
 		main_parse(&o, "FILE...", test_opts, &argc, &argv, FALSE);
 		log_init(o.verbose);
 		rc = cmd_test(&o, argc, argv);
-	} else if (strcmp(cmd, "run") == 0 || strcmp(cmd, "deliver") == 0 ||
-	    strcmp(cmd, "queue") == 0) {
-		fprintf(stderr, "otpbridge: '%s' is not part of this build yet "
-		    "(the store and push client come next)\n", cmd);
-		rc = 69; /* EX_UNAVAILABLE */
+	} else if (strcmp(cmd, "run") == 0) {
+		struct config *cfg = NULL;
+		struct filter_set *set = NULL;
+
+		main_parse(&o, "", NULL, &argc, &argv, FALSE);
+		log_init(o.verbose);
+		if (argc > 1) {
+			main_usage();
+			rc = EXIT_USAGE;
+		} else if (main_load(&o, &cfg, &set) < 0) {
+			rc = EXIT_CONFIG;
+		} else {
+			main_warn_auth(cfg, set);
+			rc = daemon_run(cfg, set);
+		}
+	} else if (strcmp(cmd, "deliver") == 0) {
+		struct config *cfg = NULL;
+		struct filter_set *set = NULL;
+
+		main_parse(&o, "", test_opts, &argc, &argv, FALSE);
+		log_init(o.verbose);
+		if (argc > 1) {
+			main_usage();
+			rc = EXIT_USAGE;
+		} else if (main_load(&o, &cfg, &set) < 0) {
+			/* Our own trouble: the MTA keeps the mail and retries. */
+			rc = EXIT_TEMPFAIL;
+		} else {
+			mime_init();
+			rc = mda_deliver(cfg, set, o.rcpt);
+			filter_set_free(&set);
+			config_free(&cfg);
+		}
+	} else if (strcmp(cmd, "queue") == 0) {
+		main_parse(&o, "[list|retry ID|drop ID]", test_opts, &argc, &argv, FALSE);
+		log_init(o.verbose);
+		rc = cmd_queue(&o, argc, argv);
 	} else {
 		fprintf(stderr, "otpbridge: unknown command '%s'\n", cmd);
 		main_usage();

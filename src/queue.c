@@ -1,0 +1,304 @@
+/*
+ * queue.c - the push runner (see queue.h).
+ *
+ * Every outcome is written to the store before anything else happens to
+ * the job, so a crash at any point leaves it pending (to be pushed again
+ * once its lease lapses) or finished, never lost.  A push never starts
+ * after the job's expiry: claims skip expired jobs and store_expire()
+ * marks them.
+ *
+ * Hostile input: endpoint replies (bounded by push.c) are stored and, for
+ * a 2xx, read for totp_code_id.  Logs carry job ids, identifiers, filters
+ * and statuses, never a code, a body or the key.  Limits: at most
+ * max_inflight pushes at once; a claim takes at most that many jobs.
+ */
+#include "autoconfig.h"
+
+#include <string.h>
+
+#include "json.h"
+#include "queue.h"
+
+struct queue {
+	struct store *st;
+	struct push_client *pc;      /* NULL: dry run */
+	char *owner;
+	guint timeout;
+	guint max_inflight;
+	guint retention;
+	GMainContext *ctx;
+	GSource *timer;
+	guint inflight;
+	gboolean running;            /* daemon mode, claiming */
+	gboolean warned_403;
+	gint64 last_prune;
+};
+
+/* One push in flight. */
+struct attempt {
+	struct queue *q;
+	struct job *job;
+	gint64 started_us;
+};
+
+static void queue_schedule(struct queue *q, gint64 delay_ms);
+
+gint64
+queue_backoff(guint attempts, double r)
+{
+	gint64 base = attempts >= 5 ? QUEUE_BACKOFF_MAX : (gint64)1 << attempts;
+	double d;
+
+	if (base > QUEUE_BACKOFF_MAX)
+		base = QUEUE_BACKOFF_MAX;
+	d = (double)base * (0.75 + 0.5 * r);
+	if (d > QUEUE_BACKOFF_MAX)
+		d = QUEUE_BACKOFF_MAX;
+	return d < 1.0 ? 1 : (gint64)(d + 0.5);
+}
+
+static gint64
+queue_now(void)
+{
+	return g_get_real_time() / G_USEC_PER_SEC;
+}
+
+struct queue *
+queue_new(struct store *st, struct push_client *pc, const struct queue_params *p,
+    GMainContext *ctx)
+{
+	struct queue *q = g_new0(struct queue, 1);
+
+	q->st = st;
+	q->pc = pc;
+	q->owner = g_strdup(p->owner);
+	q->timeout = p->timeout;
+	q->max_inflight = p->max_inflight > 0 ? p->max_inflight : 64;
+	q->retention = p->retention;
+	q->ctx = ctx != NULL ? g_main_context_ref(ctx) : NULL;
+	return q;
+}
+
+void
+queue_free(struct queue **qp)
+{
+	struct queue *q = *qp;
+
+	if (q == NULL)
+		return;
+	if (q->timer != NULL) {
+		g_source_destroy(q->timer);
+		g_source_unref(q->timer);
+	}
+	if (q->ctx != NULL)
+		g_main_context_unref(q->ctx);
+	g_free(q->owner);
+	g_free(q);
+	*qp = NULL;
+}
+
+guint
+queue_inflight(const struct queue *q)
+{
+	return q->inflight;
+}
+
+/* Records what one attempt got, and logs it once. */
+static void
+queue_record(struct queue *q, struct job *job, const struct push_result *r,
+    gint64 ms)
+{
+	GError *err = NULL;
+	gint64 now = queue_now();
+	int rc;
+
+	switch (push_classify(r->status)) {
+	case PUSH_DONE: {
+		g_autofree char *remote = json_reply_string(r->reply, "totp_code_id");
+
+		rc = store_job_delivered(q->st, job->id, now, r->status, r->reply,
+		    remote, &err);
+		if (rc == 0)
+			g_message("job=%" G_GINT64_FORMAT " src=%s identifier=%s filter=%s "
+			    "result=delivered status=%d attempts=%u ms=%" G_GINT64_FORMAT
+			    " age=%" G_GINT64_FORMAT "s", job->id, job->source,
+			    job->identifier, job->filter, r->status, job->attempts + 1, ms,
+			    now - job->created);
+		break;
+	}
+	case PUSH_RETRY: {
+		gint64 delay = queue_backoff(job->attempts, g_random_double());
+		gint64 next = now + delay;
+
+		rc = store_job_retry(q->st, job->id, now, next, r->status, r->reply, &err);
+		if (rc == 0)
+			g_message("job=%" G_GINT64_FORMAT " identifier=%s result=retry "
+			    "status=%d error=\"%s\" attempts=%u next=%" G_GINT64_FORMAT "s%s",
+			    job->id, job->identifier, r->status,
+			    r->status == 0 && r->error != NULL ? r->error : "",
+			    job->attempts + 1, delay,
+			    next > job->expires ? " (past max_age: will expire)" : "");
+		break;
+	}
+	default:
+		rc = store_job_failed(q->st, job->id, now, r->status, r->reply, &err);
+		if (r->status == 403 && !q->warned_403) {
+			q->warned_403 = TRUE;
+			g_critical("the push endpoint rejected the API key (403): check "
+			    "[push] api_key_file or OTPBRIDGE_API_KEY; jobs fail until it is fixed");
+		}
+		if (rc == 0)
+			g_warning("job=%" G_GINT64_FORMAT " identifier=%s filter=%s "
+			    "result=failed status=%d (see: otpbridge queue list)",
+			    job->id, job->identifier, job->filter, r->status);
+		break;
+	}
+	if (rc < 0) {
+		/* The lease lapses and the job is pushed again: at worst a
+		 * duplicate push, never a lost one. */
+		g_warning("job=%" G_GINT64_FORMAT " result=unrecorded error=\"%s\"",
+		    job->id, err->message);
+		g_error_free(err);
+	}
+}
+
+static void
+queue_push_done(const struct push_result *r, gpointer data)
+{
+	struct attempt *a = data;
+	struct queue *q = a->q;
+
+	queue_record(q, a->job, r,
+	    (g_get_monotonic_time() - a->started_us) / 1000);
+	job_free(a->job);
+	g_free(a);
+	q->inflight--;
+	if (q->running)
+		queue_schedule(q, 0);
+}
+
+void
+queue_push(struct queue *q, struct job *job)
+{
+	struct attempt *a;
+
+	if (q->pc == NULL) {
+		struct push_result r = { 200, NULL, "dry-run", 0 };
+
+		g_message("job=%" G_GINT64_FORMAT " src=%s identifier=%s filter=%s "
+		    "result=dry-run (no [push] api key or url: nothing sent)",
+		    job->id, job->source, job->identifier, job->filter);
+		/* A dry run counts as delivered, with the reply saying so. */
+		{
+			GError *err = NULL;
+			if (store_job_delivered(q->st, job->id, queue_now(), 0, r.reply,
+			    NULL, &err) < 0) {
+				g_warning("job=%" G_GINT64_FORMAT " result=unrecorded error=\"%s\"",
+				    job->id, err->message);
+				g_error_free(err);
+			}
+		}
+		job_free(job);
+		return;
+	}
+	a = g_new0(struct attempt, 1);
+	a->q = q;
+	a->job = job;
+	a->started_us = g_get_monotonic_time();
+	q->inflight++;
+	push_client_send(q->pc, job->body, queue_push_done, a);
+}
+
+/* Expires, claims and pushes what is due; returns ms until the next look. */
+static gint64
+queue_run_due(struct queue *q)
+{
+	g_autoptr(GPtrArray) jobs = g_ptr_array_new();
+	GError *err = NULL;
+	gint64 now = queue_now(), when = 0, delay;
+	guint expired = 0;
+
+	if (store_expire(q->st, now, &expired, &err) < 0)
+		goto fail;
+	if (expired > 0)
+		g_warning("result=expired jobs=%u (older than [push] max_age, never pushed)",
+		    expired);
+	if (q->retention > 0 && now - q->last_prune >= 3600) {
+		if (store_prune(q->st, now, q->retention, &err) < 0)
+			goto fail;
+		q->last_prune = now;
+	}
+	if (q->inflight < q->max_inflight &&
+	    store_claim_due(q->st, q->owner, now,
+	    now + q->timeout + QUEUE_LEASE_EXTRA, q->max_inflight - q->inflight,
+	    jobs, &err) < 0)
+		goto fail;
+	for (guint i = 0; i < jobs->len; i++)
+		queue_push(q, g_ptr_array_index(jobs, i));
+	if (store_next_due(q->st, &when, &err) < 0)
+		goto fail;
+	delay = QUEUE_POLL_MS;
+	if (when > 0 && (when - queue_now()) * 1000 < delay)
+		delay = MAX(0, (when - queue_now()) * 1000);
+	return delay;
+fail:
+	g_warning("store=\"%s\" result=queue-error (retrying in 1 s)", err->message);
+	g_error_free(err);
+	for (guint i = 0; i < jobs->len; i++)
+		job_free(g_ptr_array_index(jobs, i));
+	return QUEUE_POLL_MS;
+}
+
+static gboolean
+queue_timer_cb(gpointer data)
+{
+	struct queue *q = data;
+	gint64 delay;
+
+	g_source_unref(q->timer);
+	q->timer = NULL;
+	if (!q->running)
+		return G_SOURCE_REMOVE;
+	delay = queue_run_due(q);
+	if (q->timer == NULL)
+		queue_schedule(q, delay);
+	return G_SOURCE_REMOVE;
+}
+
+/* (Re)arms the one timer to fire in delay_ms. */
+static void
+queue_schedule(struct queue *q, gint64 delay_ms)
+{
+	if (q->timer != NULL) {
+		g_source_destroy(q->timer);
+		g_source_unref(q->timer);
+	}
+	q->timer = g_timeout_source_new((guint)MIN(delay_ms, G_MAXUINT));
+	g_source_set_callback(q->timer, queue_timer_cb, q, NULL);
+	g_source_attach(q->timer, q->ctx);
+}
+
+void
+queue_start(struct queue *q)
+{
+	q->running = TRUE;
+	queue_schedule(q, 0);
+}
+
+void
+queue_kick(struct queue *q)
+{
+	if (q->running)
+		queue_schedule(q, 0);
+}
+
+void
+queue_stop(struct queue *q)
+{
+	q->running = FALSE;
+	if (q->timer != NULL) {
+		g_source_destroy(q->timer);
+		g_source_unref(q->timer);
+		q->timer = NULL;
+	}
+}

@@ -1,0 +1,1179 @@
+/*
+ * test-push.c - push.c against an in-test HTTP/1.1 server on 127.0.0.1:
+ * the exact request sent, reply classification, network errors and
+ * timeouts, keep-alive reuse, concurrency, bounded and sanitised replies,
+ * and freeing the client with requests in flight.
+ *
+ * The server runs on its own threads (one acceptor, one per connection),
+ * records every request and answers from a per-test script.  The client
+ * runs on a private GMainContext; every loop has a watchdog.
+ */
+#include "autoconfig.h"
+
+#include <string.h>
+#include <gio/gio.h>
+
+#include "push.h"
+
+#define TEST_KEY          "sk-test-\xc3\xa9-key_0123456789"
+#define TEST_PATH         "/v1/credentials/totp"
+#define WATCHDOG_S        20
+#define SRV_HEAD_MAX      65536
+#define SRV_BODY_MAX      (8 * 1024 * 1024)
+
+/* ---- the scripted HTTP/1.1 server -------------------------------------- */
+
+enum srv_mode {
+	SRV_REPLY,                   /* answer from the status list */
+	SRV_NEVER,                   /* read the request, never answer */
+	SRV_CLOSE,                   /* read the request, close, no reply */
+};
+
+struct srv_req {
+	char *method;
+	char *path;
+	char *version;
+	GPtrArray *names;            /* lower-cased */
+	GPtrArray *values;           /* leading/trailing blanks removed */
+	GBytes *body;
+	guint conn;                  /* which accepted connection */
+};
+
+struct srv {
+	GSocket *listen;
+	guint16 port;
+	GCancellable *cancel;
+	GThread *acceptor;
+	GMutex lock;
+	GCond cond;
+	GPtrArray *threads;          /* GThread *, one per connection */
+	GPtrArray *reqs;             /* struct srv_req * */
+	guint conns;                 /* accepted TCP connections */
+	/* The script; set under lock before requests arrive. */
+	enum srv_mode mode;
+	GArray *statuses;            /* int per request, last repeats; 0 = close */
+	GBytes *reply;               /* body of every reply */
+	guint delay_ms;
+};
+
+struct srv_conn {
+	struct srv *srv;
+	GSocket *sock;
+	guint id;
+};
+
+static void
+srv_req_free(gpointer p)
+{
+	struct srv_req *r = p;
+
+	g_free(r->method);
+	g_free(r->path);
+	g_free(r->version);
+	g_ptr_array_unref(r->names);
+	g_ptr_array_unref(r->values);
+	if (r->body != NULL)
+		g_bytes_unref(r->body);
+	g_free(r);
+}
+
+/* Sends all of data; FALSE when the peer is gone or we are cancelled. */
+static gboolean
+srv_send_all(struct srv_conn *c, const char *data, gsize len)
+{
+	while (len > 0) {
+		gssize n = g_socket_send(c->sock, data, len, c->srv->cancel, NULL);
+
+		if (n <= 0)
+			return FALSE;
+		data += n;
+		len -= (gsize)n;
+	}
+	return TRUE;
+}
+
+/* Reads more bytes into buf; FALSE on EOF, error or cancellation. */
+static gboolean
+srv_recv_more(struct srv_conn *c, GByteArray *buf)
+{
+	char tmp[16384];
+	gssize n = g_socket_receive(c->sock, tmp, sizeof(tmp), c->srv->cancel, NULL);
+
+	if (n <= 0)
+		return FALSE;
+	g_byte_array_append(buf, (const guint8 *)tmp, (guint)n);
+	return TRUE;
+}
+
+/* Index of "\r\n\r\n" in buf, or -1. */
+static gssize
+srv_find_head_end(const GByteArray *buf)
+{
+	guint i;
+
+	for (i = 0; i + 3 < buf->len; i++)
+		if (memcmp(buf->data + i, "\r\n\r\n", 4) == 0)
+			return (gssize)i;
+	return -1;
+}
+
+/* FALSE unless the head starts like a method (a TLS ClientHello does not). */
+static gboolean
+srv_looks_like_http(const GByteArray *buf)
+{
+	return buf->len == 0 || (buf->data[0] >= 'A' && buf->data[0] <= 'Z');
+}
+
+/* Parses a request head (without the blank line); NULL if malformed. */
+static struct srv_req *
+srv_parse_head(const char *head, gsize len, guint64 *content_length)
+{
+	char *text = g_strndup(head, len);
+	char **lines = g_strsplit(text, "\r\n", -1);
+	char **parts;
+	struct srv_req *r;
+	guint i;
+
+	g_free(text);
+	parts = g_strsplit(lines[0], " ", 3);
+	if (g_strv_length(parts) != 3) {
+		g_strfreev(parts);
+		g_strfreev(lines);
+		return NULL;
+	}
+	r = g_new0(struct srv_req, 1);
+	r->method = g_strdup(parts[0]);
+	r->path = g_strdup(parts[1]);
+	r->version = g_strdup(parts[2]);
+	g_strfreev(parts);
+	r->names = g_ptr_array_new_with_free_func(g_free);
+	r->values = g_ptr_array_new_with_free_func(g_free);
+	*content_length = 0;
+	for (i = 1; lines[i] != NULL; i++) {
+		const char *colon = strchr(lines[i], ':');
+		char *name, *value;
+
+		if (colon == NULL)
+			continue;
+		name = g_ascii_strdown(lines[i], colon - lines[i]);
+		value = g_strstrip(g_strdup(colon + 1));
+		if (strcmp(name, "content-length") == 0)
+			*content_length = g_ascii_strtoull(value, NULL, 10);
+		g_ptr_array_add(r->names, name);
+		g_ptr_array_add(r->values, value);
+	}
+	g_strfreev(lines);
+	return r;
+}
+
+/* Sends the scripted reply for one request; FALSE: close the connection. */
+static gboolean
+srv_answer(struct srv_conn *c, int status, GBytes *reply)
+{
+	GString *head = g_string_new(NULL);
+	gsize blen = 0;
+	const char *body = g_bytes_get_data(reply, &blen);
+	gboolean ok;
+
+	g_string_append_printf(head, "HTTP/1.1 %d Scripted\r\n", status);
+	g_string_append(head, "Content-Type: application/json\r\n");
+	if (status == 301)
+		g_string_append(head, "Location: /elsewhere\r\n");
+	if (status == 204 || status == 304)
+		blen = 0;
+	else
+		g_string_append_printf(head, "Content-Length: %" G_GSIZE_FORMAT "\r\n", blen);
+	g_string_append(head, "\r\n");
+	/* One write for head and body: no Nagle/delayed-ACK stall. */
+	g_string_append_len(head, body, (gssize)blen);
+	ok = srv_send_all(c, head->str, head->len);
+	g_string_free(head, TRUE);
+	return ok;
+}
+
+/* One connection: read requests, record them, answer per the script. */
+static gpointer
+srv_conn_main(gpointer data)
+{
+	struct srv_conn *c = data;
+	struct srv *srv = c->srv;
+	GByteArray *buf = g_byte_array_new();
+
+	for (;;) {
+		gssize end;
+		guint64 clen = 0;
+		struct srv_req *r;
+		enum srv_mode mode;
+		int status = 200;
+		guint delay_ms;
+		GBytes *reply;
+
+		while ((end = srv_find_head_end(buf)) < 0) {
+			if (buf->len > SRV_HEAD_MAX || !srv_looks_like_http(buf) ||
+			    !srv_recv_more(c, buf))
+				goto out;
+		}
+		r = srv_parse_head((const char *)buf->data, (gsize)end, &clen);
+		g_byte_array_remove_range(buf, 0, (guint)end + 4);
+		if (r == NULL || clen > SRV_BODY_MAX) {
+			if (r != NULL)
+				srv_req_free(r);
+			goto out;
+		}
+		while (buf->len < clen) {
+			if (!srv_recv_more(c, buf)) {
+				srv_req_free(r);
+				goto out;
+			}
+		}
+		r->body = g_bytes_new(buf->data, (gsize)clen);
+		g_byte_array_remove_range(buf, 0, (guint)clen);
+		r->conn = c->id;
+
+		g_mutex_lock(&srv->lock);
+		if (srv->statuses->len > 0)
+			status = g_array_index(srv->statuses, int,
+			    MIN(srv->reqs->len, srv->statuses->len - 1));
+		g_ptr_array_add(srv->reqs, r);
+		mode = srv->mode;
+		delay_ms = srv->delay_ms;
+		reply = g_bytes_ref(srv->reply);
+		g_cond_broadcast(&srv->cond);
+		g_mutex_unlock(&srv->lock);
+
+		if (delay_ms > 0)
+			g_usleep((gulong)delay_ms * 1000);
+		if (mode == SRV_NEVER) {
+			/* Hold the connection until the client or the test ends it. */
+			while (srv_recv_more(c, buf))
+				;
+			g_bytes_unref(reply);
+			goto out;
+		}
+		if (mode == SRV_CLOSE || status == 0 || !srv_answer(c, status, reply)) {
+			g_bytes_unref(reply);
+			goto out;
+		}
+		g_bytes_unref(reply);
+	}
+out:
+	g_byte_array_unref(buf);
+	g_socket_close(c->sock, NULL);
+	g_object_unref(c->sock);
+	g_free(c);
+	return NULL;
+}
+
+/* Accepts connections until cancelled; one thread each. */
+static gpointer
+srv_accept_main(gpointer data)
+{
+	struct srv *srv = data;
+
+	for (;;) {
+		GSocket *s = g_socket_accept(srv->listen, srv->cancel, NULL);
+		struct srv_conn *c;
+
+		if (s == NULL)
+			break;
+		g_socket_set_blocking(s, TRUE);
+		c = g_new0(struct srv_conn, 1);
+		c->srv = srv;
+		c->sock = s;
+		g_mutex_lock(&srv->lock);
+		c->id = srv->conns++;
+		g_ptr_array_add(srv->threads, g_thread_new("srv-conn", srv_conn_main, c));
+		g_mutex_unlock(&srv->lock);
+	}
+	return NULL;
+}
+
+/* Starts a server on 127.0.0.1, random port, answering 200 by default. */
+static struct srv *
+srv_new(enum srv_mode mode)
+{
+	struct srv *srv = g_new0(struct srv, 1);
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GSocketAddress) addr = NULL;
+	g_autoptr(GSocketAddress) local = NULL;
+
+	g_mutex_init(&srv->lock);
+	g_cond_init(&srv->cond);
+	srv->cancel = g_cancellable_new();
+	srv->threads = g_ptr_array_new();
+	srv->reqs = g_ptr_array_new_with_free_func(srv_req_free);
+	srv->statuses = g_array_new(FALSE, FALSE, sizeof(int));
+	srv->reply = g_bytes_new_static("{\"status\":\"ok\"}", 15);
+	srv->mode = mode;
+	srv->listen = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+	    G_SOCKET_PROTOCOL_TCP, &err);
+	g_assert_no_error(err);
+	addr = g_inet_socket_address_new_from_string("127.0.0.1", 0);
+	g_assert_true(g_socket_bind(srv->listen, addr, TRUE, &err));
+	g_assert_no_error(err);
+	g_socket_set_listen_backlog(srv->listen, 128);
+	g_assert_true(g_socket_listen(srv->listen, &err));
+	g_assert_no_error(err);
+	local = g_socket_get_local_address(srv->listen, &err);
+	g_assert_no_error(err);
+	srv->port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(local));
+	srv->acceptor = g_thread_new("srv-accept", srv_accept_main, srv);
+	return srv;
+}
+
+static void
+srv_set_statuses(struct srv *srv, const int *statuses, guint n)
+{
+	g_mutex_lock(&srv->lock);
+	g_array_set_size(srv->statuses, 0);
+	g_array_append_vals(srv->statuses, statuses, n);
+	g_mutex_unlock(&srv->lock);
+}
+
+static void
+srv_set_reply(struct srv *srv, const void *data, gsize len)
+{
+	g_mutex_lock(&srv->lock);
+	g_bytes_unref(srv->reply);
+	srv->reply = g_bytes_new(data, len);
+	g_mutex_unlock(&srv->lock);
+}
+
+static void
+srv_set_delay(struct srv *srv, guint ms)
+{
+	g_mutex_lock(&srv->lock);
+	srv->delay_ms = ms;
+	g_mutex_unlock(&srv->lock);
+}
+
+static guint
+srv_nreqs(struct srv *srv)
+{
+	guint n;
+
+	g_mutex_lock(&srv->lock);
+	n = srv->reqs->len;
+	g_mutex_unlock(&srv->lock);
+	return n;
+}
+
+static guint
+srv_nconns(struct srv *srv)
+{
+	guint n;
+
+	g_mutex_lock(&srv->lock);
+	n = srv->conns;
+	g_mutex_unlock(&srv->lock);
+	return n;
+}
+
+/* Request i (the caller must know the server is done with it). */
+static struct srv_req *
+srv_req(struct srv *srv, guint i)
+{
+	struct srv_req *r;
+
+	g_mutex_lock(&srv->lock);
+	g_assert_cmpuint(i, <, srv->reqs->len);
+	r = srv->reqs->pdata[i];
+	g_mutex_unlock(&srv->lock);
+	return r;
+}
+
+/* The value of header name in r; *count gets how often it occurs. */
+static const char *
+srv_req_header(const struct srv_req *r, const char *name, guint *count)
+{
+	const char *v = NULL;
+	guint i, n = 0;
+
+	for (i = 0; i < r->names->len; i++) {
+		if (strcmp(r->names->pdata[i], name) == 0) {
+			if (v == NULL)
+				v = r->values->pdata[i];
+			n++;
+		}
+	}
+	if (count != NULL)
+		*count = n;
+	return v;
+}
+
+static void
+srv_free(struct srv **srvp)
+{
+	struct srv *srv = *srvp;
+	guint i;
+
+	*srvp = NULL;
+	g_cancellable_cancel(srv->cancel);
+	g_thread_join(srv->acceptor);
+	/* No new threads now: the acceptor is gone. */
+	for (i = 0; i < srv->threads->len; i++)
+		g_thread_join(srv->threads->pdata[i]);
+	g_ptr_array_unref(srv->threads);
+	g_socket_close(srv->listen, NULL);
+	g_object_unref(srv->listen);
+	g_object_unref(srv->cancel);
+	g_ptr_array_unref(srv->reqs);
+	g_array_unref(srv->statuses);
+	g_bytes_unref(srv->reply);
+	g_mutex_clear(&srv->lock);
+	g_cond_clear(&srv->cond);
+	g_free(srv);
+}
+
+/* ---- the client side --------------------------------------------------- */
+
+struct run;
+
+/* What one request's callback saw. */
+struct got {
+	struct run *run;
+	guint idx;
+	guint calls;
+	int status;
+	char *error;
+	char *reply;
+	gint64 elapsed_us;
+};
+
+struct run {
+	GMainContext *ctx;
+	GMainLoop *loop;
+	struct push_client *pc;
+	struct got *got;
+	guint n;                     /* got[] size */
+	guint want;                  /* callbacks until the loop quits */
+	guint ndone;
+	gboolean timed_out;
+	gboolean sequential;         /* each callback sends the next */
+	gboolean free_in_cb;         /* the first callback frees the client */
+	const char *body;
+};
+
+static void run_send(struct run *run, guint i);
+
+static void
+got_cb(const struct push_result *r, gpointer data)
+{
+	struct got *g = data;
+	struct run *run = g->run;
+
+	g_assert_nonnull(r->reply);
+	g_assert_true(g_utf8_validate(r->reply, -1, NULL));
+	g_assert_cmpuint(strlen(r->reply), <=, PUSH_REPLY_MAX);
+	if (r->status == 0)
+		g_assert_nonnull(r->error);
+	g->calls++;
+	g->status = r->status;
+	g_free(g->error);
+	g->error = g_strdup(r->error);
+	g_free(g->reply);
+	g->reply = g_strdup(r->reply);
+	g->elapsed_us = r->elapsed_us;
+	run->ndone++;
+	if (run->free_in_cb && run->pc != NULL)
+		push_client_free(&run->pc);
+	if (run->sequential && run->pc != NULL && g->idx + 1 < run->n)
+		run_send(run, g->idx + 1);
+	if (run->ndone >= run->want)
+		g_main_loop_quit(run->loop);
+}
+
+/* Sends request i of the run (body: run->body or a numbered object). */
+static void
+run_send(struct run *run, guint i)
+{
+	char *body = run->body != NULL ? g_strdup(run->body) :
+	    g_strdup_printf("{\"totp_identifier\":\"a@b.example\",\"content\":\"%06u\"}", i);
+
+	push_client_send(run->pc, body, got_cb, &run->got[i]);
+	g_free(body);
+}
+
+static void
+run_init(struct run *run, const char *url, guint timeout, guint n)
+{
+	struct push_config cfg = {
+		.url = url, .api_key = TEST_KEY, .timeout = timeout, .ca_file = NULL,
+	};
+	guint i;
+
+	memset(run, 0, sizeof(*run));
+	run->ctx = g_main_context_new();
+	run->loop = g_main_loop_new(run->ctx, FALSE);
+	run->pc = push_client_new(&cfg, run->ctx);
+	g_assert_nonnull(run->pc);
+	run->n = n;
+	run->want = n;
+	run->got = g_new0(struct got, n);
+	for (i = 0; i < n; i++) {
+		run->got[i].run = run;
+		run->got[i].idx = i;
+	}
+}
+
+static gboolean
+watchdog_cb(gpointer data)
+{
+	struct run *run = data;
+
+	run->timed_out = TRUE;
+	g_main_loop_quit(run->loop);
+	return G_SOURCE_REMOVE;
+}
+
+/* Runs the loop until run->want callbacks came, or fails after seconds. */
+static void
+run_loop(struct run *run, guint seconds)
+{
+	GSource *wd = g_timeout_source_new_seconds(seconds);
+
+	g_source_set_callback(wd, watchdog_cb, run, NULL);
+	g_source_attach(wd, run->ctx);
+	if (run->ndone < run->want)
+		g_main_loop_run(run->loop);
+	g_source_destroy(wd);
+	g_source_unref(wd);
+	if (run->timed_out)
+		g_test_message("watchdog fired after %u s (%u of %u callbacks)",
+		    seconds, run->ndone, run->want);
+	g_assert_false(run->timed_out);
+}
+
+static gboolean
+quit_cb(gpointer data)
+{
+	g_main_loop_quit(data);
+	return G_SOURCE_REMOVE;
+}
+
+/* Iterates the context for ms milliseconds (stray events show up here). */
+static void
+run_idle(struct run *run, guint ms)
+{
+	GSource *t = g_timeout_source_new(ms);
+
+	g_source_set_callback(t, quit_cb, run->loop, NULL);
+	g_source_attach(t, run->ctx);
+	g_main_loop_run(run->loop);
+	g_source_destroy(t);
+	g_source_unref(t);
+}
+
+/* Iterates the context until srv has seen n requests (watchdog bounded). */
+static void
+run_until_server_has(struct run *run, struct srv *srv, guint n)
+{
+	gint64 deadline = g_get_monotonic_time() + WATCHDOG_S * G_USEC_PER_SEC;
+
+	while (srv_nreqs(srv) < n) {
+		g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+		run_idle(run, 10);
+	}
+}
+
+static void
+run_fini(struct run *run)
+{
+	guint i;
+
+	push_client_free(&run->pc);
+	g_assert_null(run->pc);
+	for (i = 0; i < run->n; i++) {
+		g_free(run->got[i].error);
+		g_free(run->got[i].reply);
+	}
+	g_free(run->got);
+	g_main_loop_unref(run->loop);
+	g_main_context_unref(run->ctx);
+}
+
+static char *
+srv_url(const struct srv *srv)
+{
+	return g_strdup_printf("http://127.0.0.1:%u" TEST_PATH, srv->port);
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+struct classify_case {
+	int status;
+	enum push_outcome want;
+};
+
+static const struct classify_case classify_cases[] = {
+	{ 0, PUSH_RETRY }, { -1, PUSH_FAIL }, { 100, PUSH_FAIL }, { 101, PUSH_FAIL },
+	{ 199, PUSH_FAIL }, { 200, PUSH_DONE }, { 201, PUSH_DONE }, { 202, PUSH_DONE },
+	{ 204, PUSH_DONE }, { 299, PUSH_DONE }, { 300, PUSH_FAIL }, { 301, PUSH_FAIL },
+	{ 302, PUSH_FAIL }, { 304, PUSH_FAIL }, { 399, PUSH_FAIL }, { 400, PUSH_FAIL },
+	{ 401, PUSH_FAIL }, { 402, PUSH_FAIL }, { 403, PUSH_FAIL }, { 404, PUSH_FAIL },
+	{ 407, PUSH_FAIL }, { 408, PUSH_RETRY }, { 409, PUSH_FAIL }, { 413, PUSH_FAIL },
+	{ 422, PUSH_FAIL }, { 428, PUSH_FAIL }, { 429, PUSH_RETRY }, { 430, PUSH_FAIL },
+	{ 499, PUSH_FAIL }, { 500, PUSH_RETRY }, { 501, PUSH_RETRY }, { 502, PUSH_RETRY },
+	{ 503, PUSH_RETRY }, { 504, PUSH_RETRY }, { 599, PUSH_RETRY }, { 600, PUSH_FAIL },
+	{ 999, PUSH_FAIL },
+};
+
+static void
+test_classify(void)
+{
+	guint i;
+
+	for (i = 0; i < G_N_ELEMENTS(classify_cases); i++) {
+		g_test_message("status %d", classify_cases[i].status);
+		g_assert_cmpint(push_classify(classify_cases[i].status), ==,
+		    classify_cases[i].want);
+	}
+}
+
+/* The request on the wire: method, path, headers and body byte-exact. */
+static void
+test_request(void)
+{
+	struct srv *srv = srv_new(SRV_REPLY);
+	char *url = srv_url(srv);
+	struct run run;
+	GString *big = g_string_new("{\"content\":\"");
+	const char *bodies[3];
+	guint i;
+
+	/* Above curl's threshold for "Expect: 100-continue" (1 MiB). */
+	while (big->len < 1100 * 1024)
+		g_string_append(big, "0123456789 \\u00e9 \xc3\xa9 \\\"x\\\" ");
+	g_string_append(big, "\"}");
+	bodies[0] = "{\"totp_identifier\":\"bot@example.com\",\"content\":\"123456\","
+	    "\"source\":\"email\",\"expired_at\":\"2026-08-01T10:00:00\"}";
+	bodies[1] = big->str;
+	bodies[2] = "";
+
+	run_init(&run, url, 10, 3);
+	run.body = bodies[0];
+	run.want = 1;
+	run_send(&run, 0);
+	g_assert_cmpuint(run.got[0].calls, ==, 0);   /* never synchronous */
+	g_assert_cmpuint(push_client_active(run.pc), ==, 1);
+	run_loop(&run, WATCHDOG_S);
+	for (i = 1; i < 3; i++) {
+		run.want = i + 1;
+		run.body = bodies[i];
+		run_send(&run, i);
+		run_loop(&run, WATCHDOG_S);
+	}
+	g_assert_cmpuint(push_client_active(run.pc), ==, 0);
+	g_assert_cmpuint(srv_nreqs(srv), ==, 3);
+	for (i = 0; i < 3; i++) {
+		struct srv_req *r = srv_req(srv, i);
+		gsize len = 0;
+		const char *b = g_bytes_get_data(r->body, &len);
+		guint count;
+
+		g_assert_cmpuint(run.got[i].calls, ==, 1);
+		g_assert_cmpint(run.got[i].status, ==, 200);
+		g_assert_cmpstr(r->method, ==, "POST");
+		g_assert_cmpstr(r->path, ==, TEST_PATH);
+		g_assert_cmpstr(r->version, ==, "HTTP/1.1");
+		g_assert_cmpstr(srv_req_header(r, "x-api-key", &count), ==, TEST_KEY);
+		g_assert_cmpuint(count, ==, 1);
+		g_assert_cmpstr(srv_req_header(r, "content-type", &count), ==,
+		    "application/json");
+		g_assert_cmpuint(count, ==, 1);
+		g_assert_cmpstr(srv_req_header(r, "accept", &count), ==,
+		    "application/json");
+		g_assert_cmpuint(count, ==, 1);
+		g_assert_null(srv_req_header(r, "expect", NULL));
+		g_assert_null(srv_req_header(r, "transfer-encoding", NULL));
+		g_assert_nonnull(srv_req_header(r, "user-agent", NULL));
+		g_assert_cmpuint(len, ==, strlen(bodies[i]));
+		g_assert_true(len == 0 || memcmp(b, bodies[i], len) == 0);
+	}
+	run_fini(&run);
+	srv_free(&srv);
+	g_string_free(big, TRUE);
+	g_free(url);
+}
+
+/* A 200 reply's body reaches the callback, unchanged. */
+static void
+test_reply(void)
+{
+	static const char reply[] =
+	    "{\"id\":\"totp_1\",\"code\":\"123456\",\"status\":\"stored\",\"x\":\"\xc3\xa9\"}";
+	struct srv *srv = srv_new(SRV_REPLY);
+	char *url = srv_url(srv);
+	struct run run;
+
+	srv_set_reply(srv, reply, strlen(reply));
+	run_init(&run, url, 10, 1);
+	run_send(&run, 0);
+	run_loop(&run, WATCHDOG_S);
+	g_assert_cmpuint(run.got[0].calls, ==, 1);
+	g_assert_cmpint(run.got[0].status, ==, 200);
+	g_assert_cmpint(push_classify(run.got[0].status), ==, PUSH_DONE);
+	g_assert_cmpstr(run.got[0].reply, ==, reply);
+	g_assert_cmpint(run.got[0].elapsed_us, >=, 0);
+	run_fini(&run);
+	srv_free(&srv);
+	g_free(url);
+}
+
+/* Each status comes back as is and classifies per SPEC 1.1. */
+static void
+test_statuses(void)
+{
+	static const int statuses[] = {
+		200, 201, 204, 400, 401, 402, 403, 404, 408, 422, 429,
+		500, 502, 503, 504, 301, 200,
+	};
+	const guint n = G_N_ELEMENTS(statuses);
+	struct srv *srv = srv_new(SRV_REPLY);
+	char *url = srv_url(srv);
+	struct run run;
+	guint i;
+
+	srv_set_statuses(srv, statuses, n);
+	run_init(&run, url, 10, n);
+	run.sequential = TRUE;
+	run_send(&run, 0);
+	run_loop(&run, WATCHDOG_S);
+	/* One request per send: 301 was not followed, nothing was retried. */
+	g_assert_cmpuint(srv_nreqs(srv), ==, n);
+	for (i = 0; i < n; i++) {
+		g_test_message("status %d", statuses[i]);
+		g_assert_cmpuint(run.got[i].calls, ==, 1);
+		g_assert_cmpint(run.got[i].status, ==, statuses[i]);
+		g_assert_cmpint(push_classify(run.got[i].status), ==,
+		    push_classify(statuses[i]));
+		g_assert_cmpstr(srv_req(srv, i)->path, ==, TEST_PATH);
+		if (statuses[i] != 204)
+			g_assert_cmpstr(run.got[i].reply, ==, "{\"status\":\"ok\"}");
+		else
+			g_assert_cmpstr(run.got[i].reply, ==, "");
+	}
+	run_fini(&run);
+	srv_free(&srv);
+	g_free(url);
+}
+
+/* The server closes without a reply: status 0, an error, RETRY. */
+static void
+test_no_reply(void)
+{
+	struct srv *srv = srv_new(SRV_CLOSE);
+	char *url = srv_url(srv);
+	struct run run;
+
+	run_init(&run, url, 10, 1);
+	run_send(&run, 0);
+	run_loop(&run, WATCHDOG_S);
+	g_assert_cmpuint(run.got[0].calls, ==, 1);
+	g_assert_cmpint(run.got[0].status, ==, 0);
+	g_assert_nonnull(run.got[0].error);
+	g_assert_cmpstr(run.got[0].error, !=, "");
+	g_assert_cmpstr(run.got[0].reply, ==, "");
+	g_assert_cmpint(push_classify(run.got[0].status), ==, PUSH_RETRY);
+	g_assert_cmpuint(srv_nreqs(srv), >=, 1);
+	run_fini(&run);
+	srv_free(&srv);
+	g_free(url);
+}
+
+/* Nothing listens: status 0 with curl's words, RETRY. */
+static void
+test_refused(void)
+{
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GSocketAddress) addr = g_inet_socket_address_new_from_string("127.0.0.1", 0);
+	g_autoptr(GSocketAddress) local = NULL;
+	GSocket *s = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+	    G_SOCKET_PROTOCOL_TCP, &err);
+	struct run run;
+	char *url;
+
+	/* Bound but not listening: the port is ours and refuses. */
+	g_assert_no_error(err);
+	g_assert_true(g_socket_bind(s, addr, FALSE, &err));
+	g_assert_no_error(err);
+	local = g_socket_get_local_address(s, &err);
+	g_assert_no_error(err);
+	url = g_strdup_printf("http://127.0.0.1:%u" TEST_PATH,
+	    g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(local)));
+
+	run_init(&run, url, 10, 1);
+	run_send(&run, 0);
+	run_loop(&run, WATCHDOG_S);
+	g_assert_cmpuint(run.got[0].calls, ==, 1);
+	g_assert_cmpint(run.got[0].status, ==, 0);
+	g_assert_nonnull(run.got[0].error);
+	g_assert_cmpstr(run.got[0].error, !=, "");
+	g_assert_cmpint(push_classify(run.got[0].status), ==, PUSH_RETRY);
+	run_fini(&run);
+	g_socket_close(s, NULL);
+	g_object_unref(s);
+	g_free(url);
+}
+
+/* The server never answers: status 0 after about the timeout, RETRY. */
+static void
+test_timeout(void)
+{
+	struct srv *srv = srv_new(SRV_NEVER);
+	char *url = srv_url(srv);
+	struct run run;
+
+	run_init(&run, url, 1, 1);
+	run_send(&run, 0);
+	run_loop(&run, WATCHDOG_S);
+	g_assert_cmpuint(run.got[0].calls, ==, 1);
+	g_assert_cmpint(run.got[0].status, ==, 0);
+	g_assert_nonnull(run.got[0].error);
+	g_assert_cmpstr(run.got[0].error, !=, "");
+	g_assert_cmpint(push_classify(run.got[0].status), ==, PUSH_RETRY);
+	g_assert_cmpint(run.got[0].elapsed_us, >=, 900 * 1000);
+	g_assert_cmpint(run.got[0].elapsed_us, <, 15 * G_USEC_PER_SEC);
+	run_fini(&run);
+	srv_free(&srv);
+	g_free(url);
+}
+
+/* 100 requests one after another share one or two connections. */
+static void
+test_reuse(void)
+{
+	const guint n = 100;
+	struct srv *srv = srv_new(SRV_REPLY);
+	char *url = srv_url(srv);
+	struct run run;
+	guint i;
+
+	run_init(&run, url, 10, n);
+	run.sequential = TRUE;
+	run_send(&run, 0);
+	run_loop(&run, WATCHDOG_S);
+	for (i = 0; i < n; i++) {
+		g_assert_cmpuint(run.got[i].calls, ==, 1);
+		g_assert_cmpint(run.got[i].status, ==, 200);
+	}
+	g_assert_cmpuint(srv_nreqs(srv), ==, n);
+	g_test_message("%u requests over %u connections", n, srv_nconns(srv));
+	g_assert_cmpuint(srv_nconns(srv), >=, 1);
+	g_assert_cmpuint(srv_nconns(srv), <=, 2);
+	run_fini(&run);
+	srv_free(&srv);
+	g_free(url);
+}
+
+/* 50 requests at once: all complete, each callback exactly once. */
+static void
+test_concurrent(void)
+{
+	const guint n = 50;
+	struct srv *srv = srv_new(SRV_REPLY);
+	char *url = srv_url(srv);
+	struct run run;
+	GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	guint i;
+
+	srv_set_delay(srv, 20);      /* keep them overlapping */
+	run_init(&run, url, 15, n);
+	for (i = 0; i < n; i++)
+		run_send(&run, i);
+	g_assert_cmpuint(push_client_active(run.pc), ==, n);
+	run_loop(&run, WATCHDOG_S);
+	g_assert_cmpuint(push_client_active(run.pc), ==, 0);
+	for (i = 0; i < n; i++) {
+		g_assert_cmpuint(run.got[i].calls, ==, 1);
+		g_assert_cmpint(run.got[i].status, ==, 200);
+	}
+	/* Stray second callbacks would show up here. */
+	run_idle(&run, 100);
+	for (i = 0; i < n; i++)
+		g_assert_cmpuint(run.got[i].calls, ==, 1);
+	g_assert_cmpuint(run.ndone, ==, n);
+	g_assert_cmpuint(srv_nreqs(srv), ==, n);
+	for (i = 0; i < n; i++) {
+		gsize len = 0;
+		const char *b = g_bytes_get_data(srv_req(srv, i)->body, &len);
+
+		g_assert_true(g_hash_table_add(seen, g_strndup(b, len)));
+	}
+	for (i = 0; i < n; i++) {
+		char *want = g_strdup_printf(
+		    "{\"totp_identifier\":\"a@b.example\",\"content\":\"%06u\"}", i);
+
+		g_assert_true(g_hash_table_contains(seen, want));
+		g_free(want);
+	}
+	g_test_message("%u concurrent requests over %u connections", n, srv_nconns(srv));
+	g_assert_cmpuint(srv_nconns(srv), <=, 16);
+	g_hash_table_unref(seen);
+	run_fini(&run);
+	srv_free(&srv);
+	g_free(url);
+}
+
+/* A 1 MB reply is cut to PUSH_REPLY_MAX; the connection stays usable. */
+static void
+test_large_reply(void)
+{
+	const gsize size = 1024 * 1024;
+	char *big = g_malloc(size);
+	struct srv *srv = srv_new(SRV_REPLY);
+	char *url = srv_url(srv);
+	struct run run;
+	gsize i;
+
+	for (i = 0; i < size; i++)
+		big[i] = (char)('a' + i % 26);
+	srv_set_reply(srv, big, size);
+	run_init(&run, url, 15, 2);
+	run.sequential = TRUE;
+	run_send(&run, 0);
+	run_loop(&run, WATCHDOG_S);
+	for (i = 0; i < 2; i++) {
+		g_assert_cmpuint(run.got[i].calls, ==, 1);
+		g_assert_cmpint(run.got[i].status, ==, 200);
+		g_assert_cmpuint(strlen(run.got[i].reply), ==, PUSH_REPLY_MAX);
+		g_assert_true(memcmp(run.got[i].reply, big, PUSH_REPLY_MAX) == 0);
+	}
+	g_assert_cmpuint(srv_nconns(srv), ==, 1);
+	run_fini(&run);
+	srv_free(&srv);
+	g_free(url);
+	g_free(big);
+}
+
+struct utf8_case {
+	const char *reply;
+	gsize len;
+	const char *want;            /* NULL: only check validity and bounds */
+};
+
+/* Invalid UTF-8 (and NULs) come back valid; a cut sequence is dropped. */
+static void
+test_utf8(void)
+{
+	static const char bad[] = "ok \xff\xfe \xc3\x28 \0 \xed\xa0\x80 end \xe2\x82";
+	static const char good[] = "ok \xe2\x82\xac \xf0\x9f\x94\x91 end";
+	GString *cut = g_string_new(NULL);
+	GString *all_bad = g_string_new(NULL);
+	GString *want_cut = g_string_new(NULL);
+	GString *cut4 = g_string_new(NULL);
+	GString *want_cut4 = g_string_new(NULL);
+	struct utf8_case cases[6];
+	struct srv *srv;
+	guint i;
+
+	while (cut->len < PUSH_REPLY_MAX - 1)
+		g_string_append_c(cut, 'a');
+	g_string_append(want_cut, cut->str);
+	g_string_append(cut, "\xc3\xa9zzz");       /* é straddles the limit */
+	while (cut4->len < PUSH_REPLY_MAX - 3)
+		g_string_append_c(cut4, 'b');
+	g_string_append(want_cut4, cut4->str);
+	g_string_append(cut4, "\xf0\x9f\x94\x91");   /* 3 of its 4 bytes fit */
+	while (all_bad->len < 3 * PUSH_REPLY_MAX)
+		g_string_append_c(all_bad, '\xff');
+
+	cases[0] = (struct utf8_case){ bad, sizeof(bad) - 1, NULL };
+	cases[1] = (struct utf8_case){ good, sizeof(good) - 1, good };
+	cases[2] = (struct utf8_case){ cut->str, cut->len, want_cut->str };
+	cases[3] = (struct utf8_case){ all_bad->str, all_bad->len, NULL };
+	cases[4] = (struct utf8_case){ "\xf0\x9f", 2, "\xef\xbf\xbd\xef\xbf\xbd" };
+	cases[5] = (struct utf8_case){ cut4->str, cut4->len, want_cut4->str };
+
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		char *url;
+		struct run run;
+		const char *got;
+
+		g_test_message("utf8 case %u", i);
+		srv = srv_new(SRV_REPLY);
+		url = srv_url(srv);
+		srv_set_reply(srv, cases[i].reply, cases[i].len);
+		run_init(&run, url, 10, 1);
+		run_send(&run, 0);
+		run_loop(&run, WATCHDOG_S);
+		g_assert_cmpuint(run.got[0].calls, ==, 1);
+		g_assert_cmpint(run.got[0].status, ==, 200);
+		got = run.got[0].reply;
+		g_assert_true(g_utf8_validate(got, -1, NULL));
+		g_assert_cmpuint(strlen(got), <=, PUSH_REPLY_MAX);
+		if (cases[i].want != NULL)
+			g_assert_cmpstr(got, ==, cases[i].want);
+		if (i == 0) {
+			g_assert_true(g_str_has_prefix(got, "ok "));
+			g_assert_nonnull(strstr(got, " end "));
+			g_assert_nonnull(strstr(got, "\xef\xbf\xbd"));
+		}
+		if (i == 3)
+			g_assert_true(g_str_has_prefix(got, "\xef\xbf\xbd\xef\xbf\xbd"));
+		run_fini(&run);
+		srv_free(&srv);
+		g_free(url);
+	}
+	g_string_free(cut, TRUE);
+	g_string_free(all_bad, TRUE);
+	g_string_free(want_cut, TRUE);
+	g_string_free(cut4, TRUE);
+	g_string_free(want_cut4, TRUE);
+}
+
+/* Freed with requests on the wire: no callback, nothing left behind. */
+static void
+test_free_in_flight(void)
+{
+	const guint n = 10;
+	struct srv *srv = srv_new(SRV_NEVER);
+	char *url = srv_url(srv);
+	struct run run;
+	guint i;
+
+	run_init(&run, url, 30, n);
+	for (i = 0; i < n; i++)
+		run_send(&run, i);
+	run_until_server_has(&run, srv, n);
+	g_assert_cmpuint(push_client_active(run.pc), ==, n);
+	push_client_free(&run.pc);
+	g_assert_null(run.pc);
+	/* Any source left on the context would fire on freed memory here. */
+	run_idle(&run, 300);
+	g_assert_cmpuint(run.ndone, ==, 0);
+	for (i = 0; i < n; i++)
+		g_assert_cmpuint(run.got[i].calls, ==, 0);
+	run_fini(&run);
+	srv_free(&srv);
+	g_free(url);
+}
+
+/* Freed right after sending, before the loop ran at all. */
+static void
+test_free_unstarted(void)
+{
+	struct srv *srv = srv_new(SRV_REPLY);
+	char *url = srv_url(srv);
+	struct run run;
+	guint i;
+
+	run_init(&run, url, 10, 5);
+	for (i = 0; i < 5; i++)
+		run_send(&run, i);
+	push_client_free(&run.pc);
+	run_idle(&run, 300);
+	g_assert_cmpuint(run.ndone, ==, 0);
+	run_fini(&run);
+	srv_free(&srv);
+	g_free(url);
+}
+
+/* A callback frees the client: no other callback runs afterwards. */
+static void
+test_free_in_callback(void)
+{
+	const guint n = 8;
+	struct srv *srv = srv_new(SRV_REPLY);
+	char *url = srv_url(srv);
+	struct run run;
+	guint i, calls = 0;
+
+	run_init(&run, url, 10, n);
+	run.free_in_cb = TRUE;
+	run.want = 1;
+	for (i = 0; i < n; i++)
+		run_send(&run, i);
+	run_loop(&run, WATCHDOG_S);
+	g_assert_null(run.pc);
+	run_idle(&run, 300);
+	for (i = 0; i < n; i++)
+		calls += run.got[i].calls;
+	g_assert_cmpuint(calls, ==, 1);
+	g_assert_cmpuint(run.ndone, ==, 1);
+	run_fini(&run);
+	srv_free(&srv);
+	g_free(url);
+}
+
+/* Only http and https: other schemes and bad URLs fail with status 0. */
+static void
+test_bad_urls(void)
+{
+	static const char *const urls[] = {
+		"file:///etc/passwd",
+		"ftp://127.0.0.1:1/x",
+		"gopher://127.0.0.1:1/x",
+		"dict://127.0.0.1:1/x",
+		"http://[::1",
+		"",
+	};
+	guint i;
+
+	for (i = 0; i < G_N_ELEMENTS(urls); i++) {
+		struct run run;
+
+		g_test_message("url '%s'", urls[i]);
+		run_init(&run, urls[i], 5, 1);
+		run_send(&run, 0);
+		g_assert_cmpuint(run.got[0].calls, ==, 0);
+		run_loop(&run, WATCHDOG_S);
+		g_assert_cmpuint(run.got[0].calls, ==, 1);
+		g_assert_cmpint(run.got[0].status, ==, 0);
+		g_assert_nonnull(run.got[0].error);
+		g_assert_cmpstr(run.got[0].reply, ==, "");
+		run_fini(&run);
+	}
+}
+
+/* https to a plain-HTTP server: the TLS handshake fails, status 0. */
+static void
+test_tls_to_plain(void)
+{
+	struct srv *srv = srv_new(SRV_REPLY);
+	char *url = g_strdup_printf("https://127.0.0.1:%u" TEST_PATH, srv->port);
+	struct run run;
+
+	run_init(&run, url, 10, 1);
+	run_send(&run, 0);
+	run_loop(&run, WATCHDOG_S);
+	g_assert_cmpuint(run.got[0].calls, ==, 1);
+	g_assert_cmpint(run.got[0].status, ==, 0);
+	g_assert_nonnull(run.got[0].error);
+	g_assert_cmpuint(srv_nreqs(srv), ==, 0);
+	run_fini(&run);
+	srv_free(&srv);
+	g_free(url);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const char *const proxy_vars[] = {
+		"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+		"all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY",
+	};
+	guint i;
+
+	/* The test talks to 127.0.0.1 only; no proxy may sit in between. */
+	for (i = 0; i < G_N_ELEMENTS(proxy_vars); i++)
+		g_unsetenv(proxy_vars[i]);
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/push/classify", test_classify);
+	g_test_add_func("/push/request", test_request);
+	g_test_add_func("/push/reply", test_reply);
+	g_test_add_func("/push/statuses", test_statuses);
+	g_test_add_func("/push/no-reply", test_no_reply);
+	g_test_add_func("/push/refused", test_refused);
+	g_test_add_func("/push/timeout", test_timeout);
+	g_test_add_func("/push/reuse", test_reuse);
+	g_test_add_func("/push/concurrent", test_concurrent);
+	g_test_add_func("/push/large-reply", test_large_reply);
+	g_test_add_func("/push/utf8", test_utf8);
+	g_test_add_func("/push/free-in-flight", test_free_in_flight);
+	g_test_add_func("/push/free-unstarted", test_free_unstarted);
+	g_test_add_func("/push/free-in-callback", test_free_in_callback);
+	g_test_add_func("/push/bad-urls", test_bad_urls);
+	g_test_add_func("/push/tls-to-plain", test_tls_to_plain);
+	return g_test_run();
+}
