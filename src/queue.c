@@ -144,7 +144,7 @@ queue_record(struct queue *q, struct job *job, const struct push_result *r,
 		rc = store_job_failed(q->st, job->id, now, r->status, r->reply, &err);
 		if (r->status == 403 && !q->warned_403) {
 			q->warned_403 = TRUE;
-			g_critical("the push endpoint rejected the API key (403): check "
+			g_warning("the push endpoint rejected the API key (403): check "
 			    "[push] api_key_file or OTPBRIDGE_API_KEY; jobs fail until it is fixed");
 		}
 		if (rc == 0)

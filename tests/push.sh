@@ -1,0 +1,635 @@
+#!/bin/sh
+# push.sh - the push path end to end (SPEC 1.1, 2 deliver/queue, 5):
+# `otpbridge deliver` and `otpbridge run` against tests/endpoint.py, a
+# local HTTP endpoint on loopback that enforces the push contract and
+# records every request.  Retries and backoff, permanent failures, expiry,
+# dedup, a crash between commit and push, SIGTERM with a push in flight,
+# the dry run, a store that cannot be written, and `queue retry/drop`.
+#
+# Each scenario has its own directory $T/X with its config, filter, key,
+# store and endpoint log.  Scenarios g and i have a long wait (max_age, a
+# lease); they start early and are checked at the end, so the waits
+# overlap the other scenarios.
+. "${top_srcdir:-.}/tests/testlib.sh"
+
+PY=${PYTHON:-python3}
+EP="$top_srcdir/tests/endpoint.py"
+KEY=test-key-not-real            # fake; compared in Python, never printed
+PUSH_TEST_KEY=$KEY
+export PUSH_TEST_KEY
+unset OTPBRIDGE_API_KEY          # it would win over api_key_file
+CODES=""                         # every code used: no log may show one
+MNT=""                           # scenario l's tmpfs, unmounted on exit
+
+push_cleanup() {
+	if [ -n "$MNT" ]; then
+		umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null
+		MNT=""
+	fi
+	cleanup
+}
+trap push_cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# --- helpers ---------------------------------------------------------------
+
+# wait_for SECONDS CMD...: polls CMD every 0.2 s; its status at the end.
+wait_for() {
+	_w=$(($1 * 5))
+	shift
+	while [ "$_w" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.2
+		_w=$((_w - 1))
+	done
+	"$@"
+}
+
+# alive PID: running (not gone, not a zombie waiting to be reaped).
+alive() {
+	_st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
+	[ -n "$_st" ] && [ "$_st" != Z ]
+}
+
+# stop PID [SIGNAL]: signals it, waits at most 30 s, reaps it; $stop_rc.
+stop() {
+	kill -"${2:-TERM}" "$1" 2>/dev/null
+	_w=150
+	while alive "$1" && [ "$_w" -gt 0 ]; do
+		sleep 0.2
+		_w=$((_w - 1))
+	done
+	if alive "$1"; then
+		echo "# pid $1 ignored SIG${2:-TERM} for 30 s: killing it"
+		kill -9 "$1" 2>/dev/null
+	fi
+	wait "$1"
+	stop_rc=$?
+	_pids=$(printf ' %s ' $_pids | sed "s/ $1 / /")
+}
+
+# pyq FILE EXPR: evaluates the Python EXPR over L, the JSON lines of FILE
+# (empty when missing); K is the API key.  Prints a string as is, anything
+# else as JSON.
+pyq() {
+	"$PY" - "$1" "$2" <<'EOP'
+import json, os, sys
+try:
+    with open(sys.argv[1], encoding="utf-8") as f:
+        L = [json.loads(l) for l in f if l.strip()]
+except FileNotFoundError:
+    L = []
+K = os.environ.get("PUSH_TEST_KEY")
+try:
+    r = eval(sys.argv[2])
+except Exception as e:
+    r = "error: %s: %s" % (type(e).__name__, e)
+print(r if isinstance(r, str) else json.dumps(r))
+EOP
+}
+
+# ob S ARGS...: otpbridge -c $T/S/otpbridge.conf ARGS (bounded to 60 s),
+# via run; stdout and stderr are also kept for the final secret checks.
+ob() {
+	_s=$1
+	shift
+	run timeout -k 5 60 "$OTPBRIDGE" -c "$T/$_s/otpbridge.conf" "$@"
+	printf '%s\n' "$err" >>"$T/all-stderr.log"
+}
+
+# deliver S MAIL [ARGS]: `otpbridge deliver` with MAIL on stdin.
+deliver() {
+	_d=$1
+	_m=$2
+	shift 2
+	ob "$_d" deliver "$@" <"$T/$_d/$_m"
+}
+
+# qj S EXPR: EXPR over L, the jobs of `queue list --json` (newest first).
+qj() {
+	timeout 60 "$OTPBRIDGE" -c "$T/$1/otpbridge.conf" queue list --json \
+	    >"$T/$1/q.json" 2>>"$T/all-stderr.log"
+	pyq "$T/$1/q.json" "$2"
+}
+# state S: the state of the newest job ("none" when there is none).
+state() { qj "$1" 'L[0]["state"] if L else "none"'; }
+state_is() { [ "$(state "$1")" = "$2" ]; }
+states_are() { [ "$(qj "$1" '",".join(sorted(j["state"] for j in L))')" = "$2" ]; }
+
+# Requests the endpoint of S logged (file requests.log unless named).
+nreq() { pyq "$T/$1/${2:-requests.log}" 'len(L)'; }
+nreq_ge() { [ "$(nreq "$1" "${3:-requests.log}")" -ge "$2" ]; }
+naccepted() { pyq "$T/$1/${2:-requests.log}" 'sum(1 for r in L if r["status"] == 200)'; }
+
+# ep_start S PORT SCRIPT [LOG [endpoint options]]: starts an endpoint for
+# S on PORT (0: any), waits until it listens; sets ep_pid and ep_port.
+ep_start() {
+	_e=$T/$1
+	_p=$2
+	_scr=$3
+	_log=${4:-requests.log}
+	[ $# -ge 4 ] && shift 4 || shift $#
+	mkdir -p "$_e"
+	rm -f "$_e/port"
+	spawn "$PY" "$EP" --port "$_p" --port-file "$_e/port" --key "$KEY" \
+	    --script "$_scr" --log "$_e/$_log" "$@"
+	ep_pid=$last_pid
+	ep_port=""
+	if wait_for 15 test -s "$_e/port"; then
+		ep_port=$(cat "$_e/port")
+	else
+		echo "# the endpoint for $_e did not start"
+	fi
+}
+
+# free_port: a loopback port nothing listens on (an endpoint bound it,
+# and is gone); sets $port.
+free_port() {
+	ep_start .free 0 ""
+	port=$ep_port
+	stop "$ep_pid"
+}
+
+# conf S PORT [LINES...]: writes $T/S/otpbridge.conf (extra [push] lines
+# after the defaults; "nokey" leaves api_key_file out), the filter and
+# the key file.
+conf() {
+	_c=$T/$1
+	_port=$2
+	shift 2
+	mkdir -p "$_c/filters.d"
+	printf '%s\n' "$KEY" >"$_c/api-key"
+	chmod 600 "$_c/api-key"
+	cat >"$_c/filters.d/10-acme.conf" <<'EOF'
+# Acme sends its codes from one address; ${plus} names a workflow run
+[acme]
+from = ^codes@acme\.example$
+code = (?<code>\d{6})
+workflow_run_id = ${plus}
+EOF
+	{
+		echo "[push]"
+		echo "url = http://127.0.0.1:$_port/v1/credentials/totp"
+		case " $* " in
+		*" nokey "*) ;;
+		*) echo "api_key_file = $_c/api-key" ;;
+		esac
+		case " $* " in
+		*"timeout = "*) ;;
+		*) echo "timeout = 2" ;;
+		esac
+		for l in "$@"; do
+			[ "$l" = nokey ] || echo "$l"
+		done
+		echo
+		echo "[store]"
+		echo "path = ${store_path:-$_c/db/otpbridge.db}"
+		echo
+		echo "[filters]"
+		echo "dir = $_c/filters.d"
+		echo
+		echo "# no LMTP listener: these daemons only push, several at once"
+		echo "[lmtp]"
+		echo "listen ="
+	} >"$_c/otpbridge.conf"
+}
+
+# mail S FILE ID TO CODE: a mail from Acme carrying CODE.
+mail() {
+	CODES="$CODES $5"
+	cat >"$T/$1/$2" <<EOM
+Return-Path: <codes@acme.example>
+From: Acme <codes@acme.example>
+To: $4
+Subject: Your Acme sign-in code
+Date: Tue, 25 Nov 2025 10:00:00 +0000
+Message-ID: <$3@acme.example>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=utf-8
+
+Hello,
+
+Your code is $5. It expires in 10 minutes.
+EOM
+}
+
+# daemon S [NAME]: starts `otpbridge run` for S, stderr in $T/S/NAME.err.
+daemon() {
+	spawn "$OTPBRIDGE" -c "$T/$1/otpbridge.conf" run 2>"$T/$1/${2:-daemon}.err"
+	dpid=$last_pid
+}
+
+skip() { # N reason: N skipped test points
+	_k=$1
+	while [ "$_k" -gt 0 ]; do
+		_n=$((_n + 1))
+		echo "ok $_n # SKIP $2"
+		_k=$((_k - 1))
+	done
+}
+
+start_time=$(date +%s)
+
+# --- g (part 1): max_age, with nothing listening ---------------------------
+# config.c accepts max_age >= 10; the job is delivered-to-nobody now and
+# checked once it is older than that (at the end).
+mkdir -p "$T/g"
+free_port
+g_port=$port
+conf g "$g_port" "max_age = 10"
+mail g m.eml g1 bot@otp.example.com 310974
+deliver g m.eml
+g_created=$(date +%s)
+is "$rc" 0 "g: deliver with nothing listening exits 0"
+is "$(state g)" pending "g: the job is pending"
+
+# --- a: one matched mail, pushed at once -----------------------------------
+ep_start a 0 ""
+conf a "$ep_port"
+mail a m.eml a1 Bot@OTP.example.com 482913
+deliver a m.eml
+is "$rc" 0 "a: deliver of a matched mail exits 0"
+is "$(nreq a)" 1 "a: the endpoint got exactly one request"
+is "$(pyq "$T/a/requests.log" 'L[0]["headers"].get("x-api-key") == K')" true \
+    "a: x-api-key is the configured key"
+is "$(pyq "$T/a/requests.log" 'L[0]["headers"].get("content-type")')" application/json \
+    "a: Content-Type is application/json"
+is "$(pyq "$T/a/requests.log" 'L[0]["body"]')" \
+    '{"totp_identifier":"bot@otp.example.com","content":"482913","source":"email"}' \
+    "a: the body is byte-exact"
+is "$(pyq "$T/a/requests.log" '(lambda c: c == c.strip() and len(c) <= 10 and " " not in c)(json.loads(L[0]["body"])["content"])')" \
+    true "a: content is the bare code, at most 10 characters"
+is "$(pyq "$T/a/requests.log" 'L[0]["status"]')" 200 "a: the endpoint accepted it"
+is "$(qj a '[L[0][k] for k in ("state", "totp_code_id", "attempts", "last_status", "source")]')" \
+    '["delivered", "tc_1", 1, 200, "deliver"]' \
+    "a: queue list --json: delivered, totp_code_id tc_1, 1 attempt, status 200"
+unlike "$(cat "$T/a/q.json")" 482913 "a: queue list --json does not show the code"
+ob a queue list
+is "$rc" 0 "a: queue list exits 0"
+like "$out" '^1 +delivered .* 200 totp_code_id=tc_1$' "a: queue list shows the job delivered"
+ok "a: queue list never shows the code" sh -c '! printf "%s\n" "$1" | grep -q 482913' sh "$out"
+like "$out" '0 pending, 1 delivered, 0 failed, 0 expired' "a: queue list counts by state"
+ob a deliver -v <"$T/a/m.eml"
+like "$err" 'result=duplicate' "a: -v: the same mail again is a duplicate"
+unlike "$(cat "$T/all-stderr.log")" 482913 "a: no log line shows the code"
+stop "$ep_pid"
+
+# --- b: no empty optional fields -------------------------------------------
+ep_start b 0 ""
+conf b "$ep_port"
+mail b plus.eml b1 bot+wr_77@otp.example.com 591024
+mail b plain.eml b2 bot@otp.example.com 591025
+deliver b plus.eml
+is "$rc" 0 "b: deliver to bot+wr_77@ exits 0"
+deliver b plain.eml
+is "$rc" 0 "b: deliver to bot@ exits 0"
+is "$(pyq "$T/b/requests.log" 'L[0]["body"]')" \
+    '{"totp_identifier":"bot+wr_77@otp.example.com","content":"591024","workflow_run_id":"wr_77","source":"email"}' \
+    "b: +wr_77 gives \"workflow_run_id\":\"wr_77\""
+is "$(pyq "$T/b/requests.log" 'sorted(json.loads(L[1]["body"]))')" \
+    '["content", "source", "totp_identifier"]' \
+    "b: without a +detail workflow_run_id is absent, not \"\""
+is "$(naccepted b)" 2 "b: the endpoint accepted both (it refuses \"\")"
+stop "$ep_pid"
+
+# --- c: 502, 502, 200 --------------------------------------------------------
+ep_start c 0 "502,502,200"
+conf c "$ep_port"
+mail c m.eml c1 bot@otp.example.com 604213
+deliver c m.eml
+is "$rc" 0 "c: deliver exits 0 when the first attempt gets 502"
+is "$(qj c '[L[0][k] for k in ("state", "attempts", "last_status")]')" \
+    '["pending", 1, 502]' "c: the job is pending after one attempt, status 502"
+daemon c
+ok "c: the daemon delivers it after retries" wait_for 30 state_is c delivered
+is "$(nreq c)" 3 "c: the endpoint saw exactly 3 requests"
+is "$(naccepted c)" 1 "c: and accepted one"
+is "$(qj c 'L[0]["attempts"]')" 3 "c: queue shows 3 attempts"
+is "$(pyq "$T/c/requests.log" 'L[1]["peer"] == L[2]["peer"]')" true \
+    "c: the daemon's retry reused its connection (keep-alive)"
+stop "$dpid"
+is "$stop_rc" 0 "c: the daemon exits 0 on SIGTERM"
+like "$(cat "$T/c/daemon.err")" 'result=retry status=502' "c: the daemon logs the retry"
+stop "$ep_pid"
+
+# --- d: connection refused -------------------------------------------------
+free_port
+conf d "$port"
+mail d m.eml d1 bot@otp.example.com 715302
+deliver d m.eml
+is "$rc" 0 "d: deliver exits 0 with nothing listening"
+is "$(qj d '[L[0][k] for k in ("state", "last_status")]')" '["pending", 0]' \
+    "d: the job is pending, last status 0"
+ep_start d "$port" ""
+is "$ep_port" "$port" "d: an endpoint now listens on that port"
+daemon d
+ok "d: the daemon delivers it" wait_for 30 state_is d delivered
+is "$(nreq d)/$(naccepted d)" 1/1 "d: one request, accepted"
+stop "$dpid"
+stop "$ep_pid"
+
+# An endpoint that closes the connection without a reply: retryable too.
+ep_start d2 0 "close,200"
+conf d2 "$ep_port"
+mail d2 m.eml d2 bot@otp.example.com 715303
+deliver d2 m.eml
+is "$rc" 0 "d: deliver exits 0 when the endpoint closes without a reply"
+is "$(qj d2 '[L[0][k] for k in ("state", "last_status")]')" '["pending", 0]' \
+    "d: the job is pending, last status 0"
+daemon d2
+ok "d: the daemon delivers it" wait_for 30 state_is d2 delivered
+is "$(nreq d2)/$(naccepted d2)" 2/1 "d: 2 requests, 1 accepted"
+stop "$dpid"
+stop "$ep_pid"
+
+# --- e: an endpoint that never answers -------------------------------------
+ep_start e 0 "hang,200"
+conf e "$ep_port"
+mail e m.eml e1 bot@otp.example.com 826491
+t0=$(date +%s)
+deliver e m.eml
+t1=$(date +%s)
+is "$rc" 0 "e: deliver exits 0 when the endpoint hangs"
+ok "e: it gave up after about the timeout (2 s): took $((t1 - t0)) s" \
+    test $((t1 - t0)) -ge 1 -a $((t1 - t0)) -le 8
+is "$(qj e '[L[0][k] for k in ("state", "last_status")]')" '["pending", 0]' \
+    "e: the job is pending, no status"
+daemon e
+ok "e: the daemon delivers it" wait_for 30 state_is e delivered
+is "$(qj e 'L[0]["attempts"]')" 2 "e: 2 attempts"
+is "$(nreq e)/$(naccepted e)" 2/1 "e: 2 requests, 1 accepted"
+stop "$dpid"
+stop "$ep_pid"
+
+# --- f: 403 and 422 are permanent ------------------------------------------
+ep_start f403 0 "403"
+f403_ep=$ep_pid
+conf f403 "$ep_port"
+mail f403 m.eml f1 bot@otp.example.com 937120
+deliver f403 m.eml
+is "$rc" 0 "f: deliver exits 0 on a 403"
+like "$err" 'rejected the API key \(403\)' "f: deliver says loudly that the key was rejected"
+is "$(qj f403 '[L[0][k] for k in ("state", "last_status")]')" '["failed", 403]' \
+    "f: the job failed with 403"
+
+ep_start f422 0 "422"
+f422_ep=$ep_pid
+conf f422 "$ep_port"
+mail f422 m.eml f2 bot@otp.example.com 937121
+deliver f422 m.eml
+is "$rc" 0 "f: deliver exits 0 on a 422"
+is "$(qj f422 '[L[0][k] for k in ("state", "last_status")]')" '["failed", 422]' \
+    "f: the job failed with 422"
+
+# Two jobs for one daemon, both answered 403: the bad-key line once.
+free_port
+conf f2x "$port"
+mail f2x m1.eml f3 bot@otp.example.com 937122
+mail f2x m2.eml f4 bot@otp.example.com 937123
+deliver f2x m1.eml
+deliver f2x m2.eml
+is "$(qj f2x '",".join(j["state"] for j in L)')" pending,pending \
+    "f: two jobs pending with nothing listening"
+ep_start f2x "$port" "403,403"
+f2x_ep=$ep_pid
+daemon f403
+f403_d=$dpid
+daemon f422
+f422_d=$dpid
+daemon f2x
+f2x_d=$dpid
+ok "f: both jobs fail with 403 in the daemon" wait_for 30 states_are f2x failed,failed
+sleep 4                         # the daemons keep running: nothing is retried
+is "$(nreq f403)" 1 "f: 4 s later: still exactly one request (403)"
+is "$(nreq f422)" 1 "f: 4 s later: still exactly one request (422)"
+is "$(nreq f2x)" 2 "f: 4 s later: still one request per job (two 403s)"
+is "$(grep -c 'rejected the API key' "$T/f2x/daemon.err")" 1 \
+    "f: the daemon logs the bad-key line once for two jobs"
+ok "f: the daemon is still running after the 403s" alive "$f2x_d"
+ob f403 queue list
+like "$out" '^1 +failed .* 403 .*Invalid credentials' "f: queue list shows failed, 403 and the reply"
+ob f422 queue list
+like "$out" '^1 +failed .* 422 ' "f: queue list shows failed and 422"
+like "$(pyq "$T/f422/requests.log" 'L[0]["status"]')" 422 "f: (the 422 reply echoes the body, code and all)"
+ok "f: queue list does not show the code the 422 reply echoed" \
+    sh -c '! printf "%s\n" "$1" | grep -q 937121' sh "$out"
+for p in $f403_d $f422_d $f2x_d; do stop "$p"; done
+for p in $f403_ep $f422_ep $f2x_ep; do stop "$p"; done
+
+# --- h: the same Message-ID twice ------------------------------------------
+ep_start h 0 ""
+conf h "$ep_port"
+mail h m.eml h1 bot@otp.example.com 148236
+deliver h m.eml
+is "$rc" 0 "h: first deliver exits 0"
+deliver h m.eml
+is "$rc" 0 "h: the same mail again exits 0"
+like "$err" 'result=duplicate' "h: and is logged as a duplicate"
+is "$(nreq h)" 1 "h: one push"
+is "$(qj h 'len(L)')" 1 "h: one job"
+deliver h m.eml --rcpt Other@OTP.example.com
+is "$rc" 0 "h: the same mail for another recipient exits 0"
+is "$(nreq h)" 2 "h: and is pushed: dedup is per Message-ID and identifier"
+is "$(pyq "$T/h/requests.log" 'json.loads(L[1]["body"])["totp_identifier"]')" \
+    other@otp.example.com "h: to that identifier, lower-cased"
+stop "$ep_pid"
+
+# --- i (part 1): kill -9 between commit and push ---------------------------
+free_port
+i_port=$port
+conf i "$i_port"
+mail i m.eml i1 bot@otp.example.com 259347
+deliver i m.eml
+is "$(state i)" pending "i: deliver with nothing listening leaves the job pending"
+ep_start i "$i_port" "hang" hang.log
+i_ep1=$ep_pid
+daemon i daemon1
+ok "i: the daemon's push is in flight (the endpoint got it)" \
+    wait_for 30 nreq_ge i 1 hang.log
+i_claim=$(date +%s)
+stop "$dpid" 9
+is "$stop_rc" 137 "i: the daemon is killed by SIGKILL"
+stop "$i_ep1"
+is "$(state i)" pending "i: the job is still pending"
+ep_start i "$i_port" ""
+i_ep2=$ep_pid
+is "$ep_port" "$i_port" "i: a normal endpoint listens on the same port"
+daemon i daemon2
+i_d2=$dpid
+i_restart=$(date +%s)
+# ... checked at the end: its lease (timeout + 10 s) must lapse first.
+
+# --- j: SIGTERM with a push in flight --------------------------------------
+free_port
+conf j "$port" "timeout = 5"
+mail j m.eml j1 bot@otp.example.com 360458
+deliver j m.eml
+is "$(state j)" pending "j: deliver with nothing listening leaves the job pending"
+ep_start j "$port" "" requests.log --delay 2
+daemon j
+ok "j: the daemon's push is in flight (the endpoint delays its reply)" \
+    wait_for 30 nreq_ge j 1
+stop "$dpid" TERM
+is "$stop_rc" 0 "j: SIGTERM: the daemon exits 0"
+is "$(state j)" delivered "j: it finished the push in its grace: delivered"
+like "$(cat "$T/j/daemon.err")" 'draining 0 sessions and 1 push ' "j: it said it was draining one push"
+is "$(naccepted j)" 1 "j: one push accepted"
+stop "$ep_pid"
+
+# A push to an endpoint that never answers: it times out (timeout 2 s)
+# within the grace (timeout + 2 s); the daemon records the attempt, exits
+# 0, and the job stays pending for the next start.
+free_port
+conf j2 "$port"
+mail j2 m.eml j2 bot@otp.example.com 360459
+deliver j2 m.eml
+ep_start j2 "$port" "hang"
+daemon j2
+ok "j: a push is in flight, to an endpoint that never answers" \
+    wait_for 30 nreq_ge j2 1
+t0=$(date +%s)
+stop "$dpid" TERM
+t1=$(date +%s)
+is "$stop_rc" 0 "j: SIGTERM with a push that hangs: the daemon exits 0"
+ok "j: within its grace (timeout 2 s + 2 s): took $((t1 - t0)) s" test $((t1 - t0)) -le 8
+is "$(qj j2 '[L[0][k] for k in ("state", "attempts", "last_status")]')" '["pending", 2, 0]' \
+    "j: the timed-out attempt is recorded and the job stays pending"
+stop "$ep_pid"
+
+# --- k: dry run ------------------------------------------------------------
+ep_start k 0 ""
+conf k "$ep_port" nokey
+mail k m.eml k1 bot@otp.example.com 471569
+deliver k m.eml
+is "$rc" 0 "k: deliver without a key exits 0"
+like "$err" 'result=dry-run' "k: it logs a dry-run line"
+unlike "$err" 471569 "k: without the code"
+is "$(nreq k)" 0 "k: nothing is sent"
+is "$(qj k '[L[0][k] for k in ("state", "last_reply")]')" '["delivered", "dry-run"]' \
+    "k: the job shows delivered with reply dry-run"
+stop "$ep_pid"
+
+# --- l: a store that cannot be written --------------------------------------
+ep_start l0 0 ""
+mkdir -p "$T/l0"
+: >"$T/l0/file"
+store_path=$T/l0/file/otpbridge.db
+conf l0 "$ep_port"
+store_path=""
+mail l0 m.eml l0 bot@otp.example.com 582669
+deliver l0 m.eml
+is "$rc" 75 "l: a store whose directory cannot be made: deliver exits 75"
+is "$(nreq l0)" 0 "l: nothing was pushed"
+ob l0 run
+is "$rc" 75 "l: the daemon with that store exits 75"
+like "$err" 'cannot open the store' "l: and says why"
+stop "$ep_pid"
+if [ "$(id -u)" != 0 ]; then
+	skip 12 "not root"
+else
+	mkdir -p "$T/l/mnt"
+	if mount -t tmpfs -o size=256k,mode=0750 tmpfs "$T/l/mnt"; then
+		MNT=$T/l/mnt
+		ep_start l 0 ""
+		store_path=$MNT/otpbridge.db
+		conf l "$ep_port"
+		store_path=""
+		mail l m.eml l1 bot@otp.example.com 582670
+		mail l m2.eml l2 bot@otp.example.com 582671
+		ob l queue list
+		is "$rc" 0 "l: the store is created on a 256k tmpfs"
+		dd if=/dev/zero of="$MNT/filler" bs=4096 2>/dev/null
+		is "$(df -k --output=avail "$MNT" | tail -1 | tr -d ' ')" 0 "l: the filesystem is full"
+		deliver l m.eml
+		is "$rc" 75 "l: deliver to a full store exits 75"
+		like "$err" 'tempfail' "l: and says why"
+		is "$(nreq l)" 0 "l: nothing was pushed"
+		rm -f "$MNT/filler"
+		deliver l m.eml
+		is "$rc" 0 "l: with space again the same mail is delivered (exit 0)"
+		is "$(qj l '[j["state"] for j in L]')" '["delivered"]' \
+		    "l: exactly one job: nothing was half-written (no dedup row either)"
+		is "$(nreq l)" 1 "l: one push"
+		if mount -o remount,ro "$MNT"; then
+			deliver l m2.eml
+			is "$rc" 75 "l: deliver to a read-only store exits 75"
+			is "$(nreq l)" 1 "l: nothing more was pushed"
+			mount -o remount,rw "$MNT"
+			is "$(qj l 'len(L)')" 1 "l: still exactly one job"
+			deliver l m2.eml
+			is "$rc" 0 "l: writable again: the second mail goes through"
+		else
+			skip 4 "cannot remount read-only"
+		fi
+		stop "$ep_pid"
+		umount "$MNT" && MNT=""
+	else
+		skip 12 "cannot mount a tmpfs"
+	fi
+fi
+
+# --- m: queue retry and drop -----------------------------------------------
+ep_start m 0 "422"
+conf m "$ep_port"
+mail m m.eml m1 bot@otp.example.com 693781
+deliver m m.eml
+m_id=$(qj m 'L[0]["id"]')
+is "$(state m)" failed "m: a 422 leaves the job failed"
+ob m queue retry "$m_id"
+is "$rc" 0 "m: queue retry ID exits 0"
+is "$(qj m '[L[0][k] for k in ("state", "last_status")]')" '["pending", 422]' \
+    "m: the job is pending again"
+daemon m
+ok "m: the endpoint now answers 200 and the daemon delivers it" \
+    wait_for 30 state_is m delivered
+is "$(nreq m)/$(naccepted m)" 2/1 "m: 2 requests, 1 accepted"
+stop "$dpid"
+ob m queue retry "$m_id"
+is "$rc" 66 "m: queue retry of a delivered job exits 66"
+ob m queue drop "$m_id"
+is "$rc" 0 "m: queue drop ID exits 0"
+is "$(qj m 'len(L)')" 0 "m: the job is gone"
+ob m queue drop "$m_id"
+is "$rc" 66 "m: dropping it again exits 66"
+ob m queue retry 999999
+is "$rc" 66 "m: queue retry 999999 exits 66"
+ob m queue retry abc
+is "$rc" 64 "m: queue retry abc exits 64"
+ob m queue frob
+is "$rc" 64 "m: queue frob exits 64"
+stop "$ep_pid"
+
+# --- g (part 2): expired, never pushed -------------------------------------
+wait_for 30 test "$(date +%s)" -gt $((g_created + 11))
+ep_start g "$g_port" ""
+daemon g
+ok "g: past max_age the job is expired" wait_for 30 state_is g expired
+is "$(nreq g)" 0 "g: the endpoint got nothing"
+ob g queue list
+like "$out" '^1 +expired ' "g: queue list shows it expired"
+stop "$dpid"
+like "$(cat "$T/g/daemon.err")" 'result=expired' "g: the daemon logs the expiry"
+stop "$ep_pid"
+
+# --- i (part 2): delivered once the lease lapsed -----------------------------
+ok "i: the restarted daemon delivers the job" wait_for 40 state_is i delivered
+i_done=$(date +%s)
+is "$(naccepted i)/$(naccepted i hang.log)" 1/0 "i: exactly one push accepted in all"
+ok "i: not before the killed daemon's lease lapsed ($((i_done - i_claim)) s after its claim, lease 12 s)" \
+    test $((i_done - i_claim)) -ge 11
+stop "$i_d2"
+is "$stop_rc" 0 "i: the daemon exits 0 on SIGTERM"
+stop "$i_ep2"
+
+# --- secrets ---------------------------------------------------------------
+cat "$T"/*/*.err >>"$T/all-stderr.log" 2>/dev/null
+ok "no otpbridge output shows the API key" \
+    sh -c '! grep -qF -- "$1" "$2"' sh "$KEY" "$T/all-stderr.log"
+leaked=""
+for c in $CODES; do
+	grep -qF -- "$c" "$T/all-stderr.log" && leaked="$leaked $c"
+done
+is "$leaked" "" "no log line shows a code"
+
+echo "# runtime $(($(date +%s) - start_time)) s"
+done_testing
