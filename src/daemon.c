@@ -1,13 +1,14 @@
 /*
- * daemon.c - `otpbridge run`: opens the store, starts the push runner
- * and, as they arrive (issue 4: the LMTP/SMTP sink; issue 5: IMAP), the
- * sources; one GLib main loop for all of it (STYLE: one process, one
- * event loop).
+ * daemon.c - `otpbridge run`: opens the store, starts the push runner and
+ * the LMTP/SMTP sink (IMAP arrives with issue 5); one GLib main loop for
+ * all of it (STYLE: one process, one event loop).
  *
- * SIGTERM and SIGINT stop claiming jobs, let pushes in flight finish
- * within a grace period of the push timeout plus DAEMON_GRACE_EXTRA, and
- * exit 0; what is not pushed stays pending in the store for the next
- * start.  No self-daemonising: systemd (or the shell) runs us.
+ * SIGTERM and SIGINT stop accepting connections, answer idle sessions
+ * with 421, let sessions in a transaction finish it, then stop claiming
+ * jobs and let pushes in flight finish, all within a grace period of the
+ * push timeout plus DAEMON_GRACE_EXTRA; then exit 0.  What is not pushed
+ * stays pending in the store for the next start.  No self-daemonising:
+ * systemd (or the shell) runs us.
  */
 #include "autoconfig.h"
 
@@ -19,6 +20,7 @@
 #endif
 
 #include "daemon.h"
+#include "lmtp.h"
 #include "push.h"
 #include "queue.h"
 #include "store.h"
@@ -33,6 +35,7 @@ struct daemon {
 	struct store *st;
 	struct push_client *pc;
 	struct queue *q;
+	struct lmtp *lmtp;
 	GMainLoop *loop;
 	gint64 stop_deadline;     /* monotonic µs; 0: running */
 };
@@ -56,9 +59,18 @@ static gboolean
 daemon_drain_cb(gpointer data)
 {
 	struct daemon *d = data;
-	guint n = queue_inflight(d->q);
+	gboolean late = g_get_monotonic_time() >= d->stop_deadline;
+	guint n;
 
-	if (n == 0 || g_get_monotonic_time() >= d->stop_deadline) {
+	/* Sessions first: what they commit is pushed before we go. */
+	if (d->lmtp != NULL && lmtp_sessions(d->lmtp) > 0 && !late)
+		return G_SOURCE_CONTINUE;
+	if (d->lmtp != NULL && lmtp_sessions(d->lmtp) > 0)
+		g_warning("stopping with %u session%s still open: their clients retry",
+		    lmtp_sessions(d->lmtp), lmtp_sessions(d->lmtp) == 1 ? "" : "s");
+	queue_stop(d->q);
+	n = queue_inflight(d->q);
+	if (n == 0 || late) {
 		if (n > 0)
 			g_warning("stopping with %u push%s in flight: they stay pending "
 			    "and are pushed at the next start", n, n == 1 ? "" : "es");
@@ -78,10 +90,13 @@ daemon_stop_cb(gpointer data)
 #ifdef HAVE_SYSTEMD
 	sd_notify(0, "STOPPING=1");
 #endif
-	g_message("stopping: draining %u push%s (at most %u s)", queue_inflight(d->q),
-	    queue_inflight(d->q) == 1 ? "" : "es",
+	g_message("stopping: draining %u session%s and %u push%s (at most %u s)",
+	    d->lmtp != NULL ? lmtp_sessions(d->lmtp) : 0,
+	    d->lmtp != NULL && lmtp_sessions(d->lmtp) == 1 ? "" : "s",
+	    queue_inflight(d->q), queue_inflight(d->q) == 1 ? "" : "es",
 	    d->cfg->push.timeout + DAEMON_GRACE_EXTRA);
-	queue_stop(d->q);
+	if (d->lmtp != NULL)
+		lmtp_shutdown(d->lmtp);
 	d->stop_deadline = g_get_monotonic_time() +
 	    (gint64)(d->cfg->push.timeout + DAEMON_GRACE_EXTRA) * G_USEC_PER_SEC;
 	g_timeout_add(50, daemon_drain_cb, d);
@@ -108,7 +123,7 @@ daemon_run(struct config *cfg, struct filter_set *set)
 	d.cfg = cfg;
 	d.set = set;
 	if (store_open(cfg->store.path, &d.st, &err) < 0) {
-		g_critical("cannot open the store: %s", err->message);
+		g_warning("cannot open the store: %s", err->message);
 		g_error_free(err);
 		filter_set_free(&set);
 		config_free(&cfg);
@@ -120,6 +135,21 @@ daemon_run(struct config *cfg, struct filter_set *set)
 	qp.max_inflight = DAEMON_MAX_INFLIGHT;
 	qp.retention = cfg->store.retention;
 	d.q = queue_new(d.st, d.pc, &qp, NULL);
+	{
+		struct lmtp_env env = { d.st, d.q, cfg, set };
+
+		d.lmtp = lmtp_new(&env, &err);
+		if (d.lmtp == NULL) {
+			g_warning("%s", err->message);
+			g_error_free(err);
+			queue_free(&d.q);
+			push_client_free(&d.pc);
+			store_close(&d.st);
+			filter_set_free(&set);
+			config_free(&cfg);
+			return EXIT_CONFIG;
+		}
+	}
 	d.loop = g_main_loop_new(NULL, FALSE);
 	sig[0] = g_unix_signal_add(SIGTERM, daemon_stop_cb, &d);
 	sig[1] = g_unix_signal_add(SIGINT, daemon_stop_cb, &d);
@@ -137,6 +167,7 @@ daemon_run(struct config *cfg, struct filter_set *set)
 
 	for (int i = 0; i < 3; i++)
 		g_source_remove(sig[i]);
+	lmtp_free(&d.lmtp);
 	queue_free(&d.q);
 	push_client_free(&d.pc);
 	store_close(&d.st);

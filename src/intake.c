@@ -24,12 +24,15 @@ intake_job_init(struct intake_job *j, const struct message *msg,
 	    g_strdup(msg->message_id) : g_strconcat("sha256:", msg->digest, NULL);
 	j->body = json_push_body(&v->push);
 	j->source = g_strdup(source);
+	j->identifier = g_strdup(v->push.identifier);
+	j->filter = g_strdup(v->filter);
+	j->code = g_strdup(v->code);
 	j->in.dedup_key = j->dedup_key;
-	j->in.identifier = v->push.identifier;
+	j->in.identifier = j->identifier;
 	j->in.source = j->source;
-	j->in.filter = v->filter;
+	j->in.filter = j->filter;
 	j->in.body = j->body;
-	j->in.code = v->code;
+	j->in.code = j->code;
 	j->in.created = now;
 	j->in.expires = now + max_age;
 }
@@ -40,6 +43,9 @@ intake_job_clear(struct intake_job *j)
 	g_free(j->dedup_key);
 	g_free(j->body);
 	g_free(j->source);
+	g_free(j->identifier);
+	g_free(j->filter);
+	g_free(j->code);
 	memset(j, 0, sizeof(*j));
 }
 

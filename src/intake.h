@@ -17,11 +17,15 @@ struct intake_job {
 	char *dedup_key;
 	char *body;
 	char *source;
+	char *identifier;
+	char *filter;
+	char *code;
 };
 
 /*
  * Fills j for a forwarded verdict v of msg, arriving now from source,
- * expiring after max_age seconds.  The dedup key is the Message-ID, else
+ * expiring after max_age seconds; j owns copies of everything, so v may
+ * go before j.  The dedup key is the Message-ID, else
  * "sha256:" and the digest of the raw message (SPEC 4).
  */
 void intake_job_init(struct intake_job *j, const struct message *msg,

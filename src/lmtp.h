@@ -1,0 +1,50 @@
+/*
+ * lmtp.h - the LMTP and SMTP sink: listeners and sessions on the GLib
+ * main loop, with durable acknowledgement (SPEC 5).
+ *
+ * A recipient gets its 250 only after its push job is committed; the
+ * jobs of every session that ends DATA in the same loop turn are
+ * committed in one transaction (group commit); when the store cannot be
+ * written the recipient gets 451 4.3.0 and nothing is kept.
+ */
+#ifndef OTPBRIDGE_LMTP_H
+#define OTPBRIDGE_LMTP_H
+
+#include <glib.h>
+#include "config.h"
+#include "filter.h"
+#include "queue.h"
+#include "store.h"
+
+struct lmtp;
+
+/* What the sink needs from the daemon; none of it is owned. */
+struct lmtp_env {
+	struct store *st;
+	struct queue *q;             /* kicked after each commit; may be NULL */
+	const struct config *cfg;
+	const struct filter_set *set;
+};
+
+/*
+ * Binds every listener of [lmtp] and [smtp] (unix sockets: a stale one is
+ * replaced, a live one is an error) and starts accepting on the default
+ * main context.  Returns NULL with *error when any listener fails.
+ */
+struct lmtp *lmtp_new(const struct lmtp_env *env, GError **error);
+
+/* Uses set for messages from now on (SIGHUP reload); not owned. */
+void lmtp_set_filters(struct lmtp *l, const struct filter_set *set);
+
+/*
+ * Stops accepting, answers idle sessions with 421 and closes them;
+ * sessions in a transaction finish it first.  lmtp_sessions() tells when
+ * all are gone.
+ */
+void lmtp_shutdown(struct lmtp *l);
+guint lmtp_sessions(const struct lmtp *l);
+
+/* Closes every listener and session at once; removes unix sockets. */
+void lmtp_free(struct lmtp **l);
+
+#endif
