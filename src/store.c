@@ -856,6 +856,18 @@ store_outcome(struct store *st, enum store_stmt which, gint64 id, gint64 now,
 }
 
 int
+store_batch_begin(struct store *st, GError **error)
+{
+	return store_begin(st, error);
+}
+
+int
+store_batch_end(struct store *st, GError **error)
+{
+	return store_commit(st, error);
+}
+
+int
 store_job_delivered(struct store *st, gint64 id, gint64 now, int status,
     const char *reply, const char *remote_id, GError **error)
 {

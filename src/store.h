@@ -100,6 +100,14 @@ int store_job_retry(struct store *st, gint64 id, gint64 now, gint64 next_attempt
     int status, const char *reply, GError **error);
 int store_job_failed(struct store *st, gint64 id, gint64 now, int status,
     const char *reply, GError **error);
+/*
+ * Groups the outcome calls made between them into one transaction, so a
+ * burst of finished pushes costs one fsync.  store_batch_end() commits;
+ * when it fails, every outcome since store_batch_begin() is rolled back.
+ */
+int store_batch_begin(struct store *st, GError **error);
+int store_batch_end(struct store *st, GError **error);
+
 /* Marks pending jobs past their expiry as expired; *count_r how many. */
 int store_expire(struct store *st, gint64 now, guint *count_r, GError **error);
 
