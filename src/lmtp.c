@@ -10,7 +10,8 @@
  * session, for the next group commit.  The commit runs from an idle
  * source, so every session that ended DATA in the same loop turn shares
  * one transaction (Redis writes in beforeSleep() before replying); only
- * then do the replies go out, and the queue is kicked to push at once.
+ * then do the replies go out.  The jobs are committed leased to the
+ * daemon's queue, which pushes them at once.
  *
  * Hostile input: everything a client sends (proto.c bounds lines, sizes
  * and recipients; mime.c bounds the parse).  Limits here: max_connections
@@ -147,13 +148,21 @@ lmtp_commit_cb(gpointer data)
 	gboolean ok;
 	guint k = 0;
 
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+
 	l->commit_src = NULL;
 	l->batch = g_ptr_array_new();
 	for (guint i = 0; i < batch->len; i++) {
 		struct session *s = g_ptr_array_index(batch, i);
-		for (guint j = 0; j < s->jobs->len; j++)
-			g_array_append_val(all,
-			    g_array_index(s->jobs, struct intake_job, j).in);
+		for (guint j = 0; j < s->jobs->len; j++) {
+			struct intake_job *ij = &g_array_index(s->jobs, struct intake_job, j);
+
+			/* Committed leased to our queue, which pushes it at once:
+			 * no claim needed, and no other process takes it. */
+			if (l->env.q != NULL)
+				queue_lease(l->env.q, &ij->in, now);
+			g_array_append_val(all, ij->in);
+		}
 	}
 	ok = all->len == 0 ||
 	    store_commit_jobs(l->env.st, (struct job_in *)(void *)all->data, all->len,
@@ -175,6 +184,8 @@ lmtp_commit_cb(gpointer data)
 
 			ij->in.id = done->id;
 			ij->in.duplicate = done->duplicate;
+			if (ok && !done->duplicate && l->env.q != NULL)
+				queue_push_new(l->env.q, &ij->in);
 			if (!ok)
 				line = g_strdup_printf("451 4.3.0 <%s> Temporary failure: "
 				    "the store cannot be written", rcpt);
@@ -199,8 +210,6 @@ lmtp_commit_cb(gpointer data)
 		session_feed(s);       /* commands pipelined after the dot */
 		session_update(s);
 	}
-	if (ok && all->len > 0 && l->env.q != NULL)
-		queue_kick(l->env.q);
 	return G_SOURCE_REMOVE;
 }
 

@@ -44,7 +44,7 @@ mda_wait_cb(gpointer data)
 
 /* Pushes the committed job once, on a private loop; outcome in the store. */
 static void
-mda_push(const struct config *cfg, struct store *st, struct job *job,
+mda_push(const struct config *cfg, struct store *st, const struct job_in *in,
     const char *owner)
 {
 	g_autoptr(GMainContext) ctx = g_main_context_new();
@@ -56,7 +56,7 @@ mda_push(const struct config *cfg, struct store *st, struct job *job,
 	pc = daemon_push_client(cfg, ctx);
 	r.q = queue_new(st, pc, &qp, ctx);
 	r.loop = g_main_loop_new(ctx, FALSE);
-	queue_push(r.q, job);
+	queue_push_new(r.q, in);
 	if (queue_inflight(r.q) > 0) {
 		GSource *s = g_timeout_source_new(5);
 		g_source_set_callback(s, mda_wait_cb, &r, NULL);
@@ -124,19 +124,8 @@ mda_deliver(const struct config *cfg, const struct filter_set *set,
 	if (ij.in.duplicate) {
 		intake_log(msg, "deliver", rcpt, &v, "duplicate", 0);
 	} else {
-		struct job *job = g_new0(struct job, 1);
-
 		intake_log(msg, "deliver", rcpt, &v, "queued", ij.in.id);
-		job->id = ij.in.id;
-		job->state = JOB_PENDING;
-		job->identifier = g_strdup(ij.in.identifier);
-		job->source = g_strdup(ij.in.source);
-		job->filter = g_strdup(ij.in.filter);
-		job->body = g_strdup(ij.in.body);
-		job->dedup_key = g_strdup(ij.in.dedup_key);
-		job->created = ij.in.created;
-		job->expires = ij.in.expires;
-		mda_push(cfg, st, job, owner);
+		mda_push(cfg, st, &ij.in, owner);
 	}
 	intake_job_clear(&ij);
 	goto out;

@@ -3,7 +3,8 @@
  *
  * Every outcome is written to the store before anything else happens to
  * the job, so a crash at any point leaves it pending (to be pushed again
- * once its lease lapses) or finished, never lost.  A push never starts
+ * once its lease lapses) or finished, never lost.  The outcomes of pushes
+ * that finish in the same loop turn are written in one transaction.  A push never starts
  * after the job's expiry: claims skip expired jobs and store_expire()
  * marks them.
  *
@@ -32,13 +33,20 @@ struct queue {
 	gboolean running;            /* daemon mode, claiming */
 	gboolean warned_403;
 	gint64 last_prune;
+	GPtrArray *finished;          /* struct attempt *, outcome not yet written */
+	GQueue backlog;               /* struct job *: leased, waiting for a slot */
+	GSource *record_src;
 };
 
-/* One push in flight. */
+/* One push in flight, then finished and waiting to be recorded. */
 struct attempt {
 	struct queue *q;
 	struct job *job;
 	gint64 started_us;
+	int status;
+	char *error;
+	char *reply;
+	gint64 ms;
 };
 
 static void queue_schedule(struct queue *q, gint64 delay_ms);
@@ -76,7 +84,14 @@ queue_new(struct store *st, struct push_client *pc, const struct queue_params *p
 	q->max_inflight = p->max_inflight > 0 ? p->max_inflight : 64;
 	q->retention = p->retention;
 	q->ctx = ctx != NULL ? g_main_context_ref(ctx) : NULL;
+	q->finished = g_ptr_array_new();
 	return q;
+}
+
+const char *
+queue_owner(const struct queue *q)
+{
+	return q->owner;
 }
 
 void
@@ -90,6 +105,12 @@ queue_free(struct queue **qp)
 		g_source_destroy(q->timer);
 		g_source_unref(q->timer);
 	}
+	if (q->record_src != NULL) {
+		g_source_destroy(q->record_src);
+		g_source_unref(q->record_src);
+	}
+	g_ptr_array_unref(q->finished);
+	g_queue_clear_full(&q->backlog, job_free);
 	if (q->ctx != NULL)
 		g_main_context_unref(q->ctx);
 	g_free(q->owner);
@@ -97,10 +118,34 @@ queue_free(struct queue **qp)
 	*qp = NULL;
 }
 
+void
+queue_push_new(struct queue *q, const struct job_in *in)
+{
+	struct job *job = g_new0(struct job, 1);
+
+	job->id = in->id;
+	job->state = JOB_PENDING;
+	job->dedup_key = g_strdup(in->dedup_key);
+	job->identifier = g_strdup(in->identifier);
+	job->source = g_strdup(in->source);
+	job->filter = g_strdup(in->filter);
+	job->body = g_strdup(in->body);
+	job->created = in->created;
+	job->expires = in->expires;
+	queue_push(q, job);
+}
+
+void
+queue_lease(const struct queue *q, struct job_in *in, gint64 now)
+{
+	in->lease_owner = q->owner;
+	in->lease_until = now + q->timeout + QUEUE_LEASE_EXTRA;
+}
+
 guint
 queue_inflight(const struct queue *q)
 {
-	return q->inflight;
+	return q->inflight + g_queue_get_length((GQueue *)&q->backlog);
 }
 
 /* Records what one attempt got, and logs it once. */
@@ -162,19 +207,67 @@ queue_record(struct queue *q, struct job *job, const struct push_result *r,
 	}
 }
 
+/* Writes every finished attempt's outcome in one transaction. */
+static gboolean
+queue_record_cb(gpointer data)
+{
+	struct queue *q = data;
+	g_autoptr(GPtrArray) done = q->finished;
+	GError *err = NULL;
+	gboolean batch;
+
+	g_source_unref(q->record_src);
+	q->record_src = NULL;
+	q->finished = g_ptr_array_new();
+	/* Without a transaction each outcome is its own: slower, not wrong. */
+	batch = done->len > 1 && store_batch_begin(q->st, &err) == 0;
+	g_clear_error(&err);
+	for (guint i = 0; i < done->len; i++) {
+		struct attempt *a = g_ptr_array_index(done, i);
+		struct push_result r = { a->status, a->error, a->reply, 0 };
+
+		queue_record(q, a->job, &r, a->ms);
+	}
+	if (batch && store_batch_end(q->st, &err) < 0) {
+		/* Rolled back: the leases lapse and these are pushed again. */
+		g_warning("result=unrecorded jobs=%u error=\"%s\"", done->len, err->message);
+		g_error_free(err);
+	}
+	for (guint i = 0; i < done->len; i++) {
+		struct attempt *a = g_ptr_array_index(done, i);
+
+		job_free(a->job);
+		g_free(a->error);
+		g_free(a->reply);
+		g_free(a);
+	}
+	/* In flight until recorded: a drain waits for the outcome too. */
+	q->inflight -= done->len;
+	while (q->inflight < q->max_inflight && !g_queue_is_empty(&q->backlog))
+		queue_push(q, g_queue_pop_head(&q->backlog));
+	if (q->running)
+		queue_schedule(q, 0);
+	return G_SOURCE_REMOVE;
+}
+
+/* A push finished: keep its result for the next batched write. */
 static void
 queue_push_done(const struct push_result *r, gpointer data)
 {
 	struct attempt *a = data;
 	struct queue *q = a->q;
 
-	queue_record(q, a->job, r,
-	    (g_get_monotonic_time() - a->started_us) / 1000);
-	job_free(a->job);
-	g_free(a);
-	q->inflight--;
-	if (q->running)
-		queue_schedule(q, 0);
+	a->status = r->status;
+	a->error = g_strdup(r->error);
+	a->reply = g_strdup(r->reply);
+	a->ms = (g_get_monotonic_time() - a->started_us) / 1000;
+	g_ptr_array_add(q->finished, a);
+	if (q->record_src == NULL) {
+		q->record_src = g_idle_source_new();
+		g_source_set_priority(q->record_src, G_PRIORITY_DEFAULT);
+		g_source_set_callback(q->record_src, queue_record_cb, q, NULL);
+		g_source_attach(q->record_src, q->ctx);
+	}
 }
 
 void
@@ -199,6 +292,11 @@ queue_push(struct queue *q, struct job *job)
 			}
 		}
 		job_free(job);
+		return;
+	}
+	if (q->inflight >= q->max_inflight) {
+		/* Leased to us already: it waits here, in order, for a slot. */
+		g_queue_push_tail(&q->backlog, job);
 		return;
 	}
 	a = g_new0(struct attempt, 1);
@@ -228,7 +326,7 @@ queue_run_due(struct queue *q)
 			goto fail;
 		q->last_prune = now;
 	}
-	if (q->inflight < q->max_inflight &&
+	if (q->inflight < q->max_inflight && g_queue_is_empty(&q->backlog) &&
 	    store_claim_due(q->st, q->owner, now,
 	    now + q->timeout + QUEUE_LEASE_EXTRA, q->max_inflight - q->inflight,
 	    jobs, &err) < 0)

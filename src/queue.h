@@ -47,6 +47,13 @@ void queue_stop(struct queue *q);
 /* Pushes one job the caller has committed and leased to this owner;
  * takes ownership of job. */
 void queue_push(struct queue *q, struct job *job);
+/* Sets in's lease to this runner, before the caller commits it, so that
+ * queue_push_new() can push it at once without a claim. */
+void queue_lease(const struct queue *q, struct job_in *in, gint64 now);
+/* Pushes the job just committed from in (leased with queue_lease()). */
+void queue_push_new(struct queue *q, const struct job_in *in);
+const char *queue_owner(const struct queue *q);
+/* Pushes in flight or waiting for a slot (leased to us, not yet sent). */
 guint queue_inflight(const struct queue *q);
 
 /* Seconds before attempt number attempts+1, given a uniform r in [0,1):
