@@ -15,6 +15,7 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,7 +168,7 @@ conn_send(struct conn *c, const char *s)
 }
 
 struct worker {
-	int id;
+	int id;                      /* unique across levels: ids never repeat */
 	gint64 deadline;
 	guint sent;
 	GArray *lat;                 /* double ms, end of DATA -> 250 */
@@ -272,6 +273,29 @@ free_port(void)
 	return port;
 }
 
+/* Opens 256 sessions (each past LHLO), reports the daemon's RSS, closes. */
+static void
+bench_sessions(pid_t pid, const char *when)
+{
+	int socks[256], n = 0;
+
+	for (; n < 256; n++) {
+		struct conn c;
+		if (conn_open(&c) < 0 || conn_reply(&c) != 220) {
+			g_printerr("bench-lmtp: session %d refused\n", n);
+			break;
+		}
+		socks[n] = c.fd;
+		conn_send(&c, "LHLO bench.example\r\n");
+		conn_reply(&c);
+	}
+	g_usleep(300 * 1000);
+	printf("daemon RSS with %d open sessions, %s: %ld KiB\n", n, when, rss_kib(pid));
+	for (int i = 0; i < n; i++)
+		close(socks[i]);
+	g_usleep(300 * 1000);
+}
+
 static void
 bench_level(int nconn)
 {
@@ -285,7 +309,7 @@ bench_level(int nconn)
 	g_array_set_size(push_lat, 0);
 	g_mutex_unlock(&lock);
 	for (int i = 0; i < nconn; i++) {
-		w[i] = (struct worker){ i, t0 + (gint64)(bench_seconds * G_USEC_PER_SEC), 0,
+		w[i] = (struct worker){ nconn * 1000 + i, t0 + (gint64)(bench_seconds * G_USEC_PER_SEC), 0,
 		    g_array_new(FALSE, FALSE, sizeof(double)) };
 		t[i] = g_thread_new("worker", worker_run, &w[i]);
 	}
@@ -296,7 +320,7 @@ bench_level(int nconn)
 		g_array_unref(w[i].lat);
 	}
 	t1 = g_get_monotonic_time();
-	g_usleep(500 * 1000);        /* let the last pushes land */
+	g_usleep(2000 * 1000);       /* let the last pushes land */
 	g_mutex_lock(&lock);
 	printf("%3d conn: %7.0f msgs/s  250: p50 %6.2f ms p99 %6.2f ms   "
 	    "push: p50 %6.2f ms p99 %6.2f ms  (%u msgs, %u pushes seen)\n",
@@ -312,7 +336,7 @@ main(int argc, char **argv)
 	struct MHD_Daemon *d;
 	g_autofree char *dir = NULL, *conf = NULL, *text = NULL, *keyf = NULL;
 	const char *secs = g_getenv("BENCH_SECONDS");
-	int http_port, socks[256];
+	int http_port;
 	pid_t pid;
 
 	if (argc < 2) {
@@ -354,23 +378,11 @@ main(int argc, char **argv)
 	}
 	g_usleep(200 * 1000);
 	printf("daemon RSS idle: %ld KiB\n", rss_kib(pid));
+	bench_sessions(pid, "before any load");
 	bench_level(1);
 	bench_level(8);
 	bench_level(64);
-	for (int i = 0; i < 256; i++) {
-		struct conn c;
-		if (conn_open(&c) < 0 || conn_reply(&c) != 220) {
-			g_printerr("bench-lmtp: session %d refused\n", i);
-			break;
-		}
-		socks[i] = c.fd;
-		conn_send(&c, "LHLO bench.example\r\n");
-		conn_reply(&c);
-	}
-	g_usleep(300 * 1000);
-	printf("daemon RSS with 256 open sessions: %ld KiB\n", rss_kib(pid));
-	for (int i = 0; i < 256; i++)
-		close(socks[i]);
+	bench_sessions(pid, "after the loads");
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
 	MHD_stop_daemon(d);
