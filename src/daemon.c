@@ -3,6 +3,14 @@
  * the LMTP/SMTP sink (IMAP arrives with issue 5); one GLib main loop for
  * all of it (STYLE: one process, one event loop).
  *
+ * SIGHUP reads the config and every filter again; only when all of it
+ * loads does the new set replace the old, atomically between two
+ * messages (a broken file keeps the running set and logs file:line).
+ * What decides a message ([auth], [push] send and max_age, the filters)
+ * applies at once; listeners, the store, the push endpoint and the HTTP
+ * side are those of the start, and a change to them is logged as needing
+ * a restart.
+ *
  * SIGTERM and SIGINT stop accepting connections, answer idle sessions
  * with 421, let sessions in a transaction finish it, then stop claiming
  * jobs and let pushes in flight finish, all within a grace period of the
@@ -30,8 +38,11 @@
 #define DAEMON_MAX_INFLIGHT 64
 
 struct daemon {
-	struct config *cfg;
+	struct config *cfg;           /* the boot config: listeners, store, push */
 	struct filter_set *set;
+	struct config *live;          /* the config messages are decided with */
+	char *path;
+	gboolean must_exist;
 	struct store *st;
 	struct push_client *pc;
 	struct queue *q;
@@ -103,16 +114,75 @@ daemon_stop_cb(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+/* Names the boot-time settings that differ in cfg (they need a restart). */
+static void
+daemon_restart_needed(const struct config *old, const struct config *cfg)
+{
+	GString *what = g_string_new(NULL);
+
+	if (g_strcmp0(old->store.path, cfg->store.path) != 0)
+		g_string_append(what, " [store] path;");
+	if (g_strcmp0(old->push.url, cfg->push.url) != 0 ||
+	    g_strcmp0(old->push.api_key, cfg->push.api_key) != 0 ||
+	    old->push.timeout != cfg->push.timeout)
+		g_string_append(what, " [push] url, key or timeout;");
+	if (old->lmtp.listen->len != cfg->lmtp.listen->len ||
+	    old->smtp.listen->len != cfg->smtp.listen->len ||
+	    old->lmtp.max_size != cfg->lmtp.max_size ||
+	    old->smtp.max_size != cfg->smtp.max_size)
+		g_string_append(what, " [lmtp]/[smtp] listeners or limits;");
+	if (old->http.listen->len != cfg->http.listen->len)
+		g_string_append(what, " [http] listen;");
+	if (old->imap->len != cfg->imap->len)
+		g_string_append(what, " [imap:*] accounts;");
+	if (what->len > 0)
+		g_warning("reload: these changes need a restart to apply:%s", what->str);
+	g_string_free(what, TRUE);
+}
+
 static gboolean
 daemon_hup_cb(gpointer data)
 {
-	/* XXX reload arrives with the sources that use config and filters. */
-	g_message("SIGHUP: reloading is not supported yet; restart to apply changes");
+	struct daemon *d = data;
+	struct config *cfg = NULL;
+	struct filter_set *set = NULL;
+	GError *err = NULL;
+
+	if (config_load(d->path, d->must_exist, &cfg, &err) < 0 ||
+	    filter_set_load(cfg->filters_dir, cfg->filters_dir_set, &set, &err) < 0) {
+		g_warning("reload failed, keeping the running configuration: %s",
+		    err->message);
+		g_error_free(err);
+		config_free(&cfg);
+		return G_SOURCE_CONTINUE;
+	}
+	daemon_restart_needed(d->cfg, cfg);
+	if (d->lmtp != NULL)
+		lmtp_set_decision(d->lmtp, cfg, set);
+	filter_set_free(&d->set);
+	d->set = set;
+	if (d->live != d->cfg)
+		config_free(&d->live);
+	d->live = cfg;
+	g_message("reloaded %s: %u filter%s%s", cfg->path != NULL ? cfg->path :
+	    "(built-in defaults)", set->filters->len, set->filters->len == 1 ? "" : "s",
+	    set->builtin ? " (built-in)" : "");
 	return G_SOURCE_CONTINUE;
 }
 
+#ifdef HAVE_SYSTEMD
+/* Tells systemd's watchdog the loop is alive. */
+static gboolean
+daemon_watchdog_cb(gpointer data)
+{
+	sd_notify(0, "WATCHDOG=1");
+	return G_SOURCE_CONTINUE;
+}
+#endif
+
 int
-daemon_run(struct config *cfg, struct filter_set *set)
+daemon_run(struct config *cfg, struct filter_set *set, const char *path,
+    gboolean must_exist)
 {
 	struct daemon d = { 0 };
 	struct queue_params qp;
@@ -121,7 +191,9 @@ daemon_run(struct config *cfg, struct filter_set *set)
 	guint sig[3];
 
 	d.cfg = cfg;
+	d.live = cfg;
 	d.set = set;
+	d.must_exist = must_exist;
 	if (store_open(cfg->store.path, &d.st, &err) < 0) {
 		g_warning("cannot open the store: %s", err->message);
 		g_error_free(err);
@@ -150,10 +222,11 @@ daemon_run(struct config *cfg, struct filter_set *set)
 			return EXIT_CONFIG;
 		}
 	}
+	d.path = g_strdup(path);
 	d.loop = g_main_loop_new(NULL, FALSE);
 	sig[0] = g_unix_signal_add(SIGTERM, daemon_stop_cb, &d);
 	sig[1] = g_unix_signal_add(SIGINT, daemon_stop_cb, &d);
-	sig[2] = g_unix_signal_add(SIGHUP, daemon_hup_cb, NULL);
+	sig[2] = g_unix_signal_add(SIGHUP, daemon_hup_cb, &d);
 
 	g_message("otpbridge %s started: store=%s push=%s filters=%u%s",
 	    PACKAGE_VERSION, cfg->store.path,
@@ -161,6 +234,12 @@ daemon_run(struct config *cfg, struct filter_set *set)
 	    set->filters->len, set->builtin ? " (built-in)" : "");
 	queue_start(d.q);
 #ifdef HAVE_SYSTEMD
+	{
+		guint64 usec = 0;
+
+		if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0)
+			g_timeout_add((guint)MAX(usec / 2000, 100), daemon_watchdog_cb, NULL);
+	}
 	sd_notify(0, "READY=1\nSTATUS=running");
 #endif
 	g_main_loop_run(d.loop);
@@ -173,7 +252,10 @@ daemon_run(struct config *cfg, struct filter_set *set)
 	store_close(&d.st);
 	g_main_loop_unref(d.loop);
 	filter_set_free(&d.set);
+	if (d.live != d.cfg)
+		config_free(&d.live);
 	config_free(&d.cfg);
+	g_free(d.path);
 	g_message("stopped");
 	return 0;
 }

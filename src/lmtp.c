@@ -684,7 +684,7 @@ struct lmtp *
 lmtp_new(const struct lmtp_env *env, GError **error)
 {
 	struct lmtp *l = g_new0(struct lmtp, 1);
-	const struct config *cfg = env->cfg;
+	const struct config *cfg = env->cfg;     /* the boot config: listeners, limits */
 
 	l->env = *env;
 	l->hostname = g_strdup(g_get_host_name());
@@ -707,8 +707,10 @@ lmtp_new(const struct lmtp_env *env, GError **error)
 }
 
 void
-lmtp_set_filters(struct lmtp *l, const struct filter_set *set)
+lmtp_set_decision(struct lmtp *l, const struct config *cfg,
+    const struct filter_set *set)
 {
+	l->env.cfg = cfg;
 	l->env.set = set;
 }
 

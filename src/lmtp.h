@@ -33,8 +33,13 @@ struct lmtp_env {
  */
 struct lmtp *lmtp_new(const struct lmtp_env *env, GError **error);
 
-/* Uses set for messages from now on (SIGHUP reload); not owned. */
-void lmtp_set_filters(struct lmtp *l, const struct filter_set *set);
+/*
+ * Decides messages with cfg ([auth], [push] send and max_age) and set
+ * from now on (SIGHUP reload); neither is owned.  Listeners, limits and
+ * the recipients pattern stay those of lmtp_new() until a restart.
+ */
+void lmtp_set_decision(struct lmtp *l, const struct config *cfg,
+    const struct filter_set *set);
 
 /*
  * Stops accepting, answers idle sessions with 421 and closes them;

@@ -408,7 +408,8 @@ main(int argc, char **argv)
 			rc = EXIT_CONFIG;
 		} else {
 			main_warn_auth(cfg, set);
-			rc = daemon_run(cfg, set);
+			rc = daemon_run(cfg, set, o.config != NULL ? o.config :
+			    DEFAULT_CONFIG, o.config != NULL);
 		}
 	} else if (strcmp(cmd, "deliver") == 0) {
 		struct config *cfg = NULL;
