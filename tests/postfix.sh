@@ -1,0 +1,484 @@
+#!/bin/sh
+# postfix.sh - otpbridge's LMTP sink behind a real Postfix (SPEC 3 [lmtp],
+# 5): a private Postfix instance under $T/pf delivers over LMTP to
+# `otpbridge run`, on a unix socket (otp.example.com) and on TCP
+# (otp2.example.com), and otpbridge pushes to tests/endpoint.py.
+#
+#   1. 100 messages, 2 recipients each (half of them both on the unix
+#      socket in one LMTP transaction, half split over unix and TCP):
+#      200 pushes, each identifier with its message's code, none twice,
+#      and Postfix logs status=sent for every recipient.
+#  1b. A store another process keeps locked past the daemon's busy
+#      timeout: 451, deferred, then sent and pushed once it is released.
+#   2. A store that cannot be written: Postfix logs status=deferred with
+#      our 451 4.3.0, nothing is pushed; once the store is writable again
+#      Postfix retries, logs status=sent, and the push arrives once.
+#
+# The Postfix instance: its own config directory, queue_directory,
+# data_directory and maillog_file under $T, inet services disabled, no
+# local delivery, transport_maps = texthash:$T/pf/transport; started with
+# `postfix -c $T/pf start`, mail injected with `sendmail -C $T/pf`.
+# No `postfix set-permissions`: `postfix start` creates the missing queue
+# directories itself (post-install create-missing), while set-permissions
+# would also re-chown/chmod the system's Postfix files (/usr/sbin/postdrop
+# ...).  The services run unchrooted.  Nothing outside $T is changed.  Needs root (Postfix's master runs as
+# root, and phase 2 mounts a tmpfs) and Postfix installed; skipped
+# otherwise.
+#
+# Why "full" rather than "read-only" in phase 2: a running daemon keeps
+# the SQLite file open for writing, so `mount -o remount,ro` of its
+# filesystem fails with EBUSY (Linux refuses to make a mount read-only
+# while a file on it is open for writing).  A full tmpfs fails SQLite's
+# commit just the same (SQLITE_FULL): a fresh store's WAL has to grow for
+# any new transaction, and every frame (4120 bytes) needs a new page.
+. "${top_srcdir:-.}/tests/testlib.sh"
+
+PY=${PYTHON:-python3}
+EP="$top_srcdir/tests/endpoint.py"
+KEY=test-key-not-real            # fake; compared in Python, never printed
+PUSH_TEST_KEY=$KEY
+export PUSH_TEST_KEY
+unset OTPBRIDGE_API_KEY          # it would win over api_key_file
+PF=$T/pf                         # the Postfix instance's config directory
+PF_STARTED=""
+MNT=""                           # phase 2's tmpfs, unmounted on exit
+dpid=""                          # the otpbridge daemon
+
+PATH=$PATH:/usr/sbin:/sbin
+export PATH
+
+skip_all() {
+	echo "1..0 # SKIP $1"
+	exit 0
+}
+[ "$(id -u)" = 0 ] || skip_all "needs root (Postfix's master, a tmpfs)"
+command -v postfix >/dev/null 2>&1 || skip_all "postfix is not installed"
+command -v postconf >/dev/null 2>&1 || skip_all "postconf is not installed"
+command -v "$PY" >/dev/null 2>&1 || skip_all "no $PY"
+id postfix >/dev/null 2>&1 || skip_all "no postfix user"
+getent group postdrop >/dev/null 2>&1 || skip_all "no postdrop group"
+
+# --- helpers ---------------------------------------------------------------
+
+# wait_for SECONDS CMD...: polls CMD every 0.2 s; its status at the end.
+wait_for() {
+	_w=$(($1 * 5))
+	shift
+	while [ "$_w" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.2
+		_w=$((_w - 1))
+	done
+	"$@"
+}
+
+# alive PID: running (not gone, not a zombie waiting to be reaped).
+alive() {
+	_st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
+	[ -n "$_st" ] && [ "$_st" != Z ]
+}
+
+# stop PID [SIGNAL]: signals a child of ours, waits at most 30 s, reaps
+# it; $stop_rc.
+stop() {
+	kill -"${2:-TERM}" "$1" 2>/dev/null
+	_w=150
+	while alive "$1" && [ "$_w" -gt 0 ]; do
+		sleep 0.2
+		_w=$((_w - 1))
+	done
+	if alive "$1"; then
+		echo "# pid $1 ignored SIG${2:-TERM} for 30 s: killing it"
+		kill -9 "$1" 2>/dev/null
+	fi
+	wait "$1"
+	stop_rc=$?
+	_pids=$(printf ' %s ' $_pids | sed "s/ $1 / /")
+}
+
+# pyq FILE EXPR: the Python EXPR over L, the JSON lines of FILE (empty
+# when missing).  Prints a string as is, anything else as JSON.
+pyq() {
+	"$PY" - "$1" "$2" <<'EOP'
+import json, os, sys
+try:
+    with open(sys.argv[1], encoding="utf-8") as f:
+        L = [json.loads(l) for l in f if l.strip()]
+except FileNotFoundError:
+    L = []
+try:
+    r = eval(sys.argv[2])
+except Exception as e:
+    r = "error: %s: %s" % (type(e).__name__, e)
+print(r if isinstance(r, str) else json.dumps(r))
+EOP
+}
+
+# The endpoint's log: requests, accepted ones, "identifier code" lines.
+REQ=$T/requests.log
+nreq() { pyq "$REQ" 'len(L)'; }
+naccepted() { pyq "$REQ" 'sum(1 for r in L if r["status"] == 200)'; }
+naccepted_ge() { [ "$(naccepted)" -ge "$1" ]; }
+pairs() { # sorted "identifier code" of the accepted pushes
+	pyq "$REQ" '"\n".join(sorted("%s %s" % (json.loads(r["body"])["totp_identifier"], json.loads(r["body"])["content"]) for r in L if r["status"] == 200))'
+}
+
+MAILLOG=$PF/maillog
+# nlog PATTERN: lines of the maillog matching the grep -E PATTERN.
+nlog() {
+	_c=$(grep -Ec -- "$1" "$MAILLOG" 2>/dev/null)
+	echo "${_c:-0}"
+}
+nlog_ge() { [ "$(nlog "$1")" -ge "$2" ]; }
+phase1_done() { naccepted_ge 200 && nlog_ge 'status=sent' 200; }
+
+# The Postfix master's pid, from its pid file (empty when none).
+pf_master() {
+	sed 's/[^0-9]//g' "$PF/queue/pid/master.pid" 2>/dev/null
+}
+
+master_runs() { _m=$(pf_master); [ -n "$_m" ] && alive "$_m"; }
+master_gone() { [ -n "$1" ] && ! alive "$1"; }
+
+pf_stop() {
+	[ -n "$PF_STARTED" ] || return 0
+	_m=$(pf_master)
+	timeout -k 5 30 postfix -c "$PF" stop >/dev/null 2>&1
+	_w=100
+	while [ -n "$_m" ] && alive "$_m" && [ "$_w" -gt 0 ]; do
+		sleep 0.1
+		_w=$((_w - 1))
+	done
+	if [ -n "$_m" ] && alive "$_m"; then
+		echo "# the Postfix master ($_m) did not stop in 10 s: postfix abort"
+		timeout -k 5 30 postfix -c "$PF" abort >/dev/null 2>&1
+		sleep 1
+	fi
+	PF_STARTED=""
+}
+
+postfix_cleanup() {
+	pf_stop
+	# The daemon holds the store on the tmpfs open: stop it first.
+	if [ -n "$dpid" ] && alive "$dpid"; then
+		kill "$dpid" 2>/dev/null
+		wait "$dpid" 2>/dev/null
+	fi
+	if [ -n "$MNT" ]; then
+		umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null
+		MNT=""
+	fi
+	cleanup
+}
+trap postfix_cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# free_port: a loopback TCP port nothing listens on right now.
+free_port() {
+	"$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# daemon CONF NAME: starts `otpbridge run`, stderr in $T/NAME.err, and
+# waits until both listeners are up.
+daemon() {
+	spawn "$OTPBRIDGE" -c "$1" run 2>"$T/$2.err"
+	dpid=$last_pid
+	wait_for 15 test -S "$T/run/lmtp.sock" &&
+	    wait_for 15 grep -q "listening: lmtp inet:127.0.0.1:$LPORT" "$T/$2.err"
+}
+
+# mail FILE ID RCPTS CODE: a mail from Acme carrying CODE.
+mail() {
+	cat >"$1" <<EOM
+From: Acme <sender@acme.example>
+To: $3
+Subject: Your Acme sign-in code
+Date: Tue, 25 Nov 2025 10:00:00 +0000
+Message-ID: <$2@acme.example>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=utf-8
+
+Hello,
+
+Your code is $4. It expires in 10 minutes.
+EOM
+}
+
+# inject FILE RCPT...: the Postfix instance's sendmail.
+inject() {
+	_f=$1
+	shift
+	timeout -k 5 30 sendmail -C "$PF" -i -f sender@acme.example -- "$@" <"$_f"
+}
+
+start_time=$(date +%s)
+
+# Postfix's daemons run as postfix and chdir into the queue under $T; the
+# lmtp client connects to the socket under $T: $T must be traversable.
+chmod 0755 "$T"
+
+# --- the endpoint ------------------------------------------------------------
+spawn "$PY" "$EP" --port 0 --port-file "$T/ep-port" --key "$KEY" --log "$REQ"
+ep_pid=$last_pid
+wait_for 15 test -s "$T/ep-port"
+EPORT=$(cat "$T/ep-port" 2>/dev/null)
+ok "the endpoint listens" test -n "$EPORT"
+
+# --- otpbridge ---------------------------------------------------------------
+LPORT=$(free_port)
+mkdir -p "$T/filters.d" "$T/db"
+printf '%s\n' "$KEY" >"$T/api-key"
+chmod 600 "$T/api-key"
+cat >"$T/filters.d/10-acme.conf" <<'EOF'
+# Acme sends its codes from one address
+[acme]
+from = ^sender@acme\.example$
+code = (?<code>\d{6})
+EOF
+# conf FILE STORE: the daemon's config.
+conf() {
+	cat >"$1" <<EOF
+[push]
+url = http://127.0.0.1:$EPORT/v1/credentials/totp
+api_key_file = $T/api-key
+timeout = 5
+
+[store]
+path = $2
+
+[filters]
+dir = $T/filters.d
+
+# what Postfix's lmtp client (user postfix) reaches: the socket through
+# its group, the TCP port on loopback
+[lmtp]
+listen = unix:$T/run/lmtp.sock;inet:127.0.0.1:$LPORT
+recipients = @otp2?\.example\.com$
+max_recipients = 100
+socket_mode = 0660
+socket_group = postfix
+EOF
+}
+conf "$T/otpbridge.conf" "$T/db/otpbridge.db"
+run "$OTPBRIDGE" -c "$T/otpbridge.conf" check
+is "$rc" 0 "otpbridge check accepts the config"
+ok "otpbridge run listens on the unix socket and on 127.0.0.1:$LPORT" \
+    daemon "$T/otpbridge.conf" daemon1
+is "$(stat -c '%a %G' "$T/run/lmtp.sock" 2>/dev/null)" "660 postfix" \
+    "the socket is mode 660, group postfix (socket_mode, socket_group)"
+
+# --- the Postfix instance ----------------------------------------------------
+mkdir -p "$PF/queue" "$PF/data"
+chown postfix "$PF/data"
+if [ -f /etc/postfix/master.cf ]; then
+	# Debian's master.cf, every service out of the chroot (a chrooted
+	# lmtp client would look for the socket inside the queue directory).
+	awk '/^[^#[:space:]]/ && NF >= 5 { $5 = "n" } { print }' \
+	    /etc/postfix/master.cf >"$PF/master.cf"
+else
+	cat >"$PF/master.cf" <<'EOF'
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+lmtp      unix  -       -       n       -       -       lmtp
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+virtual   unix  -       n       n       -       -       virtual
+showq     unix  n       -       n       -       -       showq
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+EOF
+fi
+grep -q '^postlog[[:space:]]' "$PF/master.cf" ||
+    echo 'postlog   unix-dgram n  -       n       -       1       postlogd' >>"$PF/master.cf"
+cat >"$PF/main.cf" <<EOF
+compatibility_level = 3.6
+queue_directory = $PF/queue
+data_directory = $PF/data
+mail_owner = postfix
+setgid_group = postdrop
+maillog_file = $MAILLOG
+maillog_file_prefixes = $T
+master_service_disable = inet
+inet_interfaces = loopback-only
+myhostname = otpbridge-test.localdomain
+mydestination =
+relay_domains =
+local_transport = error:local delivery disabled
+default_transport = error:nothing else
+transport_maps = texthash:$PF/transport
+lmtp_destination_recipient_limit = 50
+alias_maps =
+alias_database =
+smtputf8_enable = no
+queue_run_delay = 1s
+minimal_backoff_time = 2s
+maximal_backoff_time = 4s
+EOF
+cat >"$PF/transport" <<EOF
+otp.example.com    lmtp:unix:$T/run/lmtp.sock
+otp2.example.com   lmtp:inet:127.0.0.1:$LPORT
+EOF
+run timeout -k 5 60 postfix -c "$PF" check
+is "$rc" 0 "postfix -c \$T/pf check"
+PF_STARTED=1                     # from here on, the cleanup stops it
+run timeout -k 5 60 postfix -c "$PF" start
+is "$rc" 0 "postfix -c \$T/pf start"
+[ "$rc" = 0 ] || tail -20 "$MAILLOG" 2>/dev/null | sed 's/^/# /'
+
+ok "the Postfix master runs" wait_for 15 master_runs
+like "$(postconf -c "$PF" -h transport_maps queue_directory)" "texthash:$T/pf/transport" \
+    "postconf -c sees the private instance's settings"
+
+# --- phase 1: 200 pushes ------------------------------------------------------
+# Message i (1..100) has code 100000 + 7919 i (unique, 6 digits) and two
+# recipients: mI.a@otp.example.com and, for odd i, mI.b@otp2.example.com
+# (TCP); for even i mI.b@otp.example.com (both in one LMTP transaction).
+: >"$T/expected"
+: >"$T/codes"
+inject_fail=0
+i=1
+while [ "$i" -le 100 ]; do
+	n=$(printf '%03d' "$i")
+	code=$((100000 + 7919 * i))
+	a=m$n.a@otp.example.com
+	if [ $((i % 2)) = 1 ]; then b=m$n.b@otp2.example.com; else b=m$n.b@otp.example.com; fi
+	mail "$T/m.eml" "pf-$n" "$a, $b" "$code"
+	inject "$T/m.eml" "$a" "$b" || inject_fail=$((inject_fail + 1))
+	printf '%s %s\n%s %s\n' "$a" "$code" "$b" "$code" >>"$T/expected"
+	echo "$code" >>"$T/codes"
+	i=$((i + 1))
+done
+is "$inject_fail" 0 "sendmail -C \$T/pf took all 100 messages"
+t0=$(date +%s)
+ok "all 200 recipients are pushed and logged status=sent" wait_for 120 phase1_done
+echo "# phase 1: $(($(date +%s) - t0)) s from the last injection"
+is "$(naccepted)" 200 "the endpoint accepted exactly 200 pushes"
+is "$(nreq)" 200 "and got no other request (no contract violation, no retry)"
+sort "$T/expected" >"$T/expected.sorted"
+pairs >"$T/got"
+if cmp -s "$T/expected.sorted" "$T/got"; then
+	_result 0 "every identifier got its message's code, and only that"
+else
+	_result 1 "every identifier got its message's code, and only that"
+	diff "$T/expected.sorted" "$T/got" | head -20 | sed 's/^/# /'
+fi
+is "$(pyq "$REQ" 'len(L) - len(set(json.loads(r["body"])["totp_identifier"] for r in L))')" 0 \
+    "no identifier was pushed twice"
+is "$(pyq "$REQ" 'sorted(set(tuple(sorted(json.loads(r["body"]))) for r in L))')" \
+    '[["content", "source", "totp_identifier"]]' "every body has exactly the fields it should"
+is "$(nlog 'status=sent')" 200 "Postfix logged status=sent exactly 200 times"
+is "$(nlog "status=sent \(250 2\.0\.0 <m[0-9]{3}\.[ab]@otp2?\.example\.com> Ok: queued as [0-9]+\)")" 200 \
+    "each with our per-recipient 250 2.0.0 reply"
+is "$(nlog "relay=[^ ]*\[$T/run/lmtp\.sock\].*status=sent")" 150 \
+    "150 recipients went over the unix socket"
+is "$(nlog "relay=127\.0\.0\.1\[127\.0\.0\.1\]:$LPORT,.*status=sent")" 50 \
+    "50 recipients went over TCP"
+is "$(nlog 'status=(deferred|bounced)')" 0 "nothing was deferred or bounced"
+
+# --- phase 1b: a store another process keeps locked ----------------------------
+# A writer that holds SQLite's write lock longer than the daemon's busy
+# timeout (5 s): the commit fails, 451, and Postfix retries once it is
+# released.
+if "$PY" -c 'import sqlite3' 2>/dev/null; then
+	spawn "$PY" -c '
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN IMMEDIATE")
+open(sys.argv[2], "w").close()
+time.sleep(60)' "$T/db/otpbridge.db" "$T/locked"
+	lock_pid=$last_pid
+	ok "another process holds the store's write lock" wait_for 15 test -f "$T/locked"
+	mail "$T/lock.eml" pf-lock "lock.a@otp.example.com" 246813
+	echo 246813 >>"$T/codes"
+	inject "$T/lock.eml" lock.a@otp.example.com
+	ok "Postfix logs status=deferred with our 451 4.3.0 (store locked)" \
+	    wait_for 30 nlog_ge 'to=<lock\.a@otp\.example\.com>,.*status=deferred .*said: 451 4\.3\.0 <lock\.a@otp\.example\.com>' 1
+	is "$(nreq)" 200 "nothing was pushed"
+	stop "$lock_pid"
+	run timeout -k 5 30 postqueue -c "$PF" -f
+	ok "the lock released, Postfix logs status=sent" \
+	    wait_for 30 nlog_ge 'to=<lock\.a@otp\.example\.com>,.*status=sent \(250 2\.0\.0 ' 1
+	ok "and it is pushed" wait_for 15 naccepted_ge 201
+	sleep 1
+	is "$(pyq "$REQ" '[json.loads(r["body"])["content"] for r in L if "lock.a@" in r["body"]]')" \
+	    '["246813"]' "exactly once, with its code"
+else
+	echo "# python3 has no sqlite3 module: phase 1b not run"
+fi
+NREQ1=$(nreq)                   # requests and status=sent lines so far
+NSENT1=$(nlog 'status=sent')
+
+leaked=$(grep -F -f "$T/codes" "$T/daemon1.err" | head -3)
+is "$leaked" "" "the daemon's log shows no code"
+stop "$dpid"
+is "$stop_rc" 0 "otpbridge exits 0 on SIGTERM"
+dpid=""
+
+# --- phase 2: a store that cannot be written ------------------------------------
+MNT_DIR=$T/store2
+mkdir -p "$MNT_DIR"
+if mount -t tmpfs -o size=512k,mode=0700 tmpfs "$MNT_DIR"; then
+	MNT=$MNT_DIR
+	conf "$T/otpbridge2.conf" "$MNT/otpbridge.db"
+	ok "otpbridge restarts with a fresh store on a 512k tmpfs" \
+	    daemon "$T/otpbridge2.conf" daemon2
+	dd if=/dev/zero of="$MNT/filler" bs=4096 2>/dev/null
+	is "$(df -k --output=avail "$MNT" | tail -1 | tr -d ' ')" 0 "the store's filesystem is full"
+	mail "$T/full.eml" pf-full "full.a@otp.example.com, full.b@otp2.example.com" 654321
+	inject "$T/full.eml" full.a@otp.example.com full.b@otp2.example.com
+	is "$?" 0 "sendmail takes a message for both sockets"
+	ok "Postfix logs status=deferred with our 451 4.3.0 for the unix recipient" \
+	    wait_for 30 nlog_ge 'to=<full\.a@otp\.example\.com>,.*status=deferred .*said: 451 4\.3\.0 <full\.a@otp\.example\.com> Temporary failure' 1
+	ok "and for the TCP recipient" \
+	    wait_for 30 nlog_ge "to=<full\.b@otp2\.example\.com>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:$LPORT,.*status=deferred .*said: 451 4\.3\.0" 1
+	grep -m1 'to=<full\.a@.*status=deferred' "$MAILLOG" | sed 's/^[^]]*]: /# /'
+	like "$(cat "$T/daemon2.err")" 'result=tempfail' "the daemon logs the tempfail"
+	ok "the daemon is still running" alive "$dpid"
+	is "$(nreq)" "$NREQ1" "nothing was pushed"
+	run timeout -k 5 30 postqueue -c "$PF" -p
+	like "$out" 'full\.a@otp\.example\.com' "the message waits in Postfix's queue"
+	rm -f "$MNT/filler"
+	run timeout -k 5 30 postqueue -c "$PF" -f
+	is "$rc" 0 "postqueue -c \$T/pf -f"
+	ok "with space again Postfix logs status=sent for both" wait_for 30 sh -c '
+	    grep -Eq "to=<full\.a@otp\.example\.com>,.*status=sent \(250 2\.0\.0 " "$1" &&
+	    grep -Eq "to=<full\.b@otp2\.example\.com>,.*status=sent \(250 2\.0\.0 " "$1"' sh "$MAILLOG"
+	ok "and both are pushed" wait_for 15 naccepted_ge $((NREQ1 + 2))
+	sleep 2                 # anything pushed twice would show by now
+	is "$(pyq "$REQ" '"\n".join(sorted("%s %s" % (json.loads(r["body"])["totp_identifier"], json.loads(r["body"])["content"]) for r in L if r["body"].find("full.") >= 0))')" \
+	    "$(printf 'full.a@otp.example.com 654321\nfull.b@otp2.example.com 654321')" \
+	    "each exactly once, with its code"
+	is "$(nreq)" $((NREQ1 + 2)) "$((NREQ1 + 2)) requests in all"
+	is "$(nlog 'status=sent')" $((NSENT1 + 2)) "Postfix logged status=sent $((NSENT1 + 2)) times in all"
+	run timeout -k 5 30 postqueue -c "$PF" -p
+	like "$out" 'Mail queue is empty' "Postfix's queue is empty"
+	echo "654321" >>"$T/codes"
+	leaked=$(grep -F -f "$T/codes" "$T/daemon2.err" | head -3)
+	is "$leaked" "" "the daemon's log shows no code"
+	stop "$dpid"
+	is "$stop_rc" 0 "otpbridge exits 0 on SIGTERM"
+	dpid=""
+	umount "$MNT" && MNT=""
+else
+	echo "# cannot mount a tmpfs: phase 2 not run"
+	_result 1 "mount a tmpfs for the store"
+fi
+
+# --- the end --------------------------------------------------------------------
+m=$(pf_master)
+pf_stop
+ok "postfix -c \$T/pf stop: the master is gone" master_gone "$m"
+stop "$ep_pid"
+echo "# runtime $(($(date +%s) - start_time)) s"
+done_testing
