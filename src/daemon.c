@@ -1,7 +1,8 @@
 /*
  * daemon.c - `otpbridge run`: opens the store, starts the push runner and
- * the LMTP/SMTP sink (IMAP arrives with issue 5); one GLib main loop for
- * all of it (STYLE: one process, one event loop).
+ * the LMTP/SMTP sink and the HTTP side (pull, /metrics, /healthz; IMAP
+ * arrives with issue 5); one GLib main loop for all of it (STYLE: one
+ * process, one event loop).
  *
  * SIGHUP reads the config and every filter again; only when all of it
  * loads does the new set replace the old, atomically between two
@@ -28,6 +29,7 @@
 #endif
 
 #include "daemon.h"
+#include "http.h"
 #include "lmtp.h"
 #include "push.h"
 #include "queue.h"
@@ -47,6 +49,7 @@ struct daemon {
 	struct push_client *pc;
 	struct queue *q;
 	struct lmtp *lmtp;
+	struct http *http;
 	GMainLoop *loop;
 	gint64 stop_deadline;     /* monotonic µs; 0: running */
 };
@@ -170,6 +173,17 @@ daemon_hup_cb(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+/* /healthz beyond the store probe: pushes refused for a bad key. */
+static char *
+daemon_health(gpointer data)
+{
+	struct daemon *d = data;
+
+	if (queue_auth_failing(d->q))
+		return g_strdup("pushes fail with 403: the endpoint rejects the API key");
+	return NULL;
+}
+
 #ifdef HAVE_SYSTEMD
 /* Tells systemd's watchdog the loop is alive. */
 static gboolean
@@ -222,6 +236,22 @@ daemon_run(struct config *cfg, struct filter_set *set, const char *path,
 			return EXIT_CONFIG;
 		}
 	}
+	if (cfg->http.listen->len > 0) {
+		struct http_env henv = { d.st, cfg, daemon_health, &d };
+
+		d.http = http_new(&henv, &err);
+		if (d.http == NULL) {
+			g_warning("%s", err->message);
+			g_error_free(err);
+			lmtp_free(&d.lmtp);
+			queue_free(&d.q);
+			push_client_free(&d.pc);
+			store_close(&d.st);
+			filter_set_free(&set);
+			config_free(&cfg);
+			return EXIT_CONFIG;
+		}
+	}
 	d.path = g_strdup(path);
 	d.loop = g_main_loop_new(NULL, FALSE);
 	sig[0] = g_unix_signal_add(SIGTERM, daemon_stop_cb, &d);
@@ -246,6 +276,7 @@ daemon_run(struct config *cfg, struct filter_set *set, const char *path,
 
 	for (int i = 0; i < 3; i++)
 		g_source_remove(sig[i]);
+	http_free(&d.http);
 	lmtp_free(&d.lmtp);
 	queue_free(&d.q);
 	push_client_free(&d.pc);

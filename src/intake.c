@@ -12,6 +12,7 @@
 
 #include "intake.h"
 #include "json.h"
+#include "metrics.h"
 
 #define INTAKE_LABEL_MAX 96
 
@@ -87,6 +88,9 @@ intake_log(const struct message *msg, const char *source, const char *rcpt,
 	g_autofree char *job = job_id > 0 ?
 	    g_strdup_printf(" job=%" G_GINT64_FORMAT, job_id) : g_strdup("");
 
+	metrics_message(source, result);
+	if (v->filter != NULL)
+		metrics_filter(v->filter);
 	g_message("msg=%s src=%s from=%s rcpt=%s filter=%s result=%s reason=%s%s%s%s",
 	    label, source, from, r, v->filter != NULL ? v->filter : "-", result,
 	    v->reason != NULL ? v->reason : "-", job,

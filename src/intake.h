@@ -34,7 +34,8 @@ void intake_job_clear(struct intake_job *j);
 
 /*
  * Logs one decision: msg=<id> src=<source> rcpt=<rcpt> filter=<f>
- * result=<result> reason=<reason> [job=<id>].  Never the code.
+ * result=<result> reason=<reason> [job=<id>], and counts it in the
+ * metrics.  Never the code.
  */
 void intake_log(const struct message *msg, const char *source, const char *rcpt,
     const struct verdict *v, const char *result, gint64 job_id);

@@ -1,9 +1,11 @@
 /*
- * json.c - JSON output through json-glib; the only file that includes it.
+ * json.c - JSON in and out through json-glib; the only file that includes it.
  *
  * Hostile input: strings from mail (codes, identifiers, text) are written
  * as JSON strings; json-glib escapes them.  Endpoint replies are parsed
- * (bounded by the push client) only to read one string member.
+ * (bounded by the push client) only to read one string member.  Pull
+ * request bodies (bounded by [http] max_body) are hostile: nesting is
+ * limited before json-glib's recursive parser sees them.
  */
 #include "autoconfig.h"
 
@@ -156,6 +158,116 @@ json_test_line(const char *file, const struct verdict *v)
 		json_build_push(b, &v->push);
 	else
 		json_builder_add_null_value(b);
+	json_builder_end_object(b);
+	return json_finish(b);
+}
+
+/*
+ * TRUE when the brackets of body nest no deeper than max outside strings:
+ * json-glib's parser recurses once per level, so a body of "[[[[..." must
+ * be refused before it reaches it.
+ */
+static gboolean
+json_depth_ok(const char *body, gsize len, guint max)
+{
+	guint depth = 0;
+	gboolean in_str = FALSE;
+
+	for (gsize i = 0; i < len; i++) {
+		char c = body[i];
+
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = FALSE;
+		} else if (c == '"') {
+			in_str = TRUE;
+		} else if (c == '[' || c == '{') {
+			if (++depth > max)
+				return FALSE;
+		} else if ((c == ']' || c == '}') && depth > 0) {
+			depth--;
+		}
+	}
+	return TRUE;
+}
+
+/* Reads the optional string member name into *out: 0 when absent, null
+ * or a string, -1 for any other type. */
+static int
+json_pull_member(JsonObject *obj, const char *name, char **out)
+{
+	JsonNode *m = json_object_get_member(obj, name);
+	const char *s;
+
+	if (m == NULL || JSON_NODE_HOLDS_NULL(m))
+		return 0;
+	if (!JSON_NODE_HOLDS_VALUE(m) || json_node_get_value_type(m) != G_TYPE_STRING)
+		return -1;
+	s = json_node_get_string(m);
+	if (s != NULL && *s != '\0')
+		*out = g_strdup(s);
+	return 0;
+}
+
+int
+json_pull_parse(const char *body, gsize len, struct json_pull *pull)
+{
+	g_autoptr(JsonParser) p = NULL;
+	JsonNode *root;
+	JsonObject *obj;
+
+	memset(pull, 0, sizeof *pull);
+	if (body == NULL || len == 0 || len > G_MAXSSIZE ||
+	    memchr(body, '\0', len) != NULL ||
+	    !json_depth_ok(body, len, JSON_PULL_DEPTH_MAX))
+		return -1;
+	p = json_parser_new();
+	if (!json_parser_load_from_data(p, body, (gssize)len, NULL))
+		return -1;
+	root = json_parser_get_root(p);
+	if (root == NULL || !JSON_NODE_HOLDS_OBJECT(root))
+		return -1;
+	obj = json_node_get_object(root);
+	if (json_pull_member(obj, "task_id", &pull->task_id) < 0 ||
+	    json_pull_member(obj, "workflow_run_id", &pull->workflow_run_id) < 0 ||
+	    json_pull_member(obj, "workflow_permanent_id",
+	    &pull->workflow_permanent_id) < 0) {
+		json_pull_clear(pull);
+		return -1;
+	}
+	return 0;
+}
+
+void
+json_pull_clear(struct json_pull *pull)
+{
+	g_clear_pointer(&pull->task_id, g_free);
+	g_clear_pointer(&pull->workflow_run_id, g_free);
+	g_clear_pointer(&pull->workflow_permanent_id, g_free);
+}
+
+char *
+json_pull_reply(const char *code)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "verification_code");
+	json_builder_add_string_value(b, code != NULL ? code : "");
+	json_builder_end_object(b);
+	return json_finish(b);
+}
+
+char *
+json_error_body(const char *message)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "error");
+	json_builder_add_string_value(b, message != NULL ? message : "");
 	json_builder_end_object(b);
 	return json_finish(b);
 }

@@ -24,4 +24,26 @@ char *json_job_line(const struct job *job, const char *state, const char *reply,
  * an object, no such string member).  g_malloc'd. */
 char *json_reply_string(const char *reply, const char *field);
 
+/* The pull request body of SPEC 1.2 (compact, only the keys Skyvern has;
+ * possibly {}), parsed from len raw bytes. */
+struct json_pull {
+	char *task_id;               /* NULL when absent, null or "" */
+	char *workflow_run_id;
+	char *workflow_permanent_id;
+};
+#define JSON_PULL_DEPTH_MAX 16   /* nesting refused beyond this */
+
+/* Parses body into *pull (members zeroed first).  Returns -1 when it is
+ * not JSON, not an object, nested deeper than JSON_PULL_DEPTH_MAX, or a
+ * known member is neither a string nor null; unknown members are
+ * ignored.  json_pull_clear() frees the members. */
+int json_pull_parse(const char *body, gsize len, struct json_pull *pull);
+void json_pull_clear(struct json_pull *pull);
+
+/* {"verification_code":"<code>"} ("" when code is NULL).  g_malloc'd. */
+char *json_pull_reply(const char *code);
+
+/* {"error":"<message>"}.  g_malloc'd. */
+char *json_error_body(const char *message);
+
 #endif

@@ -32,6 +32,7 @@
 #include "core.h"
 #include "intake.h"
 #include "lmtp.h"
+#include "metrics.h"
 #include "mime.h"
 #include "proto.h"
 #include "util.h"
@@ -443,6 +444,7 @@ session_free(struct session *s)
 	}
 	g_hash_table_remove(l->sessions, s);
 	s->sink->sessions--;
+	metrics_sessions(s->sink->name, -1);
 	if (s->src != NULL) {
 		g_source_destroy(s->src);
 		g_source_unref(s->src);
@@ -540,6 +542,7 @@ listener_accept_cb(GSocket *lsock, GIOCondition cond, gpointer data)
 	lim.max_recipients = sink->cfg->max_recipients;
 	s->proto = proto_new(sink->dialect, l->hostname, &lim, session_rcpt_check, s);
 	sink->sessions++;
+	metrics_sessions(sink->name, 1);
 	g_hash_table_add(l->sessions, s);
 	g_debug("src=%s peer=%s session=%" G_GUINT64_FORMAT " connected", sink->name,
 	    s->peer, s->id);

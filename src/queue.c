@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "metrics.h"
 #include "queue.h"
 
 struct queue {
@@ -32,6 +33,7 @@ struct queue {
 	guint inflight;
 	gboolean running;            /* daemon mode, claiming */
 	gboolean warned_403;
+	gboolean auth_failing;        /* the last finished push got 403 */
 	gint64 last_prune;
 	GPtrArray *finished;          /* struct attempt *, outcome not yet written */
 	GQueue backlog;               /* struct job *: leased, waiting for a slot */
@@ -142,6 +144,12 @@ queue_lease(const struct queue *q, struct job_in *in, gint64 now)
 	in->lease_until = now + q->timeout + QUEUE_LEASE_EXTRA;
 }
 
+gboolean
+queue_auth_failing(const struct queue *q)
+{
+	return q->auth_failing;
+}
+
 guint
 queue_inflight(const struct queue *q)
 {
@@ -163,6 +171,9 @@ queue_record(struct queue *q, struct job *job, const struct push_result *r,
 
 		rc = store_job_delivered(q->st, job->id, now, r->status, r->reply,
 		    remote, &err);
+		q->auth_failing = FALSE;
+		metrics_push("delivered", (double)ms / 1000.0);
+		metrics_accepted((double)(now - job->created));
 		if (rc == 0)
 			g_message("job=%" G_GINT64_FORMAT " src=%s identifier=%s filter=%s "
 			    "result=delivered status=%d attempts=%u ms=%" G_GINT64_FORMAT
@@ -176,6 +187,7 @@ queue_record(struct queue *q, struct job *job, const struct push_result *r,
 		gint64 next = now + delay;
 
 		rc = store_job_retry(q->st, job->id, now, next, r->status, r->reply, &err);
+		metrics_push("retry", (double)ms / 1000.0);
 		if (rc == 0)
 			g_message("job=%" G_GINT64_FORMAT " identifier=%s result=retry "
 			    "status=%d error=\"%s\" attempts=%u next=%" G_GINT64_FORMAT "s%s",
@@ -187,6 +199,9 @@ queue_record(struct queue *q, struct job *job, const struct push_result *r,
 	}
 	default:
 		rc = store_job_failed(q->st, job->id, now, r->status, r->reply, &err);
+		metrics_push("failed", (double)ms / 1000.0);
+		if (r->status == 403)
+			q->auth_failing = TRUE;
 		if (r->status == 403 && !q->warned_403) {
 			q->warned_403 = TRUE;
 			g_warning("the push endpoint rejected the API key (403): check "
@@ -278,6 +293,7 @@ queue_push(struct queue *q, struct job *job)
 	if (q->pc == NULL) {
 		struct push_result r = { 200, NULL, "dry-run", 0 };
 
+		metrics_push("dry-run", 0);
 		g_message("job=%" G_GINT64_FORMAT " src=%s identifier=%s filter=%s "
 		    "result=dry-run (no [push] api key or url: nothing sent)",
 		    job->id, job->source, job->identifier, job->filter);

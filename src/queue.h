@@ -53,6 +53,8 @@ void queue_lease(const struct queue *q, struct job_in *in, gint64 now);
 /* Pushes the job just committed from in (leased with queue_lease()). */
 void queue_push_new(struct queue *q, const struct job_in *in);
 const char *queue_owner(const struct queue *q);
+/* TRUE while pushes fail with 403 (a bad API key), for /healthz. */
+gboolean queue_auth_failing(const struct queue *q);
 /* Pushes in flight or waiting for a slot (leased to us, not yet sent). */
 guint queue_inflight(const struct queue *q);
 

@@ -1,0 +1,43 @@
+/*
+ * metrics.h - counters, gauges and histograms for GET /metrics
+ * (Prometheus text exposition, prefix otpbridge_).
+ *
+ * Process-wide and main-thread only: every event is reported from the
+ * main loop (IMAP threads hand their messages to the loop first).  Label
+ * values are bounded: at most METRICS_SERIES_MAX series per metric; more
+ * are counted under the value "other".
+ */
+#ifndef OTPBRIDGE_METRICS_H
+#define OTPBRIDGE_METRICS_H
+
+#include <glib.h>
+
+#define METRICS_SERIES_MAX 256
+
+/* otpbridge_messages_total{source,result}: one per recipient decision.
+ * result: queued, duplicate, dropped, tempfail, rejected. */
+void metrics_message(const char *source, const char *result);
+/* otpbridge_filter_matches_total{filter} */
+void metrics_filter(const char *filter);
+/* otpbridge_pushes_total{result} (delivered, retry, failed, dry-run) and
+ * otpbridge_push_duration_seconds (histogram, one attempt). */
+void metrics_push(const char *result, double seconds);
+/* otpbridge_arrival_to_accepted_seconds (histogram): from the message's
+ * arrival to the endpoint's 2xx. */
+void metrics_accepted(double seconds);
+/* otpbridge_sessions{source}: open LMTP/SMTP sessions (gauge). */
+void metrics_sessions(const char *source, int delta);
+/* otpbridge_imap_connected{account} and otpbridge_imap_last_sync_timestamp_seconds{account}. */
+void metrics_imap(const char *account, gboolean connected, gint64 last_sync);
+
+/*
+ * Appends the whole exposition to out.  queue_depth holds the job counts
+ * by state (pending, delivered, failed, expired), read from the store at
+ * scrape time: otpbridge_queue_jobs{state}.
+ */
+void metrics_render(GString *out, const guint64 queue_depth[4]);
+
+/* Forgets everything (tests). */
+void metrics_reset(void);
+
+#endif
