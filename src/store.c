@@ -35,6 +35,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/statvfs.h>
 #include <sqlite3.h>
 
 #include "store.h"
@@ -1082,7 +1083,18 @@ int
 store_probe(struct store *st, GError **error)
 {
 	sqlite3_stmt *stmt = st->stmt[ST_PROBE];
+	g_autofree char *dir = g_path_get_dirname(st->path);
+	struct statvfs vfs;
 
+	/* SQLite reuses WAL space, so a small write can pass on a full disk
+	 * that the next commit of a message would not survive. */
+	if (statvfs(dir, &vfs) == 0 &&
+	    (guint64)vfs.f_bavail * vfs.f_frsize < STORE_MIN_FREE) {
+		g_set_error(error, OTPB_ERROR, OTPB_ERROR_TEMP,
+		    "store %s: its filesystem is full (%" G_GUINT64_FORMAT " KiB free)",
+		    st->path, (guint64)vfs.f_bavail * vfs.f_frsize / 1024);
+		return -1;
+	}
 	store_bind_int(st, stmt, 1, g_get_real_time() / G_USEC_PER_SEC);
 	return store_run(st, stmt, "probe", error);
 }

@@ -145,7 +145,11 @@ int store_imap_get(struct store *st, const char *account, const char *mailbox,
 int store_imap_set(struct store *st, const char *account, const char *mailbox,
     guint32 uidvalidity, guint32 last_uid, GError **error);
 
-/* A cheap write probe for /healthz: returns 0 when the store takes a write. */
+/* Free bytes below which the store's filesystem counts as full. */
+#define STORE_MIN_FREE (64 * 1024)
+
+/* A cheap write probe for /healthz: returns 0 when the store takes a
+ * write and its filesystem has at least STORE_MIN_FREE bytes free. */
 int store_probe(struct store *st, GError **error);
 
 #endif
