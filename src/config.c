@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/un.h>
 
 #include "config.h"
 #include "kf.h"
@@ -62,6 +63,10 @@ config_parse_listen(const char *s, struct listen_addr **addr_r, const char **why
 	if (g_str_has_prefix(s, "unix:")) {
 		if (s[5] != '/') {
 			*why = "a unix socket path must be absolute";
+			return -1;
+		}
+		if (strlen(s + 5) >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
+			*why = "a unix socket path must be shorter than 108 bytes";
 			return -1;
 		}
 		a = g_new0(struct listen_addr, 1);

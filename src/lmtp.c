@@ -99,6 +99,7 @@ struct lmtp {
 static void session_update(struct session *s);
 static void session_free(struct session *s);
 static void session_feed(struct session *s);
+static void session_touch(struct session *s);
 
 /* ---- replies after the commit ------------------------------------------ */
 
@@ -331,10 +332,18 @@ session_timeout_cb(gpointer data)
 	s->timer = NULL;
 	if (s->waiting)
 		return G_SOURCE_REMOVE;   /* ours to answer, not the client's */
+	if (s->closing || s->eof) {
+		/* A second timeout: the client does not even read our 421. */
+		g_message("src=%s peer=%s result=dropped (not reading its replies)",
+		    s->sink->name, s->peer);
+		session_free(s);
+		return G_SOURCE_REMOVE;
+	}
 	g_message("src=%s peer=%s result=timeout (%u s of silence)", s->sink->name,
 	    s->peer, s->sink->cfg->timeout);
 	proto_close(s->proto, "4.4.2", "Error: timeout exceeded", s->out);
 	s->closing = TRUE;
+	session_touch(s);             /* the 421 gets one more timeout to go out */
 	session_update(s);
 	return G_SOURCE_REMOVE;
 }
@@ -758,13 +767,21 @@ lmtp_free(struct lmtp **lp)
 	if (l->commit_src != NULL)
 		g_source_destroy(l->commit_src);
 	g_ptr_array_set_size(l->batch, 0);
-	/* Free every session; each removes itself from the table. */
+	/* Free every session; each removes itself from the table.  One still
+	 * in a transaction (the shutdown grace is over) gets its 421 first,
+	 * best effort: RFC 5321 3.8. */
 	while (g_hash_table_size(l->sessions) > 0) {
+		struct session *s;
+
 		g_hash_table_iter_init(&it, l->sessions);
 		if (!g_hash_table_iter_next(&it, &key, NULL))
 			break;
-		((struct session *)key)->waiting = FALSE;
-		session_free(key);
+		s = key;
+		s->waiting = FALSE;
+		if (!s->closing)
+			proto_close(s->proto, "4.3.2", "Service shutting down", s->out);
+		(void)session_flush(s);
+		session_free(s);
 	}
 	g_ptr_array_unref(l->listeners);
 	g_hash_table_unref(l->sessions);

@@ -1,0 +1,889 @@
+#!/bin/sh
+# lmtp.sh - the LMTP/SMTP sink end to end (SPEC 3 [lmtp]/[smtp], 5):
+# `otpbridge run` with its listeners on a unix socket and loopback TCP,
+# driven by swaks and by tests/lmtp-client.py (raw sockets: pipelining,
+# half-close, disconnects, limits, load), pushing to tests/endpoint.py.
+#
+# Each daemon has its own directory $T/X with its config, filter, store,
+# stderr and endpoint log.  The main daemon ($T/m) serves a-d, f, g, j-l
+# and p; those that need other limits, a full disk (e), a crash (m, n) or
+# a shutdown (o) get their own.  Scenarios i (a 10 s idle timeout) and q
+# (a client that never reads) start first and are checked at the end.
+# LMTP_TEST_VERBOSE=1 shows every raw-socket transcript as TAP comments.
+. "${top_srcdir:-.}/tests/testlib.sh"
+
+PY=${PYTHON:-python3}
+EP="$top_srcdir/tests/endpoint.py"
+CL="$top_srcdir/tests/lmtp-client.py"
+KEY=test-key-not-real            # fake; compared in Python, never printed
+PUSH_TEST_KEY=$KEY
+export PUSH_TEST_KEY
+unset OTPBRIDGE_API_KEY          # it would win over api_key_file
+CODES=""                         # codes in our mails: no log may show one
+MNT=""                           # scenario e's tmpfs, unmounted on exit
+
+lmtp_cleanup() {
+	for p in $_pids; do kill "$p" 2>/dev/null; done
+	for p in $_pids; do wait "$p" 2>/dev/null; done
+	_pids=""
+	if [ -n "$MNT" ]; then
+		umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null
+		MNT=""
+	fi
+	cleanup
+}
+trap lmtp_cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# --- helpers ---------------------------------------------------------------
+
+# wait_for SECONDS CMD...: polls CMD every 0.2 s; its status at the end.
+wait_for() {
+	_w=$(($1 * 5))
+	shift
+	while [ "$_w" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.2
+		_w=$((_w - 1))
+	done
+	"$@"
+}
+
+# alive PID: running (not gone, not a zombie waiting to be reaped).
+alive() {
+	_st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
+	[ -n "$_st" ] && [ "$_st" != Z ]
+}
+dead() { ! alive "$1"; }
+
+# stop PID [SIGNAL]: signals it (0: none, just wait), waits at most 30 s,
+# reaps it; $stop_rc.
+stop() {
+	[ "${2:-TERM}" = 0 ] || kill -"${2:-TERM}" "$1" 2>/dev/null
+	_w=150
+	while alive "$1" && [ "$_w" -gt 0 ]; do
+		sleep 0.2
+		_w=$((_w - 1))
+	done
+	if alive "$1"; then
+		echo "# pid $1 still running after 30 s: killing it"
+		kill -9 "$1" 2>/dev/null
+	fi
+	wait "$1"
+	stop_rc=$?
+	_pids=$(printf ' %s ' $_pids | sed "s/ $1 / /")
+}
+
+# pyq FILE EXPR: the Python EXPR over L, the JSON lines of FILE (empty
+# when missing); K is the API key.  A string prints as is, else JSON.
+pyq() {
+	"$PY" - "$1" "$2" <<'EOP'
+import json, os, sys
+try:
+    with open(sys.argv[1], encoding="utf-8") as f:
+        L = [json.loads(l) for l in f if l.strip()]
+except FileNotFoundError:
+    L = []
+K = os.environ.get("PUSH_TEST_KEY")
+B = [json.loads(r["body"]) for r in L if r.get("status") == 200]
+try:
+    r = eval(sys.argv[2])
+except Exception as e:
+    r = "error: %s: %s" % (type(e).__name__, e)
+print(r if isinstance(r, str) else json.dumps(r))
+EOP
+}
+
+# Pushes the endpoint of S accepted (B: their bodies), by identifier.
+npush() { pyq "$T/$1/requests.log" "sum(1 for b in B if b['totp_identifier'] == '$2')"; }
+npush_is() { [ "$(npush "$1" "$2")" = "$3" ]; }
+# npush2_is S LOCAL1 LOCAL2 N1/N2: the pushes of LOCAL1@ and LOCAL2@otp.example.com.
+npush2_is() {
+	[ "$(npush "$1" "$2@otp.example.com")/$(npush "$1" "$3@otp.example.com")" = "$4" ]
+}
+
+# qj S EXPR: EXPR over L, the jobs of `queue list --json` (newest first).
+qj() {
+	timeout 60 "$OTPBRIDGE" -c "$T/$1/otpbridge.conf" queue list --json \
+	    >"$T/$1/q.json" 2>>"$T/all-stderr.log"
+	pyq "$T/$1/q.json" "$2"
+}
+
+# ep_start S PORT: an endpoint for S on PORT (0: any); sets ep_pid, ep_port.
+ep_start() {
+	mkdir -p "$T/$1"
+	rm -f "$T/$1/port"
+	spawn "$PY" "$EP" --port "$2" --port-file "$T/$1/port" --key "$KEY" \
+	    --log "$T/$1/requests.log"
+	ep_pid=$last_pid
+	ep_port=""
+	if wait_for 15 test -s "$T/$1/port"; then
+		ep_port=$(cat "$T/$1/port")
+	else
+		echo "# the endpoint for $1 did not start"
+	fi
+}
+all_delivered() { [ "$(qj "$1" 'sum(1 for j in L if j["state"] != "delivered")')" = 0 ]; }
+
+# free_ports N: N distinct loopback ports nothing listens on; sets $ports.
+free_ports() {
+	ports=$("$PY" - "$1" <<'EOP'
+import socket, sys
+ss = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    ss.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in ss))
+EOP
+)
+}
+
+# conf S PUSHPORT [SECTION-LINES...]: writes $T/S/otpbridge.conf (the
+# lines after [filters] follow verbatim: the [lmtp]/[smtp] groups), the
+# Acme filter and the key file.
+conf() {
+	_c=$T/$1
+	_port=$2
+	shift 2
+	mkdir -p "$_c/filters.d"
+	printf '%s\n' "$KEY" >"$_c/api-key"
+	chmod 600 "$_c/api-key"
+	cat >"$_c/filters.d/10-acme.conf" <<'EOF'
+# Acme sends its codes from one address; ${plus} names a workflow run
+[acme]
+from = ^codes@acme\.example$
+code = (?<code>\d{6})
+workflow_run_id = ${plus}
+EOF
+	{
+		echo "[push]"
+		echo "url = http://127.0.0.1:$_port/v1/credentials/totp"
+		echo "api_key_file = $_c/api-key"
+		echo "timeout = 2"
+		echo
+		echo "[store]"
+		echo "path = ${store_path:-$_c/db/otpbridge.db}"
+		echo
+		echo "[filters]"
+		echo "dir = $_c/filters.d"
+		echo
+		for l in "$@"; do
+			echo "$l"
+		done
+	} >"$_c/otpbridge.conf"
+}
+
+# mail S FILE ID TO CODE [FROM]: a mail carrying CODE (from Acme, unless
+# FROM names another sender).
+mail() {
+	CODES="$CODES $5"
+	cat >"$T/$1/$2" <<EOM
+Return-Path: <${6:-codes@acme.example}>
+From: Sender <${6:-codes@acme.example}>
+To: $4
+Subject: Your sign-in code
+Date: Tue, 25 Nov 2025 10:00:00 +0000
+Message-ID: <$3@acme.example>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=utf-8
+
+Hello,
+
+Your code is $5. It expires in 10 minutes.
+EOM
+}
+
+# daemon S [NAME]: starts `otpbridge run` for S, stderr in $T/S/NAME.err;
+# sets dpid.  started S [NAME]: it logged that it runs.
+daemon() {
+	spawn "$OTPBRIDGE" -c "$T/$1/otpbridge.conf" run 2>"$T/$1/${2:-daemon}.err"
+	dpid=$last_pid
+}
+started() { grep -q 'started:' "$T/$1/${2:-daemon}.err"; }
+
+# chat ADDR: lmtp-client.py chat with the script on stdin; sets $out.
+# chat_file ADDR: the same with the script in $T/.script.
+# With LMTP_TEST_VERBOSE set, every transcript is shown as TAP comments.
+chat() {
+	out=$(timeout -k 5 60 "$PY" "$CL" chat "$1")
+	[ -z "${LMTP_TEST_VERBOSE:-}" ] || printf '%s\n' "$out" | sed 's/^/#   /'
+}
+chat_file() { chat "$1" <"$T/.script"; }
+
+# txn ADDR LHLO|EHLO MAILFILE FROM RCPT...: one whole transaction, each
+# command waiting for its reply; sets $out (the transcript).
+txn() {
+	_a=$1 _h=$2 _m=$3 _f=$4
+	shift 4
+	_nr=$#
+	{
+		echo "< 1"
+		echo "> $_h client.example"
+		echo "< 1"
+		echo "> MAIL FROM:<$_f>"
+		echo "< 1"
+		for r in "$@"; do
+			echo "> RCPT TO:<$r>"
+			echo "< 1"
+		done
+		echo "> DATA"
+		echo "< 1"
+		sed 's/^\./../; s/^/> /' "$_m"
+		echo "> ."
+		if [ "$_h" = LHLO ]; then echo "< $_nr"; else echo "< 1"; fi
+		echo "> QUIT"
+		echo "< 1"
+	} >"$T/.script"
+	chat_file "$_a"
+}
+
+# codes TEXT: the reply codes of the S: lines, space-separated.
+codes() { printf '%s\n' "$1" | sed -n 's/^S: \([0-9][0-9][0-9]\)\( .*\)*$/\1/p' | tr '\n' ' ' | sed 's/ $//'; }
+count() { printf '%s\n' "$1" | grep -Ec -- "$2"; }
+
+skip() { # N reason: N skipped test points
+	_k=$1
+	while [ "$_k" -gt 0 ]; do
+		_n=$((_n + 1))
+		echo "ok $_n # SKIP $2"
+		_k=$((_k - 1))
+	done
+}
+
+start_time=$(date +%s)
+free_ports 3
+set -- $ports
+M_LMTP=$1 M_SMTP=$2 N_PUSH=$3
+# An LMTP listener on [::1] too, where the host has IPv6 loopback.
+M_V6=""
+M_V6=$("$PY" -c 'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::1", 0)); print(s.getsockname()[1])' 2>/dev/null)
+
+# --- i (part 1): an idle session, timeout = 10 -------------------------------
+conf i 9 "[lmtp]" "listen = unix:$T/i/lmtp.sock" "timeout = 10" "socket_group = nogroup"
+daemon i
+i_pid=$dpid
+if wait_for 15 started i; then
+	spawn sh -c 'exec "$1" "$2" idle "unix:$3" 30 >"$4" 2>&1' sh "$PY" "$CL" \
+	    "$T/i/lmtp.sock" "$T/i/idle.out"
+	i_client=$last_pid
+else
+	echo "# daemon i did not start: $(cat "$T/i/daemon.err")"
+	i_client=""
+fi
+
+# --- q (part 1): a client that sends but never reads -------------------------
+# Replies pile up until the daemon stops reading it; after timeout (10 s)
+# of no input it must give up on the session, whose 421 can never be
+# delivered, and free its slot (max_connections = 1 here).
+conf q 9 "[lmtp]" "listen = unix:$T/q/lmtp.sock" "timeout = 10" "max_connections = 1"
+daemon q
+q_pid=$dpid
+if wait_for 15 started q; then
+	spawn sh -c 'exec "$1" "$2" hog "unix:$3" 25 >"$4" 2>&1' sh "$PY" "$CL" \
+	    "$T/q/lmtp.sock" "$T/q/hog.out"
+	q_client=$last_pid
+else
+	echo "# daemon q did not start: $(cat "$T/q/daemon.err")"
+	q_client=""
+fi
+
+# --- the main daemon ---------------------------------------------------------
+ep_start m 0
+m_ep=$ep_pid
+conf m "$ep_port" \
+    "[lmtp]" \
+    "listen = unix:$T/m/run/lmtp.sock;inet:127.0.0.1:$M_LMTP${M_V6:+;inet:[::1]:$M_V6}" \
+    "recipients = @otp\.example\.com$" \
+    "max_size = 2048" \
+    "max_recipients = 2" \
+    "socket_mode = 0600" \
+    "" \
+    "[smtp]" \
+    "listen = inet:127.0.0.1:$M_SMTP" \
+    "recipients = @otp\.example\.com$"
+daemon m
+m_pid=$dpid
+ok "the main daemon starts (unix + TCP LMTP, TCP SMTP)" wait_for 15 started m
+SOCK=$T/m/run/lmtp.sock
+
+# --- p: socket_mode ------------------------------------------------------------
+is "$(stat -c %a "$SOCK" 2>&1)" 600 "p: socket_mode = 0600 gives the socket mode 600"
+is "$(stat -c %a "$T/i/lmtp.sock" 2>&1)" 660 "p: the default socket mode is 660"
+is "$(stat -c %G "$T/i/lmtp.sock" 2>&1)" nogroup "p: socket_group = nogroup sets the socket's group"
+
+# --- a: swaks, LMTP, two recipients ----------------------------------------------
+mail m a1.eml a1 bot+wr_1@otp.example.com 401201
+out=$(timeout 30 swaks --protocol LMTP --socket "$SOCK" --helo client.example \
+    --from codes@acme.example --to bot+wr_1@otp.example.com,bot+wr_2@otp.example.com \
+    --data "@$T/m/a1.eml" 2>&1)
+is "$?" 0 "a: swaks over the unix socket exits 0"
+is "$(count "$out" '^<[-~] +250 2\.0\.0 <bot\+wr_[12]@otp\.example\.com> Ok: queued as [0-9]+$')" 2 \
+    "a: unix: two 250 replies after DATA, one per recipient, 'queued as N'"
+a_ids=$(printf '%s\n' "$out" | sed -n 's/.*queued as \([0-9]*\)$/\1/p' | sort -u | wc -l)
+is "$a_ids" 2 "a: unix: each recipient has its own job id"
+ok "a: unix: both are pushed, once each" wait_for 15 npush2_is m bot+wr_1 bot+wr_2 1/1
+is "$(pyq "$T/m/requests.log" 'sorted((b["totp_identifier"], b.get("workflow_run_id")) for b in B if b["totp_identifier"].startswith("bot+wr_"))')" \
+    '[["bot+wr_1@otp.example.com", "wr_1"], ["bot+wr_2@otp.example.com", "wr_2"]]' \
+    "a: unix: each push has its own identifier and workflow_run_id"
+is "$(pyq "$T/m/requests.log" '[b["content"] for b in B if b["totp_identifier"] == "bot+wr_1@otp.example.com"]')" \
+    '["401201"]' "a: unix: the content is the code"
+
+mail m a2.eml a2 bot+wr_3@otp.example.com 401202
+out=$(timeout 30 swaks --protocol LMTP --server 127.0.0.1 --port "$M_LMTP" \
+    --helo client.example --from codes@acme.example \
+    --to bot+wr_3@otp.example.com,bot+wr_4@otp.example.com --data "@$T/m/a2.eml" 2>&1)
+is "$?" 0 "a: swaks over TCP exits 0"
+is "$(count "$out" '^<[-~] +250 2\.0\.0 <bot\+wr_[34]@otp\.example\.com> Ok: queued as [0-9]+$')" 2 \
+    "a: TCP: two 250 replies after DATA"
+ok "a: TCP: both are pushed, once each" wait_for 15 npush2_is m bot+wr_3 bot+wr_4 1/1
+is "$(pyq "$T/m/requests.log" 'sorted(b.get("workflow_run_id") for b in B if b["totp_identifier"] in ("bot+wr_3@otp.example.com", "bot+wr_4@otp.example.com"))')" \
+    '["wr_3", "wr_4"]' "a: TCP: workflow_run_id from each recipient's +detail"
+txn "inet:127.0.0.1:$M_LMTP" LHLO "$T/m/a1.eml" codes@acme.example bot+wr_1@otp.example.com
+like "$out" '^S: 250 2\.0\.0 <bot\+wr_1@otp\.example\.com> Ok: duplicate' \
+    "a: the same mail (Message-ID) again for the same recipient: 250, a duplicate"
+sleep 0.5
+is "$(npush m bot+wr_1@otp.example.com)" 1 "a: and it is not pushed again"
+
+if [ -n "$M_V6" ]; then
+	mail m a3.eml a3 bot+wr_5@otp.example.com 401210
+	txn "inet:[::1]:$M_V6" LHLO "$T/m/a3.eml" codes@acme.example bot+wr_5@otp.example.com
+	like "$out" '^S: 250 2\.0\.0 <bot\+wr_5@otp\.example\.com> Ok: queued as [0-9]+$' \
+	    "a: LMTP over inet:[::1]: 250 after DATA"
+	ok "a: [::1]: pushed once" wait_for 15 npush_is m bot+wr_5@otp.example.com 1
+else
+	skip 2 "no IPv6 loopback"
+fi
+
+# --- b: swaks, SMTP ----------------------------------------------------------------
+mail m b.eml b1 bot+b@otp.example.com 401203
+out=$(timeout 30 swaks --server 127.0.0.1 --port "$M_SMTP" --helo client.example \
+    --from codes@acme.example --to bot+b@otp.example.com --data "@$T/m/b.eml" 2>&1)
+is "$?" 0 "b: swaks over SMTP exits 0"
+like "$out" '^<- +220 .*ESMTP' "b: the greeting says ESMTP"
+for ext in PIPELINING ENHANCEDSTATUSCODES 8BITMIME 'SIZE 10485760'; do
+	like "$out" "^<- +250[- ]$ext\$" "b: EHLO lists $ext"
+done
+is "$(printf '%s\n' "$out" | sed -n '/^ -> \.$/,$p' | grep -Ec '^<- +[0-9]{3} ')" 2 \
+    "b: after the final dot: one reply (then QUIT's 221)"
+like "$out" '^<- +250 2\.0\.0 Ok: accepted$' "b: the reply after DATA is 250"
+ok "b: it is pushed once" wait_for 15 npush_is m bot+b@otp.example.com 1
+# The wrong greeting for the port (an MTA pointed at the wrong sink) fails
+# loudly instead of limping on.
+chat "inet:127.0.0.1:$M_LMTP" <<'EOS'
+< 1
+> EHLO client.example
+< 1
+> QUIT
+< 1
+EOS
+like "$out" '^S: 500 5\.5\.1 .*LHLO' "b: EHLO on the LMTP port: 500 5.5.1, use LHLO"
+chat "inet:127.0.0.1:$M_SMTP" <<'EOS'
+< 1
+> LHLO client.example
+< 1
+> QUIT
+< 1
+EOS
+like "$out" '^S: 500 5\.5\.1 .*EHLO' "b: LHLO on the SMTP port: 500 5.5.1, use EHLO"
+
+# --- c: recipients ------------------------------------------------------------------
+chat "unix:$SOCK" <<'EOS'
+< 1
+> LHLO client.example
+< 1
+> MAIL FROM:<codes@acme.example>
+< 1
+> RCPT TO:<someone@elsewhere.example>
+< 1
+> RCPT TO:<bot@otp.example.com.evil.example>
+< 1
+> RCPT TO:<Bot@OTP.example.com>
+< 1
+> QUIT
+< 1
+EOS
+is "$(codes "$out")" "220 250 250 550 550 250 221" \
+    "c: RCPT outside the recipients pattern: 550, inside: 250"
+like "$out" '^S: 550 5\.1\.1 ' "c: the refusal is 550 5.1.1"
+mkdir -p "$T/c"
+printf '[store]\npath = %s\n\n[filters]\ndir = %s\n\n[lmtp]\n# open to the world\nlisten = inet:0.0.0.0:2424\n' \
+    "$T/c/db" "$T/m/filters.d" >"$T/c/open.conf"
+run "$OTPBRIDGE" -c "$T/c/open.conf" check
+is "$rc" 78 "c: check: a non-loopback listen without recipients exits 78"
+like "$err" "^$T/c/open.conf:9: .*recipients" "c: and names file:line and recipients"
+sed 's/0\.0\.0\.0:2424/[::]:2424/; s/^\[lmtp\]/[smtp]/' "$T/c/open.conf" >"$T/c/open6.conf"
+run "$OTPBRIDGE" -c "$T/c/open6.conf" check
+is "$rc:$err" "78:$T/c/open6.conf:9: listening on non-loopback :: needs 'recipients' set, or this would be an open sink" \
+    "c: check: [smtp] on inet:[::] without recipients exits 78 (file:line)" 
+sed 's/0\.0\.0\.0:2424/127.3.4.5:2424/' "$T/c/open.conf" >"$T/c/lo.conf"
+run "$OTPBRIDGE" -c "$T/c/lo.conf" check
+is "$rc" 0 "c: check: any 127/8 address is loopback: no recipients needed"
+sed 's/^# open.*/recipients = @otp\\.example\\.com$/' "$T/c/open.conf" >"$T/c/closed.conf"
+run "$OTPBRIDGE" -c "$T/c/closed.conf" check
+is "$rc" 0 "c: check: the same listen with recipients set exits 0"
+
+# --- d: a mail no filter wants ---------------------------------------------------------
+mail m d.eml d1 bot+news@otp.example.com 401204 news@shop.example
+txn "inet:127.0.0.1:$M_LMTP" LHLO "$T/m/d.eml" news@shop.example bot+news@otp.example.com
+like "$out" '^S: 250 2\.0\.0 <bot\+news@otp\.example\.com> Ok: not forwarded' \
+    "d: a newsletter is accepted: 250, not forwarded"
+like "$(cat "$T/m/daemon.err")" 'src=lmtp .*rcpt=bot\+news@otp\.example\.com .*result=dropped' \
+    "d: the daemon logs result=dropped"
+is "$(qj m 'sum(1 for j in L if j["identifier"] == "bot+news@otp.example.com")')" 0 \
+    "d: no job for it"
+
+# --- f: the client goes away in the middle of DATA ---------------------------------------
+mail m f.eml f1 bot+f@otp.example.com 401205
+{
+	echo "< 1"
+	echo "> LHLO client.example"
+	echo "> MAIL FROM:<codes@acme.example>"
+	echo "> RCPT TO:<bot+f@otp.example.com>"
+	echo "> DATA"
+	echo "< 4"
+	head -n 8 "$T/m/f.eml" | sed 's/^/> /'
+	echo "sleep 0.3"
+	echo "close"
+} >"$T/.script"
+chat_file "unix:$SOCK"
+is "$(codes "$out")" "220 250 250 250 354" "f: the client got to DATA (354)"
+
+# --- g: half-closed client ---------------------------------------------------------------
+mail m g.eml g1 bot+g@otp.example.com 401206
+{
+	echo "< 1"
+	echo "> LHLO client.example"
+	echo "> MAIL FROM:<codes@acme.example>"
+	echo "> RCPT TO:<bot+g@otp.example.com>"
+	echo "> DATA"
+	sed 's/^/> /' "$T/m/g.eml"
+	echo "> ."
+	echo "shut"
+	echo "eof"
+} >"$T/.script"
+chat_file "inet:127.0.0.1:$M_LMTP"
+is "$(codes "$out")" "220 250 250 250 354 250" \
+    "g: pipelined transaction then SHUT_WR: every reply arrives"
+like "$out" '^S: 250 2\.0\.0 <bot\+g@otp\.example\.com> Ok: queued as [0-9]+$' \
+    "g: the message is queued"
+like "$out" 'EOF$' "g: then the daemon closes"
+ok "g: it is pushed once" wait_for 15 npush_is m bot+g@otp.example.com 1
+mail m g2.eml g2 bot+g2@otp.example.com 401216
+mail m g3.eml g3 bot+g3@otp.example.com 401217
+{
+	echo "< 1"
+	echo "> LHLO client.example"
+	for x in g2 g3; do
+		echo "> MAIL FROM:<codes@acme.example>"
+		echo "> RCPT TO:<bot+$x@otp.example.com>"
+		echo "> DATA"
+		sed 's/^\./../; s/^/> /' "$T/m/$x.eml"
+		echo "> ."
+	done
+	echo "shut"
+	echo "eof"
+} >"$T/.script"
+chat_file "unix:$SOCK"
+is "$(codes "$out")" "220 250 250 250 354 250 250 250 354 250" \
+    "g: two pipelined transactions then SHUT_WR: both answered in order"
+is "$(count "$out" '^S: 250 2\.0\.0 <bot\+g[23]@otp\.example\.com> Ok: queued as')" 2 \
+    "g: both queued"
+ok "g: both pushed once" wait_for 15 npush2_is m bot+g2 bot+g3 1/1
+# g's job is committed after f's disconnect: f has left nothing behind.
+is "$(qj m 'sum(1 for j in L if j["identifier"] == "bot+f@otp.example.com")')" 0 \
+    "f: a disconnect mid-DATA queues nothing"
+is "$(npush m bot+f@otp.example.com)" 0 "f: and nothing is pushed"
+
+# --- j: max_size ----------------------------------------------------------------------------
+{
+	echo "< 1"
+	echo "> LHLO client.example"
+	echo "< 1"
+	echo "> MAIL FROM:<codes@acme.example>"
+	echo "> RCPT TO:<bot+j1@otp.example.com>"
+	echo "> RCPT TO:<bot+j2@otp.example.com>"
+	echo "> DATA"
+	echo "< 4"
+	echo "> From: Acme <codes@acme.example>"
+	echo "> Subject: Your sign-in code"
+	echo "> Message-ID: <j1@acme.example>"
+	echo ">"
+	echo "> Your code is 401207."
+	echo "+3000"
+	echo "> ."
+	echo "< 2"
+	echo "> MAIL FROM:<codes@acme.example> SIZE=999999"
+	echo "< 1"
+	echo "> MAIL FROM:<codes@acme.example> SIZE=2000"
+	echo "< 1"
+	echo "> QUIT"
+	echo "< 1"
+} >"$T/.script"
+chat_file "unix:$SOCK"
+CODES="$CODES 401207"
+is "$(codes "$out")" "220 250 250 250 250 354 552 552 552 250 221" \
+    "j: over max_size: 552 per recipient; SIZE=999999: 552; SIZE=2000: 250"
+is "$(count "$out" '^S: 552 5\.3\.4 ')" 3 "j: each 552 is 5.3.4"
+# Exactly max_size bytes (dot-unstuffed, CRLF line ends) is accepted; one
+# more is not.  A newsletter: accepted and dropped, nothing pushed.
+for n in 2048 2049; do
+	"$PY" - "$n" "$T/m/j$n.eml" <<'EOP'
+import sys
+n = int(sys.argv[1])
+head = (b"From: News <news@shop.example>\r\nTo: bot+j3@otp.example.com\r\n"
+        b"Subject: Our offers\r\nMessage-ID: <j%d@shop.example>\r\n\r\n" % n)
+body = b""
+while len(head) + len(body) + 78 <= n:
+    body += b"y" * 76 + b"\r\n"
+body += b"z" * (n - len(head) - len(body) - 2) + b"\r\n"
+# a line starting with a dot: two bytes on the wire, one counted
+body = b"..\r\n" + body[3:]
+data = head + body
+assert len(data) - 1 == n, len(data)
+open(sys.argv[2], "wb").write(data)
+EOP
+done
+{
+	echo "< 1"
+	echo "> LHLO client.example"
+	echo "< 1"
+	for n in 2048 2049; do
+		echo "> MAIL FROM:<news@shop.example> SIZE=$n"
+		echo "< 1"
+		echo "> RSET"
+		echo "< 1"
+		echo "> MAIL FROM:<news@shop.example>"
+		echo "> RCPT TO:<bot+j3@otp.example.com>"
+		echo "> DATA"
+		echo "< 3"
+		echo "@ $T/m/j$n.eml"
+		echo "> ."
+		echo "< 1"
+	done
+	echo "> QUIT"
+	echo "< 1"
+} >"$T/.script"
+chat_file "unix:$SOCK"
+is "$(codes "$out")" "220 250 250 250 250 250 354 250 552 250 250 250 354 552 221" \
+    "j: SIZE=max_size and a message of exactly max_size bytes: 250; one byte more: 552"
+like "$out" '^S: 250 2\.0\.0 <bot\+j3@otp\.example\.com> Ok: not forwarded' \
+    "j: the message of max_size bytes was taken (and dropped: a newsletter)"
+
+# --- k: max_recipients ---------------------------------------------------------------------
+chat "inet:127.0.0.1:$M_LMTP" <<'EOS'
+< 1
+> LHLO client.example
+< 1
+> MAIL FROM:<codes@acme.example>
+< 1
+> RCPT TO:<bot+k1@otp.example.com>
+< 1
+> RCPT TO:<bot+k2@otp.example.com>
+< 1
+> RCPT TO:<bot+k3@otp.example.com>
+< 1
+> DATA
+< 1
+> From: News <news@shop.example>
+> Subject: Our offers
+> Message-ID: <k1@shop.example>
+>
+> Buy now.
+> .
+< 2
+> QUIT
+< 1
+EOS
+is "$(codes "$out")" "220 250 250 250 250 452 354 250 250 221" \
+    "k: max_recipients = 2: the third RCPT gets 452, DATA answers the two"
+like "$out" '^S: 452 4\.5\.3 ' "k: 452 4.5.3"
+unlike "$out" 'bot\+k3@' "k: no DATA reply for the refused recipient"
+
+# --- l: pipelining -------------------------------------------------------------------------
+mail m l.eml l1 bot+l1@otp.example.com 401208
+{
+	echo "< 1"
+	echo "> LHLO client.example"
+	echo "< 1"
+	echo "> MAIL FROM:<codes@acme.example>"
+	echo "> RCPT TO:<bot+l1@otp.example.com>"
+	echo "> RCPT TO:<bot+l2@otp.example.com>"
+	echo "> DATA"
+	echo "sleep 0.2"
+	sed 's/^\./../; s/^/> /' "$T/m/l.eml"
+	echo "> ."
+	echo "> QUIT"
+	echo "eof"
+} >"$T/.script"
+chat_file "unix:$SOCK"
+is "$(codes "$out" | cut -d' ' -f3-)" "250 250 250 354 250 250 221" \
+    "l: pipelined MAIL RCPT RCPT DATA, then message + QUIT: replies in order"
+like "$(printf '%s\n' "$out" | grep '^S: 250 2.0.0 <' | head -1)" 'bot\+l1@' \
+    "l: the first DATA reply is the first recipient's"
+ok "l: both recipients are pushed, once each" wait_for 15 npush2_is m bot+l1 bot+l2 1/1
+
+# --- h: max_connections ----------------------------------------------------------------------
+conf h 9 "[lmtp]" "listen = unix:$T/h/lmtp.sock" "max_connections = 3"
+daemon h
+h_pid=$dpid
+ok "h: a daemon with max_connections = 3 starts" wait_for 15 started h
+out=$(timeout 60 "$PY" "$CL" conns "unix:$T/h/lmtp.sock" 3)
+is "$(printf '%s\n' "$out" | grep -c '^[123]: 220 ')" 3 "h: three sessions get the greeting"
+like "$(printf '%s\n' "$out" | grep '^4: ' | head -1)" '^4: 421 4\.4\.5 ' "h: the fourth gets 421 4.4.5"
+is "$(printf '%s\n' "$out" | grep '^4: ' | tail -1)" "4: EOF" "h: and is closed"
+like "$(printf '%s\n' "$out" | grep '^5: ')" '^5: 220 ' "h: once one session closes, a new one is served"
+stop "$h_pid"
+is "$stop_rc" 0 "h: the daemon exits 0 on SIGTERM"
+
+# --- e: a store that cannot be written ---------------------------------------------------------
+if [ "$(id -u)" != 0 ]; then
+	skip 13 "not root"
+else
+	mkdir -p "$T/e/mnt"
+	if mount -t tmpfs -o size=256k,mode=0750 tmpfs "$T/e/mnt"; then
+		MNT=$T/e/mnt
+		store_path=$MNT/otpbridge.db
+		free_ports 1
+		E_SMTP=$ports
+		conf e "$(cat "$T/m/port")" "[lmtp]" "listen = unix:$T/e/lmtp.sock" \
+		    "[smtp]" "listen = inet:127.0.0.1:$E_SMTP"
+		store_path=""
+		mail e e.eml e1 bot+e@otp.example.com 401209
+		daemon e
+		e_pid=$dpid
+		ok "e: a daemon with its store on a 256k tmpfs starts" wait_for 15 started e
+		dd if=/dev/zero of="$MNT/filler" bs=4096 2>/dev/null
+		is "$(df -k --output=avail "$MNT" | tail -1 | tr -d ' ')" 0 "e: the filesystem is full"
+		txn "unix:$T/e/lmtp.sock" LHLO "$T/e/e.eml" codes@acme.example \
+		    bot+e@otp.example.com bot+e2@otp.example.com
+		is "$(count "$out" '^S: 451 4\.3\.0 <bot\+e2?@otp\.example\.com> ')" 2 \
+		    "e: full store: 451 4.3.0 for each recipient"
+		txn "inet:127.0.0.1:$E_SMTP" EHLO "$T/e/e.eml" codes@acme.example bot+e3@otp.example.com
+		like "$out" '^S: 451 4\.3\.0 ' "e: SMTP: 451 4.3.0 after DATA"
+		like "$(cat "$T/e/daemon.err")" 'result=tempfail' "e: the daemon logs the tempfail"
+		ok "e: the daemon is still running" alive "$e_pid"
+		rm -f "$MNT/filler"
+		txn "unix:$T/e/lmtp.sock" LHLO "$T/e/e.eml" codes@acme.example \
+		    bot+e@otp.example.com bot+e2@otp.example.com
+		is "$(count "$out" '^S: 250 2\.0\.0 <bot\+e2?@otp\.example\.com> Ok: queued as')" 2 \
+		    "e: with space again the same mail is queued for both (no dedup row was left)"
+		ok "e: both are pushed, once each" wait_for 15 npush2_is m bot+e bot+e2 1/1
+		stop "$e_pid"
+		is "$stop_rc" 0 "e: the daemon exits 0"
+		is "$(qj e '[j["state"] for j in L]')" '["delivered", "delivered"]' \
+		    "e: exactly two jobs, delivered: nothing was half-written"
+		is "$(npush m bot+e3@otp.example.com)" 0 "e: the mail refused over SMTP was not pushed"
+		umount "$MNT" && MNT=""
+	else
+		skip 13 "cannot mount a tmpfs"
+	fi
+fi
+
+# --- m: stale and foreign files at the socket path -------------------------------------------
+conf s 9 "[lmtp]" "listen = unix:$T/s/lmtp.sock"
+daemon s s1
+s1=$dpid
+ok "m: a daemon on a unix socket starts" wait_for 15 started s s1
+stop "$s1" 9
+ok "m: kill -9 leaves the socket file behind" test -S "$T/s/lmtp.sock"
+daemon s s2
+s2=$dpid
+ok "m: the next start replaces the stale socket" wait_for 15 started s s2
+chat "unix:$T/s/lmtp.sock" <<'EOS'
+< 1
+> QUIT
+< 1
+EOS
+is "$(codes "$out")" "220 221" "m: and answers on it"
+daemon s s3
+s3=$dpid
+wait_for 15 dead "$s3"
+stop "$s3" 0
+ok "m: a second daemon on the same socket exits non-zero ($stop_rc)" test "$stop_rc" -ne 0
+like "$(cat "$T/s/s3.err")" 'lmtp\.sock is in use by another process' "m: and says the socket is in use"
+chat "unix:$T/s/lmtp.sock" <<'EOS'
+< 1
+> QUIT
+< 1
+EOS
+is "$(codes "$out")" "220 221" "m: the first daemon still answers on its socket"
+stop "$s2"
+is "$stop_rc" 0 "m: the first daemon exits 0 on SIGTERM"
+ok "m: and removes its socket" test ! -e "$T/s/lmtp.sock"
+echo "not a socket" >"$T/s/lmtp.sock"
+daemon s s4
+s4=$dpid
+wait_for 15 dead "$s4"
+stop "$s4" 0
+ok "m: a regular file at the socket path: the daemon exits non-zero ($stop_rc)" test "$stop_rc" -ne 0
+like "$(cat "$T/s/s4.err")" 'lmtp\.sock exists and is not a socket' "m: and says why"
+is "$(cat "$T/s/lmtp.sock")" "not a socket" "m: the file is left untouched"
+
+# A unix socket path longer than sun_path (108 bytes with its NUL) cannot
+# be bound as given: check must refuse it (file:line) and run must not
+# bind some truncated path and claim to listen on the configured one.
+LONGDIR=$T/s/$(printf '%0100d' 0 | tr 0 d)
+conf s "$(cat "$T/m/port")" "[lmtp]" "listen = unix:$LONGDIR/lmtp.sock"
+s_line=$(grep -n '^listen = ' "$T/s/otpbridge.conf" | cut -d: -f1)
+run "$OTPBRIDGE" -c "$T/s/otpbridge.conf" check
+is "$rc" 78 "m: check: a unix socket path of ${#LONGDIR}+9 bytes (over 107) exits 78"
+like "$err" "^$T/s/otpbridge.conf:$s_line: " "m: and names file:line"
+run timeout -k 2 5 "$OTPBRIDGE" -c "$T/s/otpbridge.conf" run
+ok "m: run refuses it (exit $rc, not 0, not still running)" test "$rc" -ne 0 -a "$rc" -ne 124
+is "$(find "$T/s" -type s | wc -l)" 0 "m: and leaves no socket anywhere (no truncated path)"
+printf '%s\n' "$err" >>"$T/all-stderr.log"
+
+# --- o: SIGTERM during DATA ----------------------------------------------------------------------
+ep_start o 0
+o_ep=$ep_pid
+conf o "$ep_port" "[lmtp]" "listen = unix:$T/o/lmtp.sock"
+daemon o
+o_pid=$dpid
+ok "o: a daemon starts" wait_for 15 started o
+out=$(timeout 60 "$PY" "$CL" sigterm "unix:$T/o/lmtp.sock" "$o_pid")
+CODES="$CODES 774411"
+like "$(printf '%s\n' "$out" | grep '^B: ' | head -1)" '^B: 421 4\.3\.2 ' \
+    "o: the idle session gets 421 4.3.2 at once"
+like "$(printf '%s\n' "$out" | grep '^B: ' | tail -1)" '^B: EOF after 0\.[0-9] s$' "o: and is closed at once"
+like "$(printf '%s\n' "$out" | grep '^A: ' | tail -3 | tr '\n' '|')" \
+    '^A: 250 2\.0\.0 <bot\+term@otp\.example\.com> Ok: queued as [0-9]+\|A: 421 4\.3\.2 [^|]*shutting down\|A: EOF\|$' \
+    "o: the session in DATA finishes: 250, then 421 4.3.2, then closed"
+stop "$o_pid" 0
+is "$stop_rc" 0 "o: the daemon exits 0"
+is "$(npush o bot+term@otp.example.com)" 1 "o: the push was delivered before the daemon exited"
+is "$(qj o '[j["state"] for j in L]')" '["delivered"]' "o: the store says delivered"
+stop "$o_ep"
+
+# A session that stays in its transaction (MAIL, no DATA) past the grace
+# (push timeout 2 s + 2 s): the daemon exits 0, and tells the client
+# 421 4.3.2 before it drops the connection (RFC 5321 3.8), not a bare close.
+conf o2 9 "[lmtp]" "listen = unix:$T/o2/lmtp.sock" "timeout = 60"
+daemon o2
+o2_pid=$dpid
+ok "o: a daemon with timeout = 60 starts" wait_for 15 started o2
+t0=$(date +%s)
+chat "unix:$T/o2/lmtp.sock" <<EOS
+< 1
+> LHLO client.example
+< 1
+> MAIL FROM:<codes@acme.example>
+< 1
+kill $o2_pid 15
+eof
+EOS
+t1=$(date +%s)
+stop "$o2_pid" 0
+is "$stop_rc" 0 "o: SIGTERM with a session stuck in a transaction: the daemon exits 0"
+ok "o: within its grace of about 4 s ($((t1 - t0)) s)" test $((t1 - t0)) -le 8
+is "$(printf '%s\n' "$out" | tail -2 | cut -c1-12 | tr '\n' '|')" "S: 421 4.3.2|EOF|" \
+    "o: the stuck session gets 421 4.3.2 before the connection is closed"
+
+# --- n: kill -9 under load ----------------------------------------------------------------------
+conf n "$N_PUSH" "[lmtp]" "listen = unix:$T/n/lmtp.sock"
+daemon n n1
+n1=$dpid
+ok "n: a daemon starts (its endpoint is down: jobs stay pending)" wait_for 15 started n n1
+out=$(timeout 60 "$PY" "$CL" load "unix:$T/n/lmtp.sock" "$T/n/load.log" 100 4 "$n1" 50)
+like "$out" '^got250 [0-9]+ killed True$' "n: the load ran and the daemon was killed midway ($out)"
+stop "$n1" 0
+is "$stop_rc" 137 "n: the daemon died of SIGKILL"
+n_dot=$(pyq "$T/n/load.log" 'len({l["m"] for l in L if l["ev"] == "dot"})')
+n_250=$(pyq "$T/n/load.log" 'len({l["m"] for l in L if l["ev"] == "250"})')
+ok "n: some messages got 250 ($n_250), not all 100 were sent ($n_dot)" \
+    test "$n_250" -ge 50 -a "$n_dot" -lt 100
+timeout 60 "$OTPBRIDGE" -c "$T/n/otpbridge.conf" queue list --json >"$T/n/q0.json" 2>>"$T/all-stderr.log"
+is "$(pyq "$T/n/q0.json" '"missing %s" % sorted({l["m"] for l in map(json.loads, open(sys.argv[1].replace("q0.json", "load.log"))) if l["ev"] == "250"} - {int(j["identifier"].split("+m")[1].split("@")[0]) for j in L})')" \
+    "missing []" "n: after the kill, every message that got 250 has a job in the store"
+ep_start n "$N_PUSH"
+n_ep=$ep_pid
+is "$ep_port" "$N_PUSH" "n: the endpoint now listens on the push port"
+daemon n n2
+n2=$dpid
+ok "n: the daemon restarts" wait_for 15 started n n2
+ok "n: the queue settles (every job delivered)" wait_for 40 all_delivered n
+sleep 1
+stop "$n2"
+is "$stop_rc" 0 "n: the restarted daemon exits 0"
+"$PY" - "$T/n/load.log" "$T/n/requests.log" "$T/n/q.json" >"$T/n/check.out" <<'EOP'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+reqs = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+jobs = [json.loads(l) for l in open(sys.argv[3]) if l.strip()]
+dot = {e["m"] for e in ev if e["ev"] == "dot"}
+got = {e["m"] for e in ev if e["ev"] == "250"}
+push = {}
+for r in reqs:
+    if r["status"] != 200:
+        continue
+    ident = json.loads(r["body"])["totp_identifier"]
+    m = int(ident.split("@")[0].split("+m")[1])
+    push[m] = push.get(m, 0) + 1
+print("lost", sorted(got - set(push)))
+print("dup", sorted(m for m, c in push.items() if c > 1))
+print("unsent", sorted(set(push) - dot))
+print("bad", sum(1 for r in reqs if r["status"] != 200))
+print("jobs", len(jobs), "pushed", len(push))
+EOP
+n_chk=$(cat "$T/n/check.out")
+like "$n_chk" '^lost \[\]$' "n: every message that got 250 was pushed"
+like "$n_chk" '^dup \[\]$' "n: none was pushed twice"
+like "$n_chk" '^unsent \[\]$' "n: nothing was pushed whose final dot was not sent"
+like "$n_chk" '^bad 0$' "n: the endpoint accepted every push"
+like "$n_chk" '^jobs ([0-9]+) pushed \1$' "n: one job per pushed message"
+stop "$n_ep"
+
+# --- i (part 2): the idle session timed out --------------------------------------------------------
+if [ -n "$i_client" ]; then
+	stop "$i_client" 0
+	i_out=$(cat "$T/i/idle.out")
+	like "$i_out" '^S: 421 4\.4\.2 ' "i: an idle session gets 421 4.4.2"
+	like "$i_out" '^EOF$' "i: and is closed"
+	i_el=$(printf '%s\n' "$i_out" | sed -n 's/^elapsed //p')
+	ok "i: after about 10 s (${i_el:-?} s)" test "${i_el:-0}" -ge 9 -a "${i_el:-99}" -le 15
+else
+	skip 3 "daemon i did not start"
+fi
+stop "$i_pid"
+
+# --- q (part 2): the client that never reads is dropped ------------------------------------------
+if [ -n "$q_client" ]; then
+	wait_for 40 grep -q ' after ' "$T/q/hog.out"
+	q_out=$(cat "$T/q/hog.out")
+	like "$q_out" '^stopped reading$' "q: the daemon stops reading a client that does not read"
+	like "$q_out" '^closed after ([0-9]|1[0-9]|2[0-4]) s$' \
+	    "q: and drops it within about 2 x timeout (10 s): $(echo $q_out)"
+	chat "unix:$T/q/lmtp.sock" <<'EOS'
+< 1
+> QUIT
+< 1
+EOS
+	is "$(codes "$out")" "220 221" "q: its connection slot is free again (max_connections = 1)"
+	stop "$q_client"
+else
+	skip 3 "daemon q did not start"
+fi
+stop "$q_pid"
+
+# --- the main daemon: nothing pushed that must not be -----------------------------------------------
+stop "$m_pid"
+is "$stop_rc" 0 "the main daemon exits 0 on SIGTERM"
+ok "the main daemon removed its socket" test ! -e "$SOCK"
+is "$(pyq "$T/m/requests.log" 'sorted(b["totp_identifier"].split("@")[0] for b in B if any(x in b["totp_identifier"] for x in ("+news", "+f@", "+j1", "+j2", "+k")))')" \
+    '[]' "d, f, j, k: none of the refused or dropped mails was pushed"
+is "$(pyq "$T/m/requests.log" 'sum(1 for r in L if r["status"] != 200)')" 0 \
+    "the endpoint accepted every push (the contract holds)"
+stop "$m_ep"
+
+# --- secrets -------------------------------------------------------------------------------------
+cat "$T"/*/*.err >>"$T/all-stderr.log" 2>/dev/null
+ok "no otpbridge output shows the API key" \
+    sh -c '! grep -qF -- "$1" "$2"' sh "$KEY" "$T/all-stderr.log"
+leaked=""
+for c in $CODES; do
+	grep -qF -- "$c" "$T/all-stderr.log" && leaked="$leaked $c"
+done
+is "$leaked" "" "no log line shows a code"
+
+echo "# runtime $(($(date +%s) - start_time)) s"
+done_testing
