@@ -8,7 +8,8 @@ echo "postfix postfix/mailname string localhost" | debconf-set-selections
 pkgs="build-essential autoconf automake libtool pkg-config
  libglib2.0-dev libgmime-3.0-dev libetpan-dev libpcre2-dev libcurl4-gnutls-dev
  libsqlite3-dev libjson-glib-dev libgumbo-dev libmicrohttpd-dev libsystemd-dev
- clang libclang-rt-14-dev python3 swaks dovecot-imapd postfix openssl sqlite3 curl"
+ clang libclang-rt-14-dev python3 swaks dovecot-imapd postfix openssl sqlite3 curl
+ systemd"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

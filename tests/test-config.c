@@ -113,7 +113,7 @@ check_defaults(const struct config *cfg)
 	g_assert_cmpuint(cfg->imap->len, ==, 0);
 	g_assert_nonnull(cfg->trusted_authserv_id);
 	g_assert_null(cfg->trusted_authserv_id[0]);
-	g_assert_cmpstr(cfg->filters_dir, ==, "/usr/local/etc/otpbridge/filters.d");
+	g_assert_cmpstr(cfg->filters_dir, ==, SYSCONFDIR "/otpbridge/filters.d");
 	g_assert_false(cfg->filters_dir_set);
 }
 
