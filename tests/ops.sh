@@ -13,16 +13,6 @@ unset OTPBRIDGE_API_KEY
 free_port() {
 	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
-wait_for() { # SECONDS command...
-	_w=$(($1 * 5)); shift
-	while [ "$_w" -gt 0 ]; do "$@" && return 0; sleep 0.2; _w=$((_w - 1)); done
-	"$@"
-}
-stop() { # PID: SIGTERM, wait, $stop_rc
-	kill -TERM "$1" 2>/dev/null
-	wait "$1"
-	stop_rc=$?
-}
 http() { # METHOD PATH [curl args...]: $code and $body
 	_m=$1 _p=$2; shift 2
 	body=$(curl -s -o - -w '\n%{http_code}' -X "$_m" "$@" "http://127.0.0.1:$HTTP$_p")

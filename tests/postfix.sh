@@ -59,60 +59,7 @@ id postfix >/dev/null 2>&1 || skip_all "no postfix user"
 getent group postdrop >/dev/null 2>&1 || skip_all "no postdrop group"
 
 # --- helpers ---------------------------------------------------------------
-
-# wait_for SECONDS CMD...: polls CMD every 0.2 s; its status at the end.
-wait_for() {
-	_w=$(($1 * 5))
-	shift
-	while [ "$_w" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.2
-		_w=$((_w - 1))
-	done
-	"$@"
-}
-
-# alive PID: running (not gone, not a zombie waiting to be reaped).
-alive() {
-	_st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
-	[ -n "$_st" ] && [ "$_st" != Z ]
-}
-
-# stop PID [SIGNAL]: signals a child of ours, waits at most 30 s, reaps
-# it; $stop_rc.
-stop() {
-	kill -"${2:-TERM}" "$1" 2>/dev/null
-	_w=150
-	while alive "$1" && [ "$_w" -gt 0 ]; do
-		sleep 0.2
-		_w=$((_w - 1))
-	done
-	if alive "$1"; then
-		echo "# pid $1 ignored SIG${2:-TERM} for 30 s: killing it"
-		kill -9 "$1" 2>/dev/null
-	fi
-	wait "$1"
-	stop_rc=$?
-	_pids=$(printf ' %s ' $_pids | sed "s/ $1 / /")
-}
-
-# pyq FILE EXPR: the Python EXPR over L, the JSON lines of FILE (empty
-# when missing).  Prints a string as is, anything else as JSON.
-pyq() {
-	"$PY" - "$1" "$2" <<'EOP'
-import json, os, sys
-try:
-    with open(sys.argv[1], encoding="utf-8") as f:
-        L = [json.loads(l) for l in f if l.strip()]
-except FileNotFoundError:
-    L = []
-try:
-    r = eval(sys.argv[2])
-except Exception as e:
-    r = "error: %s: %s" % (type(e).__name__, e)
-print(r if isinstance(r, str) else json.dumps(r))
-EOP
-}
+# (wait_for, alive, dead, stop and pyq come from testlib.sh)
 
 # The endpoint's log: requests, accepted ones, "identifier code" lines.
 REQ=$T/requests.log
