@@ -203,6 +203,7 @@ daemon_run(struct config *cfg, struct filter_set *set, const char *path,
 	GError *err = NULL;
 	g_autofree char *owner = g_strdup_printf("daemon:%d", (int)getpid());
 	guint sig[3];
+	int rc = 0;
 
 	d.cfg = cfg;
 	d.live = cfg;
@@ -210,10 +211,8 @@ daemon_run(struct config *cfg, struct filter_set *set, const char *path,
 	d.must_exist = must_exist;
 	if (store_open(cfg->store.path, &d.st, &err) < 0) {
 		g_warning("cannot open the store: %s", err->message);
-		g_error_free(err);
-		filter_set_free(&set);
-		config_free(&cfg);
-		return EXIT_TEMPFAIL;
+		rc = EXIT_TEMPFAIL;
+		goto out;
 	}
 	d.pc = daemon_push_client(cfg, NULL);
 	qp.owner = owner;
@@ -223,33 +222,14 @@ daemon_run(struct config *cfg, struct filter_set *set, const char *path,
 	d.q = queue_new(d.st, d.pc, &qp, NULL);
 	{
 		struct lmtp_env env = { d.st, d.q, cfg, set };
-
-		d.lmtp = lmtp_new(&env, &err);
-		if (d.lmtp == NULL) {
-			g_warning("%s", err->message);
-			g_error_free(err);
-			queue_free(&d.q);
-			push_client_free(&d.pc);
-			store_close(&d.st);
-			filter_set_free(&set);
-			config_free(&cfg);
-			return EXIT_CONFIG;
-		}
-	}
-	if (cfg->http.listen->len > 0) {
 		struct http_env henv = { d.st, cfg, daemon_health, &d };
 
-		d.http = http_new(&henv, &err);
-		if (d.http == NULL) {
+		d.lmtp = lmtp_new(&env, &err);
+		if (d.lmtp == NULL ||
+		    (cfg->http.listen->len > 0 && (d.http = http_new(&henv, &err)) == NULL)) {
 			g_warning("%s", err->message);
-			g_error_free(err);
-			lmtp_free(&d.lmtp);
-			queue_free(&d.q);
-			push_client_free(&d.pc);
-			store_close(&d.st);
-			filter_set_free(&set);
-			config_free(&cfg);
-			return EXIT_CONFIG;
+			rc = EXIT_CONFIG;
+			goto out;
 		}
 	}
 	d.path = g_strdup(path);
@@ -276,17 +256,19 @@ daemon_run(struct config *cfg, struct filter_set *set, const char *path,
 
 	for (int i = 0; i < 3; i++)
 		g_source_remove(sig[i]);
+	g_main_loop_unref(d.loop);
+	g_message("stopped");
+out:
+	g_clear_error(&err);
 	http_free(&d.http);
 	lmtp_free(&d.lmtp);
 	queue_free(&d.q);
 	push_client_free(&d.pc);
 	store_close(&d.st);
-	g_main_loop_unref(d.loop);
 	filter_set_free(&d.set);
 	if (d.live != d.cfg)
 		config_free(&d.live);
 	config_free(&d.cfg);
 	g_free(d.path);
-	g_message("stopped");
-	return 0;
+	return rc;
 }
