@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "util.h"
+#include "testutil.h"
 
 #define ENV_KEY "OTPBRIDGE_API_KEY"
 
@@ -876,25 +877,6 @@ test_listen(gconstpointer data)
 
 /* ---- main -------------------------------------------------------------- */
 
-static void
-rm_rf(const char *dir)
-{
-	GDir *d = g_dir_open(dir, 0, NULL);
-	const char *name;
-
-	if (d == NULL)
-		return;
-	while ((name = g_dir_read_name(d)) != NULL) {
-		g_autofree char *p = g_build_filename(dir, name, NULL);
-		if (g_file_test(p, G_FILE_TEST_IS_DIR) && !g_file_test(p, G_FILE_TEST_IS_SYMLINK))
-			rm_rf(p);
-		else
-			g_unlink(p);
-	}
-	g_dir_close(d);
-	g_rmdir(dir);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -937,7 +919,7 @@ main(int argc, char **argv)
 	}
 
 	rc = g_test_run();
-	rm_rf(tmpdir);
+	testutil_rm_rf(tmpdir);
 	g_free(tmpdir);
 	return rc;
 }

@@ -10,6 +10,7 @@
 
 #include "filter.h"
 #include "util.h"
+#include "testutil.h"
 
 static char *tmpdir;
 static guint dir_seq;
@@ -700,25 +701,6 @@ out:
 
 /* ---- main -------------------------------------------------------------- */
 
-static void
-rm_rf(const char *dir)
-{
-	GDir *d = g_dir_open(dir, 0, NULL);
-	const char *name;
-
-	if (d == NULL)
-		return;
-	while ((name = g_dir_read_name(d)) != NULL) {
-		g_autofree char *p = g_build_filename(dir, name, NULL);
-		if (g_file_test(p, G_FILE_TEST_IS_DIR) && !g_file_test(p, G_FILE_TEST_IS_SYMLINK))
-			rm_rf(p);
-		else
-			g_unlink(p);
-	}
-	g_dir_close(d);
-	g_rmdir(dir);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -767,7 +749,7 @@ main(int argc, char **argv)
 	}
 
 	rc = g_test_run();
-	rm_rf(tmpdir);
+	testutil_rm_rf(tmpdir);
 	g_free(tmpdir);
 	return rc;
 }

@@ -21,6 +21,7 @@
 #include "json.h"
 #include "metrics.h"
 #include "store.h"
+#include "testutil.h"
 
 #define KEY "test_api_key"
 #define V1 "{\"task_id\":\"tsk_123\",\"workflow_run_id\":\"wr_456\"," \
@@ -87,24 +88,6 @@ add_listen(const char *spec)
 
 	g_assert_cmpint(config_parse_listen(spec, &la, &why), ==, 0);
 	g_ptr_array_add(cfg->http.listen, la);
-}
-
-static void
-rm_rf(const char *path)
-{
-	GDir *d = g_dir_open(path, 0, NULL);
-	const char *name;
-
-	if (d == NULL) {
-		g_unlink(path);
-		return;
-	}
-	while ((name = g_dir_read_name(d)) != NULL) {
-		g_autofree char *child = g_build_filename(path, name, NULL);
-		rm_rf(child);
-	}
-	g_dir_close(d);
-	g_rmdir(path);
 }
 
 static gint64
@@ -752,7 +735,7 @@ main(int argc, char **argv)
 	g_assert_false(g_file_test(sock_path, G_FILE_TEST_EXISTS));
 	store_close(&st);
 	config_free(&cfg);
-	rm_rf(tmpdir);
+	testutil_rm_rf(tmpdir);
 	g_free(tmpdir);
 	g_free(sock_path);
 	g_string_free(log_text, TRUE);

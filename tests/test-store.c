@@ -19,6 +19,7 @@
 
 #include "store.h"
 #include "util.h"
+#include "testutil.h"
 
 #define T0 1700000000   /* a fixed "now" */
 
@@ -27,26 +28,6 @@ struct tmp {
 	char *dir;
 	char *path;
 };
-
-static void
-rm_rf(const char *path, guint depth)
-{
-	GDir *d;
-	const char *name;
-
-	g_assert_cmpuint(depth, <, 8);
-	d = g_dir_open(path, 0, NULL);
-	if (d != NULL) {
-		while ((name = g_dir_read_name(d)) != NULL) {
-			g_autofree char *child = g_build_filename(path, name, NULL);
-			rm_rf(child, depth + 1);
-		}
-		g_dir_close(d);
-		g_rmdir(path);
-	} else {
-		g_unlink(path);
-	}
-}
 
 static void
 tmp_init(struct tmp *t)
@@ -61,7 +42,7 @@ tmp_init(struct tmp *t)
 static void
 tmp_clear(struct tmp *t)
 {
-	rm_rf(t->dir, 0);
+	testutil_rm_rf(t->dir);
 	g_free(t->dir);
 	g_free(t->path);
 }
@@ -289,7 +270,7 @@ test_future_version(void)
 	g_clear_error(&err);
 
 	/* Someone else's database is not migrated into ours. */
-	rm_rf(t.path, 0);
+	testutil_rm_rf(t.path);
 	{
 		const char *argv[] = { cli, t.path, "CREATE TABLE theirs (a);", NULL };
 		g_assert_true(run(argv, NULL));

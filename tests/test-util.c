@@ -9,6 +9,7 @@
 #include <glib/gstdio.h>
 
 #include "util.h"
+#include "testutil.h"
 
 static char *tmpdir;
 
@@ -397,25 +398,6 @@ test_secret_free_null(void)
 
 /* ---- main -------------------------------------------------------------- */
 
-static void
-rm_rf(const char *dir)
-{
-	GDir *d = g_dir_open(dir, 0, NULL);
-	const char *name;
-
-	if (d == NULL)
-		return;
-	while ((name = g_dir_read_name(d)) != NULL) {
-		g_autofree char *p = g_build_filename(dir, name, NULL);
-		if (g_file_test(p, G_FILE_TEST_IS_DIR) && !g_file_test(p, G_FILE_TEST_IS_SYMLINK))
-			rm_rf(p);
-		else
-			g_unlink(p);
-	}
-	g_dir_close(d);
-	g_rmdir(dir);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -461,7 +443,7 @@ main(int argc, char **argv)
 	g_test_add_func("/util/secret/free", test_secret_free_null);
 
 	rc = g_test_run();
-	rm_rf(tmpdir);
+	testutil_rm_rf(tmpdir);
 	g_free(tmpdir);
 	return rc;
 }
