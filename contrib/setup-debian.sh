@@ -7,7 +7,7 @@ echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-se
 echo "postfix postfix/mailname string localhost" | debconf-set-selections
 pkgs="build-essential autoconf automake libtool pkg-config
  libglib2.0-dev libgmime-3.0-dev libetpan-dev libpcre2-dev libcurl4-gnutls-dev
- libsqlite3-dev libjson-glib-dev libgumbo-dev libmicrohttpd-dev libsystemd-dev
+ libgnutls28-dev libsasl2-modules libsqlite3-dev libjson-glib-dev libgumbo-dev libmicrohttpd-dev libsystemd-dev
  clang libclang-rt-14-dev python3 swaks dovecot-imapd postfix openssl sqlite3 curl
  systemd"
 missing=""

@@ -1,0 +1,1162 @@
+#include "autoconfig.h"
+/*
+ * imap.c - the IMAP source (SPEC 6), the only file that includes libetpan
+ * (and, for certificate verification, GnuTLS).
+ *
+ * One GThread per account owns one mailimap session: connect (implicit
+ * TLS, STARTTLS or plain to loopback), verify the server certificate,
+ * LOGIN or AUTHENTICATE PLAIN, SELECT, UID SEARCH for UIDs above the
+ * committed one, UID FETCH BODY.PEEK[] one message at a time, hand it to
+ * the main loop and wait for imap_msg_done() before applying `after`
+ * (\Seen, move, delete) and advancing the UID.  Then IDLE (or poll),
+ * with a NOOP cross-check every poll_interval.
+ *
+ * Certificates: Debian's libetpan is built against GnuTLS and its
+ * mailstream_ssl_set_server_certicate() is a no-op there, so libetpan
+ * verifies nothing.  After the handshake (and before any credential is
+ * sent) we take the peer chain with mailstream_get_certificate_chain() and
+ * verify it with GnuTLS against ca_file or the system store, including
+ * the host name (or IP address) and the TLS server key purpose.
+ *
+ * Hostile input: everything the server sends (responses, literals,
+ * dates, capability lists).  Limits: ic->timeout on every network
+ * operation (libetpan session timeout), RFC822.SIZE checked against
+ * max_size before the body is fetched, at most IMAP_BATCH_MAX UIDs per
+ * round, server text in logs sanitised and cut to IMAP_TEXT_MAX bytes, a
+ * bounded wait for the main loop's verdict, password_command output and
+ * run time bounded.  XXX libetpan reads a literal whole into memory: a
+ * server that lies about RFC822.SIZE can still make us buffer a large
+ * body (we check the real length afterwards and drop it).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <glib-unix.h>
+
+#include <libetpan/libetpan.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
+#include "imap.h"
+#include "util.h"
+
+#define IMAP_BATCH_MAX 1000       /* UIDs handled per sync round */
+#define IMAP_TEXT_MAX 200         /* server text copied into errors */
+#define IMAP_VERDICT_WAIT 600     /* seconds to wait for imap_msg_done */
+#define IMAP_BACKOFF_MAX 300      /* seconds */
+#define IMAP_CMD_OUT_MAX 4096     /* password_command stdout bytes */
+
+/* A message on its way to the main loop; m is first (imap_msg_done casts). */
+struct imap_pending {
+	struct imap_msg m;
+	gint refs;                   /* atomic: thread + main side */
+	gint cancelled;              /* atomic: account stopped */
+	struct imap_account *a;
+	char *account;
+	char *mailbox;
+	char *data;
+	gboolean answered;           /* under a->lock */
+	gboolean committed;
+};
+
+struct imap_account {
+	struct imap_config ic;       /* deep copy */
+	imap_msg_fn fn;
+	gpointer fn_data;
+	GMainContext *ctx;
+	GThread *thread;
+	int wake[2];                 /* stop wakes poll() through this pipe */
+
+	GMutex lock;                 /* protects everything below */
+	GCond cond;
+	gboolean stopping;
+	int sock_fd;                 /* current session's fd, -1 */
+	struct imap_pending *pending;
+	gboolean connected;
+	gint64 last_sync;
+	char *last_error;
+
+	/* Thread-only state. */
+	gboolean have_state;
+	guint32 uidvalidity;
+	guint32 last_uid;
+	guint max_age;
+	gboolean outage;             /* an outage has been logged */
+	gboolean cap_idle, cap_move, cap_uidplus;
+};
+
+/* Deep copy of the fields we use. */
+static void
+imap_config_copy(struct imap_config *dst, const struct imap_config *src)
+{
+	*dst = *src;
+	dst->name = g_strdup(src->name);
+	dst->host = g_strdup(src->host);
+	dst->ca_file = g_strdup(src->ca_file);
+	dst->user = g_strdup(src->user);
+	dst->password_file = g_strdup(src->password_file);
+	dst->password_command = g_strdup(src->password_command);
+	dst->oauth2_provider = g_strdup(src->oauth2_provider);
+	dst->token_url = g_strdup(src->token_url);
+	dst->client_id = g_strdup(src->client_id);
+	dst->client_secret_file = g_strdup(src->client_secret_file);
+	dst->refresh_token_file = g_strdup(src->refresh_token_file);
+	dst->mailbox = g_strdup(src->mailbox != NULL ? src->mailbox : "INBOX");
+	dst->after_folder = g_strdup(src->after_folder);
+	dst->identifier = g_strdup(src->identifier);
+}
+
+static void
+imap_config_clear(struct imap_config *c)
+{
+	g_free(c->name);
+	g_free(c->host);
+	g_free(c->ca_file);
+	g_free(c->user);
+	g_free(c->password_file);
+	g_free(c->password_command);
+	g_free(c->oauth2_provider);
+	g_free(c->token_url);
+	g_free(c->client_id);
+	g_free(c->client_secret_file);
+	g_free(c->refresh_token_file);
+	g_free(c->mailbox);
+	g_free(c->after_folder);
+	g_free(c->identifier);
+}
+
+/* Printable-ASCII copy of untrusted server text, at most IMAP_TEXT_MAX. */
+static char *
+imap_sanitize(const char *s)
+{
+	GString *out = g_string_new(NULL);
+
+	for (; s != NULL && *s != '\0' && out->len < IMAP_TEXT_MAX; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			g_string_append_c(out, '\'');
+		else if (c >= 0x20 && c < 0x7f)
+			g_string_append_c(out, (char)c);
+		else if (c == '\r' || c == '\n')
+			break;
+		else
+			g_string_append_c(out, '?');
+	}
+	return g_string_free(out, FALSE);
+}
+
+/* A few libetpan error codes in words; NULL for the rest. */
+static const char *
+imap_errname(int r)
+{
+	switch (r) {
+	case MAILIMAP_ERROR_STREAM:
+		return "connection lost or timed out";
+	case MAILIMAP_ERROR_CONNECTION_REFUSED:
+		return "connection refused or unreachable";
+	case MAILIMAP_ERROR_SSL:
+		return "TLS handshake failed";
+	case MAILIMAP_ERROR_PARSE:
+		return "unparsable server response";
+	case MAILIMAP_ERROR_MEMORY:
+		return "out of memory";
+	default:
+		return NULL;
+	}
+}
+
+/* "what failed (libetpan N[: name][: server text])"; g_malloc'd. */
+static char *
+imap_err(mailimap *s, const char *what, int r)
+{
+	char *txt = imap_sanitize(s != NULL ? s->imap_response : NULL);
+	const char *name = imap_errname(r);
+	char *e;
+
+	e = g_strdup_printf("%s failed (libetpan %d%s%s%s%s)", what, r,
+	    name != NULL ? ": " : "", name != NULL ? name : "",
+	    *txt != '\0' ? ": " : "", txt);
+	g_free(txt);
+	return e;
+}
+
+static gboolean
+imap_is_stopping(struct imap_account *a)
+{
+	gboolean s;
+
+	g_mutex_lock(&a->lock);
+	s = a->stopping;
+	g_mutex_unlock(&a->lock);
+	return s;
+}
+
+/* Sleeps up to ms milliseconds or until stop; also waits on fd if >= 0.
+ * Returns 1 if fd is readable, 0 on timeout, -1 on stop. */
+static int
+imap_wait(struct imap_account *a, int fd, int ms)
+{
+	struct pollfd p[2];
+	gint64 end = g_get_monotonic_time() + (gint64)ms * 1000;
+
+	for (;;) {
+		int n = 1, r;
+		gint64 left;
+
+		if (imap_is_stopping(a))
+			return -1;
+		left = (end - g_get_monotonic_time()) / 1000;
+		if (left <= 0)
+			return 0;
+		p[0].fd = a->wake[0];
+		p[0].events = POLLIN;
+		p[0].revents = 0;
+		if (fd >= 0) {
+			p[1].fd = fd;
+			p[1].events = POLLIN;
+			p[1].revents = 0;
+			n = 2;
+		}
+		r = poll(p, (nfds_t)n, (int)MIN(left, G_MAXINT));
+		if (r < 0 && errno != EINTR)
+			return 0;
+		if (r <= 0)
+			continue;
+		if (p[0].revents != 0)
+			return -1;
+		if (n == 2 && p[1].revents != 0)
+			return 1;
+	}
+}
+
+static void
+imap_set_status(struct imap_account *a, gboolean connected, gboolean synced,
+    const char *error)
+{
+	g_mutex_lock(&a->lock);
+	a->connected = connected;
+	if (synced) {
+		a->last_sync = g_get_real_time() / G_USEC_PER_SEC;
+		g_clear_pointer(&a->last_error, g_free);   /* recovered */
+	}
+	if (error != NULL) {
+		g_free(a->last_error);
+		a->last_error = g_strdup(error);
+	}
+	g_mutex_unlock(&a->lock);
+}
+
+/* Runs password_command (sh -c) with a timeout; first line of stdout. */
+static char *
+imap_password_command(struct imap_account *a, char **err)
+{
+	const char *argv[] = { "/bin/sh", "-c", a->ic.password_command, NULL };
+	GPid pid;
+	int out = -1, status = 0;
+	char buf[IMAP_CMD_OUT_MAX + 1];
+	gsize len = 0;
+	GError *gerr = NULL;
+	gint64 end;
+	gboolean timed_out = FALSE;
+	char *nl, *pw;
+
+	if (!g_spawn_async_with_pipes(NULL, (char **)argv, NULL,
+	    G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDERR_TO_DEV_NULL, NULL,
+	    NULL, &pid, NULL, &out, NULL, &gerr)) {
+		*err = g_strdup_printf("password_command: %s", gerr->message);
+		g_error_free(gerr);
+		return NULL;
+	}
+	end = g_get_monotonic_time() + (gint64)MAX(a->ic.timeout, 1) * G_USEC_PER_SEC;
+	for (;;) {
+		struct pollfd p = { .fd = out, .events = POLLIN };
+		gint64 left = (end - g_get_monotonic_time()) / 1000;
+		ssize_t n;
+
+		if (left <= 0) {
+			timed_out = TRUE;
+			break;
+		}
+		if (poll(&p, 1, (int)left) <= 0)
+			continue;
+		if (len >= IMAP_CMD_OUT_MAX)
+			break;
+		n = read(out, buf + len, IMAP_CMD_OUT_MAX - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (gsize)n;
+	}
+	close(out);
+	if (timed_out)
+		kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	g_spawn_close_pid(pid);
+	buf[len] = '\0';
+	if (timed_out || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		explicit_bzero(buf, sizeof(buf));
+		*err = g_strdup(timed_out ? "password_command timed out" :
+		    "password_command failed");
+		return NULL;
+	}
+	nl = strpbrk(buf, "\r\n");
+	if (nl != NULL)
+		*nl = '\0';
+	pw = g_strdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	if (*pw == '\0') {
+		g_free(pw);
+		*err = g_strdup("password_command printed nothing");
+		return NULL;
+	}
+	return pw;
+}
+
+static char *
+imap_password(struct imap_account *a, char **err)
+{
+	GError *gerr = NULL;
+	char *pw;
+
+	if (a->ic.password_command != NULL)
+		return imap_password_command(a, err);
+	if (a->ic.password_file == NULL) {
+		*err = g_strdup("no password_file or password_command");
+		return NULL;
+	}
+	pw = util_read_secret_file(a->ic.password_file, &gerr);
+	if (pw == NULL) {
+		*err = g_strdup(gerr->message);
+		g_error_free(gerr);
+	}
+	return pw;
+}
+
+/* Sets SNI on the libetpan TLS context. */
+static void
+imap_tls_cb(struct mailstream_ssl_context *ctx, void *data)
+{
+	mailstream_ssl_set_server_name(ctx, (char *)data);
+}
+
+/* Verifies the peer chain of the session's stream: 0, or -1 and *err. */
+static int
+imap_verify(struct imap_account *a, mailimap *s, char **err)
+{
+	carray *chain = mailstream_get_certificate_chain(s->imap_stream);
+	gnutls_x509_trust_list_t tl = NULL;
+	gnutls_x509_crt_t *crts = NULL;
+	unsigned int n = 0, i, status = 0;
+	int r, ret = -1;
+	gnutls_typed_vdata_st vd[2];
+
+	if (chain == NULL || carray_count(chain) == 0) {
+		*err = g_strdup("TLS: the server sent no certificate");
+		goto out;
+	}
+	n = MIN(carray_count(chain), 16u);
+	crts = g_new0(gnutls_x509_crt_t, n);
+	for (i = 0; i < n; i++) {
+		MMAPString *der = carray_get(chain, i);
+		gnutls_datum_t d = { (unsigned char *)der->str, (unsigned int)der->len };
+
+		if (gnutls_x509_crt_init(&crts[i]) < 0 ||
+		    gnutls_x509_crt_import(crts[i], &d, GNUTLS_X509_FMT_DER) < 0) {
+			*err = g_strdup("TLS: unparsable server certificate");
+			goto out;
+		}
+	}
+	if (gnutls_x509_trust_list_init(&tl, 0) < 0) {
+		*err = g_strdup("TLS: cannot create a trust list");
+		goto out;
+	}
+	if (a->ic.ca_file != NULL)
+		r = gnutls_x509_trust_list_add_trust_file(tl, a->ic.ca_file, NULL,
+		    GNUTLS_X509_FMT_PEM, 0, 0);
+	else
+		r = gnutls_x509_trust_list_add_system_trust(tl, 0, 0);
+	if (r <= 0) {
+		*err = g_strdup_printf("TLS: no trusted CA loaded from %s",
+		    a->ic.ca_file != NULL ? a->ic.ca_file : "the system store");
+		goto out;
+	}
+	vd[0].type = GNUTLS_DT_DNS_HOSTNAME;
+	vd[0].data = (unsigned char *)a->ic.host;
+	vd[0].size = 0;
+	vd[1].type = GNUTLS_DT_KEY_PURPOSE_OID;
+	vd[1].data = (unsigned char *)GNUTLS_KP_TLS_WWW_SERVER;
+	vd[1].size = 0;
+	r = gnutls_x509_trust_list_verify_crt2(tl, crts, n, vd, 2, 0, &status, NULL);
+	if (r < 0 || status != 0) {
+		gnutls_datum_t txt = { NULL, 0 };
+
+		if (r >= 0 && gnutls_certificate_verification_status_print(status,
+		    GNUTLS_CRT_X509, &txt, 0) >= 0 && txt.data != NULL) {
+			*err = g_strdup_printf("TLS: certificate not trusted for %s: %s",
+			    a->ic.host, g_strstrip((char *)txt.data));
+			gnutls_free(txt.data);
+		} else {
+			*err = g_strdup_printf("TLS: certificate not trusted for %s",
+			    a->ic.host);
+		}
+		goto out;
+	}
+	ret = 0;
+out:
+	if (crts != NULL) {
+		for (i = 0; i < n; i++)
+			if (crts[i] != NULL)
+				gnutls_x509_crt_deinit(crts[i]);
+		g_free(crts);
+	}
+	if (tl != NULL)
+		gnutls_x509_trust_list_deinit(tl, 1);
+	if (chain != NULL)
+		mailstream_certificate_chain_free(chain);
+	return ret;
+}
+
+/* Reads CAPABILITY into a->cap_*; 0 or -1. */
+static int
+imap_caps(struct imap_account *a, mailimap *s, char **err)
+{
+	struct mailimap_capability_data *cd = NULL;
+	clistiter *it;
+	int r = mailimap_capability(s, &cd);
+
+	if (r != MAILIMAP_NO_ERROR) {
+		*err = imap_err(s, "CAPABILITY", r);
+		return -1;
+	}
+	a->cap_idle = a->cap_move = a->cap_uidplus = FALSE;
+	for (it = clist_begin(cd->cap_list); it != NULL; it = clist_next(it)) {
+		struct mailimap_capability *c = clist_content(it);
+
+		if (c->cap_type != MAILIMAP_CAPABILITY_NAME || c->cap_data.cap_name == NULL)
+			continue;
+		if (g_ascii_strcasecmp(c->cap_data.cap_name, "IDLE") == 0)
+			a->cap_idle = TRUE;
+		else if (g_ascii_strcasecmp(c->cap_data.cap_name, "MOVE") == 0)
+			a->cap_move = TRUE;
+		else if (g_ascii_strcasecmp(c->cap_data.cap_name, "UIDPLUS") == 0)
+			a->cap_uidplus = TRUE;
+	}
+	mailimap_capability_data_free(cd);
+	return 0;
+}
+
+/* Connects, verifies, logs in and selects.  0, or -1 and *err. */
+static int
+imap_open(struct imap_account *a, mailimap *s, char **err)
+{
+	char *pw;
+	int r;
+
+	if (a->ic.auth == IMAP_AUTH_XOAUTH2) {
+		*err = g_strdup("auth=xoauth2 is not implemented yet");
+		return -1;
+	}
+	if (a->ic.tls == IMAP_TLS_NONE && !util_is_loopback_host(a->ic.host)) {
+		/* config.c refuses this too; never send a password in clear. */
+		*err = g_strdup("tls=none is allowed only to loopback");
+		return -1;
+	}
+	if (a->ic.tls == IMAP_TLS_IMPLICIT)
+		r = mailimap_ssl_connect_with_callback(s, a->ic.host,
+		    (uint16_t)a->ic.port, imap_tls_cb, a->ic.host);
+	else
+		r = mailimap_socket_connect(s, a->ic.host, (uint16_t)a->ic.port);
+	if (r != MAILIMAP_NO_ERROR_AUTHENTICATED && r != MAILIMAP_NO_ERROR_NON_AUTHENTICATED) {
+		*err = imap_err(NULL, a->ic.tls == IMAP_TLS_IMPLICIT ?
+		    "connect (TLS)" : "connect", r);
+		return -1;
+	}
+	g_mutex_lock(&a->lock);
+	a->sock_fd = mailstream_low_get_fd(mailstream_get_low(s->imap_stream));
+	r = a->stopping;
+	g_mutex_unlock(&a->lock);
+	if (r) {
+		*err = g_strdup("stopping");
+		return -1;
+	}
+	if (a->ic.tls == IMAP_TLS_STARTTLS) {
+		r = mailimap_socket_starttls_with_callback(s, imap_tls_cb, a->ic.host);
+		if (r != MAILIMAP_NO_ERROR) {
+			*err = imap_err(s, "STARTTLS", r);
+			return -1;
+		}
+	}
+	if (a->ic.tls != IMAP_TLS_NONE && imap_verify(a, s, err) < 0)
+		return -1;
+
+	pw = imap_password(a, err);
+	if (pw == NULL)
+		return -1;
+	if (a->ic.auth == IMAP_AUTH_PLAIN)
+		r = mailimap_authenticate(s, "PLAIN", a->ic.host, NULL, NULL,
+		    a->ic.user, a->ic.user, pw, NULL);
+	else
+		r = mailimap_login(s, a->ic.user, pw);
+	util_secret_free(&pw);
+	if (r != MAILIMAP_NO_ERROR) {
+		*err = imap_err(s, a->ic.auth == IMAP_AUTH_PLAIN ?
+		    "AUTHENTICATE PLAIN" : "LOGIN", r);
+		return -1;
+	}
+	if (imap_caps(a, s, err) < 0)
+		return -1;
+	r = mailimap_select(s, a->ic.mailbox);
+	if (r != MAILIMAP_NO_ERROR) {
+		*err = imap_err(s, "SELECT", r);
+		return -1;
+	}
+	return 0;
+}
+
+/* INTERNALDATE to Unix seconds; 0 when invalid. */
+static gint64
+imap_date(const struct mailimap_date_time *d)
+{
+	GDateTime *dt;
+	gint64 t;
+	int z, off;
+
+	if (d == NULL)
+		return 0;
+	dt = g_date_time_new_utc(d->dt_year, d->dt_month, d->dt_day, d->dt_hour,
+	    d->dt_min, d->dt_sec);
+	if (dt == NULL)
+		return 0;
+	t = g_date_time_to_unix(dt);
+	g_date_time_unref(dt);
+	z = d->dt_zone < 0 ? -d->dt_zone : d->dt_zone;
+	off = (z / 100) * 3600 + (z % 100) * 60;
+	return d->dt_zone < 0 ? t + off : t - off;
+}
+
+static gint
+imap_uid_cmp(gconstpointer x, gconstpointer y)
+{
+	guint32 u = *(const guint32 *)x, v = *(const guint32 *)y;
+
+	return u < v ? -1 : u > v;
+}
+
+/* UID SEARCH: UIDs above last_uid (first: SINCE the max_age day too). */
+static int
+imap_search(struct imap_account *a, mailimap *s, gboolean first, GArray *uids,
+    char **err)
+{
+	struct mailimap_search_key *key;
+	clist *res = NULL;
+	clistiter *it;
+	int r;
+
+	if (first) {
+		GDateTime *now = g_date_time_new_now_utc();
+		GDateTime *since = g_date_time_add_seconds(now,
+		    -(gdouble)a->max_age - 86400.0);
+
+		key = mailimap_search_key_new_multiple_empty();
+		mailimap_search_key_multiple_add(key, mailimap_search_key_new_since(
+		    mailimap_date_new(g_date_time_get_day_of_month(since),
+		    g_date_time_get_month(since), g_date_time_get_year(since))));
+		mailimap_search_key_multiple_add(key, mailimap_search_key_new_uid(
+		    mailimap_set_new_interval(a->last_uid + 1, 0)));
+		g_date_time_unref(since);
+		g_date_time_unref(now);
+	} else {
+		key = mailimap_search_key_new_uid(
+		    mailimap_set_new_interval(a->last_uid + 1, 0));
+	}
+	r = mailimap_uid_search(s, NULL, key, &res);
+	mailimap_search_key_free(key);
+	if (r != MAILIMAP_NO_ERROR) {
+		*err = imap_err(s, "UID SEARCH", r);
+		return -1;
+	}
+	for (it = clist_begin(res); it != NULL; it = clist_next(it)) {
+		guint32 u = *(uint32_t *)clist_content(it);
+
+		/* "N:*" matches the highest UID even when it is below N. */
+		if (u > a->last_uid)
+			g_array_append_val(uids, u);
+	}
+	mailimap_search_result_free(res);
+	g_array_sort(uids, imap_uid_cmp);
+	if (uids->len > IMAP_BATCH_MAX)
+		g_array_set_size(uids, IMAP_BATCH_MAX);
+	return 0;
+}
+
+/* Fetches one message: meta first, body only if it fits.  Returns 0 with
+ * *data set (or NULL when skipped), -1 on error. */
+static int
+imap_fetch_one(struct imap_account *a, mailimap *s, guint32 uid, gboolean first,
+    char **data, gsize *len, gint64 *idate, char **err)
+{
+	struct mailimap_set *set;
+	struct mailimap_fetch_type *ft;
+	clist *res = NULL;
+	clistiter *it, *jt;
+	guint64 size = 0;
+	gboolean found = FALSE;
+	int r;
+
+	*data = NULL;
+	*len = 0;
+	*idate = 0;
+	set = mailimap_set_new_single(uid);
+	ft = mailimap_fetch_type_new_fetch_att_list_empty();
+	mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_uid());
+	mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_internaldate());
+	mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_rfc822_size());
+	r = mailimap_uid_fetch(s, set, ft, &res);
+	mailimap_fetch_type_free(ft);
+	mailimap_set_free(set);
+	if (r != MAILIMAP_NO_ERROR) {
+		*err = imap_err(s, "UID FETCH", r);
+		return -1;
+	}
+	for (it = clist_begin(res); it != NULL; it = clist_next(it)) {
+		struct mailimap_msg_att *ma = clist_content(it);
+		guint32 u = 0;
+		gint64 d = 0;
+		guint64 sz = 0;
+
+		for (jt = clist_begin(ma->att_list); jt != NULL; jt = clist_next(jt)) {
+			struct mailimap_msg_att_item *item = clist_content(jt);
+
+			if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC)
+				continue;
+			switch (item->att_data.att_static->att_type) {
+			case MAILIMAP_MSG_ATT_UID:
+				u = item->att_data.att_static->att_data.att_uid;
+				break;
+			case MAILIMAP_MSG_ATT_INTERNALDATE:
+				d = imap_date(item->att_data.att_static->att_data.att_internal_date);
+				break;
+			case MAILIMAP_MSG_ATT_RFC822_SIZE:
+				sz = item->att_data.att_static->att_data.att_rfc822_size;
+				break;
+			default:
+				break;
+			}
+		}
+		if (u == uid) {
+			found = TRUE;
+			*idate = d;
+			size = sz;
+		}
+	}
+	mailimap_fetch_list_free(res);
+	if (!found) {
+		/* Expunged meanwhile. */
+		return 0;
+	}
+	if (a->ic.max_size > 0 && size > a->ic.max_size) {
+		g_warning("imap=%s uid=%u result=skipped reason=too-large size=%"
+		    G_GUINT64_FORMAT " limit=%" G_GUINT64_FORMAT, a->ic.name, uid,
+		    size, a->ic.max_size);
+		return 0;
+	}
+	if (first && *idate > 0 &&
+	    *idate < g_get_real_time() / G_USEC_PER_SEC - (gint64)a->max_age) {
+		g_debug("imap=%s uid=%u result=skipped reason=older-than-max-age",
+		    a->ic.name, uid);
+		return 0;
+	}
+
+	res = NULL;
+	set = mailimap_set_new_single(uid);
+	ft = mailimap_fetch_type_new_fetch_att_list_empty();
+	mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_uid());
+	mailimap_fetch_type_new_fetch_att_list_add(ft,
+	    mailimap_fetch_att_new_body_peek_section(mailimap_section_new(NULL)));
+	r = mailimap_uid_fetch(s, set, ft, &res);
+	mailimap_fetch_type_free(ft);
+	mailimap_set_free(set);
+	if (r != MAILIMAP_NO_ERROR) {
+		*err = imap_err(s, "UID FETCH BODY.PEEK[]", r);
+		return -1;
+	}
+	for (it = clist_begin(res); it != NULL; it = clist_next(it)) {
+		struct mailimap_msg_att *ma = clist_content(it);
+		guint32 u = 0;
+		struct mailimap_msg_att_body_section *bs = NULL;
+
+		for (jt = clist_begin(ma->att_list); jt != NULL; jt = clist_next(jt)) {
+			struct mailimap_msg_att_item *item = clist_content(jt);
+
+			if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC)
+				continue;
+			if (item->att_data.att_static->att_type == MAILIMAP_MSG_ATT_UID)
+				u = item->att_data.att_static->att_data.att_uid;
+			else if (item->att_data.att_static->att_type == MAILIMAP_MSG_ATT_BODY_SECTION)
+				bs = item->att_data.att_static->att_data.att_body_section;
+		}
+		if (u == uid && bs != NULL && bs->sec_body_part != NULL && *data == NULL) {
+			if (a->ic.max_size > 0 && bs->sec_length > a->ic.max_size) {
+				g_warning("imap=%s uid=%u result=skipped reason=too-large "
+				    "size=%zu", a->ic.name, uid, bs->sec_length);
+				break;
+			}
+			*data = g_malloc(bs->sec_length + 1);
+			memcpy(*data, bs->sec_body_part, bs->sec_length);
+			(*data)[bs->sec_length] = '\0';
+			*len = bs->sec_length;
+		}
+	}
+	mailimap_fetch_list_free(res);
+	return 0;
+}
+
+static void
+imap_pending_unref(struct imap_pending *p)
+{
+	if (!g_atomic_int_dec_and_test(&p->refs))
+		return;
+	g_free(p->account);
+	g_free(p->mailbox);
+	g_free(p->data);
+	g_free(p);
+}
+
+/* Main context: hand the message to the callback unless stopped. */
+static gboolean
+imap_invoke_cb(gpointer data)
+{
+	struct imap_pending *p = data;
+
+	if (g_atomic_int_get(&p->cancelled)) {
+		imap_pending_unref(p);   /* the main side's reference */
+		return G_SOURCE_REMOVE;
+	}
+	p->a->fn(p->a, &p->m, p->a->fn_data);
+	return G_SOURCE_REMOVE;
+}
+
+/* Hands a message over and waits for the verdict: 1 committed, 0 not,
+ * -1 stopping. */
+static int
+imap_deliver(struct imap_account *a, guint32 uid, char *data, gsize len,
+    gint64 idate)
+{
+	struct imap_pending *p = g_new0(struct imap_pending, 1);
+	gint64 end = g_get_monotonic_time() + IMAP_VERDICT_WAIT * G_TIME_SPAN_SECOND;
+	int ret;
+
+	p->refs = 2;
+	p->a = a;
+	p->account = g_strdup(a->ic.name);
+	p->mailbox = g_strdup(a->ic.mailbox);
+	p->data = data;
+	p->m.account = p->account;
+	p->m.mailbox = p->mailbox;
+	p->m.uidvalidity = a->uidvalidity;
+	p->m.uid = uid;
+	p->m.data = data;
+	p->m.len = len;
+	p->m.internal_date = idate;
+
+	g_mutex_lock(&a->lock);
+	a->pending = p;
+	g_mutex_unlock(&a->lock);
+	g_main_context_invoke_full(a->ctx, G_PRIORITY_DEFAULT, imap_invoke_cb, p, NULL);
+
+	g_mutex_lock(&a->lock);
+	while (!p->answered && !a->stopping)
+		if (!g_cond_wait_until(&a->cond, &a->lock, end))
+			break;
+	if (p->answered)
+		ret = p->committed ? 1 : 0;
+	else if (a->stopping)
+		ret = -1;
+	else {
+		g_warning("imap=%s uid=%u result=retry reason=no-verdict-in-%ds",
+		    a->ic.name, uid, IMAP_VERDICT_WAIT);
+		/* Abandoned: a late imap_msg_done() (or a still queued
+		 * invocation) must not touch the account any more. */
+		g_atomic_int_set(&p->cancelled, 1);
+		ret = 0;
+	}
+	if (ret >= 0) {
+		a->pending = NULL;
+		g_mutex_unlock(&a->lock);
+		imap_pending_unref(p);
+	} else {
+		/* stop() cancels and drops the thread's reference. */
+		g_mutex_unlock(&a->lock);
+	}
+	return ret;
+}
+
+/* Applies `after` to uid.  0 or -1 and *err. */
+static int
+imap_after(struct imap_account *a, mailimap *s, guint32 uid, char **err)
+{
+	struct mailimap_set *set;
+	struct mailimap_flag_list *fl;
+	struct mailimap_store_att_flags *sf;
+	int r = MAILIMAP_NO_ERROR;
+	const char *what = "";
+
+	switch (a->ic.after) {
+	case IMAP_AFTER_NONE:
+		return 0;
+	case IMAP_AFTER_SEEN:
+	case IMAP_AFTER_DELETE:
+		fl = mailimap_flag_list_new_empty();
+		mailimap_flag_list_add(fl, a->ic.after == IMAP_AFTER_SEEN ?
+		    mailimap_flag_new_seen() : mailimap_flag_new_deleted());
+		sf = mailimap_store_att_flags_new_add_flags_silent(fl);
+		set = mailimap_set_new_single(uid);
+		r = mailimap_uid_store(s, set, sf);
+		mailimap_store_att_flags_free(sf);
+		what = "UID STORE";
+		if (r == MAILIMAP_NO_ERROR && a->ic.after == IMAP_AFTER_DELETE)
+			goto expunge;
+		mailimap_set_free(set);
+		break;
+	case IMAP_AFTER_MOVE:
+		set = mailimap_set_new_single(uid);
+		if (a->cap_move) {
+			r = mailimap_uid_move(s, set, a->ic.after_folder);
+			what = "UID MOVE";
+			mailimap_set_free(set);
+			break;
+		}
+		r = mailimap_uid_copy(s, set, a->ic.after_folder);
+		what = "UID COPY";
+		if (r == MAILIMAP_NO_ERROR) {
+			fl = mailimap_flag_list_new_empty();
+			mailimap_flag_list_add(fl, mailimap_flag_new_deleted());
+			sf = mailimap_store_att_flags_new_add_flags_silent(fl);
+			r = mailimap_uid_store(s, set, sf);
+			mailimap_store_att_flags_free(sf);
+			what = "UID STORE";
+			if (r == MAILIMAP_NO_ERROR)
+				goto expunge;
+		}
+		mailimap_set_free(set);
+		break;
+	}
+	goto out;
+expunge:
+	/* XXX without UIDPLUS, EXPUNGE also removes other \Deleted mail. */
+	if (a->cap_uidplus) {
+		r = mailimap_uid_expunge(s, set);
+		what = "UID EXPUNGE";
+	} else {
+		r = mailimap_expunge(s);
+		what = "EXPUNGE";
+	}
+	mailimap_set_free(set);
+out:
+	if (r != MAILIMAP_NO_ERROR) {
+		*err = imap_err(s, what, r);
+		return -1;
+	}
+	return 0;
+}
+
+/* One sync round.  0 (possibly stopped early on a FALSE verdict), -1
+ * error, -2 stopping. */
+static int
+imap_sync(struct imap_account *a, mailimap *s, gboolean *first, char **err)
+{
+	GArray *uids = g_array_new(FALSE, FALSE, sizeof(guint32));
+	guint i;
+	int ret = 0;
+
+	if (imap_search(a, s, *first, uids, err) < 0) {
+		g_array_free(uids, TRUE);
+		return -1;
+	}
+	for (i = 0; i < uids->len; i++) {
+		guint32 uid = g_array_index(uids, guint32, i);
+		char *data;
+		gsize len;
+		gint64 idate;
+		int v;
+
+		if (imap_is_stopping(a)) {
+			ret = -2;
+			break;
+		}
+		if (imap_fetch_one(a, s, uid, *first, &data, &len, &idate, err) < 0) {
+			ret = -1;
+			break;
+		}
+		if (data == NULL) {
+			a->last_uid = uid;  /* skipped or gone */
+			continue;
+		}
+		v = imap_deliver(a, uid, data, len, idate);
+		if (v < 0) {
+			ret = -2;
+			break;
+		}
+		if (v == 0)
+			break;          /* fetched again next round */
+		if (imap_after(a, s, uid, err) < 0) {
+			/* Committed: never deliver it again from this session. */
+			a->last_uid = uid;
+			ret = -1;
+			break;
+		}
+		a->last_uid = uid;
+	}
+	if (ret == 0 && i == uids->len && *first) {
+		/* First start done: nothing older is wanted any more. */
+		guint32 next = s->imap_selection_info != NULL ?
+		    s->imap_selection_info->sel_uidnext : 0;
+
+		if (next > 0 && next - 1 > a->last_uid)
+			a->last_uid = next - 1;
+		*first = FALSE;
+		a->have_state = TRUE;
+	}
+	g_array_free(uids, TRUE);
+	return ret;
+}
+
+/* One connection's life.  Returns with *err set (or NULL when stopping). */
+static void
+imap_session(struct imap_account *a, guint *backoff, char **err)
+{
+	mailimap *s = mailimap_new(0, NULL);
+	gboolean first;
+	guint32 uv;
+	gint64 last_noop;
+	guint wait_s;
+	int r;
+
+	mailimap_set_timeout(s, MAX(a->ic.timeout, 1));
+	if (imap_open(a, s, err) < 0)
+		goto out;
+	uv = s->imap_selection_info != NULL ? s->imap_selection_info->sel_uidvalidity : 0;
+	if (uv == 0) {
+		*err = g_strdup("SELECT returned no UIDVALIDITY");
+		goto out;
+	}
+	if (a->have_state && uv != a->uidvalidity) {
+		g_message("imap=%s mailbox=\"%s\" result=resync uidvalidity=%u old=%u",
+		    a->ic.name, a->ic.mailbox, uv, a->uidvalidity);
+		a->have_state = FALSE;
+		a->last_uid = 0;
+	}
+	a->uidvalidity = uv;
+	first = !a->have_state;
+
+	imap_set_status(a, TRUE, FALSE, NULL);
+	g_message("imap=%s result=%s host=%s idle=%s", a->ic.name,
+	    a->outage ? "reconnected" : "connected", a->ic.host,
+	    a->ic.idle && a->cap_idle ? "yes" : "no");
+	a->outage = FALSE;
+
+	wait_s = MAX(a->ic.poll_interval, 1);
+	if (a->ic.idle && a->cap_idle && a->ic.idle_refresh > 0)
+		wait_s = MIN(wait_s, a->ic.idle_refresh);
+	last_noop = g_get_monotonic_time();
+	for (;;) {
+		r = imap_sync(a, s, &first, err);
+		if (r == -2)
+			goto out;
+		if (r < 0)
+			goto out;
+		imap_set_status(a, TRUE, TRUE, NULL);
+		*backoff = 1;
+		if (a->ic.idle && a->cap_idle) {
+			r = mailimap_idle(s);
+			if (r != MAILIMAP_NO_ERROR) {
+				*err = imap_err(s, "IDLE", r);
+				goto out;
+			}
+			/* XXX we see libetpan's read buffer but not GnuTLS's
+			 * record buffer: data already decrypted there waits for
+			 * the next wake-up (at most wait_s). */
+			if (s->imap_stream->read_buffer_len == 0)
+				r = imap_wait(a, mailimap_idle_get_fd(s), (int)wait_s * 1000);
+			else
+				r = 1;
+			if (r < 0)
+				goto out;
+			r = mailimap_idle_done(s);
+			if (r != MAILIMAP_NO_ERROR) {
+				*err = imap_err(s, "DONE", r);
+				goto out;
+			}
+		} else if (imap_wait(a, -1, (int)wait_s * 1000) < 0) {
+			goto out;
+		}
+		if (g_get_monotonic_time() - last_noop >=
+		    (gint64)a->ic.poll_interval * G_TIME_SPAN_SECOND ||
+		    !(a->ic.idle && a->cap_idle)) {
+			r = mailimap_noop(s);
+			if (r != MAILIMAP_NO_ERROR) {
+				*err = imap_err(s, "NOOP", r);
+				goto out;
+			}
+			last_noop = g_get_monotonic_time();
+		}
+	}
+out:
+	g_mutex_lock(&a->lock);
+	a->sock_fd = -1;
+	g_mutex_unlock(&a->lock);
+	if (s->imap_stream != NULL && *err == NULL && !imap_is_stopping(a))
+		mailimap_logout(s);
+	/* mailimap_free closes the stream. */
+	mailimap_free(s);
+}
+
+static gpointer
+imap_thread(gpointer data)
+{
+	struct imap_account *a = data;
+	guint backoff = 1;
+	sigset_t set;
+
+	/* libetpan writes without MSG_NOSIGNAL: a peer that closed (or our
+	 * own shutdown() at stop) must give EPIPE here, not kill the daemon.
+	 * SIGPIPE is thread-directed, so blocking it here is enough. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	while (!imap_is_stopping(a)) {
+		char *err = NULL;
+		guint ms;
+
+		imap_session(a, &backoff, &err);
+		if (imap_is_stopping(a)) {
+			g_free(err);
+			break;
+		}
+		if (err == NULL)
+			err = g_strdup("connection closed");
+		imap_set_status(a, FALSE, FALSE, err);
+		if (!a->outage) {
+			g_warning("imap=%s result=disconnected error=\"%s\"", a->ic.name, err);
+			a->outage = TRUE;
+		} else {
+			g_debug("imap=%s result=retry-failed error=\"%s\" backoff=%u",
+			    a->ic.name, err, backoff);
+		}
+		g_free(err);
+		/* Full jitter in [backoff/2, backoff]. */
+		ms = backoff * 500 + (guint)g_random_int_range(0, (gint32)(backoff * 500 + 1));
+		if (imap_wait(a, -1, (int)ms) < 0)
+			break;
+		backoff = MIN(backoff * 2, IMAP_BACKOFF_MAX);
+	}
+	return NULL;
+}
+
+struct imap_account *
+imap_account_start(const struct imap_config *ic, const struct imap_start *start,
+    imap_msg_fn fn, gpointer data, GMainContext *main_ctx)
+{
+	struct imap_account *a = g_new0(struct imap_account, 1);
+	GError *err = NULL;
+	char *tname;
+
+	imap_config_copy(&a->ic, ic);
+	a->fn = fn;
+	a->fn_data = data;
+	a->ctx = main_ctx != NULL ? g_main_context_ref(main_ctx) :
+	    g_main_context_ref(g_main_context_default());
+	a->sock_fd = -1;
+	g_mutex_init(&a->lock);
+	g_cond_init(&a->cond);
+	if (!g_unix_open_pipe(a->wake, FD_CLOEXEC, &err))
+		g_error("imap=%s pipe: %s", ic->name, err->message);
+	if (start != NULL) {
+		a->have_state = start->have_state;
+		a->uidvalidity = start->uidvalidity;
+		a->last_uid = start->have_state ? start->last_uid : 0;
+		a->max_age = start->max_age;
+	}
+	tname = g_strdup_printf("imap:%s", ic->name);
+	a->thread = g_thread_new(tname, imap_thread, a);
+	g_free(tname);
+	return a;
+}
+
+void
+imap_msg_done(struct imap_account *a, const struct imap_msg *m, gboolean committed)
+{
+	struct imap_pending *p = (struct imap_pending *)m;
+
+	if (!g_atomic_int_get(&p->cancelled)) {
+		g_mutex_lock(&a->lock);
+		if (a->pending == p && !p->answered) {
+			p->answered = TRUE;
+			p->committed = committed;
+			g_cond_broadcast(&a->cond);
+		}
+		g_mutex_unlock(&a->lock);
+	}
+	imap_pending_unref(p);      /* the main side's reference */
+}
+
+void
+imap_account_stop(struct imap_account **ap)
+{
+	struct imap_account *a = *ap;
+	char c = 'x';
+
+	if (a == NULL)
+		return;
+	*ap = NULL;
+	g_mutex_lock(&a->lock);
+	a->stopping = TRUE;
+	g_cond_broadcast(&a->cond);
+	if (a->sock_fd >= 0)
+		shutdown(a->sock_fd, SHUT_RDWR);
+	g_mutex_unlock(&a->lock);
+	if (write(a->wake[1], &c, 1) < 0)
+		g_debug("imap=%s wake: %s", a->ic.name, g_strerror(errno));
+	g_thread_join(a->thread);
+	if (a->pending != NULL) {
+		struct imap_pending *p = a->pending;
+
+		a->pending = NULL;
+		g_atomic_int_set(&p->cancelled, 1);
+		imap_pending_unref(p);  /* the thread's reference */
+	}
+	close(a->wake[0]);
+	close(a->wake[1]);
+	g_mutex_clear(&a->lock);
+	g_cond_clear(&a->cond);
+	g_main_context_unref(a->ctx);
+	g_free(a->last_error);
+	imap_config_clear(&a->ic);
+	g_free(a);
+}
+
+void
+imap_account_status(struct imap_account *a, struct imap_status *st)
+{
+	g_mutex_lock(&a->lock);
+	st->connected = a->connected;
+	st->last_sync = a->last_sync;
+	st->last_error = g_strdup(a->last_error);
+	g_mutex_unlock(&a->lock);
+}
+
+const char *
+imap_account_name(const struct imap_account *a)
+{
+	return a->ic.name;
+}
