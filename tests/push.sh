@@ -546,7 +546,7 @@ is "$rc" 64 "m: queue frob exits 64"
 stop "$ep_pid"
 
 # --- g (part 2): expired, never pushed -------------------------------------
-wait_for 30 test "$(date +%s)" -gt $((g_created + 11))
+wait_for 30 sh -c "[ \"\$(date +%s)\" -gt $((g_created + 11)) ]"
 ep_start g "$g_port" ""
 daemon g
 ok "g: past max_age the job is expired" wait_for 30 state_is g expired
