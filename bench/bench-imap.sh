@@ -1,0 +1,58 @@
+#!/bin/sh
+# bench-imap.sh - the IMAP source, not a test: APPEND -> push received
+# latency over N messages (median, p99) with IDLE and with polling, and
+# the daemon's RSS with 1 and with 50 idle accounts, against a private
+# Dovecot (tests/imap-dovecot.sh; root, dovecot).  Loopback only.
+# Usage: sh bench/bench-imap.sh ./otpbridge [N]
+set -eu
+BIN=$(realpath "${1:-./otpbridge}")
+N=${2:-100}
+top=$(cd "$(dirname "$0")/.." && pwd)
+T=$(mktemp -d); chmod 755 "$T"; mkdir "$T/dove" "$T/f"
+ports=$(sh "$top/tests/imap-dovecot.sh" start "$T/dove")
+IMAPS=${ports% *}
+pid=""; ep=""
+trap 'kill $pid $ep 2>/dev/null; wait 2>/dev/null; sh "$top/tests/imap-dovecot.sh" stop "$T/dove" >/dev/null 2>&1; rm -rf "$T"' EXIT
+python3 "$top/tests/endpoint.py" --port 0 --port-file "$T/ep.port" --key k --log "$T/ep.log" &
+ep=$!
+while [ ! -s "$T/ep.port" ]; do sleep 0.1; done
+printf 'k\n' >"$T/key"; printf 'secret\n' >"$T/pass"
+printf '[acme]\nfrom = ^codes@acme\\.example$\n' >"$T/f/10.conf"
+conf() { # IDLE ACCOUNTS
+	{
+		printf '[push]\nurl = http://127.0.0.1:%s/v1/credentials/totp\napi_key_file = key\n' "$(cat "$T/ep.port")"
+		printf '[store]\npath = %s/db/o.db\n[lmtp]\nlisten =\n[filters]\ndir = f\n' "$T"
+		for a in $(seq "$2"); do
+			printf '[imap:a%s]\nhost = 127.0.0.1\nport = %s\nca_file = %s/dove/ca.pem\nuser = bot\n' "$a" "$IMAPS" "$T"
+			printf 'password_file = pass\nidentifier = bot@otp.example.com\nidle = %s\npoll_interval = 5\nafter = none\nmailbox = %s\n' "$1" "$([ "$a" = 1 ] && echo INBOX || echo "Box$a")"
+		done
+	} >"$T/c.conf"
+}
+run_latency() { # IDLE LABEL
+	rm -rf "$T/db"; : >"$T/ep.log"
+	conf "$1" 1
+	"$BIN" -c "$T/c.conf" run 2>"$T/d.log" & pid=$!
+	sleep 2
+	: >"$T/lat"
+	for i in $(seq "$N"); do
+		before=$(python3 -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if l.strip()))' "$T/ep.log")
+		t0=$(date +%s%N)
+		printf 'From: Acme <codes@acme.example>\nTo: bot@otp.example.com\nSubject: code\nMessage-ID: <%s-%s@bench>\n\nYour verification code is %06d.\n' "$2" "$i" "$((100000 + i))" |
+		    doveadm -c "$T/dove/dovecot.conf" save -u bot -m INBOX
+		while [ "$(grep -c . "$T/ep.log")" -le "$before" ]; do sleep 0.005; done
+		echo $(( ($(date +%s%N) - t0) / 1000 )) >>"$T/lat"
+	done
+	sort -n "$T/lat" | awk -v l="$2" '{a[NR]=$1} END {printf "%s: APPEND -> push over %d: p50 %.1f ms, p99 %.1f ms (includes doveadm save, ~tens of ms)\n", l, NR, a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000}'
+	kill -TERM "$pid"; wait "$pid" || true; pid=""
+}
+run_latency yes idle
+run_latency no polling
+for n in 1 50; do
+	rm -rf "$T/db"
+	for a in $(seq 2 "$n"); do doveadm -c "$T/dove/dovecot.conf" mailbox create -u bot "Box$a" 2>/dev/null || true; done
+	conf yes "$n"
+	"$BIN" -c "$T/c.conf" run 2>"$T/d.log" & pid=$!
+	sleep 6
+	echo "RSS with $n idle account(s): $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status), $(grep -c 'result=connected' "$T/d.log") connected"
+	kill -TERM "$pid"; wait "$pid" || true; pid=""
+done
