@@ -172,7 +172,7 @@ http_metrics(struct http *h, struct MHD_Connection *c, struct http_req *r)
 		return http_reply(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, HTTP_TEXT, msg, NULL);
 	}
 	out = g_string_sized_new(4096);
-	metrics_render(out, counts);
+	metrics_render(out, counts, g_get_real_time() / G_USEC_PER_SEC);
 	return http_reply(c, r, MHD_HTTP_OK, HTTP_METRICS_TYPE, out->str, NULL);
 }
 

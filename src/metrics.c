@@ -295,6 +295,29 @@ metrics_render_family(GString *out, const struct metrics_family *f)
 	}
 }
 
+/* The age of each last-sync timestamp at now, as its own gauge. */
+static void
+metrics_render_age(GString *out, const struct metrics_family *f, gint64 now)
+{
+	g_autofree gpointer *keys = NULL;
+	guint n = 0;
+
+	metrics_header(out, "otpbridge_imap_last_sync_age_seconds",
+	    "Seconds since the account's last completed sync.", "gauge");
+	if (f->series == NULL)
+		return;
+	keys = g_hash_table_get_keys_as_array(f->series, &n);
+	qsort(keys, n, sizeof *keys, metrics_strcmp);
+	for (guint i = 0; i < n; i++) {
+		double ts = *(const double *)g_hash_table_lookup(f->series, keys[i]);
+
+		g_string_append_printf(out, "otpbridge_imap_last_sync_age_seconds%s ",
+		    (const char *)keys[i]);
+		metrics_number(out, MAX(0.0, (double)now - ts));
+		g_string_append_c(out, '\n');
+	}
+}
+
 static void
 metrics_render_hist(GString *out, const struct metrics_hist *h)
 {
@@ -312,7 +335,7 @@ metrics_render_hist(GString *out, const struct metrics_hist *h)
 }
 
 void
-metrics_render(GString *out, const guint64 queue_depth[4])
+metrics_render(GString *out, const guint64 queue_depth[4], gint64 now)
 {
 	static const char *const states[] = { "pending", "delivered", "failed", "expired" };
 
@@ -328,6 +351,7 @@ metrics_render(GString *out, const guint64 queue_depth[4])
 	metrics_render_family(out, &metrics_families[METRICS_SESSIONS]);
 	metrics_render_family(out, &metrics_families[METRICS_IMAP_CONNECTED]);
 	metrics_render_family(out, &metrics_families[METRICS_IMAP_SYNC]);
+	metrics_render_age(out, &metrics_families[METRICS_IMAP_SYNC], now);
 }
 
 static void

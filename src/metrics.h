@@ -27,15 +27,17 @@ void metrics_push(const char *result, double seconds);
 void metrics_accepted(double seconds);
 /* otpbridge_sessions{source}: open LMTP/SMTP sessions (gauge). */
 void metrics_sessions(const char *source, int delta);
-/* otpbridge_imap_connected{account} and otpbridge_imap_last_sync_timestamp_seconds{account}. */
+/* otpbridge_imap_connected{account}, otpbridge_imap_last_sync_timestamp_seconds
+ * and otpbridge_imap_last_sync_age_seconds{account} (the age at scrape time). */
 void metrics_imap(const char *account, gboolean connected, gint64 last_sync);
 
 /*
  * Appends the whole exposition to out.  queue_depth holds the job counts
  * by state (pending, delivered, failed, expired), read from the store at
- * scrape time: otpbridge_queue_jobs{state}.
+ * scrape time: otpbridge_queue_jobs{state}.  now (Unix seconds) gives
+ * otpbridge_imap_last_sync_age_seconds{account}.
  */
-void metrics_render(GString *out, const guint64 queue_depth[4]);
+void metrics_render(GString *out, const guint64 queue_depth[4], gint64 now);
 
 /* Forgets everything (tests). */
 void metrics_reset(void);

@@ -77,14 +77,17 @@ static const char expected_full[] =
 	"otpbridge_imap_connected{account=\"work\"} 1\n"
 	"# HELP otpbridge_imap_last_sync_timestamp_seconds Unix time of the account's last completed sync.\n"
 	"# TYPE otpbridge_imap_last_sync_timestamp_seconds gauge\n"
-	"otpbridge_imap_last_sync_timestamp_seconds{account=\"work\"} 1700000000\n";
+	"otpbridge_imap_last_sync_timestamp_seconds{account=\"work\"} 1700000000\n"
+	"# HELP otpbridge_imap_last_sync_age_seconds Seconds since the account's last completed sync.\n"
+	"# TYPE otpbridge_imap_last_sync_age_seconds gauge\n"
+	"otpbridge_imap_last_sync_age_seconds{account=\"work\"} 42\n";
 
 static char *
 render(void)
 {
 	GString *out = g_string_new(NULL);
 
-	metrics_render(out, depth);
+	metrics_render(out, depth, 1700000042);
 	return g_string_free(out, FALSE);
 }
 
@@ -208,8 +211,8 @@ test_reset(void)
 	g_assert_nonnull(strstr(text, "otpbridge_push_duration_seconds_count 0\n"));
 	g_assert_nonnull(strstr(text, "otpbridge_push_duration_seconds_sum 0\n"));
 	g_assert_nonnull(strstr(text, "# TYPE otpbridge_pushes_total counter\n"));
-	g_assert_cmpuint(count_lines(text, "# HELP "), ==, 9);
-	g_assert_cmpuint(count_lines(text, "# TYPE "), ==, 9);
+	g_assert_cmpuint(count_lines(text, "# HELP "), ==, 10);
+	g_assert_cmpuint(count_lines(text, "# TYPE "), ==, 10);
 }
 
 int
