@@ -488,13 +488,51 @@ proto_mail_params(struct proto *p, const char *s)
 	return NULL;
 }
 
+/*
+ * Parses the <path> of MAIL (sender) or RCPT (recipient) at *rest, then
+ * expects a blank or the end.  On success returns the address and moves
+ * *rest past the blanks after it; else answers out and returns NULL.
+ */
+static char *
+proto_take_path(struct proto *p, const char **rest, gboolean sender, GString *out)
+{
+	const char *bad = sender ? "501 5.1.7 Bad sender address syntax" :
+	    "501 5.1.3 Bad recipient address syntax";
+	char *addr = NULL;
+	gsize end = 0;
+
+	switch (proto_parse_path(*rest, strlen(*rest), sender, !sender, &addr, &end)) {
+	case PROTO_PATH_OK:
+		break;
+	case PROTO_PATH_8BIT:
+		proto_error(p, out, "553 5.6.7 Non-ASCII address needs SMTPUTF8, not offered");
+		return NULL;
+	case PROTO_PATH_LONG:
+		proto_error(p, out, sender ? "501 5.1.7 Sender address too long" :
+		    "501 5.1.3 Recipient address too long");
+		return NULL;
+	case PROTO_PATH_SYNTAX:
+	default:
+		proto_error(p, out, bad);
+		return NULL;
+	}
+	*rest += end;
+	if (**rest != '\0' && **rest != ' ') {
+		g_free(addr);
+		proto_error(p, out, bad);
+		return NULL;
+	}
+	while (**rest == ' ')
+		(*rest)++;
+	return addr;
+}
+
 /* MAIL FROM:<path> [params]. */
 static void
 proto_cmd_mail(struct proto *p, const char *arg, GString *out)
 {
 	const char *rest, *err;
 	char *addr = NULL;
-	gsize end = 0;
 
 	if (p->helo == NULL) {
 		proto_error(p, out, p->dialect == PROTO_LMTP ?
@@ -509,28 +547,8 @@ proto_cmd_mail(struct proto *p, const char *arg, GString *out)
 		proto_error(p, out, "501 5.5.4 Syntax: MAIL FROM:<address>");
 		return;
 	}
-	switch (proto_parse_path(rest, strlen(rest), TRUE, FALSE, &addr, &end)) {
-	case PROTO_PATH_OK:
-		break;
-	case PROTO_PATH_8BIT:
-		proto_error(p, out, "553 5.6.7 Non-ASCII address needs SMTPUTF8, not offered");
+	if ((addr = proto_take_path(p, &rest, TRUE, out)) == NULL)
 		return;
-	case PROTO_PATH_LONG:
-		proto_error(p, out, "501 5.1.7 Sender address too long");
-		return;
-	case PROTO_PATH_SYNTAX:
-	default:
-		proto_error(p, out, "501 5.1.7 Bad sender address syntax");
-		return;
-	}
-	rest += end;
-	if (*rest != '\0' && *rest != ' ') {
-		g_free(addr);
-		proto_error(p, out, "501 5.1.7 Bad sender address syntax");
-		return;
-	}
-	while (*rest == ' ')
-		rest++;
 	err = proto_mail_params(p, rest);
 	if (err != NULL) {
 		g_free(addr);
@@ -550,7 +568,6 @@ proto_cmd_rcpt(struct proto *p, const char *arg, GString *out)
 {
 	const char *rest, *refusal;
 	char *addr = NULL;
-	gsize end = 0;
 
 	if (p->mail_from == NULL) {
 		proto_error(p, out, "503 5.5.1 Need MAIL command");
@@ -560,28 +577,8 @@ proto_cmd_rcpt(struct proto *p, const char *arg, GString *out)
 		proto_error(p, out, "501 5.5.4 Syntax: RCPT TO:<address>");
 		return;
 	}
-	switch (proto_parse_path(rest, strlen(rest), FALSE, TRUE, &addr, &end)) {
-	case PROTO_PATH_OK:
-		break;
-	case PROTO_PATH_8BIT:
-		proto_error(p, out, "553 5.6.7 Non-ASCII address needs SMTPUTF8, not offered");
+	if ((addr = proto_take_path(p, &rest, FALSE, out)) == NULL)
 		return;
-	case PROTO_PATH_LONG:
-		proto_error(p, out, "501 5.1.3 Recipient address too long");
-		return;
-	case PROTO_PATH_SYNTAX:
-	default:
-		proto_error(p, out, "501 5.1.3 Bad recipient address syntax");
-		return;
-	}
-	rest += end;
-	if (*rest != '\0' && *rest != ' ') {
-		g_free(addr);
-		proto_error(p, out, "501 5.1.3 Bad recipient address syntax");
-		return;
-	}
-	while (*rest == ' ')
-		rest++;
 	if (*rest != '\0') {
 		g_free(addr);
 		proto_error(p, out, "555 5.5.4 Unsupported parameter");
