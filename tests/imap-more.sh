@@ -1,0 +1,178 @@
+#!/bin/sh
+# imap-more.sh - more of the IMAP source against a private Dovecot
+# (tests/imap-dovecot.sh) and the contract-enforcing endpoint:
+#  1. two accounts at once, one on INBOX with after = delete and one on
+#     another mailbox with after = move:Processed;
+#  2. a silent network drop (tests/imap-proxy.py stops forwarding without
+#     closing) is detected within 3 x poll_interval, and the account
+#     recovers once the network works again;
+#  3. a server without IDLE (imap_capability without it): polling works.
+. "${top_srcdir:-.}/tests/testlib.sh"
+
+EP=$top_srcdir/tests/endpoint.py
+DOVE=$top_srcdir/tests/imap-dovecot.sh
+PROXY=$top_srcdir/tests/imap-proxy.py
+KEY=test-key-not-real-imap
+unset OTPBRIDGE_API_KEY
+
+if [ "$(id -u)" != 0 ] || ! command -v dovecot >/dev/null; then
+	echo "1..0 # SKIP needs root and dovecot (contrib/setup-debian.sh installs it)"
+	exit 0
+fi
+free_port() {
+	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+chmod 755 "$T"
+mkdir "$T/dove"
+ports=$(sh "$DOVE" start "$T/dove" $$) || { echo "Bail out! dovecot did not start"; exit 1; }
+IMAPS=${ports% *}
+DC=$T/dove/dovecot.conf
+dove_stop() { sh "$DOVE" stop "$T/dove" >/dev/null 2>&1; }
+trap 'dove_stop; cleanup' EXIT
+
+save() { # MAILBOX ID CODE: a mail into one of bot's mailboxes
+	printf 'From: Acme <codes@acme.example>\nTo: bot@otp.example.com\nSubject: Your Acme code\nMessage-ID: <%s@acme.example>\nDate: %s\n\nYour verification code is %s.\n' \
+	    "$2" "$(date -R)" "$3" | doveadm -c "$DC" save -u bot -m "$1"
+}
+count() { # MAILBOX ID -> how many messages with that Message-ID (expunged excluded)
+	doveadm -c "$DC" search -u bot mailbox "$1" NOT DELETED \
+	    header message-id "$2@acme.example" 2>/dev/null | wc -l | tr -d ' '
+}
+count_is() { [ "$(count "$1" "$2")" = "$3" ]; }
+# The codes pushed (answered 200), in order, as JSON.
+codes() { pyq "$T/ep.log" '[b["content"] for b in B]'; }
+ncode() { pyq "$T/ep.log" "sum(1 for b in B if b['content'] == '$1')"; }
+ncode_is() { [ "$(ncode "$1")" = "$2" ]; }
+logged() { grep -Eq -- "$2" "$1" 2>/dev/null; }
+
+spawn "$PY" "$EP" --port 0 --port-file "$T/ep.port" --key "$KEY" --log "$T/ep.log"
+wait_for 15 test -s "$T/ep.port" || { echo "Bail out! endpoint did not start"; exit 1; }
+printf '%s\n' "$KEY" >"$T/key"
+printf 'secret\n' >"$T/pass"
+HTTP=$(free_port)
+mkdir -p "$T/f"
+cat >"$T/f/10-acme.conf" <<'EOC'
+[acme]
+from = ^codes@acme\.example$
+code = auto
+EOC
+for m in Other Processed Drop NoIdle; do
+	doveadm -c "$DC" mailbox create -u bot "$m"
+done
+head() { # DB: the common part of every config
+	cat <<EOC
+[push]
+url = http://127.0.0.1:$(cat "$T/ep.port")/v1/credentials/totp
+api_key_file = key
+timeout = 2
+[store]
+path = $T/$1/otpbridge.db
+[lmtp]
+listen =
+[http]
+listen = inet:127.0.0.1:$HTTP
+[filters]
+dir = f
+EOC
+}
+account() { # NAME PORT MAILBOX AFTER [EXTRA-LINE...]
+	n=$1 p=$2 m=$3 a=$4
+	shift 4
+	cat <<EOC
+[imap:$n]
+host = 127.0.0.1
+port = $p
+tls = implicit
+ca_file = $T/dove/ca.pem
+user = bot
+password_file = pass
+identifier = Bot@OTP.example.com
+mailbox = $m
+poll_interval = ${POLL:-5}
+after = $a
+EOC
+	for l in "$@"; do printf '%s\n' "$l"; done
+}
+
+# ---- 1. two accounts at once ---------------------------------------------
+{ head db1; account a "$IMAPS" INBOX delete; account b "$IMAPS" Other move:Processed; } >"$T/one.conf"
+save INBOX two-a 100001
+save Other two-b 100002
+spawn "$OTPBRIDGE" -c "$T/one.conf" run 2>"$T/daemon1.err"
+dpid=$last_pid
+ok "two accounts: the INBOX mail is pushed" wait_for 30 ncode_is 100001 1
+ok "two accounts: the Other mail is pushed" wait_for 30 ncode_is 100002 1
+ok "after = delete: the mail is gone from INBOX" wait_for 15 count_is INBOX two-a 0
+ok "after = move:Processed: the mail is in Processed" wait_for 15 count_is Processed two-b 1
+is "$(count Other two-b)" 0 "and no longer in Other"
+is "$(count Processed two-a)" 0 "the deleted one was not moved"
+like "$(cat "$T/daemon1.err")" 'imap=a result=connected' "account a logs its connection"
+like "$(cat "$T/daemon1.err")" 'imap=b result=connected' "account b logs its connection"
+sleep 6 # one more poll_interval: nothing may be pushed again
+is "$(ncode 100001),$(ncode 100002)" "1,1" "each pushed exactly once"
+stop "$dpid"
+is "$stop_rc" 0 "SIGTERM: exits 0"
+
+# ---- 2. a silent network drop ----------------------------------------------
+spawn "$PY" "$PROXY" "$IMAPS" "$T/proxy.port" "$T/stall" "$T/proxy.log"
+ppid_=$last_pid
+wait_for 15 test -s "$T/proxy.port" || { echo "Bail out! proxy did not start"; exit 1; }
+PPORT=$(cat "$T/proxy.port")
+# The worst case is poll_interval + 2 x timeout, because libetpan waits
+# the timeout twice on the reply to DONE: 10 + 2 x 5 = 20 s, under 30.
+{ head db2; POLL=10 account c "$PPORT" Drop seen "timeout = 5"; } >"$T/two.conf"
+unset POLL
+save Drop drop1 200001
+spawn "$OTPBRIDGE" -c "$T/two.conf" run 2>"$T/daemon2.err"
+dpid=$last_pid
+ok "through the proxy: the first mail is pushed" wait_for 30 ncode_is 200001 1
+ok "the daemon connected through the proxy" logged "$T/proxy.log" '^conn 1$'
+ok "and is idling there" logged "$T/daemon2.err" 'imap=c result=connected .*idle=yes'
+sleep 1
+t0=$(date +%s.%N)
+touch "$T/stall"
+ok "the proxy stalled the connection" wait_for 5 logged "$T/proxy.log" '^stalled'
+ok "a silent drop is logged as a disconnect within 3 x poll_interval" \
+    wait_for 30 logged "$T/daemon2.err" 'imap=c result=disconnected'
+t1=$(date +%s.%N)
+rm -f "$T/stall"
+el=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+echo "# stall -> logged disconnect: $el s (poll_interval 10, timeout 5)"
+grep 'imap=c result=disconnected' "$T/daemon2.err" | sed 's/^/#   /'
+ok "measured: stall to logged disconnect <= 30 s (3 x poll_interval)" \
+    awk -v e="$el" 'BEGIN { exit !(e <= 30) }'
+ok "the daemon is still running" alive "$dpid"
+ok "once the network works again it reconnects" \
+    wait_for 40 logged "$T/daemon2.err" 'imap=c result=reconnected'
+save Drop drop2 200002
+ok "and a newly saved mail is pushed" wait_for 30 ncode_is 200002 1
+is "$(ncode 200001)" 1 "the first one is not pushed again"
+stop "$dpid"
+is "$stop_rc" 0 "SIGTERM: exits 0"
+stop "$ppid_"
+
+# ---- 3. a server without IDLE ----------------------------------------------
+cp "$DC" "$T/dove/noidle.conf"
+echo 'imap_capability = IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE SORT THREAD=REFERENCES MULTIAPPEND UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE' \
+    >>"$T/dove/noidle.conf"
+dove_stop
+dovecot -c "$T/dove/noidle.conf" </dev/null >/dev/null 2>&1
+DC=$T/dove/noidle.conf
+ok "dovecot restarted without IDLE" wait_for 15 $PY -c "
+import socket; socket.create_connection(('127.0.0.1',$IMAPS),1).close()"
+{ head db3; account d "$IMAPS" NoIdle seen "idle = true"; } >"$T/three.conf"
+spawn "$OTPBRIDGE" -c "$T/three.conf" run 2>"$T/daemon3.err"
+dpid=$last_pid
+ok "without IDLE the account connects and says idle=no" \
+    wait_for 30 logged "$T/daemon3.err" 'imap=d result=connected .*idle=no'
+sleep 1
+save NoIdle noidle1 300001
+ok "a saved mail is still pushed by polling (within 15 s)" wait_for 15 ncode_is 300001 1
+ok "and marked \\Seen" wait_for 10 sh -c \
+    "doveadm -c '$DC' fetch -u bot flags mailbox NoIdle header message-id noidle1@acme.example | grep -q Seen"
+unlike "$(cat "$T/daemon3.err")" 'imap=d result=disconnected' "no disconnect while polling"
+stop "$dpid"
+is "$stop_rc" 0 "SIGTERM: exits 0"
+is "$(pyq "$T/ep.log" "sorted(b['content'] for b in B)")" '["100001", "100002", "200001", "200002", "300001"]' \
+    "every code exactly once over the whole run"
+done_testing

@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""imap-proxy.py - a loopback TCP proxy for tests/imap-more.sh.
+  imap-proxy.py TARGET_PORT PORT_FILE STALL_FILE LOG_FILE
+Listens on a free 127.0.0.1 port (written to PORT_FILE) and forwards to
+127.0.0.1:TARGET_PORT.  While STALL_FILE exists, every connection open at
+that moment (and every one accepted meanwhile) stops forwarding in both
+directions for good, WITHOUT closing its sockets: a silent network drop.
+Connections accepted after STALL_FILE is gone forward normally.  Each
+accepted connection appends "conn N" to LOG_FILE."""
+import os, select, socket, sys, threading, time
+
+tport, port_file, stall, logf = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+held = []  # sockets of dead connections, kept open until we exit
+
+
+def log(msg):
+    with open(logf, "a") as f:
+        f.write(msg + "\n")
+
+
+def handle(n, c):
+    try:
+        u = socket.create_connection(("127.0.0.1", tport), 5)
+    except OSError:
+        c.close()
+        return
+    while True:
+        if os.path.exists(stall):
+            held.extend((c, u))
+            log("stalled %d" % n)
+            return  # never read, write or close them again
+        r, _, _ = select.select([c, u], [], [], 0.1)
+        for s in r:
+            try:
+                d = s.recv(65536)
+            except OSError:
+                d = b""
+            if not d:
+                c.close(); u.close()
+                return
+            try:
+                (u if s is c else c).sendall(d)
+            except OSError:
+                c.close(); u.close()
+                return
+
+
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", 0))
+ls.listen(16)
+tmp = port_file + ".tmp"
+with open(tmp, "w") as f:
+    f.write("%d\n" % ls.getsockname()[1])
+os.rename(tmp, port_file)
+n = 0
+while True:
+    c, _ = ls.accept()
+    n += 1
+    log("conn %d" % n)
+    threading.Thread(target=handle, args=(n, c), daemon=True).start()
