@@ -20,7 +20,9 @@
  *
  * Hostile input: everything the server sends (responses, literals,
  * dates, capability lists).  Limits: ic->timeout on every network
- * operation (libetpan session timeout), RFC822.SIZE checked against
+ * operation (libetpan session timeout; XXX libetpan waits it twice on the
+ * reply to DONE, so a silent drop is seen after poll_interval + 2 x
+ * timeout), RFC822.SIZE checked against
  * max_size before the body is fetched, at most IMAP_BATCH_MAX UIDs per
  * round, server text in logs sanitised and cut to IMAP_TEXT_MAX bytes, a
  * bounded wait for the main loop's verdict, password_command output and
