@@ -11,6 +11,15 @@
  * (\Seen, move, delete) and advancing the UID.  Then IDLE (or poll),
  * with a NOOP cross-check every poll_interval.
  *
+ * Watchdog: a connection that died without a FIN (a NAT that forgot it,
+ * a pulled cable, a stalled proxy) looks exactly like an idle one.  So
+ * every cycle the thread leaves IDLE (DONE), sends NOOP when poll_interval
+ * has passed, and searches for new UIDs; the replies to DONE and NOOP are
+ * awaited only imap_check_timeout() -- a live server answers them at once,
+ * so this is much shorter than the general timeout -- and IDLE lasts
+ * poll_interval minus that wait, so a dead connection is replaced within
+ * poll_interval of its death.
+ *
  * Certificates: Debian's libetpan is built against GnuTLS and its
  * mailstream_ssl_set_server_certicate() is a no-op there, so libetpan
  * verifies nothing.  After the handshake (and before any credential is
@@ -20,9 +29,7 @@
  *
  * Hostile input: everything the server sends (responses, literals,
  * dates, capability lists).  Limits: ic->timeout on every network
- * operation (libetpan session timeout; XXX libetpan waits it twice on the
- * reply to DONE, so a silent drop is seen after poll_interval + 2 x
- * timeout), RFC822.SIZE checked against
+ * operation (libetpan session timeout), RFC822.SIZE checked against
  * max_size before the body is fetched, at most IMAP_BATCH_MAX UIDs per
  * round, server text in logs sanitised and cut to IMAP_TEXT_MAX bytes, a
  * bounded wait for the main loop's verdict, password_command output and
@@ -53,6 +60,7 @@
 #define IMAP_VERDICT_WAIT 600     /* seconds to wait for imap_msg_done */
 #define IMAP_BACKOFF_MAX 300      /* seconds */
 #define IMAP_CMD_OUT_MAX 4096     /* password_command stdout bytes */
+#define IMAP_CHECK_MIN 2          /* seconds: shortest watchdog reply wait */
 
 /* A message on its way to the main loop; m is first (imap_msg_done casts). */
 struct imap_pending {
@@ -178,9 +186,12 @@ imap_errname(int r)
 static char *
 imap_err(mailimap *s, const char *what, int r)
 {
-	char *txt = imap_sanitize(s != NULL ? s->imap_response : NULL);
 	const char *name = imap_errname(r);
-	char *e;
+	char *txt, *e;
+
+	/* After a stream error the session's response text is the previous
+	 * command's, not an answer to this one. */
+	txt = imap_sanitize(s != NULL && name == NULL ? s->imap_response : NULL);
 
 	e = g_strdup_printf("%s failed (libetpan %d%s%s%s%s)", what, r,
 	    name != NULL ? ": " : "", name != NULL ? name : "",
@@ -932,6 +943,25 @@ imap_sync(struct imap_account *a, mailimap *s, gboolean *first, char **err)
 	return ret;
 }
 
+/* Seconds the watchdog waits for the reply to DONE or NOOP: a quarter of
+ * poll_interval, at least IMAP_CHECK_MIN, at most the general timeout. */
+static guint
+imap_check_timeout(const struct imap_config *ic)
+{
+	return MIN(MAX(ic->poll_interval / 4, IMAP_CHECK_MIN),
+	    MAX(ic->timeout, IMAP_CHECK_MIN));
+}
+
+/* Sets the read/write timeout of the session's stream (seconds). */
+static void
+imap_set_stream_timeout(mailimap *s, guint secs)
+{
+	mailimap_set_timeout(s, (time_t)secs);
+	if (s->imap_stream != NULL)
+		mailstream_low_set_timeout(mailstream_get_low(s->imap_stream),
+		    (time_t)secs);
+}
+
 /* One connection's life.  Returns with *err set (or NULL when stopping). */
 static void
 imap_session(struct imap_account *a, guint *backoff, char **err)
@@ -939,9 +969,9 @@ imap_session(struct imap_account *a, guint *backoff, char **err)
 	mailimap *s = mailimap_new(0, NULL);
 	gboolean first;
 	guint32 uv;
-	gint64 last_noop;
-	guint wait_s;
-	int r;
+	gint64 last_noop, wait_ms;
+	guint check_s;
+	int r, fd;
 
 	mailimap_set_timeout(s, MAX(a->ic.timeout, 1));
 	if (imap_open(a, s, err) < 0)
@@ -966,9 +996,13 @@ imap_session(struct imap_account *a, guint *backoff, char **err)
 	    a->ic.idle && a->cap_idle ? "yes" : "no");
 	a->outage = FALSE;
 
-	wait_s = MAX(a->ic.poll_interval, 1);
+	/* The wait between checks leaves room for the check itself within
+	 * poll_interval (see "Watchdog" above). */
+	check_s = imap_check_timeout(&a->ic);
+	wait_ms = (gint64)a->ic.poll_interval * 1000 - (gint64)check_s * 1000;
 	if (a->ic.idle && a->cap_idle && a->ic.idle_refresh > 0)
-		wait_s = MIN(wait_s, a->ic.idle_refresh);
+		wait_ms = MIN(wait_ms, (gint64)a->ic.idle_refresh * 1000);
+	wait_ms = MAX(wait_ms, 1000);
 	last_noop = g_get_monotonic_time();
 	for (;;) {
 		r = imap_sync(a, s, &first, err);
@@ -986,24 +1020,26 @@ imap_session(struct imap_account *a, guint *backoff, char **err)
 			}
 			/* XXX we see libetpan's read buffer but not GnuTLS's
 			 * record buffer: data already decrypted there waits for
-			 * the next wake-up (at most wait_s). */
+			 * the next wake-up (at most wait_ms). */
 			if (s->imap_stream->read_buffer_len == 0)
-				r = imap_wait(a, mailimap_idle_get_fd(s), (int)wait_s * 1000);
+				r = imap_wait(a, mailimap_idle_get_fd(s), (int)wait_ms);
 			else
 				r = 1;
 			if (r < 0)
 				goto out;
+			imap_set_stream_timeout(s, check_s);
 			r = mailimap_idle_done(s);
 			if (r != MAILIMAP_NO_ERROR) {
 				*err = imap_err(s, "DONE", r);
 				goto out;
 			}
-		} else if (imap_wait(a, -1, (int)wait_s * 1000) < 0) {
+		} else if (imap_wait(a, -1, (int)wait_ms) < 0) {
 			goto out;
 		}
 		if (g_get_monotonic_time() - last_noop >=
 		    (gint64)a->ic.poll_interval * G_TIME_SPAN_SECOND ||
 		    !(a->ic.idle && a->cap_idle)) {
+			imap_set_stream_timeout(s, check_s);
 			r = mailimap_noop(s);
 			if (r != MAILIMAP_NO_ERROR) {
 				*err = imap_err(s, "NOOP", r);
@@ -1011,13 +1047,20 @@ imap_session(struct imap_account *a, guint *backoff, char **err)
 			}
 			last_noop = g_get_monotonic_time();
 		}
+		imap_set_stream_timeout(s, MAX(a->ic.timeout, 1));
 	}
 out:
 	g_mutex_lock(&a->lock);
+	fd = a->sock_fd;
 	a->sock_fd = -1;
 	g_mutex_unlock(&a->lock);
 	if (s->imap_stream != NULL && *err == NULL && !imap_is_stopping(a))
 		mailimap_logout(s);
+	else if (fd >= 0)
+		/* A failed connection: mailimap_free's TLS close would
+		 * otherwise wait the timeout again for the peer's close_notify
+		 * (gnutls_bye with SHUT_RDWR) on a dead link. */
+		shutdown(fd, SHUT_RDWR);
 	/* mailimap_free closes the stream. */
 	mailimap_free(s);
 }

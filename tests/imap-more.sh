@@ -4,9 +4,11 @@
 #  1. two accounts at once, one on INBOX with after = delete and one on
 #     another mailbox with after = move:Processed;
 #  2. a silent network drop (tests/imap-proxy.py stops forwarding without
-#     closing) is detected within 3 x poll_interval, and the account
-#     recovers once the network works again;
-#  3. a server without IDLE (imap_capability without it): polling works.
+#     closing) is detected within poll_interval, and the account recovers
+#     once the network works again;
+#  3. Dovecot stopped and restarted mid-IDLE: one disconnect line, a
+#     reconnect, the mail saved meanwhile pushed once, nothing lost;
+#  4. a server without IDLE (imap_capability without it): polling works.
 . "${top_srcdir:-.}/tests/testlib.sh"
 
 EP=$top_srcdir/tests/endpoint.py
@@ -118,8 +120,8 @@ spawn "$PY" "$PROXY" "$IMAPS" "$T/proxy.port" "$T/stall" "$T/proxy.log"
 ppid_=$last_pid
 wait_for 15 test -s "$T/proxy.port" || { echo "Bail out! proxy did not start"; exit 1; }
 PPORT=$(cat "$T/proxy.port")
-# The worst case is poll_interval + 2 x timeout, because libetpan waits
-# the timeout twice on the reply to DONE: 10 + 2 x 5 = 20 s, under 30.
+# The worst case is poll_interval: IDLE lasts poll_interval minus the
+# watchdog's reply wait (a quarter of poll_interval, at least 2 s).
 { head db2; POLL=10 account c "$PPORT" Drop seen "timeout = 5"; } >"$T/two.conf"
 unset POLL
 save Drop drop1 200001
@@ -132,15 +134,19 @@ sleep 1
 t0=$(date +%s.%N)
 touch "$T/stall"
 ok "the proxy stalled the connection" wait_for 5 logged "$T/proxy.log" '^stalled'
-ok "a silent drop is logged as a disconnect within 3 x poll_interval" \
+ok "a silent drop is logged as a disconnect" \
     wait_for 30 logged "$T/daemon2.err" 'imap=c result=disconnected'
 t1=$(date +%s.%N)
 rm -f "$T/stall"
 el=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 echo "# stall -> logged disconnect: $el s (poll_interval 10, timeout 5)"
 grep 'imap=c result=disconnected' "$T/daemon2.err" | sed 's/^/#   /'
-ok "measured: stall to logged disconnect <= 30 s (3 x poll_interval)" \
-    awk -v e="$el" 'BEGIN { exit !(e <= 30) }'
+# The 1 s on top is this test's own measuring (log polled every 0.2 s,
+# the proxy's stall noticed within 0.1 s), not the daemon's.
+ok "measured: stall to logged disconnect <= poll_interval (10 s, + 1 s measuring)" \
+    awk -v e="$el" 'BEGIN { exit !(e <= 11) }'
+unlike "$(grep 'imap=c result=disconnected' "$T/daemon2.err")" 'Store completed' \
+    "the error does not quote the previous command's reply as its own"
 ok "the daemon is still running" alive "$dpid"
 ok "once the network works again it reconnects" \
     wait_for 40 logged "$T/daemon2.err" 'imap=c result=reconnected'
@@ -151,7 +157,41 @@ stop "$dpid"
 is "$stop_rc" 0 "SIGTERM: exits 0"
 stop "$ppid_"
 
-# ---- 3. a server without IDLE ----------------------------------------------
+# ---- 3. Dovecot stopped and restarted mid-IDLE -----------------------------
+doveadm -c "$DC" mailbox create -u bot Restart
+{ head db4; account e "$IMAPS" Restart seen; } >"$T/four.conf"
+spawn "$OTPBRIDGE" -c "$T/four.conf" run 2>"$T/daemon4.err"
+dpid=$last_pid
+ok "restart: the account is idling" wait_for 30 logged "$T/daemon4.err" 'imap=e result=connected .*idle=yes'
+save Restart rs1 400001
+ok "restart: a mail saved while idling is pushed" wait_for 30 ncode_is 400001 1
+dove_stop
+ok "Dovecot stopped: the account logs one disconnect" \
+    wait_for 30 logged "$T/daemon4.err" 'imap=e result=disconnected'
+# Delivered while the IMAP server is down, as an MDA would: straight into
+# the maildir (doveadm needs the running auth service).
+md=$T/dove/mail/bot/.Restart
+printf 'From: Acme <codes@acme.example>\nTo: bot@otp.example.com\nSubject: Your Acme code\nMessage-ID: <rs2@acme.example>\nDate: %s\n\nYour verification code is 400002.\n' \
+    "$(date -R)" >"$md/tmp/rs2.$$.test"
+chown nobody:nogroup "$md/tmp/rs2.$$.test"
+mv "$md/tmp/rs2.$$.test" "$md/new/rs2.$$.test"
+sleep 2                   # a few failed reconnects meanwhile
+is "$(ncode 400002)" 0 "nothing pushed while the server is down"
+dovecot -c "$DC" </dev/null >/dev/null 2>&1
+ok "Dovecot started again" wait_for 15 $PY -c "
+import socket; socket.create_connection(('127.0.0.1',$IMAPS),1).close()"
+ok "the account reconnects (one line for the recovery)" \
+    wait_for 40 logged "$T/daemon4.err" 'imap=e result=reconnected'
+ok "the mail saved during the outage is pushed" wait_for 30 ncode_is 400002 1
+save Restart rs3 400003
+ok "and so is the next one, through IDLE again" wait_for 30 ncode_is 400003 1
+is "$(grep -c 'imap=e result=disconnected' "$T/daemon4.err")" 1 \
+    "the outage is logged once, not once per failed retry"
+is "$(ncode 400001),$(ncode 400002),$(ncode 400003)" "1,1,1" "each pushed exactly once"
+stop "$dpid"
+is "$stop_rc" 0 "SIGTERM: exits 0"
+
+# ---- 4. a server without IDLE ----------------------------------------------
 cp "$DC" "$T/dove/noidle.conf"
 echo 'imap_capability = IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE SORT THREAD=REFERENCES MULTIAPPEND UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE' \
     >>"$T/dove/noidle.conf"
@@ -173,6 +213,6 @@ ok "and marked \\Seen" wait_for 10 sh -c \
 unlike "$(cat "$T/daemon3.err")" 'imap=d result=disconnected' "no disconnect while polling"
 stop "$dpid"
 is "$stop_rc" 0 "SIGTERM: exits 0"
-is "$(pyq "$T/ep.log" "sorted(b['content'] for b in B)")" '["100001", "100002", "200001", "200002", "300001"]' \
+is "$(pyq "$T/ep.log" "sorted(b['content'] for b in B)")" '["100001", "100002", "200001", "200002", "300001", "400001", "400002", "400003"]' \
     "every code exactly once over the whole run"
 done_testing
