@@ -422,6 +422,35 @@ config_load_sink(struct sink_config *s, const struct kf *kf, const char *g,
 	return 0;
 }
 
+/*
+ * token_url must be https, or http to a loopback host: the refresh token
+ * and the client secret travel in the request body.
+ */
+static int
+config_check_token_url(const struct kf *kf, const char *g, const char *url,
+    GError **error)
+{
+	g_autoptr(GUri) uri = g_uri_parse(url, G_URI_FLAGS_NONE, NULL);
+	const char *scheme = uri != NULL ? g_uri_get_scheme(uri) : NULL;
+	const char *host = uri != NULL ? g_uri_get_host(uri) : NULL;
+
+	if (uri == NULL || scheme == NULL || host == NULL || *host == '\0' ||
+	    strpbrk(url, " \t") != NULL ||
+	    (g_ascii_strcasecmp(scheme, "https") != 0 &&
+	    g_ascii_strcasecmp(scheme, "http") != 0)) {
+		kf_set_error(kf, error, g, "token_url",
+		    "token_url must be an https:// URL (http:// only to a loopback host)");
+		return -1;
+	}
+	if (g_ascii_strcasecmp(scheme, "http") == 0 && !util_is_loopback_host(host)) {
+		kf_set_error(kf, error, g, "token_url",
+		    "token_url must be https unless the host is loopback "
+		    "(the refresh token would travel in clear)");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 config_load_imap(struct config *cfg, const struct kf *kf, const char *g,
     const char *base, GError **error)
@@ -477,6 +506,11 @@ config_load_imap(struct config *cfg, const struct kf *kf, const char *g,
 	config_get_path(kf, base, g, "client_secret_file", &ic->client_secret_file);
 	config_get_path(kf, base, g, "refresh_token_file", &ic->refresh_token_file);
 	kf_get_raw(kf, g, "token_url", &ic->token_url, NULL);
+	if (ic->token_url != NULL && *ic->token_url == '\0')
+		g_clear_pointer(&ic->token_url, g_free);   /* "token_url =": unset */
+	if (ic->token_url != NULL &&
+	    config_check_token_url(kf, g, ic->token_url, error) < 0)
+		return -1;
 	kf_get_raw(kf, g, "client_id", &ic->client_id, NULL);
 	e = 2;
 	if (kf_get_enum(kf, g, "oauth2_provider", provider_names, &e, error) < 0)

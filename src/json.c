@@ -4,8 +4,14 @@
  * Hostile input: strings from mail (codes, identifiers, text) are written
  * as JSON strings; json-glib escapes them.  Endpoint replies are parsed
  * (bounded by the push client) only to read one string member.  Pull
- * request bodies (bounded by [http] max_body) are hostile: nesting is
- * limited before json-glib's recursive parser sees them.
+ * request bodies (bounded by [http] max_body) and OAuth token replies
+ * (bounded by OAUTH_REPLY_MAX) are hostile: nesting is limited before
+ * json-glib's recursive parser sees them.
+ *
+ * Secrets: a token reply holds an access token and maybe a refresh
+ * token.  Our copies are wiped when freed.  XXX json-glib's own copies
+ * (scanner buffer, nodes) are freed without a wipe; the caller wipes the
+ * reply body it gave us.
  */
 #include "autoconfig.h"
 
@@ -14,6 +20,7 @@
 
 #include "json.h"
 #include "store.h"
+#include "util.h"
 
 /* Adds key: s when s is non-empty (SPEC 1.1: never send ""). */
 static void
@@ -246,6 +253,113 @@ json_pull_clear(struct json_pull *pull)
 	g_clear_pointer(&pull->task_id, g_free);
 	g_clear_pointer(&pull->workflow_run_id, g_free);
 	g_clear_pointer(&pull->workflow_permanent_id, g_free);
+}
+
+/* The string member name, copied, or NULL when absent or not a string. */
+static char *
+json_token_string(JsonObject *obj, const char *name)
+{
+	JsonNode *m = json_object_get_member(obj, name);
+
+	if (m == NULL || !JSON_NODE_HOLDS_VALUE(m) ||
+	    json_node_get_value_type(m) != G_TYPE_STRING)
+		return NULL;
+	return g_strdup(json_node_get_string(m));
+}
+
+/* s as a whole number ("-"? digits, nothing else), saturated to
+ * 0..G_MAXINT64; -1 when it is not one. */
+static gint64
+json_token_digits(const char *s)
+{
+	gboolean neg = *s == '-';
+	gint64 v = 0;
+
+	if (neg)
+		s++;
+	if (*s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (!g_ascii_isdigit(*s))
+			return -1;
+		if (v > (G_MAXINT64 - (*s - '0')) / 10)
+			v = G_MAXINT64;
+		else
+			v = v * 10 + (*s - '0');
+	}
+	return neg ? 0 : v;
+}
+
+/* The expires_in member: seconds, 0..G_MAXINT64, or -1 when absent. */
+static gint64
+json_token_expires(JsonObject *obj)
+{
+	JsonNode *m = json_object_get_member(obj, "expires_in");
+	gint64 v;
+	double d;
+
+	if (m == NULL || !JSON_NODE_HOLDS_VALUE(m))
+		return -1;
+	switch (json_node_get_value_type(m)) {
+	case G_TYPE_INT64:
+		/* XXX json-glib 1.6 does not refuse integers beyond int64: it
+		 * saturates to 2^64-1 and casts, so 99999999999999999999 reads
+		 * as -1.  Such a value then counts as 0 here, like a negative
+		 * one: short-lived, never "absent". */
+		v = json_node_get_int(m);
+		return v < 0 ? 0 : v;
+	case G_TYPE_DOUBLE:
+		d = json_node_get_double(m);
+		if (!(d > 0))
+			return 0;
+		if (d >= 9223372036854775807.0)
+			return G_MAXINT64;
+		return (gint64)d;
+	case G_TYPE_STRING:
+		return json_token_digits(json_node_get_string(m));
+	default:
+		return -1;
+	}
+}
+
+int
+json_token_parse(const char *body, gsize len, struct json_token *t)
+{
+	g_autoptr(JsonParser) p = NULL;
+	JsonNode *root;
+	JsonObject *obj;
+
+	memset(t, 0, sizeof *t);
+	t->expires_in = -1;
+	if (body == NULL || len == 0 || len > G_MAXSSIZE ||
+	    memchr(body, '\0', len) != NULL ||
+	    !json_depth_ok(body, len, JSON_TOKEN_DEPTH_MAX))
+		return -1;
+	p = json_parser_new();
+	if (!json_parser_load_from_data(p, body, (gssize)len, NULL))
+		return -1;
+	root = json_parser_get_root(p);
+	if (root == NULL || !JSON_NODE_HOLDS_OBJECT(root))
+		return -1;
+	obj = json_node_get_object(root);
+	t->access_token = json_token_string(obj, "access_token");
+	t->refresh_token = json_token_string(obj, "refresh_token");
+	t->token_type = json_token_string(obj, "token_type");
+	t->error = json_token_string(obj, "error");
+	t->error_description = json_token_string(obj, "error_description");
+	t->expires_in = json_token_expires(obj);
+	return 0;
+}
+
+void
+json_token_clear(struct json_token *t)
+{
+	util_secret_free(&t->access_token);
+	util_secret_free(&t->refresh_token);
+	util_secret_free(&t->token_type);
+	util_secret_free(&t->error);
+	util_secret_free(&t->error_description);
+	t->expires_in = -1;
 }
 
 char *

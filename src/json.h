@@ -40,6 +40,31 @@ struct json_pull {
 int json_pull_parse(const char *body, gsize len, struct json_pull *pull);
 void json_pull_clear(struct json_pull *pull);
 
+/* An OAuth2 token endpoint reply (RFC 6749 sections 5.1 and 5.2). */
+struct json_token {
+	char *access_token;          /* secret */
+	char *refresh_token;         /* secret: a rotated one, when sent */
+	char *token_type;
+	char *error;
+	char *error_description;     /* the server's words, unsanitised */
+	gint64 expires_in;           /* seconds, >= 0; -1 when absent */
+};
+#define JSON_TOKEN_DEPTH_MAX 16  /* nesting refused beyond this */
+
+/*
+ * Parses len raw bytes of body into *t (strings NULL, expires_in -1
+ * first).  Returns -1 when it is not JSON, not an object, holds a NUL
+ * byte or nests deeper than JSON_TOKEN_DEPTH_MAX.  A member that is null
+ * or of another type than expected counts as absent; unknown members are
+ * ignored; "" is kept as "".  expires_in may be a number or a string of
+ * digits (some providers send "3599"): a negative value reads as 0, one
+ * beyond G_MAXINT64 as G_MAXINT64, a fraction is dropped.
+ * json_token_clear() wipes and frees the members (the struct may be
+ * reused).
+ */
+int json_token_parse(const char *body, gsize len, struct json_token *t);
+void json_token_clear(struct json_token *t);
+
 /* {"verification_code":"<code>"} ("" when code is NULL).  g_malloc'd. */
 char *json_pull_reply(const char *code);
 

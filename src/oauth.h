@@ -40,8 +40,14 @@ const char *oauth_scope(const struct imap_config *ic);
  * POSTs grant_type=refresh_token, refresh_token, client_id, client_secret
  * (read from ic->client_secret_file when set) and the preset's scope to
  * oauth_token_url(ic), waiting at most timeout seconds.  refresh_token is
- * the one to use (from refresh_token_file, or one the provider rotated).
- * Returns 0 and fills *tok (cleared first), or -1 and *err: e.g.
+ * the one to use (from refresh_token_file, or one the provider rotated);
+ * it may be tok->refresh_token itself.
+ * Returns 0 and fills *tok: the old access token is wiped and replaced;
+ * tok->refresh_token is replaced only when the reply carries a new one
+ * (so a token rotated earlier is kept).  Success is HTTP 200 with a
+ * non-empty access_token and a token_type absent or Bearer; expires_in
+ * absent means OAUTH_EXPIRES_DEFAULT, and it is clamped to 30 s .. 30 days.
+ * Returns -1 and *err (g_malloc'd), *tok untouched: e.g.
  * "token endpoint: HTTP 400 invalid_grant (Token has been expired or
  * revoked.)" or "token endpoint: Couldn't connect to server" -- never a
  * secret, server text sanitised and cut.

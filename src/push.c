@@ -33,6 +33,14 @@
  * PUSH_CONNECT_TIMEOUT_MAX, PUSH_HOST_CONNECTIONS connections to the
  * endpoint (more requests wait in curl's queue), PUSH_REPLY_MAX bytes of
  * reply kept, PUSH_DISCARD_MAX bytes of reply read at all.
+ *
+ * push_form_post() is apart from all that: one blocking request on its
+ * own easy handle, for a caller on its own thread (OAuth token refresh).
+ * Same rules (http/https only, no redirect, verified TLS, both timeouts,
+ * no signals); its reply is kept raw up to the caller's bound and the
+ * transfer is aborted beyond it.  Its body and reply carry secrets
+ * (refresh token, client secret; access token): every buffer of ours
+ * that held them is wiped before it is freed.
  */
 #include "autoconfig.h"
 
@@ -461,8 +469,6 @@ push_easy_setup(struct push_client *pc, struct push_req *req)
 	return CURLE_OK;
 }
 
-#undef PUSH_SETOPT
-
 /* Setup failed: the callback still runs, later, from the loop. */
 static gboolean
 push_req_failed(gpointer data)
@@ -640,3 +646,217 @@ push_client_free(struct push_client **pcp)
 	if (pc->busy == 0)
 		g_free(pc);
 }
+
+/* ---- the blocking form POST -------------------------------------------- */
+
+/* The reply of one blocking request, grown by copying (old copy wiped). */
+struct push_form {
+	char *data;                  /* NUL-terminated, or NULL */
+	gsize len;
+	gsize cap;                   /* bytes allocated, the NUL included */
+	gsize max;                   /* < G_MAXSIZE */
+	gboolean overflow;           /* aborted: more than max bytes */
+};
+
+/* RFC 3986 unreserved: the bytes sent as they are. */
+static gboolean
+push_form_unreserved(guchar c)
+{
+	return g_ascii_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+/* Bytes s takes once percent-encoded. */
+static gsize
+push_form_escaped_len(const char *s)
+{
+	gsize n = 0;
+
+	for (; *s != '\0'; s++)
+		n += push_form_unreserved((guchar)*s) ? 1 : 3;
+	return n;
+}
+
+/* Writes s percent-encoded at out; returns the end. */
+static char *
+push_form_escape(char *out, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s != '\0'; s++) {
+		guchar c = (guchar)*s;
+
+		if (push_form_unreserved(c)) {
+			*out++ = (char)c;
+		} else {
+			*out++ = '%';
+			*out++ = hex[c >> 4];
+			*out++ = hex[c & 0x0f];
+		}
+	}
+	return out;
+}
+
+/*
+ * The body "n1=v1&n2=v2..." for fields, or NULL when they are not in
+ * pairs.  curl_easy_escape() would encode the same way, but it grows its
+ * buffer by realloc and leaves pieces of the secrets behind in freed
+ * memory; this sizes one buffer exactly and writes each byte once.
+ */
+static char *
+push_form_body(const char *const *fields, gsize *len_r)
+{
+	gsize len = 0, i;
+	char *body, *p;
+
+	for (i = 0; fields[i] != NULL; i += 2) {
+		if (fields[i + 1] == NULL)
+			return NULL;
+		len += (i > 0 ? 1 : 0) + push_form_escaped_len(fields[i]) + 1 +
+		    push_form_escaped_len(fields[i + 1]);
+	}
+	p = body = g_malloc(len + 1);
+	for (i = 0; fields[i] != NULL; i += 2) {
+		if (i > 0)
+			*p++ = '&';
+		p = push_form_escape(p, fields[i]);
+		*p++ = '=';
+		p = push_form_escape(p, fields[i + 1]);
+	}
+	*p = '\0';
+	*len_r = len;
+	return body;
+}
+
+/* CURLOPT_WRITEFUNCTION: keep everything up to f->max, abort beyond. */
+static size_t
+push_form_write_cb(char *ptr, size_t size, size_t nmemb, void *userp)
+{
+	struct push_form *f = userp;
+	gsize n = size * nmemb;
+	gsize need;
+
+	if (n > f->max - f->len) {
+		f->overflow = TRUE;
+		return 0;    /* CURLE_WRITE_ERROR: the transfer stops here */
+	}
+	need = f->len + n + 1;
+	if (need > f->cap) {
+		gsize cap = MAX(f->cap, 1024);
+		char *p;
+
+		while (cap < need && cap <= G_MAXSIZE / 2)
+			cap *= 2;
+		cap = MIN(MAX(cap, need), f->max + 1);
+		p = g_malloc(cap);
+		if (f->len > 0)
+			memcpy(p, f->data, f->len);
+		push_wipe_free(f->data, f->cap);
+		f->data = p;
+		f->cap = cap;
+	}
+	memcpy(f->data + f->len, ptr, n);
+	f->len += n;
+	f->data[f->len] = '\0';
+	return n;
+}
+
+/* Sets every option of one blocking form POST. */
+static CURLcode
+push_form_setup(CURL *e, const char *url, struct curl_slist *headers,
+    const char *body, gsize body_len, guint timeout_s, struct push_form *f,
+    char *errbuf)
+{
+	guint t = timeout_s == 0 ? PUSH_TIMEOUT_DEFAULT :
+	    MIN(timeout_s, PUSH_TIMEOUT_MAX);
+
+	PUSH_SETOPT(e, CURLOPT_ERRORBUFFER, errbuf);
+	/*
+	 * No SIGALRM for timeouts: we are on a thread.  XXX with libcurl's
+	 * synchronous resolver this leaves name lookups without a timeout;
+	 * the distributions build the threaded resolver.
+	 */
+	PUSH_SETOPT(e, CURLOPT_NOSIGNAL, 1L);
+	PUSH_SETOPT(e, CURLOPT_URL, url);
+	PUSH_SETOPT(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	PUSH_SETOPT(e, CURLOPT_FOLLOWLOCATION, 0L);
+	PUSH_SETOPT(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	PUSH_SETOPT(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	PUSH_SETOPT(e, CURLOPT_TIMEOUT, (long)t);
+	PUSH_SETOPT(e, CURLOPT_CONNECTTIMEOUT, (long)MIN(t, PUSH_CONNECT_TIMEOUT_MAX));
+	PUSH_SETOPT(e, CURLOPT_HTTPHEADER, headers);
+	PUSH_SETOPT(e, CURLOPT_USERAGENT, "otpbridge/" PACKAGE_VERSION);
+	PUSH_SETOPT(e, CURLOPT_POST, 1L);
+	PUSH_SETOPT(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+	PUSH_SETOPT(e, CURLOPT_POSTFIELDS, body);
+	/* A Content-Length over the bound is refused before the body. */
+	PUSH_SETOPT(e, CURLOPT_MAXFILESIZE_LARGE,
+	    (curl_off_t)MIN(f->max, (gsize)G_MAXINT64));
+	PUSH_SETOPT(e, CURLOPT_WRITEFUNCTION, push_form_write_cb);
+	PUSH_SETOPT(e, CURLOPT_WRITEDATA, f);
+	return CURLE_OK;
+}
+
+int
+push_form_post(const char *url, const char *const *fields, guint timeout_s,
+    gsize reply_max, int *status, char **reply, gsize *reply_len, char **err)
+{
+	struct curl_slist *headers = NULL;
+	struct push_form f;
+	char errbuf[CURL_ERROR_SIZE];
+	char *body;
+	gsize body_len = 0;
+	CURL *e;
+	CURLcode rc;
+	long code = 0;
+	int ret = -1;
+
+	*status = 0;
+	*reply = NULL;
+	*reply_len = 0;
+	*err = NULL;
+	body = push_form_body(fields, &body_len);
+	if (body == NULL) {
+		*err = g_strdup("form fields must come in name, value pairs");
+		return -1;
+	}
+	push_global_init();
+	memset(&f, 0, sizeof(f));
+	f.max = MIN(reply_max, G_MAXSIZE - 1);
+	errbuf[0] = '\0';
+	headers = push_headers_add(NULL,
+	    "Content-Type: application/x-www-form-urlencoded");
+	headers = push_headers_add(headers, "Accept: application/json");
+	headers = push_headers_add(headers, "Expect:");
+	e = curl_easy_init();
+	if (e == NULL)
+		g_abort();   /* only fails on allocation failure */
+	rc = push_form_setup(e, url, headers, body, body_len, timeout_s, &f, errbuf);
+	if (rc == CURLE_OK)
+		rc = curl_easy_perform(e);
+	if (rc == CURLE_OK) {
+		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+		if (code >= 100 && code <= 999)
+			ret = 0;
+		else
+			*err = g_strdup("no HTTP status");
+	} else if (f.overflow || rc == CURLE_FILESIZE_EXCEEDED) {
+		*err = g_strdup_printf("reply larger than %" G_GSIZE_FORMAT " bytes",
+		    f.max);
+	} else {
+		*err = g_strdup(errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
+	}
+	/* XXX curl's own receive buffer is freed here without a wipe. */
+	curl_easy_cleanup(e);
+	push_headers_free(&headers);
+	push_wipe_free(body, body_len + 1);
+	if (ret == 0) {
+		*status = (int)code;
+		*reply = f.data != NULL ? f.data : g_strdup("");
+		*reply_len = f.len;
+	} else {
+		push_wipe_free(f.data, f.cap);
+	}
+	return ret;
+}
+
+#undef PUSH_SETOPT

@@ -432,6 +432,10 @@ struct ok_case {
 	const char *text;
 };
 
+/* An XOAUTH2 account but for its token_url or provider (6 lines). */
+#define XOAUTH2_CONF "[imap:g]\nhost = imap.example.com\nuser = bot@example.com\n" \
+	"auth = xoauth2\nclient_id = c\nrefresh_token_file = refresh.token\n"
+
 static const struct ok_case ok_cases[] = {
 	{ "https-remote", "[push]\nurl = https://totp.example.com/v1/credentials/totp\n" },
 	{ "http-loopback-v4", "[push]\nurl = http://127.0.0.1:8080/totp\n" },
@@ -463,6 +467,16 @@ static const struct ok_case ok_cases[] = {
 	{ "http-no-listen", "[http]\nmax_body = 64\n" },
 	{ "bools", "[http]\nbind_code_to_task = yes\n[imap:x]\nhost = h\nuser = u\n"
 	  "password_file = work.pass\nidle = no\n" },
+	{ "imap-token-url-https", XOAUTH2_CONF "token_url = https://idp.example.com/oauth2/token\n" },
+	{ "imap-token-url-https-port-query",
+	  XOAUTH2_CONF "token_url = HTTPS://idp.example.com:8443/t/oauth2/v2.0/token?x=1\n" },
+	{ "imap-token-url-no-path", XOAUTH2_CONF "token_url = https://idp.example.com\n" },
+	{ "imap-token-url-http-loopback", XOAUTH2_CONF "token_url = http://127.0.0.1:8080/token\n" },
+	{ "imap-token-url-http-localhost", XOAUTH2_CONF "token_url = http://localhost:8080/token\n" },
+	{ "imap-token-url-http-v6-loopback", XOAUTH2_CONF "token_url = http://[::1]:8080/token\n" },
+	{ "imap-token-url-with-provider", XOAUTH2_CONF "oauth2_provider = microsoft\n"
+	  "token_url = https://login.microsoftonline.com/contoso/oauth2/v2.0/token\n" },
+	{ "imap-token-url-empty-with-provider", XOAUTH2_CONF "oauth2_provider = google\ntoken_url =\n" },
 };
 
 static void
@@ -591,6 +605,32 @@ static const struct error_case error_cases[] = {
 	  "auth = xoauth2 needs token_url or oauth2_provider" },
 	{ "imap-provider-bogus", "[imap:g]\nhost = h\nuser = u\nauth = xoauth2\n"
 	  "oauth2_provider = yahoo\n", 5, "oauth2_provider must be one of google, microsoft, custom" },
+	{ "imap-token-url-http-remote", XOAUTH2_CONF "token_url = http://idp.example.com/token\n", 7,
+	  "token_url must be https unless the host is loopback" },
+	{ "imap-token-url-http-lookalike",
+	  XOAUTH2_CONF "token_url = http://127.0.0.1.example.com/token\n", 7,
+	  "token_url must be https unless the host is loopback" },
+	{ "imap-token-url-http-any", XOAUTH2_CONF "token_url = http://0.0.0.0/token\n", 7,
+	  "token_url must be https unless the host is loopback" },
+	{ "imap-token-url-ftp", XOAUTH2_CONF "token_url = ftp://idp.example.com/token\n", 7,
+	  "token_url must be an https:// URL (http:// only to a loopback host)" },
+	{ "imap-token-url-file", XOAUTH2_CONF "token_url = file:///etc/passwd\n", 7,
+	  "token_url must be an https:// URL" },
+	{ "imap-token-url-not-url", XOAUTH2_CONF "token_url = idp.example.com/token\n", 7,
+	  "token_url must be an https:// URL" },
+	{ "imap-token-url-no-host", XOAUTH2_CONF "token_url = https:///token\n", 7,
+	  "token_url must be an https:// URL" },
+	{ "imap-token-url-bad-port", XOAUTH2_CONF "token_url = https://idp.example.com:99999/token\n",
+	  7, "token_url must be an https:// URL" },
+	{ "imap-token-url-blank", XOAUTH2_CONF "token_url = https://idp.example.com/o auth\n", 7,
+	  "token_url must be an https:// URL" },
+	{ "imap-token-url-with-provider", XOAUTH2_CONF "oauth2_provider = google\n"
+	  "token_url = http://oauth2.googleapis.com/token\n", 8, "token_url must be https" },
+	/* Checked whatever the auth, so a later switch to xoauth2 is safe. */
+	{ "imap-token-url-login-auth", "[imap:w]\nhost = h\nuser = u\npassword_file = work.pass\n"
+	  "token_url = http://idp.example.com/token\n", 5, "token_url must be https" },
+	{ "imap-token-url-empty", XOAUTH2_CONF "token_url =\n", 4,
+	  "auth = xoauth2 needs token_url or oauth2_provider" },
 	{ "imap-after-bogus", "[imap:work]\nhost = h\nuser = u\npassword_file = work.pass\n"
 	  "after = bogus\n", 5, "after must be seen, move:FOLDER, delete or none, not 'bogus'" },
 	{ "imap-after-move-empty", "[imap:work]\nhost = h\nuser = u\npassword_file = work.pass\n"
@@ -640,6 +680,20 @@ test_error(gconstpointer data)
 	g_assert_nonnull(strstr(err->message, c->want));
 	/* No secret ever shows in a message. */
 	g_assert_null(strstr(err->message, "SECRET"));
+}
+
+/* "token_url =" is no token_url: the preset's URL is used. */
+static void
+test_token_url_empty(void)
+{
+	struct config *cfg = load_text_ok(XOAUTH2_CONF "oauth2_provider = google\n"
+	    "token_url =\n", NULL);
+
+	if (cfg == NULL)
+		return;
+	g_assert_null(imap_at(cfg, 0)->token_url);
+	g_assert_cmpstr(imap_at(cfg, 0)->oauth2_provider, ==, "google");
+	config_free(&cfg);
 }
 
 /* ---- relative paths ---------------------------------------------------- */
@@ -897,6 +951,7 @@ main(int argc, char **argv)
 	g_test_add_func("/config/absolute-paths", test_absolute_paths);
 	g_test_add_func("/config/relative-config-path", test_relative_config_path);
 	g_test_add_func("/config/imap-max-size-order", test_imap_max_size_order);
+	g_test_add_func("/config/token-url-empty", test_token_url_empty);
 	for (gsize i = 0; i < G_N_ELEMENTS(ok_cases); i++) {
 		g_autofree char *p = g_strdup_printf("/config/ok/%s", ok_cases[i].name);
 		g_test_add_data_func(p, &ok_cases[i], test_ok);

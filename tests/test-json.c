@@ -1,6 +1,7 @@
 /*
  * test-json.c - json.c: the push body of SPEC 1.1 (key order, omitted
- * optional fields, escaping) and the `otpbridge test --json` line.
+ * optional fields, escaping), the `otpbridge test --json` line, and
+ * OAuth2 token replies (members, types, expires_in in every shape).
  */
 #include "autoconfig.h"
 
@@ -205,6 +206,221 @@ test_line(gconstpointer data)
 	    ==, c->file);
 }
 
+/* ---- OAuth2 token replies ---------------------------------------------- */
+
+#define ABSENT (-1)
+
+struct token_case {
+	const char *name;
+	const char *body;
+	int ret;
+	const char *access_token;
+	const char *refresh_token;
+	const char *token_type;
+	const char *error;
+	const char *error_description;
+	gint64 expires_in;
+};
+
+static const struct token_case token_cases[] = {
+	{ "google",
+	  "{\n  \"access_token\": \"ya29.a0AfH6SMBx-Example_token.0123\",\n"
+	  "  \"expires_in\": 3599,\n  \"scope\": \"https://mail.google.com/\",\n"
+	  "  \"token_type\": \"Bearer\"\n}",
+	  0, "ya29.a0AfH6SMBx-Example_token.0123", NULL, "Bearer", NULL, NULL, 3599 },
+	{ "microsoft-rotated-string-expires",
+	  "{\"token_type\":\"Bearer\",\"scope\":\"https://outlook.office.com/IMAP.AccessAsUser.All\","
+	  "\"expires_in\":\"3599\",\"ext_expires_in\":\"3599\","
+	  "\"access_token\":\"eyJ0eXAiOiJKV1QiLCJub25jZSI6Ij.eyJhdWQiOiJodHRwczovL291dGxvb2su.sig-_\","
+	  "\"refresh_token\":\"0.AXoA-rotated-refresh_token.x\"}",
+	  0, "eyJ0eXAiOiJKV1QiLCJub25jZSI6Ij.eyJhdWQiOiJodHRwczovL291dGxvb2su.sig-_",
+	  "0.AXoA-rotated-refresh_token.x", "Bearer", NULL, NULL, 3599 },
+	{ "google-invalid-grant",
+	  "{\"error\":\"invalid_grant\",\"error_description\":\"Token has been expired or revoked.\"}",
+	  0, NULL, NULL, NULL, "invalid_grant", "Token has been expired or revoked.", ABSENT },
+	{ "microsoft-error-extra-members",
+	  "{\"error\":\"invalid_grant\",\"error_description\":\"AADSTS700082: The refresh token "
+	  "has expired due to inactivity.\\r\\nTrace ID: 1f\",\"error_codes\":[700082],"
+	  "\"timestamp\":\"2026-11-25 10:00:00Z\",\"trace_id\":\"1f\",\"correlation_id\":\"2e\","
+	  "\"error_uri\":\"https://login.microsoftonline.com/error?code=700082\"}",
+	  0, NULL, NULL, NULL, "invalid_grant",
+	  "AADSTS700082: The refresh token has expired due to inactivity.\r\nTrace ID: 1f", ABSENT },
+	{ "escapes", "{\"error\":\"x\",\"error_description\":\"a \\\"q\\\" \\u00e9 \\/ \\\\\"}",
+	  0, NULL, NULL, NULL, "x", "a \"q\" \xc3\xa9 / \\", ABSENT },
+	{ "empty-object", "{}", 0, NULL, NULL, NULL, NULL, NULL, ABSENT },
+	{ "empty-strings", "{\"access_token\":\"\",\"token_type\":\"\"}",
+	  0, "", NULL, "", NULL, NULL, ABSENT },
+	{ "token-type-mac", "{\"access_token\":\"t\",\"token_type\":\"mac\",\"expires_in\":60}",
+	  0, "t", NULL, "mac", NULL, NULL, 60 },
+	{ "unknown-nested-members",
+	  "{\"a\":{\"b\":[1,2,{\"c\":null}]},\"access_token\":\"t\",\"id_token\":\"j.w.t\"}",
+	  0, "t", NULL, NULL, NULL, NULL, ABSENT },
+	/* not a JSON object */
+	{ "not-json-html", "<html><body>502 Bad Gateway</body></html>", -1,
+	  NULL, NULL, NULL, NULL, NULL, ABSENT },
+	{ "not-json-form", "access_token=t&expires_in=3600", -1,
+	  NULL, NULL, NULL, NULL, NULL, ABSENT },
+	{ "empty", "", -1, NULL, NULL, NULL, NULL, NULL, ABSENT },
+	{ "blank", " \r\n", -1, NULL, NULL, NULL, NULL, NULL, ABSENT },
+	{ "truncated", "{\"access_token\":\"t\",\"expires_in\":36", -1,
+	  NULL, NULL, NULL, NULL, NULL, ABSENT },
+	{ "array", "[{\"access_token\":\"t\"}]", -1, NULL, NULL, NULL, NULL, NULL, ABSENT },
+	{ "string", "\"t\"", -1, NULL, NULL, NULL, NULL, NULL, ABSENT },
+	{ "number", "42", -1, NULL, NULL, NULL, NULL, NULL, ABSENT },
+	{ "null", "null", -1, NULL, NULL, NULL, NULL, NULL, ABSENT },
+	{ "trailing-garbage", "{\"access_token\":\"t\"} x", -1,
+	  NULL, NULL, NULL, NULL, NULL, ABSENT },
+	/* wrong types count as absent */
+	{ "wrong-types",
+	  "{\"access_token\":123,\"refresh_token\":true,\"token_type\":null,"
+	  "\"error\":{\"x\":1},\"error_description\":[\"a\"],\"expires_in\":false}",
+	  0, NULL, NULL, NULL, NULL, NULL, ABSENT },
+	{ "expires-null", "{\"access_token\":\"t\",\"expires_in\":null}",
+	  0, "t", NULL, NULL, NULL, NULL, ABSENT },
+	{ "expires-object", "{\"expires_in\":{\"s\":3600}}", 0, NULL, NULL, NULL, NULL, NULL, ABSENT },
+	{ "expires-array", "{\"expires_in\":[3600]}", 0, NULL, NULL, NULL, NULL, NULL, ABSENT },
+	/* expires_in in every shape */
+	{ "expires-zero", "{\"expires_in\":0}", 0, NULL, NULL, NULL, NULL, NULL, 0 },
+	{ "expires-string-zero", "{\"expires_in\":\"0\"}", 0, NULL, NULL, NULL, NULL, NULL, 0 },
+	{ "expires-negative", "{\"expires_in\":-5}", 0, NULL, NULL, NULL, NULL, NULL, 0 },
+	{ "expires-minus-one", "{\"expires_in\":-1}", 0, NULL, NULL, NULL, NULL, NULL, 0 },
+	{ "expires-negative-string", "{\"expires_in\":\"-3600\"}", 0, NULL, NULL, NULL, NULL, NULL, 0 },
+	{ "expires-negative-double", "{\"expires_in\":-0.5}", 0, NULL, NULL, NULL, NULL, NULL, 0 },
+	{ "expires-fraction", "{\"expires_in\":3599.9}", 0, NULL, NULL, NULL, NULL, NULL, 3599 },
+	{ "expires-exponent", "{\"expires_in\":3.6e3}", 0, NULL, NULL, NULL, NULL, NULL, 3600 },
+	{ "expires-int64-max", "{\"expires_in\":9223372036854775807}",
+	  0, NULL, NULL, NULL, NULL, NULL, G_MAXINT64 },
+	{ "expires-huge-double", "{\"expires_in\":1e30}", 0, NULL, NULL, NULL, NULL, NULL, G_MAXINT64 },
+	{ "expires-huge-string", "{\"expires_in\":\"99999999999999999999999\"}",
+	  0, NULL, NULL, NULL, NULL, NULL, G_MAXINT64 },
+	{ "expires-string-int64-max", "{\"expires_in\":\"9223372036854775807\"}",
+	  0, NULL, NULL, NULL, NULL, NULL, G_MAXINT64 },
+	{ "expires-string-int64-max-plus-1", "{\"expires_in\":\"9223372036854775808\"}",
+	  0, NULL, NULL, NULL, NULL, NULL, G_MAXINT64 },
+	{ "expires-string-empty", "{\"expires_in\":\"\"}", 0, NULL, NULL, NULL, NULL, NULL, ABSENT },
+	{ "expires-string-minus", "{\"expires_in\":\"-\"}", 0, NULL, NULL, NULL, NULL, NULL, ABSENT },
+	{ "expires-string-word", "{\"expires_in\":\"soon\"}", 0, NULL, NULL, NULL, NULL, NULL, ABSENT },
+	{ "expires-string-trailing", "{\"expires_in\":\"3600s\"}",
+	  0, NULL, NULL, NULL, NULL, NULL, ABSENT },
+	{ "expires-string-blank", "{\"expires_in\":\" 3600\"}", 0, NULL, NULL, NULL, NULL, NULL, ABSENT },
+	{ "expires-string-plus", "{\"expires_in\":\"+3600\"}", 0, NULL, NULL, NULL, NULL, NULL, ABSENT },
+	{ "expires-string-fraction", "{\"expires_in\":\"3599.5\"}",
+	  0, NULL, NULL, NULL, NULL, NULL, ABSENT },
+};
+
+/* Checks every member of t against c, then that clearing empties it. */
+static void
+check_token(const struct token_case *c, struct json_token *t)
+{
+	g_assert_cmpstr(t->access_token, ==, c->access_token);
+	g_assert_cmpstr(t->refresh_token, ==, c->refresh_token);
+	g_assert_cmpstr(t->token_type, ==, c->token_type);
+	g_assert_cmpstr(t->error, ==, c->error);
+	g_assert_cmpstr(t->error_description, ==, c->error_description);
+	g_assert_cmpint(t->expires_in, ==, c->expires_in);
+	json_token_clear(t);
+	g_assert_null(t->access_token);
+	g_assert_null(t->refresh_token);
+	g_assert_null(t->token_type);
+	g_assert_null(t->error);
+	g_assert_null(t->error_description);
+	g_assert_cmpint(t->expires_in, ==, ABSENT);
+	json_token_clear(t);
+}
+
+static void
+test_token(gconstpointer data)
+{
+	const struct token_case *c = data;
+	gsize len = strlen(c->body);
+	char *copy = g_memdup2(c->body, len);   /* exactly len bytes: no NUL */
+	struct json_token t;
+
+	memset(&t, 0xa5, sizeof(t));
+	g_assert_cmpint(json_token_parse(copy, len, &t), ==, c->ret);
+	check_token(c, &t);
+	g_free(copy);
+}
+
+/* Only the first len bytes count; a NUL inside is refused. */
+static void
+test_token_len(void)
+{
+	static const char body[] = "{\"access_token\":\"t\"}{\"x\":";
+	static const char nul[] = "{\"access_token\":\"t\"}\0";
+	static const char nul_in_string[] = "{\"access_token\":\"t\0u\"}";
+	struct json_token t;
+
+	g_assert_cmpint(json_token_parse(body, 20, &t), ==, 0);
+	g_assert_cmpstr(t.access_token, ==, "t");
+	json_token_clear(&t);
+	g_assert_cmpint(json_token_parse(body, sizeof(body) - 1, &t), ==, -1);
+	g_assert_null(t.access_token);
+	g_assert_cmpint(json_token_parse(nul, sizeof(nul) - 1, &t), ==, -1);
+	g_assert_cmpint(json_token_parse(nul_in_string, sizeof(nul_in_string) - 1, &t), ==, -1);
+	g_assert_cmpint(json_token_parse(NULL, 0, &t), ==, -1);
+	g_assert_cmpint(t.expires_in, ==, ABSENT);
+	json_token_clear(&t);
+}
+
+/* Nesting up to JSON_TOKEN_DEPTH_MAX is read, deeper refused up front. */
+static void
+test_token_depth(void)
+{
+	for (guint depth = JSON_TOKEN_DEPTH_MAX - 1; depth <= JSON_TOKEN_DEPTH_MAX + 1; depth++) {
+		/* {"x": + (depth - 1) brackets, with the token beside them */
+		GString *b = g_string_new("{\"access_token\":\"t\",\"x\":");
+		struct json_token t;
+
+		for (guint i = 1; i < depth; i++)
+			g_string_append_c(b, '[');
+		for (guint i = 1; i < depth; i++)
+			g_string_append_c(b, ']');
+		g_string_append_c(b, '}');
+		g_test_message("depth %u: %s", depth, b->str);
+		g_assert_cmpint(json_token_parse(b->str, b->len, &t), ==,
+		    depth <= JSON_TOKEN_DEPTH_MAX ? 0 : -1);
+		json_token_clear(&t);
+		g_string_free(b, TRUE);
+	}
+	/* A million brackets: refused, and no stack blown on the way. */
+	{
+		gsize n = 1000000;
+		char *deep = g_malloc(n);
+		struct json_token t;
+
+		memset(deep, '[', n);
+		g_assert_cmpint(json_token_parse(deep, n, &t), ==, -1);
+		g_free(deep);
+	}
+}
+
+/*
+ * Integers beyond int64: whatever json-glib makes of them (1.6 wraps
+ * them), expires_in is never "absent" nor negative.
+ */
+static void
+test_token_overflow(void)
+{
+	static const char *const bodies[] = {
+		"{\"expires_in\":99999999999999999999}",
+		"{\"expires_in\":9223372036854775808}",
+		"{\"expires_in\":18446744073709551615}",
+		"{\"expires_in\":18446744073709551616}",
+		"{\"expires_in\":-99999999999999999999}",
+		"{\"expires_in\":-9223372036854775809}",
+	};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(bodies); i++) {
+		struct json_token t;
+
+		g_assert_cmpint(json_token_parse(bodies[i], strlen(bodies[i]), &t), ==, 0);
+		g_test_message("%s -> %" G_GINT64_FORMAT, bodies[i], t.expires_in);
+		g_assert_cmpint(t.expires_in, >=, 0);
+		json_token_clear(&t);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -221,5 +437,12 @@ main(int argc, char **argv)
 		g_autofree char *p = g_strdup_printf("/json/line/%s", line_cases[i].name);
 		g_test_add_data_func(p, &line_cases[i], test_line);
 	}
+	for (gsize i = 0; i < G_N_ELEMENTS(token_cases); i++) {
+		g_autofree char *p = g_strdup_printf("/json/token/%s", token_cases[i].name);
+		g_test_add_data_func(p, &token_cases[i], test_token);
+	}
+	g_test_add_func("/json/token/len", test_token_len);
+	g_test_add_func("/json/token/depth", test_token_depth);
+	g_test_add_func("/json/token/overflow", test_token_overflow);
 	return g_test_run();
 }

@@ -2,7 +2,9 @@
  * test-push.c - push.c against an in-test HTTP/1.1 server on 127.0.0.1:
  * the exact request sent, reply classification, network errors and
  * timeouts, keep-alive reuse, concurrency, bounded and sanitised replies,
- * and freeing the client with requests in flight.
+ * and freeing the client with requests in flight; and the blocking form
+ * POST: the exact body and headers, statuses, errors, timeout, the reply
+ * bound, several threads at once.
  *
  * The server runs on its own threads (one acceptor, one per connection),
  * records every request and answers from a per-test script.  The client
@@ -54,6 +56,7 @@ struct srv {
 	GArray *statuses;            /* int per request, last repeats; 0 = close */
 	GBytes *reply;               /* body of every reply */
 	guint delay_ms;
+	gboolean no_length;          /* reply without Content-Length, then close */
 };
 
 struct srv_conn {
@@ -168,7 +171,7 @@ srv_parse_head(const char *head, gsize len, guint64 *content_length)
 
 /* Sends the scripted reply for one request; FALSE: close the connection. */
 static gboolean
-srv_answer(struct srv_conn *c, int status, GBytes *reply)
+srv_answer(struct srv_conn *c, int status, GBytes *reply, gboolean no_length)
 {
 	GString *head = g_string_new(NULL);
 	gsize blen = 0;
@@ -181,6 +184,8 @@ srv_answer(struct srv_conn *c, int status, GBytes *reply)
 		g_string_append(head, "Location: /elsewhere\r\n");
 	if (status == 204 || status == 304)
 		blen = 0;
+	else if (no_length)
+		g_string_append(head, "Connection: close\r\n");
 	else
 		g_string_append_printf(head, "Content-Length: %" G_GSIZE_FORMAT "\r\n", blen);
 	g_string_append(head, "\r\n");
@@ -188,7 +193,7 @@ srv_answer(struct srv_conn *c, int status, GBytes *reply)
 	g_string_append_len(head, body, (gssize)blen);
 	ok = srv_send_all(c, head->str, head->len);
 	g_string_free(head, TRUE);
-	return ok;
+	return ok && !no_length;
 }
 
 /* One connection: read requests, record them, answer per the script. */
@@ -206,6 +211,7 @@ srv_conn_main(gpointer data)
 		enum srv_mode mode;
 		int status = 200;
 		guint delay_ms;
+		gboolean no_length;
 		GBytes *reply;
 
 		while ((end = srv_find_head_end(buf)) < 0) {
@@ -237,6 +243,7 @@ srv_conn_main(gpointer data)
 		g_ptr_array_add(srv->reqs, r);
 		mode = srv->mode;
 		delay_ms = srv->delay_ms;
+		no_length = srv->no_length;
 		reply = g_bytes_ref(srv->reply);
 		g_cond_broadcast(&srv->cond);
 		g_mutex_unlock(&srv->lock);
@@ -250,7 +257,8 @@ srv_conn_main(gpointer data)
 			g_bytes_unref(reply);
 			goto out;
 		}
-		if (mode == SRV_CLOSE || status == 0 || !srv_answer(c, status, reply)) {
+		if (mode == SRV_CLOSE || status == 0 ||
+		    !srv_answer(c, status, reply, no_length)) {
 			g_bytes_unref(reply);
 			goto out;
 		}
@@ -336,6 +344,14 @@ srv_set_reply(struct srv *srv, const void *data, gsize len)
 	g_mutex_lock(&srv->lock);
 	g_bytes_unref(srv->reply);
 	srv->reply = g_bytes_new(data, len);
+	g_mutex_unlock(&srv->lock);
+}
+
+static void
+srv_set_no_length(struct srv *srv, gboolean on)
+{
+	g_mutex_lock(&srv->lock);
+	srv->no_length = on;
 	g_mutex_unlock(&srv->lock);
 }
 
@@ -1146,6 +1162,384 @@ test_tls_to_plain(void)
 	g_free(url);
 }
 
+/* ---- the blocking form POST -------------------------------------------- */
+
+/* What one push_form_post() returned. */
+struct form_got {
+	int ret;
+	int status;
+	char *reply;
+	gsize reply_len;
+	char *err;
+	gint64 elapsed_us;
+};
+
+static void
+form_got_clear(struct form_got *g)
+{
+	g_free(g->reply);
+	g_free(g->err);
+	memset(g, 0, sizeof(*g));
+}
+
+/* Calls push_form_post() and checks the contract common to all calls. */
+static void
+form_post(const char *url, const char *const *fields, guint timeout_s,
+    gsize reply_max, struct form_got *g)
+{
+	gint64 start = g_get_monotonic_time();
+
+	memset(g, 0, sizeof(*g));
+	g->status = -2;
+	g->reply = (char *)"junk";
+	g->reply_len = 12345;
+	g->err = (char *)"junk";
+	g->ret = push_form_post(url, fields, timeout_s, reply_max, &g->status,
+	    &g->reply, &g->reply_len, &g->err);
+	g->elapsed_us = g_get_monotonic_time() - start;
+	if (g->ret == 0) {
+		g_assert_null(g->err);
+		g_assert_nonnull(g->reply);
+		g_assert_cmpint(g->status, >=, 100);
+		g_assert_cmpint(g->status, <=, 999);
+		g_assert_cmpuint(g->reply_len, <=, reply_max);
+		g_assert_true(g->reply[g->reply_len] == '\0');
+	} else {
+		g_assert_cmpint(g->ret, ==, -1);
+		g_assert_null(g->reply);
+		g_assert_cmpuint(g->reply_len, ==, 0);
+		g_assert_cmpint(g->status, ==, 0);
+		g_assert_nonnull(g->err);
+		g_assert_cmpstr(g->err, !=, "");
+	}
+}
+
+/* The request on the wire: every byte of the body, the headers. */
+static void
+test_form_request(void)
+{
+	static const char *const fields[] = {
+		"grant_type", "refresh_token",
+		"refresh_token", "1//0g-a&b=c+d e/\xc3\xa9~._%",
+		"scope", "https://outlook.office.com/IMAP.AccessAsUser.All offline_access",
+		"empty", "",
+		"na me&=", "v\r\nX-Injected: 1",
+		NULL,
+	};
+	static const char want[] =
+	    "grant_type=refresh_token"
+	    "&refresh_token=1%2F%2F0g-a%26b%3Dc%2Bd%20e%2F%C3%A9~._%25"
+	    "&scope=https%3A%2F%2Foutlook.office.com%2FIMAP.AccessAsUser.All%20offline_access"
+	    "&empty="
+	    "&na%20me%26%3D=v%0D%0AX-Injected%3A%201";
+	static const char reply[] = "{\"access_token\":\"ya29.x\",\"n\":\"\xc3\xa9\"}";
+	struct srv *srv = srv_new(SRV_REPLY);
+	char *url = srv_url(srv);
+	struct form_got g;
+	struct srv_req *r;
+	const char *b;
+	gsize len = 0;
+	guint count;
+
+	srv_set_reply(srv, reply, sizeof(reply) - 1);
+	form_post(url, fields, 10, 65536, &g);
+	g_assert_cmpint(g.ret, ==, 0);
+	g_assert_cmpint(g.status, ==, 200);
+	g_assert_cmpuint(g.reply_len, ==, sizeof(reply) - 1);
+	g_assert_cmpstr(g.reply, ==, reply);
+	g_assert_cmpuint(srv_nreqs(srv), ==, 1);
+	r = srv_req(srv, 0);
+	g_assert_cmpstr(r->method, ==, "POST");
+	g_assert_cmpstr(r->path, ==, TEST_PATH);
+	g_assert_cmpstr(r->version, ==, "HTTP/1.1");
+	g_assert_cmpstr(srv_req_header(r, "content-type", &count), ==,
+	    "application/x-www-form-urlencoded");
+	g_assert_cmpuint(count, ==, 1);
+	g_assert_cmpstr(srv_req_header(r, "accept", &count), ==, "application/json");
+	g_assert_cmpuint(count, ==, 1);
+	g_assert_null(srv_req_header(r, "expect", NULL));
+	g_assert_null(srv_req_header(r, "transfer-encoding", NULL));
+	g_assert_null(srv_req_header(r, "x-injected", NULL));
+	g_assert_null(srv_req_header(r, "x-api-key", NULL));
+	g_assert_nonnull(srv_req_header(r, "user-agent", NULL));
+	b = g_bytes_get_data(r->body, &len);
+	g_assert_cmpuint(len, ==, sizeof(want) - 1);
+	g_assert_true(memcmp(b, want, len) == 0);
+	form_got_clear(&g);
+	srv_free(&srv);
+	g_free(url);
+}
+
+/* No fields: an empty body; fields not in pairs: refused, nothing sent. */
+static void
+test_form_fields(void)
+{
+	static const char *const none[] = { NULL };
+	static const char *const odd[] = { "a", "1", "b", NULL };
+	struct srv *srv = srv_new(SRV_REPLY);
+	char *url = srv_url(srv);
+	struct form_got g;
+	gsize len = 99;
+
+	form_post(url, none, 10, 1024, &g);
+	g_assert_cmpint(g.ret, ==, 0);
+	g_assert_cmpuint(srv_nreqs(srv), ==, 1);
+	g_bytes_get_data(srv_req(srv, 0)->body, &len);
+	g_assert_cmpuint(len, ==, 0);
+	g_assert_cmpstr(srv_req_header(srv_req(srv, 0), "content-length", NULL), ==, "0");
+	form_got_clear(&g);
+
+	form_post(url, odd, 10, 1024, &g);
+	g_assert_cmpint(g.ret, ==, -1);
+	g_assert_cmpstr(g.err, ==, "form fields must come in name, value pairs");
+	g_assert_cmpuint(srv_nreqs(srv), ==, 1);
+	form_got_clear(&g);
+	srv_free(&srv);
+	g_free(url);
+}
+
+/* Every status comes back as is with its body; 301 is not followed. */
+static void
+test_form_statuses(void)
+{
+	static const int statuses[] = { 200, 201, 204, 301, 400, 401, 403, 404,
+		429, 500, 502, 503 };
+	static const char *const fields[] = { "a", "b", NULL };
+	static const char reply[] = "{\"error\":\"invalid_grant\"}";
+	struct srv *srv = srv_new(SRV_REPLY);
+	char *url = srv_url(srv);
+	guint i;
+
+	srv_set_reply(srv, reply, sizeof(reply) - 1);
+	srv_set_statuses(srv, statuses, G_N_ELEMENTS(statuses));
+	for (i = 0; i < G_N_ELEMENTS(statuses); i++) {
+		struct form_got g;
+
+		g_test_message("status %d", statuses[i]);
+		form_post(url, fields, 10, 1024, &g);
+		g_assert_cmpint(g.ret, ==, 0);
+		g_assert_cmpint(g.status, ==, statuses[i]);
+		g_assert_cmpstr(g.reply, ==, statuses[i] == 204 ? "" : reply);
+		form_got_clear(&g);
+	}
+	g_assert_cmpuint(srv_nreqs(srv), ==, G_N_ELEMENTS(statuses));
+	for (i = 0; i < G_N_ELEMENTS(statuses); i++)
+		g_assert_cmpstr(srv_req(srv, i)->path, ==, TEST_PATH);
+	srv_free(&srv);
+	g_free(url);
+}
+
+/* Nothing listens: -1 with curl's words. */
+static void
+test_form_refused(void)
+{
+	static const char *const fields[] = { "refresh_token", "SECRET-rt", NULL };
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GSocketAddress) addr = g_inet_socket_address_new_from_string("127.0.0.1", 0);
+	g_autoptr(GSocketAddress) local = NULL;
+	GSocket *s = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+	    G_SOCKET_PROTOCOL_TCP, &err);
+	struct form_got g;
+	char *url;
+
+	g_assert_no_error(err);
+	g_assert_true(g_socket_bind(s, addr, FALSE, &err));
+	g_assert_no_error(err);
+	local = g_socket_get_local_address(s, &err);
+	g_assert_no_error(err);
+	url = g_strdup_printf("http://127.0.0.1:%u" TEST_PATH,
+	    g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(local)));
+	form_post(url, fields, 10, 1024, &g);
+	g_test_message("error: %s", g.err);
+	g_assert_cmpint(g.ret, ==, -1);
+	g_assert_null(strstr(g.err, "SECRET"));
+	form_got_clear(&g);
+	g_socket_close(s, NULL);
+	g_object_unref(s);
+	g_free(url);
+}
+
+/* The server closes without a reply: -1. */
+static void
+test_form_no_reply(void)
+{
+	static const char *const fields[] = { "a", "b", NULL };
+	struct srv *srv = srv_new(SRV_CLOSE);
+	char *url = srv_url(srv);
+	struct form_got g;
+
+	form_post(url, fields, 10, 1024, &g);
+	g_assert_cmpint(g.ret, ==, -1);
+	form_got_clear(&g);
+	srv_free(&srv);
+	g_free(url);
+}
+
+/* The server never answers: -1 after about the timeout. */
+static void
+test_form_timeout(void)
+{
+	static const char *const fields[] = { "a", "b", NULL };
+	struct srv *srv = srv_new(SRV_NEVER);
+	char *url = srv_url(srv);
+	struct form_got g;
+
+	form_post(url, fields, 1, 1024, &g);
+	g_test_message("error: %s", g.err);
+	g_assert_cmpint(g.ret, ==, -1);
+	g_assert_cmpint(g.elapsed_us, >=, 900 * 1000);
+	g_assert_cmpint(g.elapsed_us, <, 15 * G_USEC_PER_SEC);
+	g_assert_cmpuint(srv_nreqs(srv), ==, 1);
+	form_got_clear(&g);
+	srv_free(&srv);
+	g_free(url);
+}
+
+/* A reply of exactly reply_max bytes is whole; one more is refused,
+ * whether announced by Content-Length or not. */
+static void
+test_form_reply_max(void)
+{
+	static const char *const fields[] = { "a", "b", NULL };
+	const gsize size = 100000;
+	char *big = g_malloc(size);
+	struct srv *srv = srv_new(SRV_REPLY);
+	char *url = srv_url(srv);
+	struct form_got g;
+	gsize i;
+
+	for (i = 0; i < size; i++)
+		big[i] = (char)('a' + i % 26);
+	big[10] = '\0';             /* raw bytes come back raw */
+	srv_set_reply(srv, big, size);
+	for (i = 0; i < 2; i++) {
+		srv_set_no_length(srv, i == 1);
+		g_test_message("%s", i == 0 ? "with Content-Length" : "close-delimited");
+		form_post(url, fields, 10, size, &g);
+		g_assert_cmpint(g.ret, ==, 0);
+		g_assert_cmpint(g.status, ==, 200);
+		g_assert_cmpuint(g.reply_len, ==, size);
+		g_assert_true(memcmp(g.reply, big, size) == 0);
+		form_got_clear(&g);
+
+		form_post(url, fields, 10, size - 1, &g);
+		g_assert_cmpint(g.ret, ==, -1);
+		g_assert_cmpstr(g.err, ==, "reply larger than 99999 bytes");
+		form_got_clear(&g);
+
+		form_post(url, fields, 10, 0, &g);
+		g_assert_cmpint(g.ret, ==, -1);
+		g_assert_cmpstr(g.err, ==, "reply larger than 0 bytes");
+		form_got_clear(&g);
+	}
+	srv_free(&srv);
+	g_free(url);
+	g_free(big);
+}
+
+/* Only http and https, and a malformed URL, fail before any request. */
+static void
+test_form_bad_urls(void)
+{
+	static const char *const urls[] = {
+		"file:///etc/passwd", "ftp://127.0.0.1:1/x", "dict://127.0.0.1:1/x",
+		"http://[::1", "",
+	};
+	static const char *const fields[] = { "a", "b", NULL };
+	guint i;
+
+	for (i = 0; i < G_N_ELEMENTS(urls); i++) {
+		struct form_got g;
+
+		g_test_message("url '%s'", urls[i]);
+		form_post(urls[i], fields, 5, 1024, &g);
+		g_assert_cmpint(g.ret, ==, -1);
+		form_got_clear(&g);
+	}
+}
+
+/* https to a plain-HTTP server: the handshake fails, nothing is sent. */
+static void
+test_form_tls_to_plain(void)
+{
+	static const char *const fields[] = { "a", "b", NULL };
+	struct srv *srv = srv_new(SRV_REPLY);
+	char *url = g_strdup_printf("https://127.0.0.1:%u" TEST_PATH, srv->port);
+	struct form_got g;
+
+	form_post(url, fields, 10, 1024, &g);
+	g_assert_cmpint(g.ret, ==, -1);
+	g_assert_cmpuint(srv_nreqs(srv), ==, 0);
+	form_got_clear(&g);
+	srv_free(&srv);
+	g_free(url);
+}
+
+struct form_thread {
+	const char *url;
+	char *value;
+	int ret;
+	int status;
+};
+
+static gpointer
+form_thread_main(gpointer data)
+{
+	struct form_thread *t = data;
+	const char *fields[] = { "n", t->value, NULL };
+	char *reply = NULL, *err = NULL;
+	gsize len = 0;
+
+	t->ret = push_form_post(t->url, fields, 10, 1024, &t->status, &reply,
+	    &len, &err);
+	g_free(reply);
+	g_free(err);
+	return NULL;
+}
+
+/* Threads post at once, no main loop anywhere: each gets its reply. */
+static void
+test_form_threads(void)
+{
+	enum { NTHREADS = 8 };
+	struct srv *srv = srv_new(SRV_REPLY);
+	char *url = srv_url(srv);
+	struct form_thread t[NTHREADS];
+	GThread *th[NTHREADS];
+	GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	guint i;
+
+	srv_set_delay(srv, 50);      /* keep them overlapping */
+	for (i = 0; i < NTHREADS; i++) {
+		t[i].url = url;
+		t[i].value = g_strdup_printf("%u", i);
+		t[i].ret = -2;
+		th[i] = g_thread_new("form", form_thread_main, &t[i]);
+	}
+	for (i = 0; i < NTHREADS; i++) {
+		g_thread_join(th[i]);
+		g_assert_cmpint(t[i].ret, ==, 0);
+		g_assert_cmpint(t[i].status, ==, 200);
+	}
+	g_assert_cmpuint(srv_nreqs(srv), ==, NTHREADS);
+	for (i = 0; i < NTHREADS; i++) {
+		gsize len = 0;
+		const char *b = g_bytes_get_data(srv_req(srv, i)->body, &len);
+
+		g_assert_true(g_hash_table_add(seen, g_strndup(b, len)));
+	}
+	for (i = 0; i < NTHREADS; i++) {
+		char *want = g_strdup_printf("n=%u", i);
+
+		g_assert_true(g_hash_table_contains(seen, want));
+		g_free(want);
+		g_free(t[i].value);
+	}
+	g_hash_table_unref(seen);
+	srv_free(&srv);
+	g_free(url);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1175,5 +1569,15 @@ main(int argc, char **argv)
 	g_test_add_func("/push/free-in-callback", test_free_in_callback);
 	g_test_add_func("/push/bad-urls", test_bad_urls);
 	g_test_add_func("/push/tls-to-plain", test_tls_to_plain);
+	g_test_add_func("/push/form/request", test_form_request);
+	g_test_add_func("/push/form/fields", test_form_fields);
+	g_test_add_func("/push/form/statuses", test_form_statuses);
+	g_test_add_func("/push/form/refused", test_form_refused);
+	g_test_add_func("/push/form/no-reply", test_form_no_reply);
+	g_test_add_func("/push/form/timeout", test_form_timeout);
+	g_test_add_func("/push/form/reply-max", test_form_reply_max);
+	g_test_add_func("/push/form/bad-urls", test_form_bad_urls);
+	g_test_add_func("/push/form/tls-to-plain", test_form_tls_to_plain);
+	g_test_add_func("/push/form/threads", test_form_threads);
 	return g_test_run();
 }
