@@ -1,0 +1,414 @@
+#!/usr/bin/env python3
+"""oauth-server.py - a local OAuth2 provider for the XOAUTH2 integration tests.
+
+It plays both halves a real provider has: the token endpoint otpbridge
+calls (the refresh-token grant, RFC 6749 section 6) and the introspection
+endpoint Dovecot's oauth2 passdb calls (RFC 7662, introspection_mode =
+post), so a token the daemon obtained is the one Dovecot accepts.
+
+  --port N            port on 127.0.0.1 (0: any free port); always loopback
+  --port-file F       write the bound port to F (atomically, once listening)
+  --log F             append one JSON line per request (see below)
+  --tokens-file F     append every secret this server issues (access tokens,
+                      rotated refresh tokens), one per line, so a test can
+                      check that none of them shows up in a log
+  --client-id ID      the only client_id accepted
+  --client-secret S   when given, client_secret must equal S (absent or
+                      wrong: 401 invalid_client); when not, it is not checked
+  --refresh-token R   the refresh token accepted (wrong: 400 invalid_grant)
+  --expires-in N      lifetime of an issued access token in s (default 3600)
+  --user NAME         the username introspection reports (default bot)
+  --rotate            each refresh also returns a new refresh_token; the one
+                      used stops working
+
+Endpoints:
+  POST /token         form-encoded grant_type=refresh_token, refresh_token,
+                      client_id[, client_secret][, scope].  Client credentials
+                      in HTTP Basic are accepted too (RFC 6749 2.3.1), not
+                      both at once.  200 {"access_token","token_type":"Bearer",
+                      "expires_in"[,"refresh_token"]}, or 400/401 {"error",
+                      "error_description"}.
+  POST /introspect    form-encoded token=...: {"active":true,"username":USER,
+                      "exp":..} for a known unexpired token, else
+                      {"active":false}.
+  POST /revoke-all    forgets every issued access token.
+  POST /control       form-encoded expires_in=N and/or rotate=0|1: changes
+                      those settings for the tokens issued from now on.
+  GET  /stats         {"refresh_ok","refresh_fail","introspect_ok",
+                      "introspect_fail","issued","expires_in","rotate"}.
+
+A log line has: ts (unix time), peer, method, path, status, outcome
+(ok | invalid_request | invalid_client | invalid_grant |
+unsupported_grant_type | active | inactive-unknown | inactive-expired |
+revoked | ...), fields (the sorted names of the form fields present, never
+their values), client_auth (form | basic | none), and for /token the seq
+of the token issued, for /introspect the seq of the token asked about
+(null when unknown).  Access tokens are numbered 1, 2, ... in the order
+issued, so a test can tell which token a login used without seeing it.
+
+SIGTERM (or SIGINT) ends the process at once (after any log line being
+written); it writes its pid nowhere.  Python 3 standard library only.
+"""
+
+import argparse
+import base64
+import json
+import os
+import secrets
+import signal
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, unquote
+
+BODY_MAX = 1 << 16
+
+
+class State:
+    def __init__(self, args):
+        self.client_id = args.client_id
+        self.client_secret = args.client_secret
+        self.refresh_token = args.refresh_token
+        self.expires_in = args.expires_in
+        self.user = args.user
+        self.rotate = args.rotate
+        self.log = args.log
+        self.tokens_file = args.tokens_file
+        self.lock = threading.Lock()
+        self.tokens = {}        # access token -> (seq, expiry as time.time())
+        self.seq = 0
+        self.stats = {"refresh_ok": 0, "refresh_fail": 0,
+                      "introspect_ok": 0, "introspect_fail": 0}
+
+    def record(self, entry):
+        if self.log is None:
+            return
+        line = json.dumps(entry, separators=(",", ":"))
+        with self.lock:
+            with open(self.log, "a", encoding="utf-8") as f:
+                f.write(line + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+
+    def remember_secret(self, s):
+        """Called with self.lock held."""
+        if self.tokens_file is None:
+            return
+        with open(self.tokens_file, "a", encoding="utf-8") as f:
+            f.write(s + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "otpbridge-test-oauth/1"
+
+    def log_message(self, fmt, *args):  # quiet: the JSON log is the record
+        pass
+
+    # ---- plumbing --------------------------------------------------------
+    def read_form(self, entry):
+        """The form fields as a dict, or raises ValueError (why).  Fills
+        entry["fields"] with the names present."""
+        length = self.headers.get("Content-Length")
+        if length is None:
+            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                raise ValueError("chunked body not supported here")
+            raise ValueError("no Content-Length")
+        n = int(length)
+        if n < 0 or n > BODY_MAX:
+            raise ValueError("body too large")
+        raw = self.rfile.read(n)
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype != "application/x-www-form-urlencoded":
+            entry["fields"] = None
+            raise ValueError("Content-Type must be application/x-www-form-urlencoded, got %r"
+                             % ctype)
+        try:
+            pairs = parse_qsl(raw.decode("ascii"), keep_blank_values=True,
+                              strict_parsing=bool(raw))
+        except (UnicodeDecodeError, ValueError):
+            entry["fields"] = None
+            raise ValueError("body is not form-encoded")
+        entry["fields"] = sorted({k for k, _ in pairs})
+        form = {}
+        for k, v in pairs:
+            if k in form:   # RFC 6749 3.1: no parameter more than once
+                raise ValueError("parameter %s repeated" % k)
+            form[k] = v
+        return form
+
+    def drain(self):
+        """Reads and drops a body nobody parses, so keep-alive stays in step."""
+        try:
+            n = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            n = -1
+        if 0 <= n <= BODY_MAX:
+            self.rfile.read(n)
+        else:
+            self.close_connection = True
+
+    def reply(self, status, obj, entry):
+        entry["status"] = status
+        self.server.state.record(entry)
+        data = json.dumps(obj, separators=(",", ":")).encode("utf-8")
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json;charset=UTF-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Pragma", "no-cache")
+            if status == 401:
+                self.send_header("WWW-Authenticate", 'Basic realm="test"')
+            self.end_headers()
+            self.wfile.write(data)
+            self.wfile.flush()
+        except OSError:
+            self.close_connection = True
+
+    def entry(self):
+        return {"ts": round(time.time(), 3),
+                "peer": "%s:%d" % self.client_address[:2],
+                "method": self.command, "path": self.path,
+                "status": None, "outcome": None, "fields": [],
+                "client_auth": "none", "seq": None}
+
+    def basic_auth(self):
+        """(id, secret) from an Authorization: Basic header, None when
+        there is none; raises ValueError when it is malformed."""
+        h = self.headers.get("Authorization")
+        if h is None:
+            return None
+        scheme, _, rest = h.partition(" ")
+        if scheme.lower() != "basic":
+            raise ValueError("Authorization scheme %r" % scheme)
+        dec = base64.b64decode(rest.strip(), validate=True).decode("utf-8")
+        cid, sep, sec = dec.partition(":")
+        if not sep:
+            raise ValueError("Basic credentials without ':'")
+        # RFC 6749 2.3.1: form-urlencoded before base64.
+        return unquote(cid.replace("+", " ")), unquote(sec.replace("+", " "))
+
+    # ---- endpoints -------------------------------------------------------
+    def token(self, e):
+        st = self.server.state
+
+        def fail(status, err, desc):
+            e["outcome"] = err
+            e["why"] = desc
+            with st.lock:
+                st.stats["refresh_fail"] += 1
+            self.reply(status, {"error": err, "error_description": desc}, e)
+
+        try:
+            form = self.read_form(e)
+            basic = self.basic_auth()
+        except (ValueError, UnicodeDecodeError) as ex:
+            return fail(400, "invalid_request", str(ex))
+        if basic is not None:
+            e["client_auth"] = "basic"
+            if "client_secret" in form:
+                return fail(400, "invalid_request",
+                            "client credentials both in Basic and in the body")
+            cid, csec = basic
+        else:
+            cid, csec = form.get("client_id"), form.get("client_secret")
+            if csec is not None:
+                e["client_auth"] = "form"
+        gt = form.get("grant_type")
+        if gt is None:
+            return fail(400, "invalid_request", "Missing required parameter: grant_type")
+        if gt != "refresh_token":
+            return fail(400, "unsupported_grant_type", "Invalid grant_type: %s" % gt[:40])
+        if cid is None:
+            return fail(400, "invalid_request", "Missing required parameter: client_id")
+        if cid != st.client_id:
+            return fail(401, "invalid_client", "The OAuth client was not found.")
+        if st.client_secret is not None and \
+                (csec is None or not secrets.compare_digest(csec, st.client_secret)):
+            return fail(401, "invalid_client", "Unauthorized")
+        rt = form.get("refresh_token")
+        if rt is None:
+            return fail(400, "invalid_request", "Missing required parameter: refresh_token")
+        with st.lock:
+            good = st.refresh_token is not None and \
+                secrets.compare_digest(rt, st.refresh_token)
+            if good:
+                st.seq += 1
+                seq = st.seq
+                tok = "ya29.test-%d-%s" % (seq, secrets.token_urlsafe(24))
+                exp_in = st.expires_in
+                st.tokens[tok] = (seq, time.time() + exp_in)
+                st.remember_secret(tok)
+                reply = {"access_token": tok, "token_type": "Bearer",
+                         "expires_in": exp_in}
+                if "scope" in form:
+                    reply["scope"] = form["scope"]
+                if st.rotate:
+                    new_rt = "1//test-rt-%d-%s" % (seq, secrets.token_urlsafe(24))
+                    st.refresh_token = new_rt
+                    st.remember_secret(new_rt)
+                    reply["refresh_token"] = new_rt
+                st.stats["refresh_ok"] += 1
+        if not good:
+            return fail(400, "invalid_grant", "Token has been expired or revoked.")
+        e["outcome"] = "ok"
+        e["seq"] = seq
+        e["expires_in"] = exp_in
+        e["rotated"] = "refresh_token" in reply
+        self.reply(200, reply, e)
+
+    def introspect(self, e):
+        st = self.server.state
+        try:
+            form = self.read_form(e)
+        except ValueError as ex:
+            e["outcome"] = "invalid_request"
+            e["why"] = str(ex)
+            with st.lock:
+                st.stats["introspect_fail"] += 1
+            return self.reply(400, {"error": "invalid_request",
+                                    "error_description": str(ex)}, e)
+        tok = form.get("token")
+        now = time.time()
+        with st.lock:
+            known = st.tokens.get(tok) if tok is not None else None
+            if known is not None and now < known[1]:
+                st.stats["introspect_ok"] += 1
+                active = True
+            else:
+                st.stats["introspect_fail"] += 1
+                active = False
+        if tok is None:
+            e["outcome"] = "inactive-no-token"
+        elif known is None:
+            e["outcome"] = "inactive-unknown"
+        elif not active:
+            e["outcome"] = "inactive-expired"
+        else:
+            e["outcome"] = "active"
+        if known is not None:
+            e["seq"] = known[0]
+            e["remaining"] = round(known[1] - now, 1)
+        if active:
+            self.reply(200, {"active": True, "username": st.user,
+                             "client_id": st.client_id, "token_type": "Bearer",
+                             "exp": int(known[1])}, e)
+        else:
+            self.reply(200, {"active": False}, e)
+
+    def revoke_all(self, e):
+        st = self.server.state
+        self.drain()
+        with st.lock:
+            n = len(st.tokens)
+            st.tokens.clear()
+        e["outcome"] = "revoked"
+        e["count"] = n
+        self.reply(200, {"revoked": n}, e)
+
+    def control(self, e):
+        st = self.server.state
+        try:
+            form = self.read_form(e)
+            with st.lock:
+                if "expires_in" in form:
+                    st.expires_in = int(form["expires_in"])
+                if "rotate" in form:
+                    st.rotate = form["rotate"] not in ("", "0", "no", "false")
+                now = {"expires_in": st.expires_in, "rotate": st.rotate}
+        except ValueError as ex:
+            e["outcome"] = "invalid_request"
+            e["why"] = str(ex)
+            return self.reply(400, {"error": "invalid_request",
+                                    "error_description": str(ex)}, e)
+        e["outcome"] = "ok"
+        e.update(now)
+        self.reply(200, now, e)
+
+    def stats(self, e):
+        st = self.server.state
+        with st.lock:
+            s = dict(st.stats)
+            s["issued"] = st.seq
+            s["expires_in"] = st.expires_in
+            s["rotate"] = st.rotate
+        e["outcome"] = "ok"
+        self.reply(200, s, e)
+
+    ROUTES = {("POST", "/token"): token, ("POST", "/introspect"): introspect,
+              ("POST", "/revoke-all"): revoke_all, ("POST", "/control"): control,
+              ("GET", "/stats"): stats}
+
+    def handle_any(self):
+        e = self.entry()
+        fn = self.ROUTES.get((self.command, self.path.split("?")[0]))
+        if fn is None:
+            e["outcome"] = "not-found"
+            self.drain()
+            return self.reply(404, {"error": "not_found"}, e)
+        try:
+            fn(self, e)
+        except (ValueError, OSError) as ex:
+            e["outcome"] = "error"
+            e["why"] = str(ex)
+            self.close_connection = True
+            self.reply(400, {"error": "invalid_request"}, e)
+
+    do_POST = handle_any
+    do_GET = handle_any
+    do_PUT = handle_any
+    do_DELETE = handle_any
+
+
+class Server(ThreadingHTTPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
+def main():
+    ap = argparse.ArgumentParser(description="test OAuth2 token + introspection server")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--port-file")
+    ap.add_argument("--log")
+    ap.add_argument("--tokens-file")
+    ap.add_argument("--client-id", required=True)
+    ap.add_argument("--client-secret")
+    ap.add_argument("--refresh-token", required=True)
+    ap.add_argument("--expires-in", type=int, default=3600)
+    ap.add_argument("--user", default="bot")
+    ap.add_argument("--rotate", action="store_true")
+    args = ap.parse_args()
+
+    srv = Server(("127.0.0.1", args.port), Handler)
+    srv.state = State(args)
+
+    def bye(*_):
+        # Not in the middle of a log line: take the lock, then go.
+        srv.state.lock.acquire()
+        os._exit(0)
+    signal.signal(signal.SIGTERM, bye)
+    signal.signal(signal.SIGINT, bye)
+
+    if args.port_file:
+        tmp = args.port_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("%d\n" % srv.server_address[1])
+        os.rename(tmp, args.port_file)
+    try:
+        srv.serve_forever(poll_interval=0.2)
+    finally:
+        os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
