@@ -9,6 +9,14 @@
 # "bot" with password "secret", mail in DIR/mail/bot (maildir, owned by
 # nobody), and DIR/dovecot.conf.  Listens on 127.0.0.1 and 127.0.0.2;
 # the certificate names only 127.0.0.1 and localhost.
+#
+# OAuth mode: with OAUTH_INTROSPECT_URL set at start (e.g. the /introspect
+# of tests/oauth-server.py), Dovecot also offers AUTHENTICATE XOAUTH2 and
+# OAUTHBEARER, checked by an oauth2 passdb (DIR/dovecot-oauth2.conf.ext)
+# that POSTs token=... to that URL for every login (no auth cache) and
+# accepts {"active":true,"username":"bot"}.  LOGIN and PLAIN with "secret"
+# work as before; a token is never tried as a password, nor the password
+# as a token.  Auth results (not secrets) go to DIR/dovecot.log.
 set -eu
 cmd=$1
 T=$2
@@ -38,6 +46,14 @@ print(" ".join(str(s.getsockname()[1]) for s in ss))')
 	chown -R nobody:nogroup mail
 	echo "bot:{PLAIN}secret::::::" > passwd
 	chmod 644 passwd
+	# OAuth mode: the passwd-file passdb must not see XOAUTH2 (Dovecot
+	# hands the token to the passdbs as the password) but must still
+	# answer lookups without a mechanism ("none": doveadm's user lookup
+	# through the static userdb); the oauth2 passdb sees only the token
+	# mechanisms.
+	pw_mechs=
+	[ -z "${OAUTH_INTROSPECT_URL:-}" ] || pw_mechs='
+  mechanisms = plain login none'
 	cat > dovecot.conf <<CONF
 base_dir = $T/base
 state_dir = $T/state
@@ -48,14 +64,14 @@ ssl = yes
 ssl_cert = <$T/server.pem
 ssl_key = <$T/server.key
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login${OAUTH_INTROSPECT_URL:+ xoauth2 oauthbearer}
 mail_location = maildir:$T/mail/%u
 mail_uid = nobody
 mail_gid = nogroup
 first_valid_uid = 1
 mail_privileged_group =
 passdb {
-  driver = passwd-file
+  driver = passwd-file$pw_mechs
   args = scheme=PLAIN $T/passwd
 }
 userdb {
@@ -85,6 +101,27 @@ protocol imap {
   mail_max_userip_connections = 50
 }
 CONF
+	if [ -n "${OAUTH_INTROSPECT_URL:-}" ]; then
+		cat >> dovecot.conf <<CONF
+# OAuth mode (OAUTH_INTROSPECT_URL)
+auth_cache_size = 0
+auth_verbose = yes
+passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = $T/dovecot-oauth2.conf.ext
+}
+CONF
+		cat > dovecot-oauth2.conf.ext <<CONF
+introspection_url = $OAUTH_INTROSPECT_URL
+introspection_mode = post
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
+timeout_msecs = 10000
+CONF
+	fi
 	dovecot -c "$T/dovecot.conf" </dev/null >/dev/null 2>&1
 	# Wait until both ports accept connections.
 	i=0
