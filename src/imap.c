@@ -20,6 +20,15 @@
  * poll_interval minus that wait, so a dead connection is replaced within
  * poll_interval of its death.
  *
+ * XOAUTH2: the access token comes from oauth.c (the refresh-token grant)
+ * and is cached on the thread; a new one is fetched when fewer than
+ * IMAP_TOKEN_MARGIN seconds of it are left, and once more when the server
+ * refuses a cached one (revoked, or our clocks disagree).  A refresh token
+ * the provider rotates is written back to refresh_token_file (atomically,
+ * mode 0600); when that fails it is kept in memory and a warning says the
+ * old one will be used after a restart.  XXX libetpan builds the SASL
+ * string in malloc'd memory it does not wipe.
+ *
  * Certificates: Debian's libetpan is built against GnuTLS and its
  * mailstream_ssl_set_server_certicate() is a no-op there, so libetpan
  * verifies nothing.  After the handshake (and before any credential is
@@ -53,6 +62,7 @@
 #include <gnutls/x509.h>
 
 #include "imap.h"
+#include "oauth.h"
 #include "util.h"
 
 #define IMAP_BATCH_MAX 1000       /* UIDs handled per sync round */
@@ -61,6 +71,7 @@
 #define IMAP_BACKOFF_MAX 300      /* seconds */
 #define IMAP_CMD_OUT_MAX 4096     /* password_command stdout bytes */
 #define IMAP_CHECK_MIN 2          /* seconds: shortest watchdog reply wait */
+#define IMAP_TOKEN_MARGIN 60      /* seconds of validity a token must have left */
 
 /* A message on its way to the main loop; m is first (imap_msg_done casts). */
 struct imap_pending {
@@ -99,6 +110,8 @@ struct imap_account {
 	guint max_age;
 	gboolean outage;             /* an outage has been logged */
 	gboolean cap_idle, cap_move, cap_uidplus;
+	struct oauth_token token;    /* XOAUTH2: the cached access token */
+	char *rotated;               /* a rotated refresh token not yet saved */
 };
 
 /* Deep copy of the fields we use. */
@@ -467,6 +480,100 @@ imap_caps(struct imap_account *a, mailimap *s, char **err)
 	return 0;
 }
 
+/* Writes a refresh token the provider rotated back to refresh_token_file;
+ * keeps it in a->rotated when that fails. */
+static void
+imap_token_rotated(struct imap_account *a, char **rt)
+{
+	GError *gerr = NULL;
+	char *line = g_strconcat(*rt, "\n", NULL);
+
+	if (g_file_set_contents_full(a->ic.refresh_token_file, line, -1,
+	    G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
+	    0600, &gerr)) {
+		g_message("imap=%s result=refresh-token-rotated saved=%s",
+		    a->ic.name, a->ic.refresh_token_file);
+		util_secret_free(rt);
+		util_secret_free(&a->rotated);
+	} else {
+		g_warning("imap=%s result=refresh-token-rotated error=\"cannot save it: %s\" "
+		    "(kept in memory; the old one is used after a restart)",
+		    a->ic.name, gerr->message);
+		g_error_free(gerr);
+		util_secret_free(&a->rotated);
+		a->rotated = *rt;
+		*rt = NULL;
+	}
+	util_secret_free(&line);
+}
+
+/* Gets a new access token into a->token.  0, or -1 and *err. */
+static int
+imap_token_refresh(struct imap_account *a, char **err)
+{
+	GError *gerr = NULL;
+	char *rt;
+	int r;
+
+	if (a->rotated != NULL) {
+		rt = g_strdup(a->rotated);
+	} else {
+		rt = util_read_secret_file(a->ic.refresh_token_file, &gerr);
+		if (rt == NULL) {
+			*err = g_strdup_printf("refresh_token_file: %s", gerr->message);
+			g_error_free(gerr);
+			return -1;
+		}
+	}
+	oauth_token_clear(&a->token);
+	r = oauth_refresh(&a->ic, rt, MAX(a->ic.timeout, 1), &a->token, err);
+	if (r < 0) {
+		util_secret_free(&rt);
+		return -1;
+	}
+	g_debug("imap=%s result=token-refreshed expires_in=%" G_GINT64_FORMAT,
+	    a->ic.name, (a->token.expires_at - g_get_monotonic_time()) / G_USEC_PER_SEC);
+	if (a->token.refresh_token != NULL && strcmp(a->token.refresh_token, rt) != 0) {
+		util_secret_free(&rt);
+		rt = a->token.refresh_token;
+		a->token.refresh_token = NULL;
+		imap_token_rotated(a, &rt);
+	}
+	util_secret_free(&rt);
+	util_secret_free(&a->token.refresh_token);
+	return 0;
+}
+
+/* AUTHENTICATE XOAUTH2 with the cached token when it has IMAP_TOKEN_MARGIN
+ * seconds left, else a new one; a refused cached token is replaced and
+ * tried once more.  0, or -1 and *err. */
+static int
+imap_xoauth2(struct imap_account *a, mailimap *s, char **err)
+{
+	gboolean refreshed = FALSE;
+	int r;
+
+	for (;;) {
+		if (!oauth_token_fresh(&a->token, g_get_monotonic_time(),
+		    IMAP_TOKEN_MARGIN)) {
+			if (imap_token_refresh(a, err) < 0)
+				return -1;
+			refreshed = TRUE;
+		}
+		r = mailimap_oauth2_authenticate(s, a->ic.user, a->token.access_token);
+		if (r == MAILIMAP_NO_ERROR)
+			return 0;
+		if (r != MAILIMAP_ERROR_LOGIN || refreshed) {
+			*err = imap_err(s, "AUTHENTICATE XOAUTH2", r);
+			if (r == MAILIMAP_ERROR_LOGIN)
+				oauth_token_clear(&a->token);
+			return -1;
+		}
+		g_message("imap=%s result=token-refused action=refresh", a->ic.name);
+		oauth_token_clear(&a->token);
+	}
+}
+
 /* Connects, verifies, logs in and selects.  0, or -1 and *err. */
 static int
 imap_open(struct imap_account *a, mailimap *s, char **err)
@@ -474,10 +581,6 @@ imap_open(struct imap_account *a, mailimap *s, char **err)
 	char *pw;
 	int r;
 
-	if (a->ic.auth == IMAP_AUTH_XOAUTH2) {
-		*err = g_strdup("auth=xoauth2 is not implemented yet");
-		return -1;
-	}
 	if (a->ic.tls == IMAP_TLS_NONE && !util_is_loopback_host(a->ic.host)) {
 		/* config.c refuses this too; never send a password in clear. */
 		*err = g_strdup("tls=none is allowed only to loopback");
@@ -511,6 +614,11 @@ imap_open(struct imap_account *a, mailimap *s, char **err)
 	if (a->ic.tls != IMAP_TLS_NONE && imap_verify(a, s, err) < 0)
 		return -1;
 
+	if (a->ic.auth == IMAP_AUTH_XOAUTH2) {
+		if (imap_xoauth2(a, s, err) < 0)
+			return -1;
+		goto authenticated;
+	}
 	pw = imap_password(a, err);
 	if (pw == NULL)
 		return -1;
@@ -525,6 +633,7 @@ imap_open(struct imap_account *a, mailimap *s, char **err)
 		    "AUTHENTICATE PLAIN" : "LOGIN", r);
 		return -1;
 	}
+authenticated:
 	if (imap_caps(a, s, err) < 0)
 		return -1;
 	r = mailimap_select(s, a->ic.mailbox);
@@ -1186,6 +1295,8 @@ imap_account_stop(struct imap_account **ap)
 	g_cond_clear(&a->cond);
 	g_main_context_unref(a->ctx);
 	g_free(a->last_error);
+	oauth_token_clear(&a->token);
+	util_secret_free(&a->rotated);
 	imap_config_clear(&a->ic);
 	g_free(a);
 }

@@ -5,7 +5,8 @@
  * imap.c is the only file that includes libetpan.
  *
  * The thread connects (implicit TLS or STARTTLS, verified; plain only to
- * loopback), logs in, selects the mailbox, fetches with UID FETCH
+ * loopback), logs in (LOGIN, PLAIN, or XOAUTH2 with a token from
+ * oauth.c), selects the mailbox, fetches with UID FETCH
  * BODY.PEEK[] (bounded literal size) every UID above the committed one,
  * then waits with IDLE (re-issued every idle_refresh seconds) or polls
  * every poll_interval seconds, and cross-checks a silent connection with
@@ -52,7 +53,8 @@ struct imap_start {
 /*
  * Starts the account's thread.  ic is copied.  fn runs on main_ctx (NULL:
  * the default context).  The password is read (password_file or
- * password_command) by the thread at each connect.
+ * password_command), or the XOAUTH2 token refreshed when needed, by the
+ * thread at each connect.
  */
 struct imap_account *imap_account_start(const struct imap_config *ic,
     const struct imap_start *start, imap_msg_fn fn, gpointer data,

@@ -61,7 +61,7 @@ EOC
 for m in Other Processed Drop NoIdle; do
 	doveadm -c "$DC" mailbox create -u bot "$m"
 done
-head() { # DB: the common part of every config
+common() { # DB: the common part of every config
 	cat <<EOC
 [push]
 url = http://127.0.0.1:$(cat "$T/ep.port")/v1/credentials/totp
@@ -97,7 +97,7 @@ EOC
 }
 
 # ---- 1. two accounts at once ---------------------------------------------
-{ head db1; account a "$IMAPS" INBOX delete; account b "$IMAPS" Other move:Processed; } >"$T/one.conf"
+{ common db1; account a "$IMAPS" INBOX delete; account b "$IMAPS" Other move:Processed; } >"$T/one.conf"
 save INBOX two-a 100001
 save Other two-b 100002
 spawn "$OTPBRIDGE" -c "$T/one.conf" run 2>"$T/daemon1.err"
@@ -122,7 +122,7 @@ wait_for 15 test -s "$T/proxy.port" || { echo "Bail out! proxy did not start"; e
 PPORT=$(cat "$T/proxy.port")
 # The worst case is poll_interval: IDLE lasts poll_interval minus the
 # watchdog's reply wait (a quarter of poll_interval, at least 2 s).
-{ head db2; POLL=10 account c "$PPORT" Drop seen "timeout = 5"; } >"$T/two.conf"
+{ common db2; POLL=10 account c "$PPORT" Drop seen "timeout = 5"; } >"$T/two.conf"
 unset POLL
 save Drop drop1 200001
 spawn "$OTPBRIDGE" -c "$T/two.conf" run 2>"$T/daemon2.err"
@@ -159,7 +159,7 @@ stop "$ppid_"
 
 # ---- 3. Dovecot stopped and restarted mid-IDLE -----------------------------
 doveadm -c "$DC" mailbox create -u bot Restart
-{ head db4; account e "$IMAPS" Restart seen; } >"$T/four.conf"
+{ common db4; account e "$IMAPS" Restart seen; } >"$T/four.conf"
 spawn "$OTPBRIDGE" -c "$T/four.conf" run 2>"$T/daemon4.err"
 dpid=$last_pid
 ok "restart: the account is idling" wait_for 30 logged "$T/daemon4.err" 'imap=e result=connected .*idle=yes'
@@ -200,7 +200,7 @@ dovecot -c "$T/dove/noidle.conf" </dev/null >/dev/null 2>&1
 DC=$T/dove/noidle.conf
 ok "dovecot restarted without IDLE" wait_for 15 $PY -c "
 import socket; socket.create_connection(('127.0.0.1',$IMAPS),1).close()"
-{ head db3; account d "$IMAPS" NoIdle seen "idle = true"; } >"$T/three.conf"
+{ common db3; account d "$IMAPS" NoIdle seen "idle = true"; } >"$T/three.conf"
 spawn "$OTPBRIDGE" -c "$T/three.conf" run 2>"$T/daemon3.err"
 dpid=$last_pid
 ok "without IDLE the account connects and says idle=no" \
