@@ -8,7 +8,10 @@
 #     once the network works again;
 #  3. Dovecot stopped and restarted mid-IDLE: one disconnect line, a
 #     reconnect, the mail saved meanwhile pushed once, nothing lost;
-#  4. a server without IDLE (imap_capability without it): polling works.
+#  4. the mailbox deleted and recreated (new UIDVALIDITY) under a running
+#     daemon: resync logged, the old mail not pushed again, a mail APPENDed
+#     by another IMAP client pushed; after = none leaves mail unread;
+#  5. a server without IDLE (imap_capability without it): polling works.
 . "${top_srcdir:-.}/tests/testlib.sh"
 
 EP=$top_srcdir/tests/endpoint.py
@@ -191,7 +194,46 @@ is "$(ncode 400001),$(ncode 400002),$(ncode 400003)" "1,1,1" "each pushed exactl
 stop "$dpid"
 is "$stop_rc" 0 "SIGTERM: exits 0"
 
-# ---- 4. a server without IDLE ----------------------------------------------
+# ---- 4. the mailbox recreated (a new UIDVALIDITY), after = none ----------
+doveadm -c "$DC" mailbox create -u bot Recreate
+{ common db5; account g "$IMAPS" Recreate none; } >"$T/five.conf"
+spawn "$OTPBRIDGE" -c "$T/five.conf" run 2>"$T/daemon5.err"
+dpid=$last_pid
+ok "recreate: the account is idling" wait_for 30 logged "$T/daemon5.err" 'imap=g result=connected .*idle=yes'
+save Recreate rc1 500001
+ok "recreate: the first mail is pushed" wait_for 30 ncode_is 500001 1
+sleep 1
+like "$(doveadm -c "$DC" fetch -u bot flags mailbox Recreate header message-id rc1@acme.example)" \
+    '^flags: *$' "after = none: the mail is left unread"
+uv1=$(doveadm -c "$DC" mailbox status -u bot uidvalidity Recreate | sed "s/.*=//")
+doveadm -c "$DC" mailbox delete -u bot Recreate
+doveadm -c "$DC" mailbox create -u bot Recreate
+uv2=$(doveadm -c "$DC" mailbox status -u bot uidvalidity Recreate | sed "s/.*=//")
+ok "the recreated mailbox has a new UIDVALIDITY ($uv1 -> $uv2)" test "$uv1" != "$uv2"
+save Recreate rc1 500001        # the same mail again, e.g. restored from a backup
+# A new one by IMAP APPEND from another client, not through doveadm.
+$PY - "$IMAPS" "$T/dove/ca.pem" <<'EOP'
+import imaplib, ssl, sys, time
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+m = imaplib.IMAP4_SSL("127.0.0.1", int(sys.argv[1]), ssl_context=ctx)
+m.login("bot", "secret")
+msg = ("From: Acme <codes@acme.example>\r\nTo: bot@otp.example.com\r\n"
+       "Subject: Your Acme code\r\nMessage-ID: <rc2@acme.example>\r\n"
+       "Date: %s\r\n\r\nYour verification code is 500002.\r\n"
+       % time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime()))
+typ, _ = m.append("Recreate", None, imaplib.Time2Internaldate(time.time()), msg.encode())
+assert typ == "OK", typ
+m.logout()
+EOP
+ok "recreate: the daemon logs the resync with both UIDVALIDITYs" \
+    wait_for 40 logged "$T/daemon5.err" "imap=g mailbox=\"Recreate\" result=resync uidvalidity=$uv2 old=$uv1"
+ok "the APPENDed mail in the new mailbox is pushed" wait_for 30 ncode_is 500002 1
+sleep 2
+is "$(ncode 500001)" 1 "the mail seen before the resync is not pushed again"
+stop "$dpid"
+is "$stop_rc" 0 "SIGTERM: exits 0"
+
+# ---- 5. a server without IDLE ----------------------------------------------
 cp "$DC" "$T/dove/noidle.conf"
 echo 'imap_capability = IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE SORT THREAD=REFERENCES MULTIAPPEND UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE' \
     >>"$T/dove/noidle.conf"
@@ -213,6 +255,6 @@ ok "and marked \\Seen" wait_for 10 sh -c \
 unlike "$(cat "$T/daemon3.err")" 'imap=d result=disconnected' "no disconnect while polling"
 stop "$dpid"
 is "$stop_rc" 0 "SIGTERM: exits 0"
-is "$(pyq "$T/ep.log" "sorted(b['content'] for b in B)")" '["100001", "100002", "200001", "200002", "300001", "400001", "400002", "400003"]' \
+is "$(pyq "$T/ep.log" "sorted(b['content'] for b in B)")" '["100001", "100002", "200001", "200002", "300001", "400001", "400002", "400003", "500001", "500002"]' \
     "every code exactly once over the whole run"
 done_testing
