@@ -447,6 +447,8 @@ http_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 }
 
 /* MHD's own diagnostics: kept for http_new()'s error, logged at debug. */
+static void http_mhd_log(void *cls, const char *fmt, va_list ap) G_GNUC_PRINTF(2, 0);
+
 static void
 http_mhd_log(void *cls, const char *fmt, va_list ap)
 {
