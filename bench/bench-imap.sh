@@ -1,6 +1,8 @@
 #!/bin/sh
 # bench-imap.sh - the IMAP source, not a test: APPEND -> push received
-# latency over N messages (median, p99) with IDLE and with polling, and
+# latency over N messages (median, p99) with IDLE and with polling, the
+# time to notice a silent network drop (a stalled proxy, 5 trials at
+# poll_interval 10, the stall at a random point of the IDLE cycle), and
 # the daemon's RSS with 1 and with 50 idle accounts, against a private
 # Dovecot (tests/imap-dovecot.sh; root, dovecot).  Loopback only.
 # Usage: sh bench/bench-imap.sh ./otpbridge [N]
@@ -30,6 +32,7 @@ conf() { # IDLE ACCOUNTS
 }
 run_latency() { # IDLE LABEL
 	rm -rf "$T/db"; : >"$T/ep.log"
+	doveadm -c "$T/dove/dovecot.conf" expunge -u bot mailbox INBOX all
 	conf "$1" 1
 	"$BIN" -c "$T/c.conf" run 2>"$T/d.log" & pid=$!
 	sleep 2
@@ -46,7 +49,47 @@ run_latency() { # IDLE LABEL
 	kill -TERM "$pid"; wait "$pid" || true; pid=""
 }
 run_latency yes idle
+# Our share: the server's "* N EXISTS" forwarded by a tapping proxy (plain
+# IMAP on loopback) -> the push request read by the endpoint.  Dovecot
+# waits a fixed 500 ms (NOTIFY_DELAY_MSECS in its mailbox-watch.c) before
+# it tells IDLE clients, so the end-to-end figure above cannot go lower.
+rm -rf "$T/db" "$T/stall" "$T/proxy.port"; : >"$T/ep.log"; : >"$T/tap"; : >"$T/proxy.log"
+doveadm -c "$T/dove/dovecot.conf" expunge -u bot mailbox INBOX all
+python3 "$top/tests/imap-proxy.py" "${ports#* }" "$T/proxy.port" "$T/stall" "$T/proxy.log" "$T/tap" & px=$!
+while [ ! -s "$T/proxy.port" ]; do sleep 0.05; done
+conf yes 1
+sed -i "s/^port = .*/port = $(cat "$T/proxy.port")\ntls = none/" "$T/c.conf"
+"$BIN" -c "$T/c.conf" run 2>"$T/d.log" & pid=$!
+until grep -q 'result=connected' "$T/d.log"; do sleep 0.05; done
+: >"$T/share"
+for i in $(seq "$N"); do
+	before=$(grep -c . "$T/ep.log" || true)
+	printf 'From: Acme <codes@acme.example>\nTo: bot@otp.example.com\nSubject: code\nMessage-ID: <share-%s@bench>\n\nYour verification code is %06d.\n' "$i" "$((200000 + i))" |
+	    doveadm -c "$T/dove/dovecot.conf" save -u bot -m INBOX
+	while [ "$(grep -c . "$T/ep.log")" -le "$before" ]; do sleep 0.005; done
+	python3 -c 'import json,sys; t=[float(l) for l in open(sys.argv[1])][-1]; e=[json.loads(l) for l in open(sys.argv[2])][-1]; print(int((e["t"]-t)*1e6))' "$T/tap" "$T/ep.log" >>"$T/share"
+done
+sort -n "$T/share" | awk '{a[NR]=$1} END {printf "idle, our share: EXISTS on the wire -> push request read over %d: p50 %.1f ms, p99 %.1f ms\n", NR, a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000}'
+kill -TERM "$pid" "$px"; wait "$pid" "$px" 2>/dev/null || true; pid=""
 run_latency no polling
+# Silent drop: stall -> "result=disconnected" logged.
+: >"$T/drop"
+for i in 1 2 3 4 5; do
+	rm -rf "$T/db" "$T/stall" "$T/proxy.port"; : >"$T/proxy.log"
+	python3 "$top/tests/imap-proxy.py" "$IMAPS" "$T/proxy.port" "$T/stall" "$T/proxy.log" & px=$!
+	while [ ! -s "$T/proxy.port" ]; do sleep 0.05; done
+	conf yes 1
+	sed -i "s/^port = .*/port = $(cat "$T/proxy.port")/; s/^poll_interval = .*/poll_interval = 10/" "$T/c.conf"
+	"$BIN" -c "$T/c.conf" run 2>"$T/d.log" & pid=$!
+	until grep -q 'result=connected' "$T/d.log"; do sleep 0.05; done
+	sleep "$(awk -v r="$(od -An -N2 -tu2 /dev/urandom)" 'BEGIN { printf "%.2f", r % 900 / 100 }')"
+	t0=$(date +%s%N); touch "$T/stall"
+	until grep -q 'result=disconnected' "$T/d.log"; do sleep 0.02; done
+	echo $(( ($(date +%s%N) - t0) / 1000000 )) >>"$T/drop"
+	kill -TERM "$pid" "$px"; wait "$pid" "$px" 2>/dev/null || true; pid=""
+done
+sort -n "$T/drop" | awk '{a[NR]=$1} END {printf "silent drop -> disconnect logged, poll_interval 10: median %.1f s, max %.1f s over %d\n", a[int((NR+1)/2)]/1000, a[NR]/1000, NR}'
+rm -f "$T/stall"
 for n in 1 50; do
 	rm -rf "$T/db"
 	for a in $(seq 2 "$n"); do doveadm -c "$T/dove/dovecot.conf" mailbox create -u bot "Box$a" 2>/dev/null || true; done

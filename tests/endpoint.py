@@ -199,6 +199,7 @@ class Handler(BaseHTTPRequestHandler):
             except Violation as v:
                 violation = v
         entry = {
+            "t": time.time(),       # when the request was read (bench)
             "peer": "%s:%d" % self.client_address[:2],
             "method": self.command,
             "path": self.path,

@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """imap-proxy.py - a loopback TCP proxy for tests/imap-more.sh.
-  imap-proxy.py TARGET_PORT PORT_FILE STALL_FILE LOG_FILE
+  imap-proxy.py TARGET_PORT PORT_FILE STALL_FILE LOG_FILE [TAP_FILE]
 Listens on a free 127.0.0.1 port (written to PORT_FILE) and forwards to
 127.0.0.1:TARGET_PORT.  While STALL_FILE exists, every connection open at
 that moment (and every one accepted meanwhile) stops forwarding in both
 directions for good, WITHOUT closing its sockets: a silent network drop.
 Connections accepted after STALL_FILE is gone forward normally.  Each
-accepted connection appends "conn N" to LOG_FILE."""
+accepted connection appends "conn N" to LOG_FILE.  With TAP_FILE (for
+bench/bench-imap.sh, plain IMAP only), the time.time() at which each
+server chunk holding "EXISTS" was forwarded is appended to it."""
 import os, select, socket, sys, threading, time
 
 tport, port_file, stall, logf = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+tap = sys.argv[5] if len(sys.argv) > 5 else None
 held = []  # sockets of dead connections, kept open until we exit
 
 
@@ -40,6 +43,9 @@ def handle(n, c):
                 return
             try:
                 (u if s is c else c).sendall(d)
+                if tap is not None and s is u and b" EXISTS" in d:
+                    with open(tap, "a") as f:
+                        f.write("%.6f\n" % time.time())
             except OSError:
                 c.close(); u.close()
                 return
