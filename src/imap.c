@@ -16,9 +16,9 @@
  * every cycle the thread leaves IDLE (DONE), sends NOOP when poll_interval
  * has passed, and searches for new UIDs; the replies to DONE and NOOP are
  * awaited only imap_check_timeout() -- a live server answers them at once,
- * so this is much shorter than the general timeout -- and IDLE lasts
- * poll_interval minus that wait, so a dead connection is replaced within
- * poll_interval of its death.
+ * so this is much shorter than the general timeout -- and IDLE (or the
+ * sleep between polls) lasts poll_interval minus that wait, so a dead
+ * connection is replaced within poll_interval of its death.
  *
  * XOAUTH2: the access token comes from oauth.c (the refresh-token grant)
  * and is cached on the thread; a new one is fetched when fewer than
