@@ -42,9 +42,12 @@
  * max_size before the body is fetched, at most IMAP_BATCH_MAX UIDs per
  * round, server text in logs sanitised and cut to IMAP_TEXT_MAX bytes, a
  * bounded wait for the main loop's verdict, password_command output and
- * run time bounded.  XXX libetpan reads a literal whole into memory: a
- * server that lies about RFC822.SIZE can still make us buffer a large
- * body (we check the real length afterwards and drop it).
+ * run time bounded.  The body literal: RFC822.SIZE is checked first, the
+ * body is fetched as BODY.PEEK[]<0.max_size+1>, and since libetpan reads a
+ * literal whole into memory, its progress callback (which sees the size
+ * the server announces) shuts the socket down when a literal is larger
+ * than asked for -- a server that lies about sizes costs a reconnect and
+ * that message, not our memory.
  */
 #include <errno.h>
 #include <poll.h>
@@ -110,6 +113,8 @@ struct imap_account {
 	guint max_age;
 	gboolean outage;             /* an outage has been logged */
 	gboolean cap_idle, cap_move, cap_uidplus;
+	gsize literal_max;           /* body fetch in progress: its bound, else 0 */
+	gsize literal_seen;          /* the largest literal announced meanwhile */
 	struct oauth_token token;    /* XOAUTH2: the cached access token */
 	char *rotated;               /* a rotated refresh token not yet saved */
 };
@@ -802,11 +807,33 @@ imap_fetch_one(struct imap_account *a, mailimap *s, guint32 uid, gboolean first,
 	set = mailimap_set_new_single(uid);
 	ft = mailimap_fetch_type_new_fetch_att_list_empty();
 	mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_uid());
-	mailimap_fetch_type_new_fetch_att_list_add(ft,
-	    mailimap_fetch_att_new_body_peek_section(mailimap_section_new(NULL)));
+	if (a->ic.max_size > 0) {
+		a->literal_max = (gsize)MIN(a->ic.max_size + 1, (guint64)G_MAXUINT32);
+		mailimap_fetch_type_new_fetch_att_list_add(ft,
+		    mailimap_fetch_att_new_body_peek_section_partial(
+		    mailimap_section_new(NULL), 0, (uint32_t)a->literal_max));
+	} else {
+		mailimap_fetch_type_new_fetch_att_list_add(ft,
+		    mailimap_fetch_att_new_body_peek_section(mailimap_section_new(NULL)));
+	}
+	a->literal_seen = 0;
 	r = mailimap_uid_fetch(s, set, ft, &res);
+	a->literal_max = 0;
 	mailimap_fetch_type_free(ft);
 	mailimap_set_free(set);
+	if (a->literal_seen > 0) {
+		/* We cut the connection: skip this UID (in this run). */
+		g_warning("imap=%s uid=%u result=skipped reason=too-large size=%zu "
+		    "limit=%" G_GUINT64_FORMAT " (the server announced "
+		    "RFC822.SIZE %" G_GUINT64_FORMAT ")", a->ic.name, uid,
+		    a->literal_seen, a->ic.max_size, size);
+		a->last_uid = uid;
+		if (res != NULL)
+			mailimap_fetch_list_free(res);
+		*err = g_strdup_printf("UID FETCH: a %zu-byte literal for UID %u, "
+		    "over max_size: connection dropped", a->literal_seen, uid);
+		return -1;
+	}
 	if (r != MAILIMAP_NO_ERROR) {
 		*err = imap_err(s, "UID FETCH BODY.PEEK[]", r);
 		return -1;
@@ -1052,6 +1079,24 @@ imap_sync(struct imap_account *a, mailimap *s, gboolean *first, char **err)
 	return ret;
 }
 
+/* libetpan's body progress callback: current and announced size of the
+ * literal being read.  Runs on the account's thread. */
+static void
+imap_body_progress(size_t current, size_t maximum, void *data)
+{
+	struct imap_account *a = data;
+
+	if (a->literal_max == 0 || MAX(current, maximum) <= a->literal_max)
+		return;
+	if (a->literal_seen == 0) {
+		a->literal_seen = MAX(current, maximum);
+		g_mutex_lock(&a->lock);
+		if (a->sock_fd >= 0)
+			shutdown(a->sock_fd, SHUT_RDWR);
+		g_mutex_unlock(&a->lock);
+	}
+}
+
 /* Seconds the watchdog waits for the reply to DONE or NOOP: a quarter of
  * poll_interval, at least IMAP_CHECK_MIN, at most the general timeout. */
 static guint
@@ -1083,6 +1128,7 @@ imap_session(struct imap_account *a, guint *backoff, char **err)
 	int r, fd;
 
 	mailimap_set_timeout(s, MAX(a->ic.timeout, 1));
+	mailimap_set_progress_callback(s, imap_body_progress, NULL, a);
 	if (imap_open(a, s, err) < 0)
 		goto out;
 	uv = s->imap_selection_info != NULL ? s->imap_selection_info->sel_uidvalidity : 0;

@@ -1,0 +1,58 @@
+#!/bin/sh
+# imap-liar.sh - the IMAP literal bound against a server that lies about
+# RFC822.SIZE (tests/imap-liar.py: it says 200 bytes, then sends a 64 MB
+# literal whatever range was asked for).  The daemon must not buffer the
+# literal: it drops the connection as soon as the literal announces more
+# than max_size, skips that UID with a warning, reconnects, and still
+# pushes the honest mail behind it.  Plain IMAP on loopback (tls = none).
+. "${top_srcdir:-.}/tests/testlib.sh"
+
+EP=$top_srcdir/tests/endpoint.py
+LIAR=$top_srcdir/tests/imap-liar.py
+KEY=test-key-not-real-liar
+BIG=67108864
+unset OTPBRIDGE_API_KEY
+
+spawn "$PY" "$EP" --port 0 --port-file "$T/ep.port" --key "$KEY" --log "$T/ep.log"
+spawn "$PY" "$LIAR" "$T/liar.port" "$T/liar.log" "$BIG"
+wait_for 15 test -s "$T/ep.port" || { echo "Bail out! endpoint did not start"; exit 1; }
+wait_for 15 test -s "$T/liar.port" || { echo "Bail out! imap-liar.py did not start"; exit 1; }
+printf '%s\n' "$KEY" >"$T/key"
+printf 'secret\n' >"$T/pass"
+mkdir -p "$T/f"
+printf '[acme]\nfrom = ^codes@acme\\.example$\ncode = auto\n' >"$T/f/10-acme.conf"
+cat >"$T/c.conf" <<EOC
+[push]
+url = http://127.0.0.1:$(cat "$T/ep.port")/v1/credentials/totp
+api_key_file = key
+[store]
+path = $T/db/otpbridge.db
+[lmtp]
+listen =
+[filters]
+dir = f
+[imap:liar]
+host = 127.0.0.1
+port = $(cat "$T/liar.port")
+tls = none
+user = bot
+password_file = pass
+identifier = bot@otp.example.com
+max_size = 1048576
+poll_interval = 5
+EOC
+spawn "$OTPBRIDGE" -c "$T/c.conf" run 2>"$T/daemon.err"
+dpid=$last_pid
+ncode_is() { [ "$(pyq "$T/ep.log" "sum(1 for b in B if b['content'] == '$1')")" = "$2" ]; }
+ok "the honest mail behind the liar is pushed" wait_for 60 ncode_is 700002 1
+like "$(cat "$T/daemon.err")" 'imap=liar uid=1 result=skipped reason=too-large' \
+    "the oversized literal is skipped with a warning"
+unlike "$(cat "$T/liar.log")" 'sent the whole' "the daemon did not read the whole literal"
+like "$(cat "$T/liar.log")" 'BODY.PEEK\[\]<0\.1048577>' "the body is fetched with a range of max_size + 1"
+hwm=$(awk '/VmHWM/ {print $2}' "/proc/$dpid/status")
+echo "# peak RSS: $hwm kB for a $BIG-byte literal (max_size 1 MiB)"
+ok "peak RSS stays far below the literal (< 48 MiB)" test "$hwm" -lt 49152
+ok "the daemon is still running" alive "$dpid"
+stop "$dpid"
+is "$stop_rc" 0 "SIGTERM: exits 0"
+done_testing
