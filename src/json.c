@@ -366,26 +366,27 @@ json_token_clear(struct json_token *t)
 	t->expires_in = -1;
 }
 
-char *
-json_pull_reply(const char *code)
+/* {"<key>":"<s>"} ("" when s is NULL), compact.  g_malloc'd. */
+static char *
+json_one_string(const char *key, const char *s)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
 
 	json_builder_begin_object(b);
-	json_builder_set_member_name(b, "verification_code");
-	json_builder_add_string_value(b, code != NULL ? code : "");
+	json_builder_set_member_name(b, key);
+	json_builder_add_string_value(b, s != NULL ? s : "");
 	json_builder_end_object(b);
 	return json_finish(b);
 }
 
 char *
+json_pull_reply(const char *code)
+{
+	return json_one_string("verification_code", code);
+}
+
+char *
 json_error_body(const char *message)
 {
-	g_autoptr(JsonBuilder) b = json_builder_new();
-
-	json_builder_begin_object(b);
-	json_builder_set_member_name(b, "error");
-	json_builder_add_string_value(b, message != NULL ? message : "");
-	json_builder_end_object(b);
-	return json_finish(b);
+	return json_one_string("error", message);
 }
