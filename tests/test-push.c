@@ -189,6 +189,53 @@ run_fini(struct run *run)
 	g_main_context_unref(run->ctx);
 }
 
+/* Sends one request to url and runs the loop until its callback came. */
+static void
+run_one(struct run *run, const char *url, guint timeout)
+{
+	run_init(run, url, timeout, 1);
+	run_send(run, 0);
+	g_assert_cmpuint(run->got[0].calls, ==, 0);   /* never synchronous */
+	run_loop(run, WATCHDOG_S);
+}
+
+/* g saw no reply: one callback, status 0 with curl's words, RETRY. */
+static void
+check_no_reply(const struct got *g)
+{
+	g_assert_cmpuint(g->calls, ==, 1);
+	g_assert_cmpint(g->status, ==, 0);
+	g_assert_nonnull(g->error);
+	g_assert_cmpstr(g->error, !=, "");
+	g_assert_cmpint(push_classify(g->status), ==, PUSH_RETRY);
+}
+
+/* size bytes "abc...zabc...", no NUL added.  g_malloc'd. */
+static char *
+letters(gsize size)
+{
+	char *p = g_malloc(size);
+
+	for (gsize i = 0; i < size; i++)
+		p[i] = (char)('a' + i % 26);
+	return p;
+}
+
+/* The bodies of the n requests srv saw, as a set; no two the same. */
+static GHashTable *
+bodies_seen(struct testhttp *srv, guint n)
+{
+	GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+	g_assert_cmpuint(testhttp_nreqs(srv), ==, n);
+	for (guint i = 0; i < n; i++) {
+		const struct testhttp_req *r = testhttp_req(srv, i);
+
+		g_assert_true(g_hash_table_add(seen, g_strndup(r->body, r->body_len)));
+	}
+	return seen;
+}
+
 /* ---- tests ------------------------------------------------------------- */
 
 struct classify_case {
@@ -296,9 +343,7 @@ test_reply(void)
 	struct run run;
 
 	testhttp_set_reply(srv, reply, strlen(reply));
-	run_init(&run, url, 10, 1);
-	run_send(&run, 0);
-	run_loop(&run, WATCHDOG_S);
+	run_one(&run, url, 10);
 	g_assert_cmpuint(run.got[0].calls, ==, 1);
 	g_assert_cmpint(run.got[0].status, ==, 200);
 	g_assert_cmpint(push_classify(run.got[0].status), ==, PUSH_DONE);
@@ -355,15 +400,9 @@ test_no_reply(void)
 	char *url = testhttp_url(srv, TEST_PATH);
 	struct run run;
 
-	run_init(&run, url, 10, 1);
-	run_send(&run, 0);
-	run_loop(&run, WATCHDOG_S);
-	g_assert_cmpuint(run.got[0].calls, ==, 1);
-	g_assert_cmpint(run.got[0].status, ==, 0);
-	g_assert_nonnull(run.got[0].error);
-	g_assert_cmpstr(run.got[0].error, !=, "");
+	run_one(&run, url, 10);
+	check_no_reply(&run.got[0]);
 	g_assert_cmpstr(run.got[0].reply, ==, "");
-	g_assert_cmpint(push_classify(run.got[0].status), ==, PUSH_RETRY);
 	g_assert_cmpuint(testhttp_nreqs(srv), >=, 1);
 	run_fini(&run);
 	testhttp_free(&srv);
@@ -379,14 +418,8 @@ test_refused(void)
 	char *url = g_strdup_printf("http://127.0.0.1:%u" TEST_PATH, port);
 	struct run run;
 
-	run_init(&run, url, 10, 1);
-	run_send(&run, 0);
-	run_loop(&run, WATCHDOG_S);
-	g_assert_cmpuint(run.got[0].calls, ==, 1);
-	g_assert_cmpint(run.got[0].status, ==, 0);
-	g_assert_nonnull(run.got[0].error);
-	g_assert_cmpstr(run.got[0].error, !=, "");
-	g_assert_cmpint(push_classify(run.got[0].status), ==, PUSH_RETRY);
+	run_one(&run, url, 10);
+	check_no_reply(&run.got[0]);
 	run_fini(&run);
 	g_object_unref(s);
 	g_free(url);
@@ -400,14 +433,8 @@ test_timeout(void)
 	char *url = testhttp_url(srv, TEST_PATH);
 	struct run run;
 
-	run_init(&run, url, 1, 1);
-	run_send(&run, 0);
-	run_loop(&run, WATCHDOG_S);
-	g_assert_cmpuint(run.got[0].calls, ==, 1);
-	g_assert_cmpint(run.got[0].status, ==, 0);
-	g_assert_nonnull(run.got[0].error);
-	g_assert_cmpstr(run.got[0].error, !=, "");
-	g_assert_cmpint(push_classify(run.got[0].status), ==, PUSH_RETRY);
+	run_one(&run, url, 1);
+	check_no_reply(&run.got[0]);
 	g_assert_cmpint(run.got[0].elapsed_us, >=, 900 * 1000);
 	g_assert_cmpint(run.got[0].elapsed_us, <, 15 * G_USEC_PER_SEC);
 	run_fini(&run);
@@ -450,7 +477,7 @@ test_concurrent(void)
 	struct testhttp *srv = testhttp_new(TESTHTTP_REPLY);
 	char *url = testhttp_url(srv, TEST_PATH);
 	struct run run;
-	GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	GHashTable *seen;
 	guint i;
 
 	testhttp_set_delay(srv, 20);      /* keep them overlapping */
@@ -469,12 +496,7 @@ test_concurrent(void)
 	for (i = 0; i < n; i++)
 		g_assert_cmpuint(run.got[i].calls, ==, 1);
 	g_assert_cmpuint(run.ndone, ==, n);
-	g_assert_cmpuint(testhttp_nreqs(srv), ==, n);
-	for (i = 0; i < n; i++) {
-		const struct testhttp_req *r = testhttp_req(srv, i);
-
-		g_assert_true(g_hash_table_add(seen, g_strndup(r->body, r->body_len)));
-	}
+	seen = bodies_seen(srv, n);
 	for (i = 0; i < n; i++) {
 		char *want = g_strdup_printf(
 		    "{\"totp_identifier\":\"a@b.example\",\"content\":\"%06u\"}", i);
@@ -495,14 +517,12 @@ static void
 test_large_reply(void)
 {
 	const gsize size = 1024 * 1024;
-	char *big = g_malloc(size);
+	char *big = letters(size);
 	struct testhttp *srv = testhttp_new(TESTHTTP_REPLY);
 	char *url = testhttp_url(srv, TEST_PATH);
 	struct run run;
 	gsize i;
 
-	for (i = 0; i < size; i++)
-		big[i] = (char)('a' + i % 26);
 	testhttp_set_reply(srv, big, size);
 	run_init(&run, url, 15, 2);
 	run.sequential = TRUE;
@@ -569,9 +589,7 @@ test_utf8(void)
 		srv = testhttp_new(TESTHTTP_REPLY);
 		url = testhttp_url(srv, TEST_PATH);
 		testhttp_set_reply(srv, cases[i].reply, cases[i].len);
-		run_init(&run, url, 10, 1);
-		run_send(&run, 0);
-		run_loop(&run, WATCHDOG_S);
+		run_one(&run, url, 10);
 		g_assert_cmpuint(run.got[0].calls, ==, 1);
 		g_assert_cmpint(run.got[0].status, ==, 200);
 		got = run.got[0].reply;
@@ -689,13 +707,8 @@ test_bad_urls(void)
 		struct run run;
 
 		g_test_message("url '%s'", urls[i]);
-		run_init(&run, urls[i], 5, 1);
-		run_send(&run, 0);
-		g_assert_cmpuint(run.got[0].calls, ==, 0);
-		run_loop(&run, WATCHDOG_S);
-		g_assert_cmpuint(run.got[0].calls, ==, 1);
-		g_assert_cmpint(run.got[0].status, ==, 0);
-		g_assert_nonnull(run.got[0].error);
+		run_one(&run, urls[i], 5);
+		check_no_reply(&run.got[0]);
 		g_assert_cmpstr(run.got[0].reply, ==, "");
 		run_fini(&run);
 	}
@@ -709,12 +722,8 @@ test_tls_to_plain(void)
 	char *url = g_strdup_printf("https://127.0.0.1:%u" TEST_PATH, testhttp_port(srv));
 	struct run run;
 
-	run_init(&run, url, 10, 1);
-	run_send(&run, 0);
-	run_loop(&run, WATCHDOG_S);
-	g_assert_cmpuint(run.got[0].calls, ==, 1);
-	g_assert_cmpint(run.got[0].status, ==, 0);
-	g_assert_nonnull(run.got[0].error);
+	run_one(&run, url, 10);
+	check_no_reply(&run.got[0]);
 	g_assert_cmpuint(testhttp_nreqs(srv), ==, 0);
 	run_fini(&run);
 	testhttp_free(&srv);
@@ -945,14 +954,12 @@ test_form_reply_max(void)
 {
 	static const char *const fields[] = { "a", "b", NULL };
 	const gsize size = 100000;
-	char *big = g_malloc(size);
+	char *big = letters(size);
 	struct testhttp *srv = testhttp_new(TESTHTTP_REPLY);
 	char *url = testhttp_url(srv, TEST_PATH);
 	struct form_got g;
 	gsize i;
 
-	for (i = 0; i < size; i++)
-		big[i] = (char)('a' + i % 26);
 	big[10] = '\0';             /* raw bytes come back raw */
 	testhttp_set_reply(srv, big, size);
 	for (i = 0; i < 2; i++) {
@@ -1049,7 +1056,7 @@ test_form_threads(void)
 	char *url = testhttp_url(srv, TEST_PATH);
 	struct form_thread t[NTHREADS];
 	GThread *th[NTHREADS];
-	GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	GHashTable *seen;
 	guint i;
 
 	testhttp_set_delay(srv, 50);      /* keep them overlapping */
@@ -1064,12 +1071,7 @@ test_form_threads(void)
 		g_assert_cmpint(t[i].ret, ==, 0);
 		g_assert_cmpint(t[i].status, ==, 200);
 	}
-	g_assert_cmpuint(testhttp_nreqs(srv), ==, NTHREADS);
-	for (i = 0; i < NTHREADS; i++) {
-		const struct testhttp_req *r = testhttp_req(srv, i);
-
-		g_assert_true(g_hash_table_add(seen, g_strndup(r->body, r->body_len)));
-	}
+	seen = bodies_seen(srv, NTHREADS);
 	for (i = 0; i < NTHREADS; i++) {
 		char *want = g_strdup_printf("n=%u", i);
 
