@@ -200,6 +200,30 @@ json_depth_ok(const char *body, gsize len, guint max)
 	return TRUE;
 }
 
+/*
+ * The JSON object in len raw bytes of hostile body, or NULL when body is
+ * empty, holds a NUL byte, nests deeper than max_depth, is not JSON or
+ * not an object.  The caller owns the returned reference.
+ */
+static JsonObject *
+json_parse_object(const char *body, gsize len, guint max_depth)
+{
+	g_autoptr(JsonParser) p = NULL;
+	JsonNode *root;
+
+	if (body == NULL || len == 0 || len > G_MAXSSIZE ||
+	    memchr(body, '\0', len) != NULL ||
+	    !json_depth_ok(body, len, max_depth))
+		return NULL;
+	p = json_parser_new();
+	if (!json_parser_load_from_data(p, body, (gssize)len, NULL))
+		return NULL;
+	root = json_parser_get_root(p);
+	if (root == NULL || !JSON_NODE_HOLDS_OBJECT(root))
+		return NULL;
+	return json_object_ref(json_node_get_object(root));
+}
+
 /* Reads the optional string member name into *out: 0 when absent, null
  * or a string, -1 for any other type. */
 static int
@@ -221,22 +245,12 @@ json_pull_member(JsonObject *obj, const char *name, char **out)
 int
 json_pull_parse(const char *body, gsize len, struct json_pull *pull)
 {
-	g_autoptr(JsonParser) p = NULL;
-	JsonNode *root;
-	JsonObject *obj;
+	g_autoptr(JsonObject) obj = NULL;
 
 	memset(pull, 0, sizeof *pull);
-	if (body == NULL || len == 0 || len > G_MAXSSIZE ||
-	    memchr(body, '\0', len) != NULL ||
-	    !json_depth_ok(body, len, JSON_PULL_DEPTH_MAX))
+	obj = json_parse_object(body, len, JSON_PULL_DEPTH_MAX);
+	if (obj == NULL)
 		return -1;
-	p = json_parser_new();
-	if (!json_parser_load_from_data(p, body, (gssize)len, NULL))
-		return -1;
-	root = json_parser_get_root(p);
-	if (root == NULL || !JSON_NODE_HOLDS_OBJECT(root))
-		return -1;
-	obj = json_node_get_object(root);
 	if (json_pull_member(obj, "task_id", &pull->task_id) < 0 ||
 	    json_pull_member(obj, "workflow_run_id", &pull->workflow_run_id) < 0 ||
 	    json_pull_member(obj, "workflow_permanent_id",
@@ -325,23 +339,13 @@ json_token_expires(JsonObject *obj)
 int
 json_token_parse(const char *body, gsize len, struct json_token *t)
 {
-	g_autoptr(JsonParser) p = NULL;
-	JsonNode *root;
-	JsonObject *obj;
+	g_autoptr(JsonObject) obj = NULL;
 
 	memset(t, 0, sizeof *t);
 	t->expires_in = -1;
-	if (body == NULL || len == 0 || len > G_MAXSSIZE ||
-	    memchr(body, '\0', len) != NULL ||
-	    !json_depth_ok(body, len, JSON_TOKEN_DEPTH_MAX))
+	obj = json_parse_object(body, len, JSON_TOKEN_DEPTH_MAX);
+	if (obj == NULL)
 		return -1;
-	p = json_parser_new();
-	if (!json_parser_load_from_data(p, body, (gssize)len, NULL))
-		return -1;
-	root = json_parser_get_root(p);
-	if (root == NULL || !JSON_NODE_HOLDS_OBJECT(root))
-		return -1;
-	obj = json_node_get_object(root);
 	t->access_token = json_token_string(obj, "access_token");
 	t->refresh_token = json_token_string(obj, "refresh_token");
 	t->token_type = json_token_string(obj, "token_type");
@@ -362,26 +366,27 @@ json_token_clear(struct json_token *t)
 	t->expires_in = -1;
 }
 
-char *
-json_pull_reply(const char *code)
+/* {"<key>":"<s>"} ("" when s is NULL), compact.  g_malloc'd. */
+static char *
+json_one_string(const char *key, const char *s)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
 
 	json_builder_begin_object(b);
-	json_builder_set_member_name(b, "verification_code");
-	json_builder_add_string_value(b, code != NULL ? code : "");
+	json_builder_set_member_name(b, key);
+	json_builder_add_string_value(b, s != NULL ? s : "");
 	json_builder_end_object(b);
 	return json_finish(b);
 }
 
 char *
+json_pull_reply(const char *code)
+{
+	return json_one_string("verification_code", code);
+}
+
+char *
 json_error_body(const char *message)
 {
-	g_autoptr(JsonBuilder) b = json_builder_new();
-
-	json_builder_begin_object(b);
-	json_builder_set_member_name(b, "error");
-	json_builder_add_string_value(b, message != NULL ? message : "");
-	json_builder_end_object(b);
-	return json_finish(b);
+	return json_one_string("error", message);
 }

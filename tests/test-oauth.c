@@ -4,9 +4,8 @@
  * rotation, every kind of error and its text, freshness margins, and that
  * no error ever shows the refresh token or the client secret.
  *
- * The server is one thread serving one connection at a time
- * (push_form_post() opens a connection per request): it records each
- * request and answers with the scripted status and body.
+ * The token endpoint is testhttp.c's server: it records each request
+ * and answers with the scripted status and body.
  */
 #include "autoconfig.h"
 
@@ -15,256 +14,25 @@
 
 #include "config.h"
 #include "oauth.h"
+#include "testhttp.h"
 #include "testutil.h"
 
 #define TEST_RT        "1//0gTEST-refresh-SECRET_token-abcdefghijklmnop"
 #define TEST_SECRET    "GOCSPX-client-SECRET-0123456789"
 #define TEST_CLIENT_ID "123-abc.apps.googleusercontent.com"
 #define TEST_PATH      "/token"
-#define SRV_HEAD_MAX   65536
-#define SRV_BODY_MAX   (1024 * 1024)
 
 static char *tmpdir;
 static char *secret_path;      /* holds TEST_SECRET */
 
 /* ---- the scripted token endpoint --------------------------------------- */
 
-struct srv_req {
-	char *path;
-	char *content_type;
-	char *accept;
-	char *body;
-};
-
-struct srv {
-	GSocket *listen;
-	guint16 port;
-	GCancellable *cancel;
-	GThread *thread;
-	GMutex lock;
-	GPtrArray *reqs;             /* struct srv_req * */
-	int status;
-	char *reply;
-};
-
-static void
-srv_req_free(gpointer p)
-{
-	struct srv_req *r = p;
-
-	g_free(r->path);
-	g_free(r->content_type);
-	g_free(r->accept);
-	g_free(r->body);
-	g_free(r);
-}
-
-/* Index of "\r\n\r\n" in buf, or -1. */
-static gssize
-srv_head_end(const GByteArray *buf)
-{
-	for (guint i = 0; i + 3 < buf->len; i++)
-		if (memcmp(buf->data + i, "\r\n\r\n", 4) == 0)
-			return (gssize)i;
-	return -1;
-}
-
-/* Reads more bytes into buf; FALSE on EOF, error or cancellation. */
-static gboolean
-srv_recv(struct srv *srv, GSocket *s, GByteArray *buf)
-{
-	char tmp[16384];
-	gssize n = g_socket_receive(s, tmp, sizeof(tmp), srv->cancel, NULL);
-
-	if (n <= 0)
-		return FALSE;
-	g_byte_array_append(buf, (const guint8 *)tmp, (guint)n);
-	return TRUE;
-}
-
-/* Reads one request from s; NULL when it is not a whole one. */
-static struct srv_req *
-srv_read(struct srv *srv, GSocket *s)
-{
-	GByteArray *buf = g_byte_array_new();
-	struct srv_req *r = NULL;
-	guint64 clen = 0;
-	char **lines = NULL;
-	char *head;
-	gssize end;
-
-	while ((end = srv_head_end(buf)) < 0)
-		if (buf->len > SRV_HEAD_MAX || !srv_recv(srv, s, buf))
-			goto out;
-	head = g_strndup((const char *)buf->data, (gsize)end);
-	lines = g_strsplit(head, "\r\n", -1);
-	g_free(head);
-	g_byte_array_remove_range(buf, 0, (guint)end + 4);
-	r = g_new0(struct srv_req, 1);
-	{
-		char **parts = g_strsplit(lines[0], " ", 3);
-
-		if (g_strv_length(parts) == 3)
-			r->path = g_strdup(parts[1]);
-		g_strfreev(parts);
-	}
-	for (guint i = 1; lines[i] != NULL; i++) {
-		const char *colon = strchr(lines[i], ':');
-		char *name;
-
-		if (colon == NULL)
-			continue;
-		name = g_ascii_strdown(lines[i], colon - lines[i]);
-		if (strcmp(name, "content-length") == 0)
-			clen = g_ascii_strtoull(colon + 1, NULL, 10);
-		else if (strcmp(name, "content-type") == 0)
-			r->content_type = g_strstrip(g_strdup(colon + 1));
-		else if (strcmp(name, "accept") == 0)
-			r->accept = g_strstrip(g_strdup(colon + 1));
-		g_free(name);
-	}
-	if (clen > SRV_BODY_MAX)
-		goto fail;
-	while (buf->len < clen)
-		if (!srv_recv(srv, s, buf))
-			goto fail;
-	r->body = g_strndup((const char *)buf->data, (gsize)clen);
-	goto out;
-fail:
-	srv_req_free(r);
-	r = NULL;
-out:
-	g_strfreev(lines);
-	g_byte_array_unref(buf);
-	return r;
-}
-
-/* Serves one connection at a time until cancelled. */
-static gpointer
-srv_main(gpointer data)
-{
-	struct srv *srv = data;
-
-	for (;;) {
-		GSocket *s = g_socket_accept(srv->listen, srv->cancel, NULL);
-		struct srv_req *r;
-
-		if (s == NULL)
-			break;
-		g_socket_set_blocking(s, TRUE);
-		r = srv_read(srv, s);
-		if (r != NULL) {
-			GString *out = g_string_new(NULL);
-			const char *p;
-			gsize left;
-
-			g_mutex_lock(&srv->lock);
-			g_ptr_array_add(srv->reqs, r);
-			g_string_append_printf(out, "HTTP/1.1 %d Scripted\r\n"
-			    "Content-Type: application/json\r\n"
-			    "Content-Length: %" G_GSIZE_FORMAT "\r\n"
-			    "Connection: close\r\n\r\n%s",
-			    srv->status, strlen(srv->reply), srv->reply);
-			g_mutex_unlock(&srv->lock);
-			for (p = out->str, left = out->len; left > 0;) {
-				gssize n = g_socket_send(s, p, left, srv->cancel, NULL);
-
-				if (n <= 0)
-					break;
-				p += n;
-				left -= (gsize)n;
-			}
-			g_string_free(out, TRUE);
-		}
-		g_socket_close(s, NULL);
-		g_object_unref(s);
-	}
-	return NULL;
-}
-
-static struct srv *
-srv_new(void)
-{
-	struct srv *srv = g_new0(struct srv, 1);
-	g_autoptr(GError) err = NULL;
-	g_autoptr(GSocketAddress) addr = g_inet_socket_address_new_from_string("127.0.0.1", 0);
-	g_autoptr(GSocketAddress) local = NULL;
-
-	g_mutex_init(&srv->lock);
-	srv->cancel = g_cancellable_new();
-	srv->reqs = g_ptr_array_new_with_free_func(srv_req_free);
-	srv->status = 200;
-	srv->reply = g_strdup("{}");
-	srv->listen = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-	    G_SOCKET_PROTOCOL_TCP, &err);
-	g_assert_no_error(err);
-	g_assert_true(g_socket_bind(srv->listen, addr, TRUE, &err));
-	g_assert_no_error(err);
-	g_assert_true(g_socket_listen(srv->listen, &err));
-	g_assert_no_error(err);
-	local = g_socket_get_local_address(srv->listen, &err);
-	g_assert_no_error(err);
-	srv->port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(local));
-	srv->thread = g_thread_new("token-endpoint", srv_main, srv);
-	return srv;
-}
-
 /* The next replies: status and body. */
 static void
-srv_script(struct srv *srv, int status, const char *reply)
+srv_script(struct testhttp *srv, int status, const char *reply)
 {
-	g_mutex_lock(&srv->lock);
-	srv->status = status;
-	g_free(srv->reply);
-	srv->reply = g_strdup(reply);
-	g_mutex_unlock(&srv->lock);
-}
-
-static guint
-srv_nreqs(struct srv *srv)
-{
-	guint n;
-
-	g_mutex_lock(&srv->lock);
-	n = srv->reqs->len;
-	g_mutex_unlock(&srv->lock);
-	return n;
-}
-
-/* The last request (the caller knows one came). */
-static const struct srv_req *
-srv_last(struct srv *srv)
-{
-	const struct srv_req *r;
-
-	g_mutex_lock(&srv->lock);
-	g_assert_cmpuint(srv->reqs->len, >, 0);
-	r = srv->reqs->pdata[srv->reqs->len - 1];
-	g_mutex_unlock(&srv->lock);
-	return r;
-}
-
-static char *
-srv_url(const struct srv *srv)
-{
-	return g_strdup_printf("http://127.0.0.1:%u" TEST_PATH, srv->port);
-}
-
-static void
-srv_free(struct srv **srvp)
-{
-	struct srv *srv = *srvp;
-
-	*srvp = NULL;
-	g_cancellable_cancel(srv->cancel);
-	g_thread_join(srv->thread);
-	g_socket_close(srv->listen, NULL);
-	g_object_unref(srv->listen);
-	g_object_unref(srv->cancel);
-	g_ptr_array_unref(srv->reqs);
-	g_free(srv->reply);
-	g_mutex_clear(&srv->lock);
-	g_free(srv);
+	testhttp_set_statuses(srv, &status, 1);
+	testhttp_set_reply(srv, reply, strlen(reply));
 }
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -402,24 +170,25 @@ static void
 test_form(gconstpointer data)
 {
 	const struct form_case *c = data;
-	struct srv *srv = srv_new();
-	g_autofree char *url = srv_url(srv);
+	struct testhttp *srv = testhttp_new(TESTHTTP_REPLY);
+	g_autofree char *url = testhttp_url(srv, TEST_PATH);
 	struct imap_config ic = account(c->provider, url, c->with_secret);
 	struct oauth_token tok = { NULL, 0, NULL };
-	const struct srv_req *r;
+	const struct testhttp_req *r;
 	char *err = NULL;
 
 	srv_script(srv, 200, "{\"access_token\":\"ya29.x\",\"token_type\":\"Bearer\"}");
 	g_assert_cmpint(oauth_refresh(&ic, TEST_RT, 10, &tok, &err), ==, 0);
 	g_assert_null(err);
-	g_assert_cmpuint(srv_nreqs(srv), ==, 1);
-	r = srv_last(srv);
+	g_assert_cmpuint(testhttp_nreqs(srv), ==, 1);
+	r = testhttp_last(srv);
 	g_assert_cmpstr(r->path, ==, TEST_PATH);
-	g_assert_cmpstr(r->content_type, ==, "application/x-www-form-urlencoded");
-	g_assert_cmpstr(r->accept, ==, "application/json");
+	g_assert_cmpstr(testhttp_req_header(r, "content-type", NULL), ==,
+	    "application/x-www-form-urlencoded");
+	g_assert_cmpstr(testhttp_req_header(r, "accept", NULL), ==, "application/json");
 	g_assert_cmpstr(r->body, ==, c->want);
 	oauth_token_clear(&tok);
-	srv_free(&srv);
+	testhttp_free(&srv);
 }
 
 /* ---- success ----------------------------------------------------------- */
@@ -468,8 +237,8 @@ static void
 test_ok(gconstpointer data)
 {
 	const struct ok_case *c = data;
-	struct srv *srv = srv_new();
-	g_autofree char *url = srv_url(srv);
+	struct testhttp *srv = testhttp_new(TESTHTTP_REPLY);
+	g_autofree char *url = testhttp_url(srv, TEST_PATH);
 	struct imap_config ic = account("google", url, TRUE);
 	struct oauth_token tok = { NULL, 0, NULL };
 	gint64 before, after;
@@ -492,7 +261,7 @@ test_ok(gconstpointer data)
 	}
 	g_assert_true(oauth_token_fresh(&tok, after, 0));
 	oauth_token_clear(&tok);
-	srv_free(&srv);
+	testhttp_free(&srv);
 }
 
 /*
@@ -503,8 +272,8 @@ test_ok(gconstpointer data)
 static void
 test_rotation(void)
 {
-	struct srv *srv = srv_new();
-	g_autofree char *url = srv_url(srv);
+	struct testhttp *srv = testhttp_new(TESTHTTP_REPLY);
+	g_autofree char *url = testhttp_url(srv, TEST_PATH);
 	struct imap_config ic = account("microsoft", url, FALSE);
 	struct oauth_token tok = { NULL, 0, NULL };
 	char *err = NULL;
@@ -517,13 +286,13 @@ test_rotation(void)
 
 	srv_script(srv, 200, "{\"access_token\":\"a2\",\"refresh_token\":\"r2-rotated\"}");
 	g_assert_cmpint(oauth_refresh(&ic, tok.refresh_token, 10, &tok, &err), ==, 0);
-	g_assert_nonnull(strstr(srv_last(srv)->body, "&refresh_token=r1-rotated&"));
+	g_assert_nonnull(strstr(testhttp_last(srv)->body, "&refresh_token=r1-rotated&"));
 	g_assert_cmpstr(tok.access_token, ==, "a2");
 	g_assert_cmpstr(tok.refresh_token, ==, "r2-rotated");
 
 	srv_script(srv, 200, "{\"access_token\":\"a3\"}");
 	g_assert_cmpint(oauth_refresh(&ic, tok.refresh_token, 10, &tok, &err), ==, 0);
-	g_assert_nonnull(strstr(srv_last(srv)->body, "&refresh_token=r2-rotated&"));
+	g_assert_nonnull(strstr(testhttp_last(srv)->body, "&refresh_token=r2-rotated&"));
 	g_assert_cmpstr(tok.access_token, ==, "a3");
 	g_assert_cmpstr(tok.refresh_token, ==, "r2-rotated");
 
@@ -533,9 +302,9 @@ test_rotation(void)
 	g_assert_cmpstr(tok.access_token, ==, "a3");
 	g_assert_cmpstr(tok.refresh_token, ==, "r2-rotated");
 	g_free(err);
-	g_assert_cmpuint(srv_nreqs(srv), ==, 4);
+	g_assert_cmpuint(testhttp_nreqs(srv), ==, 4);
 	oauth_token_clear(&tok);
-	srv_free(&srv);
+	testhttp_free(&srv);
 }
 
 /* ---- errors ------------------------------------------------------------ */
@@ -638,24 +407,24 @@ static void
 test_fail(gconstpointer data)
 {
 	const struct fail_case *c = data;
-	struct srv *srv = srv_new();
-	g_autofree char *url = srv_url(srv);
+	struct testhttp *srv = testhttp_new(TESTHTTP_REPLY);
+	g_autofree char *url = testhttp_url(srv, TEST_PATH);
 	struct imap_config ic = account("google", url, TRUE);
 	g_autofree char *err = NULL;
 
 	srv_script(srv, c->status, c->reply);
 	err = refresh_fail(&ic, TEST_RT);
 	g_assert_cmpstr(err, ==, c->want);
-	g_assert_cmpuint(srv_nreqs(srv), ==, 1);
-	srv_free(&srv);
+	g_assert_cmpuint(testhttp_nreqs(srv), ==, 1);
+	testhttp_free(&srv);
 }
 
 /* A long description is cut to about 200 bytes, marked "...". */
 static void
 test_fail_long_description(void)
 {
-	struct srv *srv = srv_new();
-	g_autofree char *url = srv_url(srv);
+	struct testhttp *srv = testhttp_new(TESTHTTP_REPLY);
+	g_autofree char *url = testhttp_url(srv, TEST_PATH);
 	struct imap_config ic = account("google", url, TRUE);
 	GString *reply = g_string_new("{\"error\":\"invalid_grant\",\"error_description\":\"");
 	g_autofree char *err = NULL;
@@ -674,44 +443,29 @@ test_fail_long_description(void)
 	g_assert_cmpuint(strlen(open), <=, 200 + 5);
 	g_assert_cmpuint(strlen(open), >=, 150);
 	g_string_free(reply, TRUE);
-	srv_free(&srv);
+	testhttp_free(&srv);
 }
 
 /* Nothing listens: curl's words, no request, tok untouched. */
 static void
 test_unreachable(void)
 {
-	g_autoptr(GError) gerr = NULL;
-	g_autoptr(GSocketAddress) addr = g_inet_socket_address_new_from_string("127.0.0.1", 0);
-	g_autoptr(GSocketAddress) local = NULL;
-	GSocket *s = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-	    G_SOCKET_PROTOCOL_TCP, &gerr);
-	g_autofree char *url = NULL;
-	g_autofree char *err = NULL;
-	struct imap_config ic;
+	guint16 port;
+	g_autoptr(GSocket) s = testhttp_refusing(&port);
+	g_autofree char *url = g_strdup_printf("http://127.0.0.1:%u" TEST_PATH, port);
+	struct imap_config ic = account("google", url, TRUE);
+	g_autofree char *err = refresh_fail(&ic, TEST_RT);
 
-	/* Bound but not listening: the port is ours and refuses. */
-	g_assert_no_error(gerr);
-	g_assert_true(g_socket_bind(s, addr, FALSE, &gerr));
-	g_assert_no_error(gerr);
-	local = g_socket_get_local_address(s, &gerr);
-	g_assert_no_error(gerr);
-	url = g_strdup_printf("http://127.0.0.1:%u" TEST_PATH,
-	    g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(local)));
-	ic = account("google", url, TRUE);
-	err = refresh_fail(&ic, TEST_RT);
 	g_assert_true(g_str_has_prefix(err, "token endpoint: "));
 	g_assert_cmpuint(strlen(err), >, strlen("token endpoint: "));
-	g_socket_close(s, NULL);
-	g_object_unref(s);
 }
 
 /* Errors found before any request is sent. */
 static void
 test_local_errors(void)
 {
-	struct srv *srv = srv_new();
-	g_autofree char *url = srv_url(srv);
+	struct testhttp *srv = testhttp_new(TESTHTTP_REPLY);
+	g_autofree char *url = testhttp_url(srv, TEST_PATH);
 	g_autofree char *missing = g_build_filename(tmpdir, "no-such-secret", NULL);
 	g_autofree char *empty = g_build_filename(tmpdir, "empty-secret", NULL);
 	struct imap_config ic;
@@ -755,8 +509,8 @@ test_local_errors(void)
 	g_assert_true(g_str_has_prefix(err, "token endpoint: "));
 	g_free(err);
 
-	g_assert_cmpuint(srv_nreqs(srv), ==, 0);
-	srv_free(&srv);
+	g_assert_cmpuint(testhttp_nreqs(srv), ==, 0);
+	testhttp_free(&srv);
 }
 
 /* ---- freshness and clearing ------------------------------------------- */

@@ -6,9 +6,9 @@
  * POST: the exact body and headers, statuses, errors, timeout, the reply
  * bound, several threads at once.
  *
- * The server runs on its own threads (one acceptor, one per connection),
- * records every request and answers from a per-test script.  The client
- * runs on a private GMainContext; every loop has a watchdog.
+ * The server (testhttp.c) runs on its own threads, records every request
+ * and answers from a per-test script.  The client runs on a private
+ * GMainContext; every loop has a watchdog.
  */
 #include "autoconfig.h"
 
@@ -16,430 +16,11 @@
 #include <gio/gio.h>
 
 #include "push.h"
+#include "testhttp.h"
 
 #define TEST_KEY          "sk-test-\xc3\xa9-key_0123456789"
 #define TEST_PATH         "/v1/credentials/totp"
 #define WATCHDOG_S        20
-#define SRV_HEAD_MAX      65536
-#define SRV_BODY_MAX      (8 * 1024 * 1024)
-
-/* ---- the scripted HTTP/1.1 server -------------------------------------- */
-
-enum srv_mode {
-	SRV_REPLY,                   /* answer from the status list */
-	SRV_NEVER,                   /* read the request, never answer */
-	SRV_CLOSE,                   /* read the request, close, no reply */
-};
-
-struct srv_req {
-	char *method;
-	char *path;
-	char *version;
-	GPtrArray *names;            /* lower-cased */
-	GPtrArray *values;           /* leading/trailing blanks removed */
-	GBytes *body;
-	guint conn;                  /* which accepted connection */
-};
-
-struct srv {
-	GSocket *listen;
-	guint16 port;
-	GCancellable *cancel;
-	GThread *acceptor;
-	GMutex lock;
-	GCond cond;
-	GPtrArray *threads;          /* GThread *, one per connection */
-	GPtrArray *reqs;             /* struct srv_req * */
-	guint conns;                 /* accepted TCP connections */
-	/* The script; set under lock before requests arrive. */
-	enum srv_mode mode;
-	GArray *statuses;            /* int per request, last repeats; 0 = close */
-	GBytes *reply;               /* body of every reply */
-	guint delay_ms;
-	gboolean no_length;          /* reply without Content-Length, then close */
-};
-
-struct srv_conn {
-	struct srv *srv;
-	GSocket *sock;
-	guint id;
-};
-
-static void
-srv_req_free(gpointer p)
-{
-	struct srv_req *r = p;
-
-	g_free(r->method);
-	g_free(r->path);
-	g_free(r->version);
-	g_ptr_array_unref(r->names);
-	g_ptr_array_unref(r->values);
-	if (r->body != NULL)
-		g_bytes_unref(r->body);
-	g_free(r);
-}
-
-/* Sends all of data; FALSE when the peer is gone or we are cancelled. */
-static gboolean
-srv_send_all(struct srv_conn *c, const char *data, gsize len)
-{
-	while (len > 0) {
-		gssize n = g_socket_send(c->sock, data, len, c->srv->cancel, NULL);
-
-		if (n <= 0)
-			return FALSE;
-		data += n;
-		len -= (gsize)n;
-	}
-	return TRUE;
-}
-
-/* Reads more bytes into buf; FALSE on EOF, error or cancellation. */
-static gboolean
-srv_recv_more(struct srv_conn *c, GByteArray *buf)
-{
-	char tmp[16384];
-	gssize n = g_socket_receive(c->sock, tmp, sizeof(tmp), c->srv->cancel, NULL);
-
-	if (n <= 0)
-		return FALSE;
-	g_byte_array_append(buf, (const guint8 *)tmp, (guint)n);
-	return TRUE;
-}
-
-/* Index of "\r\n\r\n" in buf, or -1. */
-static gssize
-srv_find_head_end(const GByteArray *buf)
-{
-	guint i;
-
-	for (i = 0; i + 3 < buf->len; i++)
-		if (memcmp(buf->data + i, "\r\n\r\n", 4) == 0)
-			return (gssize)i;
-	return -1;
-}
-
-/* FALSE unless the head starts like a method (a TLS ClientHello does not). */
-static gboolean
-srv_looks_like_http(const GByteArray *buf)
-{
-	return buf->len == 0 || (buf->data[0] >= 'A' && buf->data[0] <= 'Z');
-}
-
-/* Parses a request head (without the blank line); NULL if malformed. */
-static struct srv_req *
-srv_parse_head(const char *head, gsize len, guint64 *content_length)
-{
-	char *text = g_strndup(head, len);
-	char **lines = g_strsplit(text, "\r\n", -1);
-	char **parts;
-	struct srv_req *r;
-	guint i;
-
-	g_free(text);
-	parts = g_strsplit(lines[0], " ", 3);
-	if (g_strv_length(parts) != 3) {
-		g_strfreev(parts);
-		g_strfreev(lines);
-		return NULL;
-	}
-	r = g_new0(struct srv_req, 1);
-	r->method = g_strdup(parts[0]);
-	r->path = g_strdup(parts[1]);
-	r->version = g_strdup(parts[2]);
-	g_strfreev(parts);
-	r->names = g_ptr_array_new_with_free_func(g_free);
-	r->values = g_ptr_array_new_with_free_func(g_free);
-	*content_length = 0;
-	for (i = 1; lines[i] != NULL; i++) {
-		const char *colon = strchr(lines[i], ':');
-		char *name, *value;
-
-		if (colon == NULL)
-			continue;
-		name = g_ascii_strdown(lines[i], colon - lines[i]);
-		value = g_strstrip(g_strdup(colon + 1));
-		if (strcmp(name, "content-length") == 0)
-			*content_length = g_ascii_strtoull(value, NULL, 10);
-		g_ptr_array_add(r->names, name);
-		g_ptr_array_add(r->values, value);
-	}
-	g_strfreev(lines);
-	return r;
-}
-
-/* Sends the scripted reply for one request; FALSE: close the connection. */
-static gboolean
-srv_answer(struct srv_conn *c, int status, GBytes *reply, gboolean no_length)
-{
-	GString *head = g_string_new(NULL);
-	gsize blen = 0;
-	const char *body = g_bytes_get_data(reply, &blen);
-	gboolean ok;
-
-	g_string_append_printf(head, "HTTP/1.1 %d Scripted\r\n", status);
-	g_string_append(head, "Content-Type: application/json\r\n");
-	if (status == 301)
-		g_string_append(head, "Location: /elsewhere\r\n");
-	if (status == 204 || status == 304)
-		blen = 0;
-	else if (no_length)
-		g_string_append(head, "Connection: close\r\n");
-	else
-		g_string_append_printf(head, "Content-Length: %" G_GSIZE_FORMAT "\r\n", blen);
-	g_string_append(head, "\r\n");
-	/* One write for head and body: no Nagle/delayed-ACK stall. */
-	g_string_append_len(head, body, (gssize)blen);
-	ok = srv_send_all(c, head->str, head->len);
-	g_string_free(head, TRUE);
-	return ok && !no_length;
-}
-
-/* One connection: read requests, record them, answer per the script. */
-static gpointer
-srv_conn_main(gpointer data)
-{
-	struct srv_conn *c = data;
-	struct srv *srv = c->srv;
-	GByteArray *buf = g_byte_array_new();
-
-	for (;;) {
-		gssize end;
-		guint64 clen = 0;
-		struct srv_req *r;
-		enum srv_mode mode;
-		int status = 200;
-		guint delay_ms;
-		gboolean no_length;
-		GBytes *reply;
-
-		while ((end = srv_find_head_end(buf)) < 0) {
-			if (buf->len > SRV_HEAD_MAX || !srv_looks_like_http(buf) ||
-			    !srv_recv_more(c, buf))
-				goto out;
-		}
-		r = srv_parse_head((const char *)buf->data, (gsize)end, &clen);
-		g_byte_array_remove_range(buf, 0, (guint)end + 4);
-		if (r == NULL || clen > SRV_BODY_MAX) {
-			if (r != NULL)
-				srv_req_free(r);
-			goto out;
-		}
-		while (buf->len < clen) {
-			if (!srv_recv_more(c, buf)) {
-				srv_req_free(r);
-				goto out;
-			}
-		}
-		r->body = g_bytes_new(buf->data, (gsize)clen);
-		g_byte_array_remove_range(buf, 0, (guint)clen);
-		r->conn = c->id;
-
-		g_mutex_lock(&srv->lock);
-		if (srv->statuses->len > 0)
-			status = g_array_index(srv->statuses, int,
-			    MIN(srv->reqs->len, srv->statuses->len - 1));
-		g_ptr_array_add(srv->reqs, r);
-		mode = srv->mode;
-		delay_ms = srv->delay_ms;
-		no_length = srv->no_length;
-		reply = g_bytes_ref(srv->reply);
-		g_cond_broadcast(&srv->cond);
-		g_mutex_unlock(&srv->lock);
-
-		if (delay_ms > 0)
-			g_usleep((gulong)delay_ms * 1000);
-		if (mode == SRV_NEVER) {
-			/* Hold the connection until the client or the test ends it. */
-			while (srv_recv_more(c, buf))
-				;
-			g_bytes_unref(reply);
-			goto out;
-		}
-		if (mode == SRV_CLOSE || status == 0 ||
-		    !srv_answer(c, status, reply, no_length)) {
-			g_bytes_unref(reply);
-			goto out;
-		}
-		g_bytes_unref(reply);
-	}
-out:
-	g_byte_array_unref(buf);
-	g_socket_close(c->sock, NULL);
-	g_object_unref(c->sock);
-	g_free(c);
-	return NULL;
-}
-
-/* Accepts connections until cancelled; one thread each. */
-static gpointer
-srv_accept_main(gpointer data)
-{
-	struct srv *srv = data;
-
-	for (;;) {
-		GSocket *s = g_socket_accept(srv->listen, srv->cancel, NULL);
-		struct srv_conn *c;
-
-		if (s == NULL)
-			break;
-		g_socket_set_blocking(s, TRUE);
-		c = g_new0(struct srv_conn, 1);
-		c->srv = srv;
-		c->sock = s;
-		g_mutex_lock(&srv->lock);
-		c->id = srv->conns++;
-		g_ptr_array_add(srv->threads, g_thread_new("srv-conn", srv_conn_main, c));
-		g_mutex_unlock(&srv->lock);
-	}
-	return NULL;
-}
-
-/* Starts a server on 127.0.0.1, random port, answering 200 by default. */
-static struct srv *
-srv_new(enum srv_mode mode)
-{
-	struct srv *srv = g_new0(struct srv, 1);
-	g_autoptr(GError) err = NULL;
-	g_autoptr(GSocketAddress) addr = NULL;
-	g_autoptr(GSocketAddress) local = NULL;
-
-	g_mutex_init(&srv->lock);
-	g_cond_init(&srv->cond);
-	srv->cancel = g_cancellable_new();
-	srv->threads = g_ptr_array_new();
-	srv->reqs = g_ptr_array_new_with_free_func(srv_req_free);
-	srv->statuses = g_array_new(FALSE, FALSE, sizeof(int));
-	srv->reply = g_bytes_new_static("{\"status\":\"ok\"}", 15);
-	srv->mode = mode;
-	srv->listen = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-	    G_SOCKET_PROTOCOL_TCP, &err);
-	g_assert_no_error(err);
-	addr = g_inet_socket_address_new_from_string("127.0.0.1", 0);
-	g_assert_true(g_socket_bind(srv->listen, addr, TRUE, &err));
-	g_assert_no_error(err);
-	g_socket_set_listen_backlog(srv->listen, 128);
-	g_assert_true(g_socket_listen(srv->listen, &err));
-	g_assert_no_error(err);
-	local = g_socket_get_local_address(srv->listen, &err);
-	g_assert_no_error(err);
-	srv->port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(local));
-	srv->acceptor = g_thread_new("srv-accept", srv_accept_main, srv);
-	return srv;
-}
-
-static void
-srv_set_statuses(struct srv *srv, const int *statuses, guint n)
-{
-	g_mutex_lock(&srv->lock);
-	g_array_set_size(srv->statuses, 0);
-	g_array_append_vals(srv->statuses, statuses, n);
-	g_mutex_unlock(&srv->lock);
-}
-
-static void
-srv_set_reply(struct srv *srv, const void *data, gsize len)
-{
-	g_mutex_lock(&srv->lock);
-	g_bytes_unref(srv->reply);
-	srv->reply = g_bytes_new(data, len);
-	g_mutex_unlock(&srv->lock);
-}
-
-static void
-srv_set_no_length(struct srv *srv, gboolean on)
-{
-	g_mutex_lock(&srv->lock);
-	srv->no_length = on;
-	g_mutex_unlock(&srv->lock);
-}
-
-static void
-srv_set_delay(struct srv *srv, guint ms)
-{
-	g_mutex_lock(&srv->lock);
-	srv->delay_ms = ms;
-	g_mutex_unlock(&srv->lock);
-}
-
-static guint
-srv_nreqs(struct srv *srv)
-{
-	guint n;
-
-	g_mutex_lock(&srv->lock);
-	n = srv->reqs->len;
-	g_mutex_unlock(&srv->lock);
-	return n;
-}
-
-static guint
-srv_nconns(struct srv *srv)
-{
-	guint n;
-
-	g_mutex_lock(&srv->lock);
-	n = srv->conns;
-	g_mutex_unlock(&srv->lock);
-	return n;
-}
-
-/* Request i (the caller must know the server is done with it). */
-static struct srv_req *
-srv_req(struct srv *srv, guint i)
-{
-	struct srv_req *r;
-
-	g_mutex_lock(&srv->lock);
-	g_assert_cmpuint(i, <, srv->reqs->len);
-	r = srv->reqs->pdata[i];
-	g_mutex_unlock(&srv->lock);
-	return r;
-}
-
-/* The value of header name in r; *count gets how often it occurs. */
-static const char *
-srv_req_header(const struct srv_req *r, const char *name, guint *count)
-{
-	const char *v = NULL;
-	guint i, n = 0;
-
-	for (i = 0; i < r->names->len; i++) {
-		if (strcmp(r->names->pdata[i], name) == 0) {
-			if (v == NULL)
-				v = r->values->pdata[i];
-			n++;
-		}
-	}
-	if (count != NULL)
-		*count = n;
-	return v;
-}
-
-static void
-srv_free(struct srv **srvp)
-{
-	struct srv *srv = *srvp;
-	guint i;
-
-	*srvp = NULL;
-	g_cancellable_cancel(srv->cancel);
-	g_thread_join(srv->acceptor);
-	/* No new threads now: the acceptor is gone. */
-	for (i = 0; i < srv->threads->len; i++)
-		g_thread_join(srv->threads->pdata[i]);
-	g_ptr_array_unref(srv->threads);
-	g_socket_close(srv->listen, NULL);
-	g_object_unref(srv->listen);
-	g_object_unref(srv->cancel);
-	g_ptr_array_unref(srv->reqs);
-	g_array_unref(srv->statuses);
-	g_bytes_unref(srv->reply);
-	g_mutex_clear(&srv->lock);
-	g_cond_clear(&srv->cond);
-	g_free(srv);
-}
 
 /* ---- the client side --------------------------------------------------- */
 
@@ -582,11 +163,11 @@ run_idle(struct run *run, guint ms)
 
 /* Iterates the context until srv has seen n requests (watchdog bounded). */
 static void
-run_until_server_has(struct run *run, struct srv *srv, guint n)
+run_until_server_has(struct run *run, struct testhttp *srv, guint n)
 {
 	gint64 deadline = g_get_monotonic_time() + WATCHDOG_S * G_USEC_PER_SEC;
 
-	while (srv_nreqs(srv) < n) {
+	while (testhttp_nreqs(srv) < n) {
 		g_assert_cmpint(g_get_monotonic_time(), <, deadline);
 		run_idle(run, 10);
 	}
@@ -608,10 +189,51 @@ run_fini(struct run *run)
 	g_main_context_unref(run->ctx);
 }
 
-static char *
-srv_url(const struct srv *srv)
+/* Sends one request to url and runs the loop until its callback came. */
+static void
+run_one(struct run *run, const char *url, guint timeout)
 {
-	return g_strdup_printf("http://127.0.0.1:%u" TEST_PATH, srv->port);
+	run_init(run, url, timeout, 1);
+	run_send(run, 0);
+	g_assert_cmpuint(run->got[0].calls, ==, 0);   /* never synchronous */
+	run_loop(run, WATCHDOG_S);
+}
+
+/* g saw no reply: one callback, status 0 with curl's words, RETRY. */
+static void
+check_no_reply(const struct got *g)
+{
+	g_assert_cmpuint(g->calls, ==, 1);
+	g_assert_cmpint(g->status, ==, 0);
+	g_assert_nonnull(g->error);
+	g_assert_cmpstr(g->error, !=, "");
+	g_assert_cmpint(push_classify(g->status), ==, PUSH_RETRY);
+}
+
+/* size bytes "abc...zabc...", no NUL added.  g_malloc'd. */
+static char *
+letters(gsize size)
+{
+	char *p = g_malloc(size);
+
+	for (gsize i = 0; i < size; i++)
+		p[i] = (char)('a' + i % 26);
+	return p;
+}
+
+/* The bodies of the n requests srv saw, as a set; no two the same. */
+static GHashTable *
+bodies_seen(struct testhttp *srv, guint n)
+{
+	GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+	g_assert_cmpuint(testhttp_nreqs(srv), ==, n);
+	for (guint i = 0; i < n; i++) {
+		const struct testhttp_req *r = testhttp_req(srv, i);
+
+		g_assert_true(g_hash_table_add(seen, g_strndup(r->body, r->body_len)));
+	}
+	return seen;
 }
 
 /* ---- tests ------------------------------------------------------------- */
@@ -650,8 +272,8 @@ test_classify(void)
 static void
 test_request(void)
 {
-	struct srv *srv = srv_new(SRV_REPLY);
-	char *url = srv_url(srv);
+	struct testhttp *srv = testhttp_new(TESTHTTP_REPLY);
+	char *url = testhttp_url(srv, TEST_PATH);
 	struct run run;
 	GString *big = g_string_new("{\"content\":\"");
 	const char *bodies[3];
@@ -680,11 +302,9 @@ test_request(void)
 		run_loop(&run, WATCHDOG_S);
 	}
 	g_assert_cmpuint(push_client_active(run.pc), ==, 0);
-	g_assert_cmpuint(srv_nreqs(srv), ==, 3);
+	g_assert_cmpuint(testhttp_nreqs(srv), ==, 3);
 	for (i = 0; i < 3; i++) {
-		struct srv_req *r = srv_req(srv, i);
-		gsize len = 0;
-		const char *b = g_bytes_get_data(r->body, &len);
+		const struct testhttp_req *r = testhttp_req(srv, i);
 		guint count;
 
 		g_assert_cmpuint(run.got[i].calls, ==, 1);
@@ -692,22 +312,22 @@ test_request(void)
 		g_assert_cmpstr(r->method, ==, "POST");
 		g_assert_cmpstr(r->path, ==, TEST_PATH);
 		g_assert_cmpstr(r->version, ==, "HTTP/1.1");
-		g_assert_cmpstr(srv_req_header(r, "x-api-key", &count), ==, TEST_KEY);
+		g_assert_cmpstr(testhttp_req_header(r, "x-api-key", &count), ==, TEST_KEY);
 		g_assert_cmpuint(count, ==, 1);
-		g_assert_cmpstr(srv_req_header(r, "content-type", &count), ==,
+		g_assert_cmpstr(testhttp_req_header(r, "content-type", &count), ==,
 		    "application/json");
 		g_assert_cmpuint(count, ==, 1);
-		g_assert_cmpstr(srv_req_header(r, "accept", &count), ==,
+		g_assert_cmpstr(testhttp_req_header(r, "accept", &count), ==,
 		    "application/json");
 		g_assert_cmpuint(count, ==, 1);
-		g_assert_null(srv_req_header(r, "expect", NULL));
-		g_assert_null(srv_req_header(r, "transfer-encoding", NULL));
-		g_assert_nonnull(srv_req_header(r, "user-agent", NULL));
-		g_assert_cmpuint(len, ==, strlen(bodies[i]));
-		g_assert_true(len == 0 || memcmp(b, bodies[i], len) == 0);
+		g_assert_null(testhttp_req_header(r, "expect", NULL));
+		g_assert_null(testhttp_req_header(r, "transfer-encoding", NULL));
+		g_assert_nonnull(testhttp_req_header(r, "user-agent", NULL));
+		g_assert_cmpuint(r->body_len, ==, strlen(bodies[i]));
+		g_assert_true(r->body_len == 0 || memcmp(r->body, bodies[i], r->body_len) == 0);
 	}
 	run_fini(&run);
-	srv_free(&srv);
+	testhttp_free(&srv);
 	g_string_free(big, TRUE);
 	g_free(url);
 }
@@ -718,21 +338,19 @@ test_reply(void)
 {
 	static const char reply[] =
 	    "{\"id\":\"totp_1\",\"code\":\"123456\",\"status\":\"stored\",\"x\":\"\xc3\xa9\"}";
-	struct srv *srv = srv_new(SRV_REPLY);
-	char *url = srv_url(srv);
+	struct testhttp *srv = testhttp_new(TESTHTTP_REPLY);
+	char *url = testhttp_url(srv, TEST_PATH);
 	struct run run;
 
-	srv_set_reply(srv, reply, strlen(reply));
-	run_init(&run, url, 10, 1);
-	run_send(&run, 0);
-	run_loop(&run, WATCHDOG_S);
+	testhttp_set_reply(srv, reply, strlen(reply));
+	run_one(&run, url, 10);
 	g_assert_cmpuint(run.got[0].calls, ==, 1);
 	g_assert_cmpint(run.got[0].status, ==, 200);
 	g_assert_cmpint(push_classify(run.got[0].status), ==, PUSH_DONE);
 	g_assert_cmpstr(run.got[0].reply, ==, reply);
 	g_assert_cmpint(run.got[0].elapsed_us, >=, 0);
 	run_fini(&run);
-	srv_free(&srv);
+	testhttp_free(&srv);
 	g_free(url);
 }
 
@@ -745,32 +363,32 @@ test_statuses(void)
 		500, 502, 503, 504, 301, 200,
 	};
 	const guint n = G_N_ELEMENTS(statuses);
-	struct srv *srv = srv_new(SRV_REPLY);
-	char *url = srv_url(srv);
+	struct testhttp *srv = testhttp_new(TESTHTTP_REPLY);
+	char *url = testhttp_url(srv, TEST_PATH);
 	struct run run;
 	guint i;
 
-	srv_set_statuses(srv, statuses, n);
+	testhttp_set_statuses(srv, statuses, n);
 	run_init(&run, url, 10, n);
 	run.sequential = TRUE;
 	run_send(&run, 0);
 	run_loop(&run, WATCHDOG_S);
 	/* One request per send: 301 was not followed, nothing was retried. */
-	g_assert_cmpuint(srv_nreqs(srv), ==, n);
+	g_assert_cmpuint(testhttp_nreqs(srv), ==, n);
 	for (i = 0; i < n; i++) {
 		g_test_message("status %d", statuses[i]);
 		g_assert_cmpuint(run.got[i].calls, ==, 1);
 		g_assert_cmpint(run.got[i].status, ==, statuses[i]);
 		g_assert_cmpint(push_classify(run.got[i].status), ==,
 		    push_classify(statuses[i]));
-		g_assert_cmpstr(srv_req(srv, i)->path, ==, TEST_PATH);
+		g_assert_cmpstr(testhttp_req(srv, i)->path, ==, TEST_PATH);
 		if (statuses[i] != 204)
 			g_assert_cmpstr(run.got[i].reply, ==, "{\"status\":\"ok\"}");
 		else
 			g_assert_cmpstr(run.got[i].reply, ==, "");
 	}
 	run_fini(&run);
-	srv_free(&srv);
+	testhttp_free(&srv);
 	g_free(url);
 }
 
@@ -778,22 +396,16 @@ test_statuses(void)
 static void
 test_no_reply(void)
 {
-	struct srv *srv = srv_new(SRV_CLOSE);
-	char *url = srv_url(srv);
+	struct testhttp *srv = testhttp_new(TESTHTTP_CLOSE);
+	char *url = testhttp_url(srv, TEST_PATH);
 	struct run run;
 
-	run_init(&run, url, 10, 1);
-	run_send(&run, 0);
-	run_loop(&run, WATCHDOG_S);
-	g_assert_cmpuint(run.got[0].calls, ==, 1);
-	g_assert_cmpint(run.got[0].status, ==, 0);
-	g_assert_nonnull(run.got[0].error);
-	g_assert_cmpstr(run.got[0].error, !=, "");
+	run_one(&run, url, 10);
+	check_no_reply(&run.got[0]);
 	g_assert_cmpstr(run.got[0].reply, ==, "");
-	g_assert_cmpint(push_classify(run.got[0].status), ==, PUSH_RETRY);
-	g_assert_cmpuint(srv_nreqs(srv), >=, 1);
+	g_assert_cmpuint(testhttp_nreqs(srv), >=, 1);
 	run_fini(&run);
-	srv_free(&srv);
+	testhttp_free(&srv);
 	g_free(url);
 }
 
@@ -801,33 +413,14 @@ test_no_reply(void)
 static void
 test_refused(void)
 {
-	g_autoptr(GError) err = NULL;
-	g_autoptr(GSocketAddress) addr = g_inet_socket_address_new_from_string("127.0.0.1", 0);
-	g_autoptr(GSocketAddress) local = NULL;
-	GSocket *s = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-	    G_SOCKET_PROTOCOL_TCP, &err);
+	guint16 port;
+	GSocket *s = testhttp_refusing(&port);
+	char *url = g_strdup_printf("http://127.0.0.1:%u" TEST_PATH, port);
 	struct run run;
-	char *url;
 
-	/* Bound but not listening: the port is ours and refuses. */
-	g_assert_no_error(err);
-	g_assert_true(g_socket_bind(s, addr, FALSE, &err));
-	g_assert_no_error(err);
-	local = g_socket_get_local_address(s, &err);
-	g_assert_no_error(err);
-	url = g_strdup_printf("http://127.0.0.1:%u" TEST_PATH,
-	    g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(local)));
-
-	run_init(&run, url, 10, 1);
-	run_send(&run, 0);
-	run_loop(&run, WATCHDOG_S);
-	g_assert_cmpuint(run.got[0].calls, ==, 1);
-	g_assert_cmpint(run.got[0].status, ==, 0);
-	g_assert_nonnull(run.got[0].error);
-	g_assert_cmpstr(run.got[0].error, !=, "");
-	g_assert_cmpint(push_classify(run.got[0].status), ==, PUSH_RETRY);
+	run_one(&run, url, 10);
+	check_no_reply(&run.got[0]);
 	run_fini(&run);
-	g_socket_close(s, NULL);
 	g_object_unref(s);
 	g_free(url);
 }
@@ -836,22 +429,16 @@ test_refused(void)
 static void
 test_timeout(void)
 {
-	struct srv *srv = srv_new(SRV_NEVER);
-	char *url = srv_url(srv);
+	struct testhttp *srv = testhttp_new(TESTHTTP_NEVER);
+	char *url = testhttp_url(srv, TEST_PATH);
 	struct run run;
 
-	run_init(&run, url, 1, 1);
-	run_send(&run, 0);
-	run_loop(&run, WATCHDOG_S);
-	g_assert_cmpuint(run.got[0].calls, ==, 1);
-	g_assert_cmpint(run.got[0].status, ==, 0);
-	g_assert_nonnull(run.got[0].error);
-	g_assert_cmpstr(run.got[0].error, !=, "");
-	g_assert_cmpint(push_classify(run.got[0].status), ==, PUSH_RETRY);
+	run_one(&run, url, 1);
+	check_no_reply(&run.got[0]);
 	g_assert_cmpint(run.got[0].elapsed_us, >=, 900 * 1000);
 	g_assert_cmpint(run.got[0].elapsed_us, <, 15 * G_USEC_PER_SEC);
 	run_fini(&run);
-	srv_free(&srv);
+	testhttp_free(&srv);
 	g_free(url);
 }
 
@@ -860,8 +447,8 @@ static void
 test_reuse(void)
 {
 	const guint n = 100;
-	struct srv *srv = srv_new(SRV_REPLY);
-	char *url = srv_url(srv);
+	struct testhttp *srv = testhttp_new(TESTHTTP_REPLY);
+	char *url = testhttp_url(srv, TEST_PATH);
 	struct run run;
 	guint i;
 
@@ -873,12 +460,12 @@ test_reuse(void)
 		g_assert_cmpuint(run.got[i].calls, ==, 1);
 		g_assert_cmpint(run.got[i].status, ==, 200);
 	}
-	g_assert_cmpuint(srv_nreqs(srv), ==, n);
-	g_test_message("%u requests over %u connections", n, srv_nconns(srv));
-	g_assert_cmpuint(srv_nconns(srv), >=, 1);
-	g_assert_cmpuint(srv_nconns(srv), <=, 2);
+	g_assert_cmpuint(testhttp_nreqs(srv), ==, n);
+	g_test_message("%u requests over %u connections", n, testhttp_nconns(srv));
+	g_assert_cmpuint(testhttp_nconns(srv), >=, 1);
+	g_assert_cmpuint(testhttp_nconns(srv), <=, 2);
 	run_fini(&run);
-	srv_free(&srv);
+	testhttp_free(&srv);
 	g_free(url);
 }
 
@@ -887,13 +474,13 @@ static void
 test_concurrent(void)
 {
 	const guint n = 50;
-	struct srv *srv = srv_new(SRV_REPLY);
-	char *url = srv_url(srv);
+	struct testhttp *srv = testhttp_new(TESTHTTP_REPLY);
+	char *url = testhttp_url(srv, TEST_PATH);
 	struct run run;
-	GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	GHashTable *seen;
 	guint i;
 
-	srv_set_delay(srv, 20);      /* keep them overlapping */
+	testhttp_set_delay(srv, 20);      /* keep them overlapping */
 	run_init(&run, url, 15, n);
 	for (i = 0; i < n; i++)
 		run_send(&run, i);
@@ -909,13 +496,7 @@ test_concurrent(void)
 	for (i = 0; i < n; i++)
 		g_assert_cmpuint(run.got[i].calls, ==, 1);
 	g_assert_cmpuint(run.ndone, ==, n);
-	g_assert_cmpuint(srv_nreqs(srv), ==, n);
-	for (i = 0; i < n; i++) {
-		gsize len = 0;
-		const char *b = g_bytes_get_data(srv_req(srv, i)->body, &len);
-
-		g_assert_true(g_hash_table_add(seen, g_strndup(b, len)));
-	}
+	seen = bodies_seen(srv, n);
 	for (i = 0; i < n; i++) {
 		char *want = g_strdup_printf(
 		    "{\"totp_identifier\":\"a@b.example\",\"content\":\"%06u\"}", i);
@@ -923,11 +504,11 @@ test_concurrent(void)
 		g_assert_true(g_hash_table_contains(seen, want));
 		g_free(want);
 	}
-	g_test_message("%u concurrent requests over %u connections", n, srv_nconns(srv));
-	g_assert_cmpuint(srv_nconns(srv), <=, 16);
+	g_test_message("%u concurrent requests over %u connections", n, testhttp_nconns(srv));
+	g_assert_cmpuint(testhttp_nconns(srv), <=, 16);
 	g_hash_table_unref(seen);
 	run_fini(&run);
-	srv_free(&srv);
+	testhttp_free(&srv);
 	g_free(url);
 }
 
@@ -936,15 +517,13 @@ static void
 test_large_reply(void)
 {
 	const gsize size = 1024 * 1024;
-	char *big = g_malloc(size);
-	struct srv *srv = srv_new(SRV_REPLY);
-	char *url = srv_url(srv);
+	char *big = letters(size);
+	struct testhttp *srv = testhttp_new(TESTHTTP_REPLY);
+	char *url = testhttp_url(srv, TEST_PATH);
 	struct run run;
 	gsize i;
 
-	for (i = 0; i < size; i++)
-		big[i] = (char)('a' + i % 26);
-	srv_set_reply(srv, big, size);
+	testhttp_set_reply(srv, big, size);
 	run_init(&run, url, 15, 2);
 	run.sequential = TRUE;
 	run_send(&run, 0);
@@ -955,9 +534,9 @@ test_large_reply(void)
 		g_assert_cmpuint(strlen(run.got[i].reply), ==, PUSH_REPLY_MAX);
 		g_assert_true(memcmp(run.got[i].reply, big, PUSH_REPLY_MAX) == 0);
 	}
-	g_assert_cmpuint(srv_nconns(srv), ==, 1);
+	g_assert_cmpuint(testhttp_nconns(srv), ==, 1);
 	run_fini(&run);
-	srv_free(&srv);
+	testhttp_free(&srv);
 	g_free(url);
 	g_free(big);
 }
@@ -980,7 +559,7 @@ test_utf8(void)
 	GString *cut4 = g_string_new(NULL);
 	GString *want_cut4 = g_string_new(NULL);
 	struct utf8_case cases[6];
-	struct srv *srv;
+	struct testhttp *srv;
 	guint i;
 
 	while (cut->len < PUSH_REPLY_MAX - 1)
@@ -1007,12 +586,10 @@ test_utf8(void)
 		const char *got;
 
 		g_test_message("utf8 case %u", i);
-		srv = srv_new(SRV_REPLY);
-		url = srv_url(srv);
-		srv_set_reply(srv, cases[i].reply, cases[i].len);
-		run_init(&run, url, 10, 1);
-		run_send(&run, 0);
-		run_loop(&run, WATCHDOG_S);
+		srv = testhttp_new(TESTHTTP_REPLY);
+		url = testhttp_url(srv, TEST_PATH);
+		testhttp_set_reply(srv, cases[i].reply, cases[i].len);
+		run_one(&run, url, 10);
 		g_assert_cmpuint(run.got[0].calls, ==, 1);
 		g_assert_cmpint(run.got[0].status, ==, 200);
 		got = run.got[0].reply;
@@ -1028,7 +605,7 @@ test_utf8(void)
 		if (i == 3)
 			g_assert_true(g_str_has_prefix(got, "\xef\xbf\xbd\xef\xbf\xbd"));
 		run_fini(&run);
-		srv_free(&srv);
+		testhttp_free(&srv);
 		g_free(url);
 	}
 	g_string_free(cut, TRUE);
@@ -1043,8 +620,8 @@ static void
 test_free_in_flight(void)
 {
 	const guint n = 10;
-	struct srv *srv = srv_new(SRV_NEVER);
-	char *url = srv_url(srv);
+	struct testhttp *srv = testhttp_new(TESTHTTP_NEVER);
+	char *url = testhttp_url(srv, TEST_PATH);
 	struct run run;
 	guint i;
 
@@ -1061,7 +638,7 @@ test_free_in_flight(void)
 	for (i = 0; i < n; i++)
 		g_assert_cmpuint(run.got[i].calls, ==, 0);
 	run_fini(&run);
-	srv_free(&srv);
+	testhttp_free(&srv);
 	g_free(url);
 }
 
@@ -1069,8 +646,8 @@ test_free_in_flight(void)
 static void
 test_free_unstarted(void)
 {
-	struct srv *srv = srv_new(SRV_REPLY);
-	char *url = srv_url(srv);
+	struct testhttp *srv = testhttp_new(TESTHTTP_REPLY);
+	char *url = testhttp_url(srv, TEST_PATH);
 	struct run run;
 	guint i;
 
@@ -1081,7 +658,7 @@ test_free_unstarted(void)
 	run_idle(&run, 300);
 	g_assert_cmpuint(run.ndone, ==, 0);
 	run_fini(&run);
-	srv_free(&srv);
+	testhttp_free(&srv);
 	g_free(url);
 }
 
@@ -1090,8 +667,8 @@ static void
 test_free_in_callback(void)
 {
 	const guint n = 8;
-	struct srv *srv = srv_new(SRV_REPLY);
-	char *url = srv_url(srv);
+	struct testhttp *srv = testhttp_new(TESTHTTP_REPLY);
+	char *url = testhttp_url(srv, TEST_PATH);
 	struct run run;
 	guint i, calls = 0;
 
@@ -1108,7 +685,7 @@ test_free_in_callback(void)
 	g_assert_cmpuint(calls, ==, 1);
 	g_assert_cmpuint(run.ndone, ==, 1);
 	run_fini(&run);
-	srv_free(&srv);
+	testhttp_free(&srv);
 	g_free(url);
 }
 
@@ -1130,13 +707,8 @@ test_bad_urls(void)
 		struct run run;
 
 		g_test_message("url '%s'", urls[i]);
-		run_init(&run, urls[i], 5, 1);
-		run_send(&run, 0);
-		g_assert_cmpuint(run.got[0].calls, ==, 0);
-		run_loop(&run, WATCHDOG_S);
-		g_assert_cmpuint(run.got[0].calls, ==, 1);
-		g_assert_cmpint(run.got[0].status, ==, 0);
-		g_assert_nonnull(run.got[0].error);
+		run_one(&run, urls[i], 5);
+		check_no_reply(&run.got[0]);
 		g_assert_cmpstr(run.got[0].reply, ==, "");
 		run_fini(&run);
 	}
@@ -1146,19 +718,15 @@ test_bad_urls(void)
 static void
 test_tls_to_plain(void)
 {
-	struct srv *srv = srv_new(SRV_REPLY);
-	char *url = g_strdup_printf("https://127.0.0.1:%u" TEST_PATH, srv->port);
+	struct testhttp *srv = testhttp_new(TESTHTTP_REPLY);
+	char *url = g_strdup_printf("https://127.0.0.1:%u" TEST_PATH, testhttp_port(srv));
 	struct run run;
 
-	run_init(&run, url, 10, 1);
-	run_send(&run, 0);
-	run_loop(&run, WATCHDOG_S);
-	g_assert_cmpuint(run.got[0].calls, ==, 1);
-	g_assert_cmpint(run.got[0].status, ==, 0);
-	g_assert_nonnull(run.got[0].error);
-	g_assert_cmpuint(srv_nreqs(srv), ==, 0);
+	run_one(&run, url, 10);
+	check_no_reply(&run.got[0]);
+	g_assert_cmpuint(testhttp_nreqs(srv), ==, 0);
 	run_fini(&run);
-	srv_free(&srv);
+	testhttp_free(&srv);
 	g_free(url);
 }
 
@@ -1233,40 +801,37 @@ test_form_request(void)
 	    "&empty="
 	    "&na%20me%26%3D=v%0D%0AX-Injected%3A%201";
 	static const char reply[] = "{\"access_token\":\"ya29.x\",\"n\":\"\xc3\xa9\"}";
-	struct srv *srv = srv_new(SRV_REPLY);
-	char *url = srv_url(srv);
+	struct testhttp *srv = testhttp_new(TESTHTTP_REPLY);
+	char *url = testhttp_url(srv, TEST_PATH);
 	struct form_got g;
-	struct srv_req *r;
-	const char *b;
-	gsize len = 0;
+	const struct testhttp_req *r;
 	guint count;
 
-	srv_set_reply(srv, reply, sizeof(reply) - 1);
+	testhttp_set_reply(srv, reply, sizeof(reply) - 1);
 	form_post(url, fields, 10, 65536, &g);
 	g_assert_cmpint(g.ret, ==, 0);
 	g_assert_cmpint(g.status, ==, 200);
 	g_assert_cmpuint(g.reply_len, ==, sizeof(reply) - 1);
 	g_assert_cmpstr(g.reply, ==, reply);
-	g_assert_cmpuint(srv_nreqs(srv), ==, 1);
-	r = srv_req(srv, 0);
+	g_assert_cmpuint(testhttp_nreqs(srv), ==, 1);
+	r = testhttp_req(srv, 0);
 	g_assert_cmpstr(r->method, ==, "POST");
 	g_assert_cmpstr(r->path, ==, TEST_PATH);
 	g_assert_cmpstr(r->version, ==, "HTTP/1.1");
-	g_assert_cmpstr(srv_req_header(r, "content-type", &count), ==,
+	g_assert_cmpstr(testhttp_req_header(r, "content-type", &count), ==,
 	    "application/x-www-form-urlencoded");
 	g_assert_cmpuint(count, ==, 1);
-	g_assert_cmpstr(srv_req_header(r, "accept", &count), ==, "application/json");
+	g_assert_cmpstr(testhttp_req_header(r, "accept", &count), ==, "application/json");
 	g_assert_cmpuint(count, ==, 1);
-	g_assert_null(srv_req_header(r, "expect", NULL));
-	g_assert_null(srv_req_header(r, "transfer-encoding", NULL));
-	g_assert_null(srv_req_header(r, "x-injected", NULL));
-	g_assert_null(srv_req_header(r, "x-api-key", NULL));
-	g_assert_nonnull(srv_req_header(r, "user-agent", NULL));
-	b = g_bytes_get_data(r->body, &len);
-	g_assert_cmpuint(len, ==, sizeof(want) - 1);
-	g_assert_true(memcmp(b, want, len) == 0);
+	g_assert_null(testhttp_req_header(r, "expect", NULL));
+	g_assert_null(testhttp_req_header(r, "transfer-encoding", NULL));
+	g_assert_null(testhttp_req_header(r, "x-injected", NULL));
+	g_assert_null(testhttp_req_header(r, "x-api-key", NULL));
+	g_assert_nonnull(testhttp_req_header(r, "user-agent", NULL));
+	g_assert_cmpuint(r->body_len, ==, sizeof(want) - 1);
+	g_assert_true(memcmp(r->body, want, r->body_len) == 0);
 	form_got_clear(&g);
-	srv_free(&srv);
+	testhttp_free(&srv);
 	g_free(url);
 }
 
@@ -1276,25 +841,23 @@ test_form_fields(void)
 {
 	static const char *const none[] = { NULL };
 	static const char *const odd[] = { "a", "1", "b", NULL };
-	struct srv *srv = srv_new(SRV_REPLY);
-	char *url = srv_url(srv);
+	struct testhttp *srv = testhttp_new(TESTHTTP_REPLY);
+	char *url = testhttp_url(srv, TEST_PATH);
 	struct form_got g;
-	gsize len = 99;
 
 	form_post(url, none, 10, 1024, &g);
 	g_assert_cmpint(g.ret, ==, 0);
-	g_assert_cmpuint(srv_nreqs(srv), ==, 1);
-	g_bytes_get_data(srv_req(srv, 0)->body, &len);
-	g_assert_cmpuint(len, ==, 0);
-	g_assert_cmpstr(srv_req_header(srv_req(srv, 0), "content-length", NULL), ==, "0");
+	g_assert_cmpuint(testhttp_nreqs(srv), ==, 1);
+	g_assert_cmpuint(testhttp_req(srv, 0)->body_len, ==, 0);
+	g_assert_cmpstr(testhttp_req_header(testhttp_req(srv, 0), "content-length", NULL), ==, "0");
 	form_got_clear(&g);
 
 	form_post(url, odd, 10, 1024, &g);
 	g_assert_cmpint(g.ret, ==, -1);
 	g_assert_cmpstr(g.err, ==, "form fields must come in name, value pairs");
-	g_assert_cmpuint(srv_nreqs(srv), ==, 1);
+	g_assert_cmpuint(testhttp_nreqs(srv), ==, 1);
 	form_got_clear(&g);
-	srv_free(&srv);
+	testhttp_free(&srv);
 	g_free(url);
 }
 
@@ -1306,12 +869,12 @@ test_form_statuses(void)
 		429, 500, 502, 503 };
 	static const char *const fields[] = { "a", "b", NULL };
 	static const char reply[] = "{\"error\":\"invalid_grant\"}";
-	struct srv *srv = srv_new(SRV_REPLY);
-	char *url = srv_url(srv);
+	struct testhttp *srv = testhttp_new(TESTHTTP_REPLY);
+	char *url = testhttp_url(srv, TEST_PATH);
 	guint i;
 
-	srv_set_reply(srv, reply, sizeof(reply) - 1);
-	srv_set_statuses(srv, statuses, G_N_ELEMENTS(statuses));
+	testhttp_set_reply(srv, reply, sizeof(reply) - 1);
+	testhttp_set_statuses(srv, statuses, G_N_ELEMENTS(statuses));
 	for (i = 0; i < G_N_ELEMENTS(statuses); i++) {
 		struct form_got g;
 
@@ -1322,10 +885,10 @@ test_form_statuses(void)
 		g_assert_cmpstr(g.reply, ==, statuses[i] == 204 ? "" : reply);
 		form_got_clear(&g);
 	}
-	g_assert_cmpuint(srv_nreqs(srv), ==, G_N_ELEMENTS(statuses));
+	g_assert_cmpuint(testhttp_nreqs(srv), ==, G_N_ELEMENTS(statuses));
 	for (i = 0; i < G_N_ELEMENTS(statuses); i++)
-		g_assert_cmpstr(srv_req(srv, i)->path, ==, TEST_PATH);
-	srv_free(&srv);
+		g_assert_cmpstr(testhttp_req(srv, i)->path, ==, TEST_PATH);
+	testhttp_free(&srv);
 	g_free(url);
 }
 
@@ -1334,27 +897,16 @@ static void
 test_form_refused(void)
 {
 	static const char *const fields[] = { "refresh_token", "SECRET-rt", NULL };
-	g_autoptr(GError) err = NULL;
-	g_autoptr(GSocketAddress) addr = g_inet_socket_address_new_from_string("127.0.0.1", 0);
-	g_autoptr(GSocketAddress) local = NULL;
-	GSocket *s = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-	    G_SOCKET_PROTOCOL_TCP, &err);
+	guint16 port;
+	GSocket *s = testhttp_refusing(&port);
+	char *url = g_strdup_printf("http://127.0.0.1:%u" TEST_PATH, port);
 	struct form_got g;
-	char *url;
 
-	g_assert_no_error(err);
-	g_assert_true(g_socket_bind(s, addr, FALSE, &err));
-	g_assert_no_error(err);
-	local = g_socket_get_local_address(s, &err);
-	g_assert_no_error(err);
-	url = g_strdup_printf("http://127.0.0.1:%u" TEST_PATH,
-	    g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(local)));
 	form_post(url, fields, 10, 1024, &g);
 	g_test_message("error: %s", g.err);
 	g_assert_cmpint(g.ret, ==, -1);
 	g_assert_null(strstr(g.err, "SECRET"));
 	form_got_clear(&g);
-	g_socket_close(s, NULL);
 	g_object_unref(s);
 	g_free(url);
 }
@@ -1364,14 +916,14 @@ static void
 test_form_no_reply(void)
 {
 	static const char *const fields[] = { "a", "b", NULL };
-	struct srv *srv = srv_new(SRV_CLOSE);
-	char *url = srv_url(srv);
+	struct testhttp *srv = testhttp_new(TESTHTTP_CLOSE);
+	char *url = testhttp_url(srv, TEST_PATH);
 	struct form_got g;
 
 	form_post(url, fields, 10, 1024, &g);
 	g_assert_cmpint(g.ret, ==, -1);
 	form_got_clear(&g);
-	srv_free(&srv);
+	testhttp_free(&srv);
 	g_free(url);
 }
 
@@ -1380,8 +932,8 @@ static void
 test_form_timeout(void)
 {
 	static const char *const fields[] = { "a", "b", NULL };
-	struct srv *srv = srv_new(SRV_NEVER);
-	char *url = srv_url(srv);
+	struct testhttp *srv = testhttp_new(TESTHTTP_NEVER);
+	char *url = testhttp_url(srv, TEST_PATH);
 	struct form_got g;
 
 	form_post(url, fields, 1, 1024, &g);
@@ -1389,9 +941,9 @@ test_form_timeout(void)
 	g_assert_cmpint(g.ret, ==, -1);
 	g_assert_cmpint(g.elapsed_us, >=, 900 * 1000);
 	g_assert_cmpint(g.elapsed_us, <, 15 * G_USEC_PER_SEC);
-	g_assert_cmpuint(srv_nreqs(srv), ==, 1);
+	g_assert_cmpuint(testhttp_nreqs(srv), ==, 1);
 	form_got_clear(&g);
-	srv_free(&srv);
+	testhttp_free(&srv);
 	g_free(url);
 }
 
@@ -1402,18 +954,16 @@ test_form_reply_max(void)
 {
 	static const char *const fields[] = { "a", "b", NULL };
 	const gsize size = 100000;
-	char *big = g_malloc(size);
-	struct srv *srv = srv_new(SRV_REPLY);
-	char *url = srv_url(srv);
+	char *big = letters(size);
+	struct testhttp *srv = testhttp_new(TESTHTTP_REPLY);
+	char *url = testhttp_url(srv, TEST_PATH);
 	struct form_got g;
 	gsize i;
 
-	for (i = 0; i < size; i++)
-		big[i] = (char)('a' + i % 26);
 	big[10] = '\0';             /* raw bytes come back raw */
-	srv_set_reply(srv, big, size);
+	testhttp_set_reply(srv, big, size);
 	for (i = 0; i < 2; i++) {
-		srv_set_no_length(srv, i == 1);
+		testhttp_set_no_length(srv, i == 1);
 		g_test_message("%s", i == 0 ? "with Content-Length" : "close-delimited");
 		form_post(url, fields, 10, size, &g);
 		g_assert_cmpint(g.ret, ==, 0);
@@ -1432,7 +982,7 @@ test_form_reply_max(void)
 		g_assert_cmpstr(g.err, ==, "reply larger than 0 bytes");
 		form_got_clear(&g);
 	}
-	srv_free(&srv);
+	testhttp_free(&srv);
 	g_free(url);
 	g_free(big);
 }
@@ -1463,15 +1013,15 @@ static void
 test_form_tls_to_plain(void)
 {
 	static const char *const fields[] = { "a", "b", NULL };
-	struct srv *srv = srv_new(SRV_REPLY);
-	char *url = g_strdup_printf("https://127.0.0.1:%u" TEST_PATH, srv->port);
+	struct testhttp *srv = testhttp_new(TESTHTTP_REPLY);
+	char *url = g_strdup_printf("https://127.0.0.1:%u" TEST_PATH, testhttp_port(srv));
 	struct form_got g;
 
 	form_post(url, fields, 10, 1024, &g);
 	g_assert_cmpint(g.ret, ==, -1);
-	g_assert_cmpuint(srv_nreqs(srv), ==, 0);
+	g_assert_cmpuint(testhttp_nreqs(srv), ==, 0);
 	form_got_clear(&g);
-	srv_free(&srv);
+	testhttp_free(&srv);
 	g_free(url);
 }
 
@@ -1502,14 +1052,14 @@ static void
 test_form_threads(void)
 {
 	enum { NTHREADS = 8 };
-	struct srv *srv = srv_new(SRV_REPLY);
-	char *url = srv_url(srv);
+	struct testhttp *srv = testhttp_new(TESTHTTP_REPLY);
+	char *url = testhttp_url(srv, TEST_PATH);
 	struct form_thread t[NTHREADS];
 	GThread *th[NTHREADS];
-	GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	GHashTable *seen;
 	guint i;
 
-	srv_set_delay(srv, 50);      /* keep them overlapping */
+	testhttp_set_delay(srv, 50);      /* keep them overlapping */
 	for (i = 0; i < NTHREADS; i++) {
 		t[i].url = url;
 		t[i].value = g_strdup_printf("%u", i);
@@ -1521,13 +1071,7 @@ test_form_threads(void)
 		g_assert_cmpint(t[i].ret, ==, 0);
 		g_assert_cmpint(t[i].status, ==, 200);
 	}
-	g_assert_cmpuint(srv_nreqs(srv), ==, NTHREADS);
-	for (i = 0; i < NTHREADS; i++) {
-		gsize len = 0;
-		const char *b = g_bytes_get_data(srv_req(srv, i)->body, &len);
-
-		g_assert_true(g_hash_table_add(seen, g_strndup(b, len)));
-	}
+	seen = bodies_seen(srv, NTHREADS);
 	for (i = 0; i < NTHREADS; i++) {
 		char *want = g_strdup_printf("n=%u", i);
 
@@ -1536,7 +1080,7 @@ test_form_threads(void)
 		g_free(t[i].value);
 	}
 	g_hash_table_unref(seen);
-	srv_free(&srv);
+	testhttp_free(&srv);
 	g_free(url);
 }
 
