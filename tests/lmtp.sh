@@ -32,6 +32,29 @@ all_delivered() { [ "$(qj "$1" 'sum(1 for j in L if j["state"] != "delivered")')
 # it runs.
 started() { grep -q 'started:' "$T/$1/${2:-daemon}.err"; }
 
+# refused S NAME: starts daemon S (stderr $T/S/NAME.err), which must not
+# run, and waits for it to exit (15 s at most); $stop_rc.
+refused() {
+	daemon "$1" "$2"
+	wait_for 15 dead "$dpid"
+	stop "$dpid" 0
+}
+
+# slow_client S MODE SECONDS: once daemon S has started, lmtp-client.py
+# MODE (idle, hog) for SECONDS on its socket $T/S/lmtp.sock, in the
+# background, output in $T/S/MODE.out; sets client (empty, and the
+# daemon's stderr shown, when it did not start).
+slow_client() {
+	if wait_for 15 started "$1"; then
+		spawn sh -c 'exec "$1" "$2" "$3" "unix:$4" "$5" >"$6" 2>&1' sh "$PY" "$CL" \
+		    "$2" "$T/$1/lmtp.sock" "$3" "$T/$1/$2.out"
+		client=$last_pid
+	else
+		echo "# daemon $1 did not start: $(cat "$T/$1/daemon.err")"
+		client=""
+	fi
+}
+
 # chat ADDR: lmtp-client.py chat with the script on stdin; sets $out.
 # chat_file ADDR: the same with the script in $T/.script.
 # With LMTP_TEST_VERBOSE set, every transcript is shown as TAP comments.
@@ -83,14 +106,8 @@ M_V6=$("$PY" -c 'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::1
 conf i 9 "[lmtp]" "listen = unix:$T/i/lmtp.sock" "timeout = 10" "socket_group = nogroup"
 daemon i
 i_pid=$dpid
-if wait_for 15 started i; then
-	spawn sh -c 'exec "$1" "$2" idle "unix:$3" 30 >"$4" 2>&1' sh "$PY" "$CL" \
-	    "$T/i/lmtp.sock" "$T/i/idle.out"
-	i_client=$last_pid
-else
-	echo "# daemon i did not start: $(cat "$T/i/daemon.err")"
-	i_client=""
-fi
+slow_client i idle 30
+i_client=$client
 
 # --- q (part 1): a client that sends but never reads -------------------------
 # Replies pile up until the daemon stops reading it; after timeout (10 s)
@@ -99,14 +116,8 @@ fi
 conf q 9 "[lmtp]" "listen = unix:$T/q/lmtp.sock" "timeout = 10" "max_connections = 1"
 daemon q
 q_pid=$dpid
-if wait_for 15 started q; then
-	spawn sh -c 'exec "$1" "$2" hog "unix:$3" 25 >"$4" 2>&1' sh "$PY" "$CL" \
-	    "$T/q/lmtp.sock" "$T/q/hog.out"
-	q_client=$last_pid
-else
-	echo "# daemon q did not start: $(cat "$T/q/daemon.err")"
-	q_client=""
-fi
+slow_client q hog 25
+q_client=$client
 
 # --- the main daemon ---------------------------------------------------------
 ep_start m 0
@@ -509,10 +520,7 @@ chat "unix:$T/s/lmtp.sock" <<'EOS'
 < 1
 EOS
 is "$(codes "$out")" "220 221" "m: and answers on it"
-daemon s s3
-s3=$dpid
-wait_for 15 dead "$s3"
-stop "$s3" 0
+refused s s3
 ok "m: a second daemon on the same socket exits non-zero ($stop_rc)" test "$stop_rc" -ne 0
 like "$(cat "$T/s/s3.err")" 'lmtp\.sock is in use by another process' "m: and says the socket is in use"
 chat "unix:$T/s/lmtp.sock" <<'EOS'
@@ -525,10 +533,7 @@ stop "$s2"
 is "$stop_rc" 0 "m: the first daemon exits 0 on SIGTERM"
 ok "m: and removes its socket" test ! -e "$T/s/lmtp.sock"
 echo "not a socket" >"$T/s/lmtp.sock"
-daemon s s4
-s4=$dpid
-wait_for 15 dead "$s4"
-stop "$s4" 0
+refused s s4
 ok "m: a regular file at the socket path: the daemon exits non-zero ($stop_rc)" test "$stop_rc" -ne 0
 like "$(cat "$T/s/s4.err")" 'lmtp\.sock exists and is not a socket' "m: and says why"
 is "$(cat "$T/s/lmtp.sock")" "not a socket" "m: the file is left untouched"

@@ -43,6 +43,18 @@ nreq() { pyq "$T/$1/${2:-requests.log}" 'len(L)'; }
 nreq_ge() { [ "$(nreq "$1" "${3:-requests.log}")" -ge "$2" ]; }
 naccepted() { pyq "$T/$1/${2:-requests.log}" 'sum(1 for r in L if r["status"] == 200)'; }
 
+# fresh S SCRIPT ID TO CODE [CONF-LINE...]: S from scratch: an endpoint
+# answering SCRIPT (ep_pid, ep_port), S's config pointing at it, and a
+# mail m.eml to TO carrying CODE (Message-ID ID), delivered ($rc, $err).
+fresh() {
+	ep_start "$1" 0 "$2"
+	mail "$1" m.eml "$3" "$4" "$5"
+	_f=$1
+	shift 5
+	conf "$_f" "$ep_port" "$@"
+	deliver "$_f" m.eml
+}
+
 start_time=$(date +%s)
 
 # --- g (part 1): max_age, with nothing listening ---------------------------
@@ -58,10 +70,7 @@ is "$rc" 0 "g: deliver with nothing listening exits 0"
 is "$(state g)" pending "g: the job is pending"
 
 # --- a: one matched mail, pushed at once -----------------------------------
-ep_start a 0 ""
-conf a "$ep_port"
-mail a m.eml a1 Bot@OTP.example.com 482913
-deliver a m.eml
+fresh a "" a1 Bot@OTP.example.com 482913
 is "$rc" 0 "a: deliver of a matched mail exits 0"
 is "$(nreq a)" 1 "a: the endpoint got exactly one request"
 is "$(pyq "$T/a/requests.log" 'L[0]["headers"].get("x-api-key") == K')" true \
@@ -107,10 +116,7 @@ is "$(naccepted b)" 2 "b: the endpoint accepted both (it refuses \"\")"
 stop "$ep_pid"
 
 # --- c: 502, 502, 200 --------------------------------------------------------
-ep_start c 0 "502,502,200"
-conf c "$ep_port"
-mail c m.eml c1 bot@otp.example.com 604213
-deliver c m.eml
+fresh c "502,502,200" c1 bot@otp.example.com 604213
 is "$rc" 0 "c: deliver exits 0 when the first attempt gets 502"
 is "$(qj c '[L[0][k] for k in ("state", "attempts", "last_status")]')" \
     '["pending", 1, 502]' "c: the job is pending after one attempt, status 502"
@@ -143,10 +149,7 @@ stop "$dpid"
 stop "$ep_pid"
 
 # An endpoint that closes the connection without a reply: retryable too.
-ep_start d2 0 "close,200"
-conf d2 "$ep_port"
-mail d2 m.eml d2 bot@otp.example.com 715303
-deliver d2 m.eml
+fresh d2 "close,200" d2 bot@otp.example.com 715303
 is "$rc" 0 "d: deliver exits 0 when the endpoint closes without a reply"
 is "$(qj d2 '[L[0][k] for k in ("state", "last_status")]')" '["pending", 0]' \
     "d: the job is pending, last status 0"
@@ -176,21 +179,15 @@ stop "$dpid"
 stop "$ep_pid"
 
 # --- f: 403 and 422 are permanent ------------------------------------------
-ep_start f403 0 "403"
+fresh f403 403 f1 bot@otp.example.com 937120
 f403_ep=$ep_pid
-conf f403 "$ep_port"
-mail f403 m.eml f1 bot@otp.example.com 937120
-deliver f403 m.eml
 is "$rc" 0 "f: deliver exits 0 on a 403"
 like "$err" 'rejected the API key \(403\)' "f: deliver says loudly that the key was rejected"
 is "$(qj f403 '[L[0][k] for k in ("state", "last_status")]')" '["failed", 403]' \
     "f: the job failed with 403"
 
-ep_start f422 0 "422"
+fresh f422 422 f2 bot@otp.example.com 937121
 f422_ep=$ep_pid
-conf f422 "$ep_port"
-mail f422 m.eml f2 bot@otp.example.com 937121
-deliver f422 m.eml
 is "$rc" 0 "f: deliver exits 0 on a 422"
 is "$(qj f422 '[L[0][k] for k in ("state", "last_status")]')" '["failed", 422]' \
     "f: the job failed with 422"
@@ -231,10 +228,7 @@ for p in $f403_d $f422_d $f2x_d; do stop "$p"; done
 for p in $f403_ep $f422_ep $f2x_ep; do stop "$p"; done
 
 # --- h: the same Message-ID twice ------------------------------------------
-ep_start h 0 ""
-conf h "$ep_port"
-mail h m.eml h1 bot@otp.example.com 148236
-deliver h m.eml
+fresh h "" h1 bot@otp.example.com 148236
 is "$rc" 0 "h: first deliver exits 0"
 deliver h m.eml
 is "$rc" 0 "h: the same mail again exits 0"
@@ -310,10 +304,7 @@ is "$(qj j2 '[L[0][k] for k in ("state", "attempts", "last_status")]')" '["pendi
 stop "$ep_pid"
 
 # --- k: dry run ------------------------------------------------------------
-ep_start k 0 ""
-conf k "$ep_port" nokey
-mail k m.eml k1 bot@otp.example.com 471569
-deliver k m.eml
+fresh k "" k1 bot@otp.example.com 471569 nokey
 is "$rc" 0 "k: deliver without a key exits 0"
 like "$err" 'result=dry-run' "k: it logs a dry-run line"
 unlike "$err" 471569 "k: without the code"
@@ -376,10 +367,7 @@ else
 fi
 
 # --- m: queue retry and drop -----------------------------------------------
-ep_start m 0 "422"
-conf m "$ep_port"
-mail m m.eml m1 bot@otp.example.com 693781
-deliver m m.eml
+fresh m 422 m1 bot@otp.example.com 693781
 m_id=$(qj m 'L[0]["id"]')
 is "$(state m)" failed "m: a 422 leaves the job failed"
 ob m queue retry "$m_id"
