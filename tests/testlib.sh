@@ -83,6 +83,11 @@ skip() {
 		_k=$((_k - 1))
 	done
 }
+# skip_all REASON: the whole test is skipped (before any test point).
+skip_all() {
+	echo "1..0 # SKIP $1"
+	exit 0
+}
 # ---- helpers for the integration tests ----------------------------------
 : "${PY:=${PYTHON:-python3}}"
 # The contract-enforcing push endpoint (ep_start).
