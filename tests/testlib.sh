@@ -88,6 +88,11 @@ skip_all() {
 	echo "1..0 # SKIP $1"
 	exit 0
 }
+# bail REASON: the test cannot go on (what it needs did not start).
+bail() {
+	echo "Bail out! $1"
+	exit 1
+}
 # ---- helpers for the integration tests ----------------------------------
 : "${PY:=${PYTHON:-python3}}"
 # The contract-enforcing push endpoint (ep_start).
