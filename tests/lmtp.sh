@@ -501,7 +501,7 @@ if mount_tmpfs "$T/e/mnt" 256k 0750; then
 	is "$(npush m bot+e3@otp.example.com)" 0 "e: the mail refused over SMTP was not pushed"
 	umount "$MNT" && MNT=""
 else
-	skip 13 "$no_tmpfs"
+	skip 11 "$no_tmpfs"
 fi
 
 # --- m: stale and foreign files at the socket path -------------------------------------------
