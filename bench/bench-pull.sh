@@ -7,10 +7,12 @@
 set -eu
 BIN=$(realpath "${1:-./otpbridge}")
 command -v wrk >/dev/null || { echo "bench-pull: apt-get install wrk" >&2; exit 69; }
-T=$(mktemp -d)
-trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$T"' EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-LMTP=$(port); SMTP=$(port); HTTP=$(port)
+# The tests' helpers: a private $T, and the daemon (spawn) stopped and $T
+# removed on exit; free_ports, wait_for.
+top_srcdir=$(dirname "$0")/..
+. "$top_srcdir/tests/testlib.sh"
+set -- $(free_ports 3)
+LMTP=$1 SMTP=$2 HTTP=$3
 printf 'test_api_key\n' >"$T/key"
 cat >"$T/c.conf" <<EOC
 [store]
@@ -24,13 +26,13 @@ listen = inet:127.0.0.1:$HTTP
 signing_key_file = key
 max_connections = 128
 EOC
-"$BIN" -c "$T/c.conf" run 2>"$T/daemon.log" &
-pid=$!
-for i in $(seq 50); do curl -sf "http://127.0.0.1:$HTTP/healthz" >/dev/null && break; sleep 0.1; done
+spawn "$BIN" -c "$T/c.conf" run 2>"$T/daemon.log"
+pid=$last_pid
+wait_for 5 curl -sf -o /dev/null "http://127.0.0.1:$HTTP/healthz"
 sleep 0.5
 echo "daemon RSS, LMTP+SMTP+HTTP listening, idle: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"
 swaks --protocol LMTP --server "127.0.0.1:$LMTP" --to bot@otp.example.com \
-    --data "@$(dirname "$0")/../contrib/samples/github-device.eml" >/dev/null
+    --data "@$top_srcdir/contrib/samples/github-device.eml" >/dev/null
 B='{"task_id":"tsk_123","workflow_run_id":"wr_456","workflow_permanent_id":"wpid_789"}'
 S=4916edde5a0b1f8221ed2fe33bc816432b5a61277ad64badbc71f6b096b03fbe
 curl -s -X POST -H "x-skyvern-signature: $S" --data-binary "$B" \

@@ -5,14 +5,8 @@
 
 C="$T/otpbridge.conf"
 F="$T/filters.d"
-mkdir -p "$F"
 printf '[filters]\ndir = filters.d\n' >"$C"
-cat >"$F/10-acme.conf" <<'EOC'
-# Acme sends codes from a fixed address
-[acme]
-from = ^codes@acme\.example$
-code = (?<code>\d{6})
-EOC
+acme_filter "$F"
 cat >"$T/ok.eml" <<'EOM'
 From: Acme <codes@acme.example>
 To: Bot@OTP.example.com

@@ -27,17 +27,20 @@ A contract violation is answered 422 (403 for a bad key) whatever the script
 says; the script token is consumed all the same.  A 200 answers
 {"totp_code_id":"tc_<n>","totp_identifier":..,"code":..,"status":"stored"}
 where n counts accepted pushes.  SIGTERM (or SIGINT) ends the process at
-once; it writes its pid nowhere.  Python 3 standard library only.
+once; it writes its pid nowhere.  Python 3 standard library only, and
+testserver.py next to this file (the server, its start-up, the log).
 """
 
-import argparse
 import json
 import os
 import signal
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True      # no __pycache__ among the tests
+import testserver  # noqa: E402  (found through the line above)
 
 PATH = "/v1/credentials/totp"
 REQUIRED = ("totp_identifier", "content")
@@ -73,10 +76,7 @@ class State:
             return
         line = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
         with self.lock:
-            with open(self.log, "a", encoding="utf-8") as f:
-                f.write(line + "\n")
-                f.flush()
-                os.fsync(f.fileno())
+            testserver.append_line(self.log, line)
 
 
 def no_duplicates(pairs):
@@ -123,12 +123,8 @@ def check_body(raw):
     return obj
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(testserver.Handler):
     server_version = "otpbridge-test-endpoint/1"
-
-    def log_message(self, fmt, *args):  # quiet: the JSON log is the record
-        pass
 
     def read_body(self):
         te = self.headers.get("Transfer-Encoding", "")
@@ -271,23 +267,8 @@ class Handler(BaseHTTPRequestHandler):
     do_HEAD = handle_any
 
 
-class Server(ThreadingHTTPServer):
-    allow_reuse_address = True
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        # A client that hangs up (its timeout, a killed daemon) is normal
-        # here; anything else is printed, once, to stderr.
-        exc = sys.exc_info()[1]
-        if isinstance(exc, (ConnectionError, TimeoutError)):
-            return
-        super().handle_error(request, client_address)
-
-
 def main():
-    ap = argparse.ArgumentParser(description="test TOTP push endpoint")
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--port-file")
+    ap = testserver.arguments("test TOTP push endpoint")
     ap.add_argument("--key")
     ap.add_argument("--script", default="")
     ap.add_argument("--delay", type=float, default=0.0)
@@ -299,17 +280,9 @@ def main():
     signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
     signal.signal(signal.SIGINT, lambda *a: os._exit(0))
 
-    srv = Server(("127.0.0.1", args.port), Handler)
+    srv = testserver.Server(("127.0.0.1", args.port), Handler)
     srv.state = State(args)
-    if args.port_file:
-        tmp = args.port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % srv.server_address[1])
-        os.rename(tmp, args.port_file)
-    try:
-        srv.serve_forever(poll_interval=0.2)
-    finally:
-        os._exit(0)
+    testserver.serve(srv, args.port_file)
 
 
 if __name__ == "__main__":

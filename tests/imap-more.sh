@@ -13,98 +13,37 @@
 #     by another IMAP client pushed; after = none leaves mail unread;
 #  5. a server without IDLE (imap_capability without it): polling works.
 . "${top_srcdir:-.}/tests/testlib.sh"
+. "$top_srcdir/tests/imaplib.sh"
 
-EP=$top_srcdir/tests/endpoint.py
-DOVE=$top_srcdir/tests/imap-dovecot.sh
 PROXY=$top_srcdir/tests/imap-proxy.py
-KEY=test-key-not-real-imap
-unset OTPBRIDGE_API_KEY
 
-if [ "$(id -u)" != 0 ] || ! command -v dovecot >/dev/null; then
-	echo "1..0 # SKIP needs root and dovecot (contrib/setup-debian.sh installs it)"
-	exit 0
-fi
-free_port() {
-	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-chmod 755 "$T"
-mkdir "$T/dove"
-ports=$(sh "$DOVE" start "$T/dove" $$) || { echo "Bail out! dovecot did not start"; exit 1; }
-IMAPS=${ports% *}
-DC=$T/dove/dovecot.conf
-dove_stop() { sh "$DOVE" stop "$T/dove" >/dev/null 2>&1; }
-trap 'dove_stop; cleanup' EXIT
-
-save() { # MAILBOX ID CODE: a mail into one of bot's mailboxes
-	printf 'From: Acme <codes@acme.example>\nTo: bot@otp.example.com\nSubject: Your Acme code\nMessage-ID: <%s@acme.example>\nDate: %s\n\nYour verification code is %s.\n' \
-	    "$2" "$(date -R)" "$3" | doveadm -c "$DC" save -u bot -m "$1"
-}
+imap_start
 count() { # MAILBOX ID -> how many messages with that Message-ID (expunged excluded)
 	doveadm -c "$DC" search -u bot mailbox "$1" NOT DELETED \
 	    header message-id "$2@acme.example" 2>/dev/null | wc -l | tr -d ' '
 }
 count_is() { [ "$(count "$1" "$2")" = "$3" ]; }
-# The codes pushed (answered 200), in order, as JSON.
-codes() { pyq "$T/ep.log" '[b["content"] for b in B]'; }
-ncode() { pyq "$T/ep.log" "sum(1 for b in B if b['content'] == '$1')"; }
-ncode_is() { [ "$(ncode "$1")" = "$2" ]; }
-logged() { grep -Eq -- "$2" "$1" 2>/dev/null; }
+# one_account N ACCOUNT-ARGS...: the config $T/N.conf (store $T/dbN) with
+# one account (account's arguments), and a daemon on it, stderr in
+# $T/daemonN.err ($dpid).
+one_account() {
+	_oa=$1
+	shift
+	{ common "db$_oa"; account "$@"; } >"$T/$_oa.conf"
+	start_daemon "$T/$_oa.conf" "$T/daemon$_oa.err"
+}
+# idling N NAME: account NAME of daemon N logged that it is in IDLE.
+idling() { logged "$T/daemon$1.err" "imap=$2 result=connected .*idle=yes"; }
 
-spawn "$PY" "$EP" --port 0 --port-file "$T/ep.port" --key "$KEY" --log "$T/ep.log"
-wait_for 15 test -s "$T/ep.port" || { echo "Bail out! endpoint did not start"; exit 1; }
-printf '%s\n' "$KEY" >"$T/key"
-printf 'secret\n' >"$T/pass"
-HTTP=$(free_port)
-mkdir -p "$T/f"
-cat >"$T/f/10-acme.conf" <<'EOC'
-[acme]
-from = ^codes@acme\.example$
-code = auto
-EOC
 for m in Other Processed Drop NoIdle; do
 	doveadm -c "$DC" mailbox create -u bot "$m"
 done
-common() { # DB: the common part of every config
-	cat <<EOC
-[push]
-url = http://127.0.0.1:$(cat "$T/ep.port")/v1/credentials/totp
-api_key_file = key
-timeout = 2
-[store]
-path = $T/$1/otpbridge.db
-[lmtp]
-listen =
-[http]
-listen = inet:127.0.0.1:$HTTP
-[filters]
-dir = f
-EOC
-}
-account() { # NAME PORT MAILBOX AFTER [EXTRA-LINE...]
-	n=$1 p=$2 m=$3 a=$4
-	shift 4
-	cat <<EOC
-[imap:$n]
-host = 127.0.0.1
-port = $p
-tls = implicit
-ca_file = $T/dove/ca.pem
-user = bot
-password_file = pass
-identifier = Bot@OTP.example.com
-mailbox = $m
-poll_interval = ${POLL:-5}
-after = $a
-EOC
-	for l in "$@"; do printf '%s\n' "$l"; done
-}
 
 # ---- 1. two accounts at once ---------------------------------------------
-{ common db1; account a "$IMAPS" INBOX delete; account b "$IMAPS" Other move:Processed; } >"$T/one.conf"
+{ common db1; account a "$IMAPS" INBOX delete; account b "$IMAPS" Other move:Processed; } >"$T/1.conf"
 save INBOX two-a 100001
 save Other two-b 100002
-spawn "$OTPBRIDGE" -c "$T/one.conf" run 2>"$T/daemon1.err"
-dpid=$last_pid
+start_daemon "$T/1.conf" "$T/daemon1.err"
 ok "two accounts: the INBOX mail is pushed" wait_for 30 ncode_is 100001 1
 ok "two accounts: the Other mail is pushed" wait_for 30 ncode_is 100002 1
 ok "after = delete: the mail is gone from INBOX" wait_for 15 count_is INBOX two-a 0
@@ -121,18 +60,15 @@ is "$stop_rc" 0 "SIGTERM: exits 0"
 # ---- 2. a silent network drop ----------------------------------------------
 spawn "$PY" "$PROXY" "$IMAPS" "$T/proxy.port" "$T/stall" "$T/proxy.log"
 ppid_=$last_pid
-wait_for 15 test -s "$T/proxy.port" || { echo "Bail out! proxy did not start"; exit 1; }
+wait_for 15 test -s "$T/proxy.port" || bail "proxy did not start"
 PPORT=$(cat "$T/proxy.port")
+save Drop drop1 200001
 # The worst case is poll_interval: IDLE lasts poll_interval minus the
 # watchdog's reply wait (a quarter of poll_interval, at least 2 s).
-{ common db2; POLL=10 account c "$PPORT" Drop seen "timeout = 5"; } >"$T/two.conf"
-unset POLL
-save Drop drop1 200001
-spawn "$OTPBRIDGE" -c "$T/two.conf" run 2>"$T/daemon2.err"
-dpid=$last_pid
+one_account 2 c "$PPORT" Drop seen "poll_interval = 10" "timeout = 5"
 ok "through the proxy: the first mail is pushed" wait_for 30 ncode_is 200001 1
 ok "the daemon connected through the proxy" logged "$T/proxy.log" '^conn 1$'
-ok "and is idling there" logged "$T/daemon2.err" 'imap=c result=connected .*idle=yes'
+ok "and is idling there" idling 2 c
 sleep 1
 t0=$(date +%s.%N)
 touch "$T/stall"
@@ -162,10 +98,8 @@ stop "$ppid_"
 
 # ---- 3. Dovecot stopped and restarted mid-IDLE -----------------------------
 doveadm -c "$DC" mailbox create -u bot Restart
-{ common db4; account e "$IMAPS" Restart seen; } >"$T/four.conf"
-spawn "$OTPBRIDGE" -c "$T/four.conf" run 2>"$T/daemon4.err"
-dpid=$last_pid
-ok "restart: the account is idling" wait_for 30 logged "$T/daemon4.err" 'imap=e result=connected .*idle=yes'
+one_account 4 e "$IMAPS" Restart seen
+ok "restart: the account is idling" wait_for 30 idling 4 e
 save Restart rs1 400001
 ok "restart: a mail saved while idling is pushed" wait_for 30 ncode_is 400001 1
 dove_stop
@@ -174,15 +108,13 @@ ok "Dovecot stopped: the account logs one disconnect" \
 # Delivered while the IMAP server is down, as an MDA would: straight into
 # the maildir (doveadm needs the running auth service).
 md=$T/dove/mail/bot/.Restart
-printf 'From: Acme <codes@acme.example>\nTo: bot@otp.example.com\nSubject: Your Acme code\nMessage-ID: <rs2@acme.example>\nDate: %s\n\nYour verification code is 400002.\n' \
-    "$(date -R)" >"$md/tmp/rs2.$$.test"
+imap_mail rs2 400002 >"$md/tmp/rs2.$$.test"
 chown nobody:nogroup "$md/tmp/rs2.$$.test"
 mv "$md/tmp/rs2.$$.test" "$md/new/rs2.$$.test"
 sleep 2                   # a few failed reconnects meanwhile
 is "$(ncode 400002)" 0 "nothing pushed while the server is down"
 dovecot -c "$DC" </dev/null >/dev/null 2>&1
-ok "Dovecot started again" wait_for 15 $PY -c "
-import socket; socket.create_connection(('127.0.0.1',$IMAPS),1).close()"
+ok "Dovecot started again" wait_for 15 imaps_up
 ok "the account reconnects (one line for the recovery)" \
     wait_for 40 logged "$T/daemon4.err" 'imap=e result=reconnected'
 ok "the mail saved during the outage is pushed" wait_for 30 ncode_is 400002 1
@@ -196,10 +128,8 @@ is "$stop_rc" 0 "SIGTERM: exits 0"
 
 # ---- 4. the mailbox recreated (a new UIDVALIDITY), after = none ----------
 doveadm -c "$DC" mailbox create -u bot Recreate
-{ common db5; account g "$IMAPS" Recreate none; } >"$T/five.conf"
-spawn "$OTPBRIDGE" -c "$T/five.conf" run 2>"$T/daemon5.err"
-dpid=$last_pid
-ok "recreate: the account is idling" wait_for 30 logged "$T/daemon5.err" 'imap=g result=connected .*idle=yes'
+one_account 5 g "$IMAPS" Recreate none
+ok "recreate: the account is idling" wait_for 30 idling 5 g
 save Recreate rc1 500001
 ok "recreate: the first mail is pushed" wait_for 30 ncode_is 500001 1
 sleep 1
@@ -240,11 +170,8 @@ echo 'imap_capability = IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE SOR
 dove_stop
 dovecot -c "$T/dove/noidle.conf" </dev/null >/dev/null 2>&1
 DC=$T/dove/noidle.conf
-ok "dovecot restarted without IDLE" wait_for 15 $PY -c "
-import socket; socket.create_connection(('127.0.0.1',$IMAPS),1).close()"
-{ common db3; account d "$IMAPS" NoIdle seen "idle = true"; } >"$T/three.conf"
-spawn "$OTPBRIDGE" -c "$T/three.conf" run 2>"$T/daemon3.err"
-dpid=$last_pid
+ok "dovecot restarted without IDLE" wait_for 15 imaps_up
+one_account 3 d "$IMAPS" NoIdle seen "idle = true"
 ok "without IDLE the account connects and says idle=no" \
     wait_for 30 logged "$T/daemon3.err" 'imap=d result=connected .*idle=no'
 sleep 1

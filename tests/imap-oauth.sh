@@ -19,20 +19,10 @@
 # Dovecot's auth penalty (2, 4, 8, 15 s per failed login from one IP,
 # reset by a success) and its 2 s failure delay slow (c) and (f) down.
 . "${top_srcdir:-.}/tests/testlib.sh"
+. "$top_srcdir/tests/imaplib.sh"
 
-EP=$top_srcdir/tests/endpoint.py
-DOVE=$top_srcdir/tests/imap-dovecot.sh
 OAUTH=$top_srcdir/tests/oauth-server.py
-KEY=test-key-not-real-imap-oauth
-unset OTPBRIDGE_API_KEY
 
-if [ "$(id -u)" != 0 ] || ! command -v dovecot >/dev/null; then
-	echo "1..0 # SKIP needs root and dovecot (contrib/setup-debian.sh installs it)"
-	exit 0
-fi
-free_port() {
-	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 rand() { $PY -c 'import secrets; print(secrets.token_urlsafe(24))'; }
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
@@ -51,7 +41,7 @@ printf '%s\n%s\n%s\n' "$RTOKEN" "$CSECRET" "$WRONG_RT" >"$T/secrets.mine"
 spawn "$PY" "$OAUTH" --port 0 --port-file "$T/oauth.port" --log "$T/oauth.log" \
     --tokens-file "$T/oauth.tokens" --client-id otpbridge-test \
     --client-secret "$CSECRET" --refresh-token "$RTOKEN" --user bot
-wait_for 15 test -s "$T/oauth.port" || { echo "Bail out! oauth-server.py did not start"; exit 1; }
+wait_for 15 test -s "$T/oauth.port" || bail "oauth-server.py did not start"
 OURL=http://127.0.0.1:$(cat "$T/oauth.port")
 
 ostat() { # KEY: one of oauth-server.py's /stats counters
@@ -73,26 +63,10 @@ token_outcomes() { pyq "$T/oauth.log" "[r['outcome'] for r in L[$1:] if r['path'
 loglines() { if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
 
 # ---- Dovecot in OAuth mode, the push endpoint ------------------------------
-mkdir "$T/dove"
-ports=$(OAUTH_INTROSPECT_URL=$OURL/introspect sh "$DOVE" start "$T/dove" $$) ||
-	{ echo "Bail out! dovecot did not start"; exit 1; }
-IMAPS=${ports% *}
-DC=$T/dove/dovecot.conf
+imap_start "$OURL/introspect"
 DLOG=$T/dove/dovecot.log
-dove_stop() { sh "$DOVE" stop "$T/dove" >/dev/null 2>&1; }
-trap 'dove_stop; cleanup' EXIT
 
-spawn "$PY" "$EP" --port 0 --port-file "$T/ep.port" --key "$KEY" --log "$T/ep.log"
-wait_for 15 test -s "$T/ep.port" || { echo "Bail out! endpoint did not start"; exit 1; }
-
-save() { # MAILBOX ID CODE: a mail into one of bot's mailboxes
-	printf 'From: Acme <codes@acme.example>\nTo: bot@otp.example.com\nSubject: Your Acme code\nMessage-ID: <%s@acme.example>\nDate: %s\n\nYour verification code is %s.\n' \
-	    "$2" "$(date -R)" "$3" | doveadm -c "$DC" save -u bot -m "$1"
-}
 kick() { doveadm -c "$DC" kick bot >/dev/null; }
-ncode() { pyq "$T/ep.log" "sum(1 for b in B if b['content'] == '$1')"; }
-ncode_is() { [ "$(ncode "$1")" = "$2" ]; }
-logged() { grep -Eq -- "$2" "$1" 2>/dev/null; }
 okshow() { # FILE DESCRIPTION CMD...: like ok, and on failure FILE's tail
 	_f=$1 _d=$2
 	shift 2
@@ -117,42 +91,19 @@ print(code)
 EOP
 }
 healthz_is() { [ "$(healthz)" = "$1" ]; }
+# reconnects ERRFILE DESCRIPTION SECONDS [NOTE]: a test point (okshow)
+# that account o of the daemon with stderr in ERRFILE logs its reconnect
+# within SECONDS; then the time since $t0 (the kick) as a comment.
+reconnects() {
+	okshow "$1" "$2" wait_for "$3" logged "$1" 'imap=o result=reconnected'
+	echo "# kick -> reconnected: $(since "$t0") s${4:+ ($4)}"
+}
 
-printf '%s\n' "$KEY" >"$T/key"
-printf 'secret\n' >"$T/pass"
-HTTP=$(free_port)
-mkdir -p "$T/f"
-cat >"$T/f/10-acme.conf" <<'EOC'
-[acme]
-from = ^codes@acme\.example$
-code = auto
-EOC
 doveadm -c "$DC" mailbox create -u bot Other
 
-common() { # DB: the common part of every config (not "head": testlib uses head)
-	cat <<EOC
-[push]
-url = http://127.0.0.1:$(cat "$T/ep.port")/v1/credentials/totp
-api_key_file = key
-timeout = 2
-[store]
-path = $T/$1/otpbridge.db
-[lmtp]
-listen =
-[http]
-listen = inet:127.0.0.1:$HTTP
-[filters]
-dir = f
-EOC
-}
 oauth_account() { # NAME REFRESH-FILE: the xoauth2 account on INBOX
+	imap_group "$1" "$IMAPS"
 	cat <<EOC
-[imap:$1]
-host = 127.0.0.1
-port = $IMAPS
-tls = implicit
-ca_file = $T/dove/ca.pem
-user = bot
 auth = xoauth2
 token_url = $OURL/token
 client_id = otpbridge-test
@@ -163,35 +114,15 @@ poll_interval = 5
 after = seen
 EOC
 }
-login_account() { # NAME MAILBOX: a LOGIN account
-	cat <<EOC
-[imap:$1]
-host = 127.0.0.1
-port = $IMAPS
-tls = implicit
-ca_file = $T/dove/ca.pem
-user = bot
-password_file = pass
-identifier = bot@otp.example.com
-mailbox = $2
-poll_interval = 5
-after = seen
-EOC
-}
-start_daemon() { # CONF ERRFILE: $dpid
-	spawn "$OTPBRIDGE" -v -c "$1" run 2>"$2"
-	dpid=$last_pid
-}
 { common db1; oauth_account o refresh; } >"$T/one.conf"
 
 # ---- a. a mail is pushed with a refreshed token --------------------------
 save INBOX oa1 400001
 t0=$(now)
-start_daemon "$T/one.conf" "$T/daemon-a.err"
+start_daemon "$T/one.conf" "$T/daemon-a.err" -v
 if ! wait_for 60 logged "$T/daemon-a.err" 'imap=o result=connected'; then
 	show "$T/daemon-a.err"
-	echo "Bail out! the xoauth2 account never connected"
-	exit 1
+	bail "the xoauth2 account never connected"
 fi
 _result 0 "xoauth2: the account connects"
 okshow "$T/daemon-a.err" "xoauth2: the saved mail is pushed" wait_for 30 ncode_is 400001 1
@@ -217,9 +148,8 @@ t0=$(now)
 kick
 ok "kicked: the daemon notices the disconnect" \
     wait_for 30 logged "$T/daemon-a.err" 'imap=o result=disconnected'
-okshow "$T/daemon-a.err" "and reconnects (after the cached token is refused and a refresh)" \
-    wait_for 90 logged "$T/daemon-a.err" 'imap=o result=reconnected'
-echo "# kick -> reconnected: $(since "$t0") s (2 s failure delay + 2 s auth penalty in Dovecot)"
+reconnects "$T/daemon-a.err" "and reconnects (after the cached token is refused and a refresh)" 90 \
+    "2 s failure delay + 2 s auth penalty in Dovecot"
 like "$(ostat introspect_fail)" "^([1-9][0-9]*)$" "the cached token was tried and refused"
 is "$(ostat refresh_ok)" 2 "it refreshed: refresh_ok is 2"
 is "$(ostat refresh_fail)" 0 "no failed refresh"
@@ -233,7 +163,7 @@ is "$stop_rc" 0 "SIGTERM: exits 0"
 
 # ---- d. a token about to expire is refreshed before it is used ------------
 opost /control expires_in=61
-start_daemon "$T/one.conf" "$T/daemon-d.err"
+start_daemon "$T/one.conf" "$T/daemon-d.err" -v
 okshow "$T/daemon-d.err" "61 s tokens: connects" \
     wait_for 60 logged "$T/daemon-d.err" 'imap=o result=connected'
 r0=$(ostat refresh_ok)
@@ -242,9 +172,7 @@ is "$r0" 3 "a fresh start refreshes (refresh_ok 3)"
 sleep 2 # now fewer than 60 s of the 61 are left
 t0=$(now)
 kick
-okshow "$T/daemon-d.err" "kicked: reconnects" \
-    wait_for 60 logged "$T/daemon-d.err" 'imap=o result=reconnected'
-echo "# kick -> reconnected: $(since "$t0") s"
+reconnects "$T/daemon-d.err" "kicked: reconnects" 60
 is "$(ostat refresh_ok)" $((r0 + 1)) "it refreshed on the reconnect (refresh_ok $((r0 + 1)))"
 is "$(ostat introspect_fail)" "$f0" "introspect_fail unchanged: the near-expiry token was never tried"
 is "$(last_introspected)" "$(ostat issued)" "the login used the token issued after the kick"
@@ -255,11 +183,15 @@ stop "$dpid"
 is "$stop_rc" 0 "SIGTERM: exits 0"
 
 # ---- e. a wrong refresh token next to a working LOGIN account ------------
-{ common db2; oauth_account w refresh-wrong; login_account p Other; } >"$T/two.conf"
+{
+	common db2
+	oauth_account w refresh-wrong
+	account p "$IMAPS" Other seen "identifier = bot@otp.example.com"
+} >"$T/two.conf"
 fail0=$(ostat refresh_fail)
 n0=$(loglines "$T/oauth.log")
 t0=$(now)
-start_daemon "$T/two.conf" "$T/daemon-e.err"
+start_daemon "$T/two.conf" "$T/daemon-e.err" -v
 okshow "$T/daemon-e.err" "a wrong refresh token: the error names invalid_grant" \
     wait_for 30 logged "$T/daemon-e.err" 'imap=w.*invalid_grant'
 echo "# start -> invalid_grant logged: $(since "$t0") s"
@@ -289,7 +221,7 @@ opost /control rotate=1
 r0=$(ostat refresh_ok)
 n0=$(loglines "$T/oauth.log")
 cp "$T/refresh" "$T/refresh.before"
-start_daemon "$T/one.conf" "$T/daemon-f.err"
+start_daemon "$T/one.conf" "$T/daemon-f.err" -v
 okshow "$T/daemon-f.err" "rotate: connects" \
     wait_for 60 logged "$T/daemon-f.err" 'imap=o result=connected'
 is "$(ostat refresh_ok)" $((r0 + 1)) "one refresh, which rotated the refresh token"
@@ -298,9 +230,7 @@ is "$(pyq "$T/oauth.log" "[r.get('rotated') for r in L[$n0:] if r['path'] == '/t
 opost /revoke-all
 t0=$(now)
 kick
-okshow "$T/daemon-f.err" "revoked + kicked: reconnects" \
-    wait_for 90 logged "$T/daemon-f.err" 'imap=o result=reconnected'
-echo "# kick -> reconnected: $(since "$t0") s"
+reconnects "$T/daemon-f.err" "revoked + kicked: reconnects" 90
 is "$(ostat refresh_ok)" $((r0 + 2)) "the next refresh succeeded (with the rotated token)"
 is "$(ostat refresh_fail)" "$fail1" "no invalid_grant"
 is "$(token_outcomes "$n0")" '["ok", "ok"]' "every refresh since the rotation: ok"

@@ -47,10 +47,10 @@ of the token issued, for /introspect the seq of the token asked about
 issued, so a test can tell which token a login used without seeing it.
 
 SIGTERM (or SIGINT) ends the process at once (after any log line being
-written); it writes its pid nowhere.  Python 3 standard library only.
+written); it writes its pid nowhere.  Python 3 standard library only, and
+testserver.py next to this file (the server, its start-up, the log).
 """
 
-import argparse
 import base64
 import json
 import os
@@ -59,8 +59,11 @@ import signal
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True      # no __pycache__ among the tests
+import testserver  # noqa: E402  (found through the line above)
 
 BODY_MAX = 1 << 16
 
@@ -86,27 +89,17 @@ class State:
             return
         line = json.dumps(entry, separators=(",", ":"))
         with self.lock:
-            with open(self.log, "a", encoding="utf-8") as f:
-                f.write(line + "\n")
-                f.flush()
-                os.fsync(f.fileno())
+            testserver.append_line(self.log, line)
 
     def remember_secret(self, s):
         """Called with self.lock held."""
         if self.tokens_file is None:
             return
-        with open(self.tokens_file, "a", encoding="utf-8") as f:
-            f.write(s + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        testserver.append_line(self.tokens_file, s)
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(testserver.Handler):
     server_version = "otpbridge-test-oauth/1"
-
-    def log_message(self, fmt, *args):  # quiet: the JSON log is the record
-        pass
 
     # ---- plumbing --------------------------------------------------------
     def read_form(self, entry):
@@ -364,21 +357,8 @@ class Handler(BaseHTTPRequestHandler):
     do_DELETE = handle_any
 
 
-class Server(ThreadingHTTPServer):
-    allow_reuse_address = True
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        exc = sys.exc_info()[1]
-        if isinstance(exc, (ConnectionError, TimeoutError)):
-            return
-        super().handle_error(request, client_address)
-
-
 def main():
-    ap = argparse.ArgumentParser(description="test OAuth2 token + introspection server")
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--port-file")
+    ap = testserver.arguments("test OAuth2 token + introspection server")
     ap.add_argument("--log")
     ap.add_argument("--tokens-file")
     ap.add_argument("--client-id", required=True)
@@ -389,7 +369,7 @@ def main():
     ap.add_argument("--rotate", action="store_true")
     args = ap.parse_args()
 
-    srv = Server(("127.0.0.1", args.port), Handler)
+    srv = testserver.Server(("127.0.0.1", args.port), Handler)
     srv.state = State(args)
 
     def bye(*_):
@@ -398,16 +378,7 @@ def main():
         os._exit(0)
     signal.signal(signal.SIGTERM, bye)
     signal.signal(signal.SIGINT, bye)
-
-    if args.port_file:
-        tmp = args.port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % srv.server_address[1])
-        os.rename(tmp, args.port_file)
-    try:
-        srv.serve_forever(poll_interval=0.2)
-    finally:
-        os._exit(0)
+    testserver.serve(srv, args.port_file)
 
 
 if __name__ == "__main__":

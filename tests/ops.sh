@@ -5,14 +5,8 @@
 # pull endpoint answering Skyvern's exact request bytes end to end.
 . "${top_srcdir:-.}/tests/testlib.sh"
 
-PY=python3
-EP=$top_srcdir/tests/endpoint.py
-KEY=test-key-not-real-ops
-unset OTPBRIDGE_API_KEY
-
-free_port() {
-	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+# (free_port, ep_start, acme_filter, mail, mount_tmpfs, skip and $KEY come
+# from testlib.sh)
 http() { # METHOD PATH [curl args...]: $code and $body
 	_m=$1 _p=$2; shift 2
 	body=$(curl -s -o - -w '\n%{http_code}' -X "$_m" "$@" "http://127.0.0.1:$HTTP$_p")
@@ -29,14 +23,10 @@ metric() { # NAME{labels} -> value
 
 LMTP=$(free_port)
 HTTP=$(free_port)
-mkdir -p "$T/f" "$T/db"
+mkdir -p "$T/db"
 printf '%s\n' "$KEY" >"$T/key"
 printf 'test_api_key\n' >"$T/signing-key"
-cat >"$T/f/10-acme.conf" <<'EOC'
-[acme]
-from = ^codes@acme\.example$
-code = (?<code>\d{6})
-EOC
+acme_filter "$T/f"
 write_conf() { # PUSH-URL-LINES
 	cat >"$T/otpbridge.conf" <<EOC
 [push]
@@ -53,16 +43,6 @@ signing_key_file = signing-key
 dir = f
 EOC
 }
-mail() { # FILE MSGID CODE [FROM]
-	cat >"$1" <<EOM
-From: ${4:-Acme <codes@acme.example>}
-To: bot@otp.example.com
-Subject: Your Acme code
-Message-ID: <$2@acme.example>
-
-Your code is $3.
-EOM
-}
 
 # ---- metrics after a known sequence, pull, SIGHUP (dry run) ----------------
 write_conf "url = https://api.skyvern.com/v1/credentials/totp"
@@ -73,9 +53,9 @@ http GET /healthz
 is "$code" 200 "/healthz is 200 with a writable store"
 is "$body" "ok" "/healthz says ok"
 
-mail "$T/m1.eml" m1 482913
-mail "$T/m2.eml" m2 551920
-mail "$T/news.eml" n1 "nothing" "News <news@shop.example>"
+mail . m1.eml m1 bot@otp.example.com 482913
+mail . m2.eml m2 bot@otp.example.com 551920
+mail . news.eml n1 bot@otp.example.com "nothing" news@shop.example
 lmtp_send bot@otp.example.com "$T/m1.eml"
 lmtp_send bot@otp.example.com "$T/m1.eml"      # the same Message-ID again
 lmtp_send other@otp.example.com "$T/m2.eml"
@@ -115,7 +95,7 @@ printf '[broken]\nfrom = (unclosed\n' >"$T/f/20-broken.conf"
 kill -HUP "$dpid"
 ok "a broken reload is logged with file:line" wait_for 10 grep -q \
     "reload failed, keeping the running configuration: .*20-broken.conf:2: pattern error" "$T/daemon.err"
-mail "$T/m3.eml" m3 739104
+mail . m3.eml m3 bot@otp.example.com 739104
 lmtp_send bot@otp.example.com "$T/m3.eml"
 like "$(cat "$T/swaks.out")" '250 2.0.0 <bot@otp.example.com> Ok: queued' "after a broken reload the old filters still decide"
 rm "$T/f/20-broken.conf"
@@ -128,7 +108,7 @@ code = NEVER(\d{9})
 EOC
 kill -HUP "$dpid"
 ok "a good reload is logged" wait_for 10 grep -q "reloaded .*: 2 filters" "$T/daemon.err"
-mail "$T/m4.eml" m4 620114
+mail . m4.eml m4 bot@otp.example.com 620114
 lmtp_send bot@otp.example.com "$T/m4.eml"
 like "$(cat "$T/swaks.out")" 'Ok: not forwarded \(no-code\)' "after a good reload the new filter decides"
 rm "$T/f/05-block.conf"
@@ -136,15 +116,14 @@ stop "$dpid"
 is "$stop_rc" 0 "SIGTERM: the daemon exits 0"
 
 # ---- /healthz: 403 from the endpoint, then a full store --------------------
-spawn "$PY" "$EP" --port 0 --port-file "$T/ep.port" --key "some-other-key" --log "$T/ep.log"
-ep_pid=$last_pid
-wait_for 15 test -s "$T/ep.port"
-write_conf "url = http://127.0.0.1:$(cat "$T/ep.port")/v1/credentials/totp
+# An endpoint that demands another key (its --key replaces ep_start's).
+ep_start . 0 "" ep.log --key some-other-key
+write_conf "url = http://127.0.0.1:$ep_port/v1/credentials/totp
 api_key_file = key"
 spawn "$OTPBRIDGE" -c "$T/otpbridge.conf" run 2>"$T/daemon2.err"
 dpid=$last_pid
 wait_for 15 sh -c "curl -sf http://127.0.0.1:$HTTP/healthz >/dev/null"
-mail "$T/m5.eml" m5 300111
+mail . m5.eml m5 bot@otp.example.com 300111
 lmtp_send bot@otp.example.com "$T/m5.eml"
 ok "/healthz turns 503 when pushes fail with 403" wait_for 10 sh -c \
     "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$HTTP/healthz)\" = 503 ]"
@@ -154,8 +133,7 @@ unlike "$(cat "$T/daemon2.err")" "$KEY" "the API key is never logged"
 stop "$dpid"
 stop "$ep_pid"
 
-if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=512k tmpfs "$T/db" 2>/dev/null; then
-	mounted=1
+if mount_tmpfs "$T/db" 512k 2>/dev/null; then
 	write_conf "url = https://api.skyvern.com/v1/credentials/totp"
 	spawn "$OTPBRIDGE" -c "$T/otpbridge.conf" run 2>"$T/daemon3.err"
 	dpid=$last_pid
@@ -170,10 +148,9 @@ if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=512k tmpfs "$T/db" 2>/dev/null; 
 	http GET /healthz
 	is "$code" 200 "/healthz is 200 again once there is room"
 	stop "$dpid"
-	umount "$T/db" && mounted=0
+	umount "$MNT" && MNT=""
 else
-	for i in 1 2 3 4; do _n=$((_n + 1)); echo "ok $_n # SKIP needs root for a tmpfs"; done
+	skip 4 "needs root for a tmpfs"
 fi
-[ "${mounted:-0}" = 1 ] && umount "$T/db"
 
 done_testing

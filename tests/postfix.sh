@@ -33,24 +33,13 @@
 # any new transaction, and every frame (4120 bytes) needs a new page.
 . "${top_srcdir:-.}/tests/testlib.sh"
 
-PY=${PYTHON:-python3}
-EP="$top_srcdir/tests/endpoint.py"
-KEY=test-key-not-real            # fake; compared in Python, never printed
-PUSH_TEST_KEY=$KEY
-export PUSH_TEST_KEY
-unset OTPBRIDGE_API_KEY          # it would win over api_key_file
 PF=$T/pf                         # the Postfix instance's config directory
 PF_STARTED=""
-MNT=""                           # phase 2's tmpfs, unmounted on exit
 dpid=""                          # the otpbridge daemon
 
 PATH=$PATH:/usr/sbin:/sbin
 export PATH
 
-skip_all() {
-	echo "1..0 # SKIP $1"
-	exit 0
-}
 [ "$(id -u)" = 0 ] || skip_all "needs root (Postfix's master, a tmpfs)"
 command -v postfix >/dev/null 2>&1 || skip_all "postfix is not installed"
 command -v postconf >/dev/null 2>&1 || skip_all "postconf is not installed"
@@ -59,7 +48,8 @@ id postfix >/dev/null 2>&1 || skip_all "no postfix user"
 getent group postdrop >/dev/null 2>&1 || skip_all "no postdrop group"
 
 # --- helpers ---------------------------------------------------------------
-# (wait_for, alive, dead, stop and pyq come from testlib.sh)
+# (ep_start, free_port, mail, mount_tmpfs, wait_for, alive, stop, pyq and
+# skip_all come from testlib.sh)
 
 # The endpoint's log: requests, accepted ones, "identifier code" lines.
 REQ=$T/requests.log
@@ -104,51 +94,17 @@ pf_stop() {
 	PF_STARTED=""
 }
 
-postfix_cleanup() {
-	pf_stop
-	# The daemon holds the store on the tmpfs open: stop it first.
-	if [ -n "$dpid" ] && alive "$dpid"; then
-		kill "$dpid" 2>/dev/null
-		wait "$dpid" 2>/dev/null
-	fi
-	if [ -n "$MNT" ]; then
-		umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null
-		MNT=""
-	fi
-	cleanup
-}
-trap postfix_cleanup EXIT
-trap 'exit 130' INT TERM HUP
+# Postfix first; then testlib's cleanup stops the daemon (which holds the
+# store on the tmpfs open) before it unmounts $MNT.
+trap 'pf_stop; cleanup' EXIT
 
-# free_port: a loopback TCP port nothing listens on right now.
-free_port() {
-	"$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# daemon CONF NAME: starts `otpbridge run`, stderr in $T/NAME.err, and
+# daemon_up CONF NAME: starts `otpbridge run`, stderr in $T/NAME.err, and
 # waits until both listeners are up.
-daemon() {
+daemon_up() {
 	spawn "$OTPBRIDGE" -c "$1" run 2>"$T/$2.err"
 	dpid=$last_pid
 	wait_for 15 test -S "$T/run/lmtp.sock" &&
 	    wait_for 15 grep -q "listening: lmtp inet:127.0.0.1:$LPORT" "$T/$2.err"
-}
-
-# mail FILE ID RCPTS CODE: a mail from Acme carrying CODE.
-mail() {
-	cat >"$1" <<EOM
-From: Acme <sender@acme.example>
-To: $3
-Subject: Your Acme sign-in code
-Date: Tue, 25 Nov 2025 10:00:00 +0000
-Message-ID: <$2@acme.example>
-MIME-Version: 1.0
-Content-Type: text/plain; charset=utf-8
-
-Hello,
-
-Your code is $4. It expires in 10 minutes.
-EOM
 }
 
 # inject FILE RCPT...: the Postfix instance's sendmail.
@@ -165,10 +121,8 @@ start_time=$(date +%s)
 chmod 0755 "$T"
 
 # --- the endpoint ------------------------------------------------------------
-spawn "$PY" "$EP" --port 0 --port-file "$T/ep-port" --key "$KEY" --log "$REQ"
-ep_pid=$last_pid
-wait_for 15 test -s "$T/ep-port"
-EPORT=$(cat "$T/ep-port" 2>/dev/null)
+ep_start . 0 "" requests.log     # logs to $REQ
+EPORT=$ep_port
 ok "the endpoint listens" test -n "$EPORT"
 
 # --- otpbridge ---------------------------------------------------------------
@@ -182,8 +136,8 @@ cat >"$T/filters.d/10-acme.conf" <<'EOF'
 from = ^sender@acme\.example$
 code = (?<code>\d{6})
 EOF
-# conf FILE STORE: the daemon's config.
-conf() {
+# write_conf FILE STORE: the daemon's config.
+write_conf() {
 	cat >"$1" <<EOF
 [push]
 url = http://127.0.0.1:$EPORT/v1/credentials/totp
@@ -206,11 +160,11 @@ socket_mode = 0660
 socket_group = postfix
 EOF
 }
-conf "$T/otpbridge.conf" "$T/db/otpbridge.db"
+write_conf "$T/otpbridge.conf" "$T/db/otpbridge.db"
 run "$OTPBRIDGE" -c "$T/otpbridge.conf" check
 is "$rc" 0 "otpbridge check accepts the config"
 ok "otpbridge run listens on the unix socket and on 127.0.0.1:$LPORT" \
-    daemon "$T/otpbridge.conf" daemon1
+    daemon_up "$T/otpbridge.conf" daemon1
 is "$(stat -c '%a %G' "$T/run/lmtp.sock" 2>/dev/null)" "660 postfix" \
     "the socket is mode 660, group postfix (socket_mode, socket_group)"
 
@@ -300,7 +254,7 @@ while [ "$i" -le 100 ]; do
 	code=$((100000 + 7919 * i))
 	a=m$n.a@otp.example.com
 	if [ $((i % 2)) = 1 ]; then b=m$n.b@otp2.example.com; else b=m$n.b@otp.example.com; fi
-	mail "$T/m.eml" "pf-$n" "$a, $b" "$code"
+	mail . m.eml "pf-$n" "$a, $b" "$code" sender@acme.example
 	inject "$T/m.eml" "$a" "$b" || inject_fail=$((inject_fail + 1))
 	printf '%s %s\n%s %s\n' "$a" "$code" "$b" "$code" >>"$T/expected"
 	echo "$code" >>"$T/codes"
@@ -346,7 +300,7 @@ open(sys.argv[2], "w").close()
 time.sleep(60)' "$T/db/otpbridge.db" "$T/locked"
 	lock_pid=$last_pid
 	ok "another process holds the store's write lock" wait_for 15 test -f "$T/locked"
-	mail "$T/lock.eml" pf-lock "lock.a@otp.example.com" 246813
+	mail . lock.eml pf-lock "lock.a@otp.example.com" 246813 sender@acme.example
 	echo 246813 >>"$T/codes"
 	inject "$T/lock.eml" lock.a@otp.example.com
 	ok "Postfix logs status=deferred with our 451 4.3.0 (store locked)" \
@@ -373,16 +327,14 @@ is "$stop_rc" 0 "otpbridge exits 0 on SIGTERM"
 dpid=""
 
 # --- phase 2: a store that cannot be written ------------------------------------
-MNT_DIR=$T/store2
-mkdir -p "$MNT_DIR"
-if mount -t tmpfs -o size=512k,mode=0700 tmpfs "$MNT_DIR"; then
-	MNT=$MNT_DIR
-	conf "$T/otpbridge2.conf" "$MNT/otpbridge.db"
+if mount_tmpfs "$T/store2" 512k 0700; then
+	write_conf "$T/otpbridge2.conf" "$MNT/otpbridge.db"
 	ok "otpbridge restarts with a fresh store on a 512k tmpfs" \
-	    daemon "$T/otpbridge2.conf" daemon2
+	    daemon_up "$T/otpbridge2.conf" daemon2
 	dd if=/dev/zero of="$MNT/filler" bs=4096 2>/dev/null
 	is "$(df -k --output=avail "$MNT" | tail -1 | tr -d ' ')" 0 "the store's filesystem is full"
-	mail "$T/full.eml" pf-full "full.a@otp.example.com, full.b@otp2.example.com" 654321
+	mail . full.eml pf-full "full.a@otp.example.com, full.b@otp2.example.com" 654321 \
+	    sender@acme.example
 	inject "$T/full.eml" full.a@otp.example.com full.b@otp2.example.com
 	is "$?" 0 "sendmail takes a message for both sockets"
 	ok "Postfix logs status=deferred with our 451 4.3.0 for the unix recipient" \
@@ -418,7 +370,7 @@ if mount -t tmpfs -o size=512k,mode=0700 tmpfs "$MNT_DIR"; then
 	dpid=""
 	umount "$MNT" && MNT=""
 else
-	echo "# cannot mount a tmpfs: phase 2 not run"
+	echo "# $no_tmpfs: phase 2 not run"
 	_result 1 "mount a tmpfs for the store"
 fi
 

@@ -8,12 +8,25 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/otpbridge-test.XXXXXX")
 _n=0
 _failed=0
 _pids=""
+MNT=""           # a tmpfs the test mounted: unmounted on exit (then MNT="")
+# cleanup: what the EXIT trap runs (a test with more to undo traps
+# 'its_own; cleanup'): stops every process started through spawn, then
+# unmounts $MNT (no process holds it open now), then removes $T.  Safe
+# under set -e (bench/bench-pull.sh).
 cleanup() {
+	set +e
 	for p in $_pids; do kill "$p" 2>/dev/null; done
 	for p in $_pids; do wait "$p" 2>/dev/null; done
+	_pids=""
+	if [ -n "$MNT" ]; then
+		umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null
+		MNT=""
+	fi
 	rm -rf "$T"
 }
 trap cleanup EXIT
+# A signal (make check interrupted) exits through the EXIT trap too.
+trap 'exit 130' INT TERM HUP
 _result() { # ok? description
 	_n=$((_n + 1))
 	if [ "$1" = 0 ]; then
@@ -63,8 +76,35 @@ spawn() { # starts a background process and remembers its pid
 	_pids="$_pids $!"
 	last_pid=$!
 }
+# skip N REASON: N test points skipped.
+skip() {
+	_k=$1
+	while [ "$_k" -gt 0 ]; do
+		_n=$((_n + 1))
+		echo "ok $_n # SKIP $2"
+		_k=$((_k - 1))
+	done
+}
+# skip_all REASON: the whole test is skipped (before any test point).
+skip_all() {
+	echo "1..0 # SKIP $1"
+	exit 0
+}
+# bail REASON: the test cannot go on (what it needs did not start).
+bail() {
+	echo "Bail out! $1"
+	exit 1
+}
 # ---- helpers for the integration tests ----------------------------------
 : "${PY:=${PYTHON:-python3}}"
+# The contract-enforcing push endpoint (ep_start).
+EP=$top_srcdir/tests/endpoint.py
+# The fake API key it demands, which the configs name in an api_key_file;
+# pyq's K.  OTPBRIDGE_API_KEY is unset: it would win over api_key_file.
+KEY=test-key-not-real
+PUSH_TEST_KEY=$KEY
+export PUSH_TEST_KEY
+unset OTPBRIDGE_API_KEY
 
 # wait_for SECONDS CMD...: polls CMD every 0.2 s; its status at the end.
 wait_for() {
@@ -125,6 +165,184 @@ except Exception as e:
     r = "error: %s: %s" % (type(e).__name__, e)
 print(r if isinstance(r, str) else json.dumps(r))
 EOP
+}
+
+# free_ports N: N distinct loopback TCP ports nothing listens on (bound
+# at once, then released), space-separated.  free_port: one.
+free_ports() {
+	"$PY" - "$1" <<'EOP'
+import socket, sys
+ss = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    ss.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in ss))
+EOP
+}
+free_port() { free_ports 1; }
+
+# ep_start S PORT [SCRIPT [LOG [endpoint options]]]: starts the endpoint
+# for S on loopback PORT (0: any), answering SCRIPT (endpoint.py --script;
+# "": always 200) and logging to $T/S/LOG (requests.log); waits until it
+# listens.  Sets ep_pid and ep_port (empty if it did not start).  S is a
+# directory under $T ("." for $T itself); its port file is $T/S/port.
+ep_start() {
+	_e=$T/$1
+	_p=$2
+	_scr=${3:-}
+	_log=${4:-requests.log}
+	[ $# -ge 4 ] && shift 4 || shift $#
+	mkdir -p "$_e"
+	rm -f "$_e/port"
+	spawn "$PY" "$EP" --port "$_p" --port-file "$_e/port" --key "$KEY" \
+	    --script "$_scr" --log "$_e/$_log" "$@"
+	ep_pid=$last_pid
+	ep_port=""
+	if wait_for 15 test -s "$_e/port"; then
+		ep_port=$(cat "$_e/port")
+	else
+		echo "# the endpoint for $_e did not start"
+	fi
+}
+
+# acme_filter DIR [LINE...]: DIR/10-acme.conf, the filter [acme] for the
+# mail of codes@acme.example; the LINEs follow its from line (without
+# any: code = (?<code>\d{6}), a six-digit code).
+acme_filter() {
+	_d=$1
+	shift
+	[ $# -gt 0 ] || set -- 'code = (?<code>\d{6})'
+	mkdir -p "$_d"
+	{
+		echo "# Acme sends its codes from one address"
+		echo "[acme]"
+		echo 'from = ^codes@acme\.example$'
+		for l in "$@"; do echo "$l"; done
+	} >"$_d/10-acme.conf"
+}
+
+# mail S FILE ID TO CODE [FROM]: $T/S/FILE (S "." for $T itself), a mail
+# to TO carrying CODE, from Acme (codes@acme.example) unless FROM names
+# another sender, with Message-ID <ID@acme.example>.  CODE joins $CODES
+# (see secrets_checked).
+CODES=""
+mail() {
+	CODES="$CODES $5"
+	cat >"$T/$1/$2" <<EOM
+Return-Path: <${6:-codes@acme.example}>
+From: Sender <${6:-codes@acme.example}>
+To: $4
+Subject: Your sign-in code
+Date: Tue, 25 Nov 2025 10:00:00 +0000
+Message-ID: <$3@acme.example>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=utf-8
+
+Hello,
+
+Your code is $5. It expires in 10 minutes.
+EOM
+}
+
+# mount_tmpfs DIR SIZE [MODE]: a tmpfs of SIZE mounted on DIR (made if
+# need be), as $MNT: unmounted on exit unless the test does it first
+# (umount "$MNT" && MNT="").  Else false, and $no_tmpfs says why: "not
+# root", or "cannot mount a tmpfs".
+mount_tmpfs() {
+	if [ "$(id -u)" != 0 ]; then
+		no_tmpfs="not root"
+		return 1
+	fi
+	mkdir -p "$1"
+	if ! mount -t tmpfs -o "size=$2${3:+,mode=$3}" tmpfs "$1"; then
+		no_tmpfs="cannot mount a tmpfs"
+		return 1
+	fi
+	MNT=$1
+}
+
+# ---- one daemon per directory $T/S, pushing to its endpoint: push.sh and
+# lmtp.sh (each S has its config, filter, key, store, stderr and log).
+
+# conf S PUSHPORT [LINE...]: writes $T/S/otpbridge.conf, with the Acme
+# filter (its ${plus} names a workflow run) and the key file it names.
+# [push] goes to the endpoint on PUSHPORT with api_key_file and timeout =
+# 2; the LINEs before the first "[group]" one are more [push] settings
+# ("nokey": no api_key_file; a timeout replaces the 2 s).  [store] is at
+# $store_path, or $T/S/db/otpbridge.db; [filters] at $T/S/filters.d.  The
+# LINEs from the first "[group]" on follow verbatim; without an [lmtp]
+# group among them the daemon has no LMTP listener.
+conf() {
+	_c=$T/$1
+	_port=$2
+	shift 2
+	acme_filter "$_c/filters.d" 'code = (?<code>\d{6})' 'workflow_run_id = ${plus}'
+	printf '%s\n' "$KEY" >"$_c/api-key"
+	chmod 600 "$_c/api-key"
+	_c_key=yes _c_timeout=yes _c_lmtp=no _in=push
+	for l in "$@"; do
+		case $l in "["*) _in=groups ;; esac
+		case $_in:$l in
+		push:nokey) _c_key=no ;;
+		push:"timeout = "*) _c_timeout=no ;;
+		groups:"[lmtp]") _c_lmtp=yes ;;
+		esac
+	done
+	{
+		echo "[push]"
+		echo "url = http://127.0.0.1:$_port/v1/credentials/totp"
+		[ "$_c_key" = no ] || echo "api_key_file = $_c/api-key"
+		[ "$_c_timeout" = no ] || echo "timeout = 2"
+		for l in "$@"; do
+			case $l in "["*) break ;; nokey) ;; *) echo "$l" ;; esac
+		done
+		echo
+		echo "[store]"
+		echo "path = ${store_path:-$_c/db/otpbridge.db}"
+		echo
+		echo "[filters]"
+		echo "dir = $_c/filters.d"
+		echo
+		if [ "$_c_lmtp" = no ]; then
+			echo "# no LMTP listener: these daemons only push, several at once"
+			echo "[lmtp]"
+			echo "listen ="
+		fi
+		_in=push
+		for l in "$@"; do
+			case $l in "["*) _in=groups ;; esac
+			[ "$_in" = push ] || echo "$l"
+		done
+	} >"$_c/otpbridge.conf"
+}
+
+# daemon S [NAME]: starts `otpbridge run` for S, stderr in $T/S/NAME.err
+# (daemon.err); sets dpid.
+daemon() {
+	spawn "$OTPBRIDGE" -c "$T/$1/otpbridge.conf" run 2>"$T/$1/${2:-daemon}.err"
+	dpid=$last_pid
+}
+
+# qj S EXPR: EXPR over L, the jobs of `queue list --json` (newest first).
+qj() {
+	timeout 60 "$OTPBRIDGE" -c "$T/$1/otpbridge.conf" queue list --json \
+	    >"$T/$1/q.json" 2>>"$T/all-stderr.log"
+	pyq "$T/$1/q.json" "$2"
+}
+
+# secrets_checked: two test points at the end: no otpbridge output (the
+# stderr of every daemon, $T/*/*.err, and what the test kept in
+# $T/all-stderr.log) shows the API key, nor any code of $CODES.
+secrets_checked() {
+	cat "$T"/*/*.err >>"$T/all-stderr.log" 2>/dev/null
+	ok "no otpbridge output shows the API key" \
+	    sh -c '! grep -qF -- "$1" "$2"' sh "$KEY" "$T/all-stderr.log"
+	leaked=""
+	for c in $CODES; do
+		grep -qF -- "$c" "$T/all-stderr.log" && leaked="$leaked $c"
+	done
+	is "$leaked" "" "no log line shows a code"
 }
 
 done_testing() {
