@@ -7,23 +7,20 @@
 # pushes the honest mail behind it.  Plain IMAP on loopback (tls = none).
 . "${top_srcdir:-.}/tests/testlib.sh"
 
-EP=$top_srcdir/tests/endpoint.py
 LIAR=$top_srcdir/tests/imap-liar.py
-KEY=test-key-not-real-liar
 BIG=67108864
 unset OTPBRIDGE_API_KEY
 
-spawn "$PY" "$EP" --port 0 --port-file "$T/ep.port" --key "$KEY" --log "$T/ep.log"
+ep_start . 0 "" ep.log
+[ -n "$ep_port" ] || bail "endpoint did not start"
 spawn "$PY" "$LIAR" "$T/liar.port" "$T/liar.log" "$BIG"
-wait_for 15 test -s "$T/ep.port" || { echo "Bail out! endpoint did not start"; exit 1; }
-wait_for 15 test -s "$T/liar.port" || { echo "Bail out! imap-liar.py did not start"; exit 1; }
+wait_for 15 test -s "$T/liar.port" || bail "imap-liar.py did not start"
 printf '%s\n' "$KEY" >"$T/key"
 printf 'secret\n' >"$T/pass"
-mkdir -p "$T/f"
-printf '[acme]\nfrom = ^codes@acme\\.example$\ncode = auto\n' >"$T/f/10-acme.conf"
+acme_filter "$T/f"
 cat >"$T/c.conf" <<EOC
 [push]
-url = http://127.0.0.1:$(cat "$T/ep.port")/v1/credentials/totp
+url = http://127.0.0.1:$ep_port/v1/credentials/totp
 api_key_file = key
 [store]
 path = $T/db/otpbridge.db
