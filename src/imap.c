@@ -485,6 +485,15 @@ imap_caps(struct imap_account *a, mailimap *s, char **err)
 	return 0;
 }
 
+/* TRUE when the last tagged reply carried the response code [code]. */
+static gboolean
+imap_resp_code(mailimap *s, const char *code)
+{
+	return s->imap_response_info != NULL &&
+	    s->imap_response_info->rsp_atom != NULL &&
+	    g_ascii_strcasecmp(s->imap_response_info->rsp_atom, code) == 0;
+}
+
 /* Writes a refresh token the provider rotated back to refresh_token_file;
  * keeps it in a->rotated when that fails. */
 static void
@@ -568,6 +577,12 @@ imap_xoauth2(struct imap_account *a, mailimap *s, char **err)
 		r = mailimap_oauth2_authenticate(s, a->ic.user, a->token.access_token);
 		if (r == MAILIMAP_NO_ERROR)
 			return 0;
+		if (r == MAILIMAP_ERROR_LOGIN && imap_resp_code(s, "UNAVAILABLE")) {
+			/* RFC 5530: the server could not check the token
+			 * (its identity provider is down): not a refusal. */
+			*err = imap_err(s, "AUTHENTICATE XOAUTH2 [UNAVAILABLE]", r);
+			return -1;
+		}
 		if (r != MAILIMAP_ERROR_LOGIN || refreshed) {
 			*err = imap_err(s, "AUTHENTICATE XOAUTH2", r);
 			if (r == MAILIMAP_ERROR_LOGIN)

@@ -15,7 +15,9 @@
 #     up, /healthz is 503 naming that account, and a LOGIN account in the
 #     same daemon still pushes;
 #  f. a provider that rotates refresh tokens: the rotated one is used for
-#     the next refresh (no invalid_grant).
+#     the next refresh (no invalid_grant);
+#  g. the provider down behind Dovecot (NO [UNAVAILABLE]): no refresh, a
+#     clear error, and the same token works once it is back.
 # Dovecot's auth penalty (2, 4, 8, 15 s per failed login from one IP,
 # reset by a success) and its 2 s failure delay slow (c) and (f) down.
 . "${top_srcdir:-.}/tests/testlib.sh"
@@ -244,6 +246,32 @@ fi
 stop "$dpid"
 is "$stop_rc" 0 "SIGTERM: exits 0"
 
+# ---- g. the provider down behind Dovecot: NO [UNAVAILABLE] -----------------
+# Dovecot cannot introspect and answers NO [UNAVAILABLE]: the token was not
+# refused, so the daemon must not throw it away and refresh; once the
+# provider is back it logs in with the token it has.
+opost /control rotate=0
+start_daemon "$T/one.conf" "$T/daemon-g.err" -v
+okshow "$T/daemon-g.err" "unavailable: connects" \
+    wait_for 60 logged "$T/daemon-g.err" 'imap=o result=connected'
+r0=$(ostat refresh_ok)
+opost /control introspect_down=1
+kick
+okshow "$T/daemon-g.err" "the failed logins say the server could not check the token" \
+    wait_for 30 logged "$T/daemon-g.err" 'imap=o result=retry-failed .*XOAUTH2 \[UNAVAILABLE\]'
+grep 'imap=o result=retry-failed' "$T/daemon-g.err" | sed -n '1s/^/#   /p'
+sleep 4 # a retry or two meanwhile
+is "$(ostat refresh_ok)" "$r0" "no refresh while the server cannot check tokens"
+unlike "$(cat "$T/daemon-g.err")" 'token-refused' "the token is not taken for refused"
+opost /control introspect_down=0
+t0=$(now)
+reconnects "$T/daemon-g.err" "provider back: reconnects" 60
+is "$(ostat refresh_ok)" "$r0" "with the token it already had"
+save INBOX og1 400005
+okshow "$T/daemon-g.err" "a mail is pushed" wait_for 30 ncode_is 400005 1
+stop "$dpid"
+is "$stop_rc" 0 "SIGTERM: exits 0"
+
 # ---- b. no secret in any log -------------------------------------------------
 # Every secret's random part, and each 8-character piece of it, must not
 # occur in the daemon's stderr (-v, all runs).  The secrets: ours (refresh
@@ -271,6 +299,6 @@ echo "# secrets checked: $(cat "$T/secrets.mine" "$T/oauth.tokens" | grep -c .)"
 lk=$(leaks "$T"/daemon-*.err)
 is "$lk" "" "no refresh token, client secret or access token in the daemon's log"
 is "$(leaks "$T/oauth.log")" "" "nor in oauth-server.py's log"
-is "$(pyq "$T/ep.log" "sorted(b['content'] for b in B)")" '["400001", "400002", "400003", "400004", "500001"]' \
+is "$(pyq "$T/ep.log" "sorted(b['content'] for b in B)")" '["400001", "400002", "400003", "400004", "400005", "500001"]' \
     "every code exactly once over the whole run"
 done_testing

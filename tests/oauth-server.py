@@ -33,7 +33,9 @@ Endpoints:
                       {"active":false}.
   POST /revoke-all    forgets every issued access token.
   POST /control       form-encoded expires_in=N and/or rotate=0|1: changes
-                      those settings for the tokens issued from now on.
+                      those settings for the tokens issued from now on;
+                      introspect_down=0|1: /introspect answers 503 (an
+                      outage of the provider, as Dovecot sees it).
   GET  /stats         {"refresh_ok","refresh_fail","introspect_ok",
                       "introspect_fail","issued","expires_in","rotate"}.
 
@@ -76,6 +78,7 @@ class State:
         self.expires_in = args.expires_in
         self.user = args.user
         self.rotate = args.rotate
+        self.introspect_down = False
         self.log = args.log
         self.tokens_file = args.tokens_file
         self.lock = threading.Lock()
@@ -268,6 +271,11 @@ class Handler(testserver.Handler):
         tok = form.get("token")
         now = time.time()
         with st.lock:
+            down = st.introspect_down
+        if down:
+            e["outcome"] = "down"
+            return self.reply(503, {"error": "temporarily_unavailable"}, e)
+        with st.lock:
             known = st.tokens.get(tok) if tok is not None else None
             if known is not None and now < known[1]:
                 st.stats["introspect_ok"] += 1
@@ -312,6 +320,8 @@ class Handler(testserver.Handler):
                     st.expires_in = int(form["expires_in"])
                 if "rotate" in form:
                     st.rotate = form["rotate"] not in ("", "0", "no", "false")
+                if "introspect_down" in form:
+                    st.introspect_down = form["introspect_down"] not in ("", "0", "no", "false")
                 now = {"expires_in": st.expires_in, "rotate": st.rotate}
         except ValueError as ex:
             e["outcome"] = "invalid_request"
