@@ -90,8 +90,7 @@ struct push_client {
 	GMainContext *ctx;
 	char *url;
 	char *ca_file;
-	long timeout;
-	long connect_timeout;
+	guint timeout;               /* seconds, as push_timeout() gives */
 	struct curl_slist *headers;  /* holds the key: wiped when freed */
 	GSource *timer;
 	GHashTable *socks;           /* struct push_sock * set */
@@ -431,29 +430,58 @@ push_write_cb(char *ptr, size_t size, size_t nmemb, void *userp)
 			return rc_;					\
 	} while (0)
 
+/* A configured timeout in seconds: 0 means PUSH_TIMEOUT_DEFAULT. */
+static guint
+push_timeout(guint timeout_s)
+{
+	return timeout_s == 0 ? PUSH_TIMEOUT_DEFAULT : MIN(timeout_s, PUSH_TIMEOUT_MAX);
+}
+
+/*
+ * The policy every request shares, push or form: no signals (we may be
+ * on a thread; XXX with libcurl's synchronous resolver this leaves name
+ * lookups without a timeout -- the distributions build the threaded
+ * one), http and https only, no redirect, TLS verified (peer and host
+ * name, against ca_file or the system store), a whole and a connect
+ * timeout, one POST of body with our User-Agent and headers.
+ */
+static CURLcode
+push_easy_policy(CURL *e, const char *url, const char *ca_file, guint timeout_s,
+    struct curl_slist *headers, const char *body, gsize body_len, char *errbuf)
+{
+	guint t = push_timeout(timeout_s);
+
+	PUSH_SETOPT(e, CURLOPT_ERRORBUFFER, errbuf);
+	PUSH_SETOPT(e, CURLOPT_NOSIGNAL, 1L);
+	PUSH_SETOPT(e, CURLOPT_URL, url);
+	PUSH_SETOPT(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	PUSH_SETOPT(e, CURLOPT_FOLLOWLOCATION, 0L);
+	PUSH_SETOPT(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	PUSH_SETOPT(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (ca_file != NULL)
+		PUSH_SETOPT(e, CURLOPT_CAINFO, ca_file);
+	PUSH_SETOPT(e, CURLOPT_TIMEOUT, (long)t);
+	PUSH_SETOPT(e, CURLOPT_CONNECTTIMEOUT, (long)MIN(t, PUSH_CONNECT_TIMEOUT_MAX));
+	PUSH_SETOPT(e, CURLOPT_HTTPHEADER, headers);
+	PUSH_SETOPT(e, CURLOPT_USERAGENT, "otpbridge/" PACKAGE_VERSION);
+	PUSH_SETOPT(e, CURLOPT_POST, 1L);
+	PUSH_SETOPT(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+	PUSH_SETOPT(e, CURLOPT_POSTFIELDS, body);
+	return CURLE_OK;
+}
+
 /* Sets every option of one request; an error names the first that failed. */
 static CURLcode
 push_easy_setup(struct push_client *pc, struct push_req *req)
 {
 	CURL *e = req->easy;
+	CURLcode rc;
 
 	PUSH_SETOPT(e, CURLOPT_PRIVATE, req);
-	PUSH_SETOPT(e, CURLOPT_ERRORBUFFER, req->errbuf);
-	PUSH_SETOPT(e, CURLOPT_NOSIGNAL, 1L);
-	PUSH_SETOPT(e, CURLOPT_URL, pc->url);
-	PUSH_SETOPT(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	PUSH_SETOPT(e, CURLOPT_FOLLOWLOCATION, 0L);
-	PUSH_SETOPT(e, CURLOPT_SSL_VERIFYPEER, 1L);
-	PUSH_SETOPT(e, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (pc->ca_file != NULL)
-		PUSH_SETOPT(e, CURLOPT_CAINFO, pc->ca_file);
-	PUSH_SETOPT(e, CURLOPT_TIMEOUT, pc->timeout);
-	PUSH_SETOPT(e, CURLOPT_CONNECTTIMEOUT, pc->connect_timeout);
-	PUSH_SETOPT(e, CURLOPT_HTTPHEADER, pc->headers);
-	PUSH_SETOPT(e, CURLOPT_USERAGENT, "otpbridge/" PACKAGE_VERSION);
-	PUSH_SETOPT(e, CURLOPT_POST, 1L);
-	PUSH_SETOPT(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-	PUSH_SETOPT(e, CURLOPT_POSTFIELDS, req->body);
+	rc = push_easy_policy(e, pc->url, pc->ca_file, pc->timeout, pc->headers,
+	    req->body, req->body_len, req->errbuf);
+	if (rc != CURLE_OK)
+		return rc;
 	PUSH_SETOPT(e, CURLOPT_WRITEFUNCTION, push_write_cb);
 	PUSH_SETOPT(e, CURLOPT_WRITEDATA, req);
 	/*
@@ -555,7 +583,6 @@ push_client_new(const struct push_config *cfg, GMainContext *ctx)
 {
 	struct push_client *pc;
 	char *line;
-	guint t;
 
 	g_return_val_if_fail(cfg != NULL && cfg->url != NULL, NULL);
 	push_global_init();
@@ -566,9 +593,7 @@ push_client_new(const struct push_config *cfg, GMainContext *ctx)
 	pc->ctx = g_main_context_ref(ctx != NULL ? ctx : g_main_context_default());
 	pc->url = g_strdup(cfg->url);
 	pc->ca_file = g_strdup(cfg->ca_file);
-	t = cfg->timeout == 0 ? PUSH_TIMEOUT_DEFAULT : MIN(cfg->timeout, PUSH_TIMEOUT_MAX);
-	pc->timeout = (long)t;
-	pc->connect_timeout = (long)MIN(t, PUSH_CONNECT_TIMEOUT_MAX);
+	pc->timeout = push_timeout(cfg->timeout);
 	pc->socks = g_hash_table_new(g_direct_hash, g_direct_equal);
 
 	line = push_key_line(cfg->api_key != NULL ? cfg->api_key : "");
@@ -766,28 +791,11 @@ push_form_setup(CURL *e, const char *url, struct curl_slist *headers,
     const char *body, gsize body_len, guint timeout_s, struct push_form *f,
     char *errbuf)
 {
-	guint t = timeout_s == 0 ? PUSH_TIMEOUT_DEFAULT :
-	    MIN(timeout_s, PUSH_TIMEOUT_MAX);
+	CURLcode rc = push_easy_policy(e, url, NULL, timeout_s, headers, body,
+	    body_len, errbuf);
 
-	PUSH_SETOPT(e, CURLOPT_ERRORBUFFER, errbuf);
-	/*
-	 * No SIGALRM for timeouts: we are on a thread.  XXX with libcurl's
-	 * synchronous resolver this leaves name lookups without a timeout;
-	 * the distributions build the threaded resolver.
-	 */
-	PUSH_SETOPT(e, CURLOPT_NOSIGNAL, 1L);
-	PUSH_SETOPT(e, CURLOPT_URL, url);
-	PUSH_SETOPT(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	PUSH_SETOPT(e, CURLOPT_FOLLOWLOCATION, 0L);
-	PUSH_SETOPT(e, CURLOPT_SSL_VERIFYPEER, 1L);
-	PUSH_SETOPT(e, CURLOPT_SSL_VERIFYHOST, 2L);
-	PUSH_SETOPT(e, CURLOPT_TIMEOUT, (long)t);
-	PUSH_SETOPT(e, CURLOPT_CONNECTTIMEOUT, (long)MIN(t, PUSH_CONNECT_TIMEOUT_MAX));
-	PUSH_SETOPT(e, CURLOPT_HTTPHEADER, headers);
-	PUSH_SETOPT(e, CURLOPT_USERAGENT, "otpbridge/" PACKAGE_VERSION);
-	PUSH_SETOPT(e, CURLOPT_POST, 1L);
-	PUSH_SETOPT(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-	PUSH_SETOPT(e, CURLOPT_POSTFIELDS, body);
+	if (rc != CURLE_OK)
+		return rc;
 	/* A Content-Length over the bound is refused before the body. */
 	PUSH_SETOPT(e, CURLOPT_MAXFILESIZE_LARGE,
 	    (curl_off_t)MIN(f->max, (gsize)G_MAXINT64));
