@@ -1139,6 +1139,7 @@ imap_session(struct imap_account *a, guint *backoff, char **err)
 	gboolean first;
 	guint32 uv;
 	gint64 last_noop, wait_ms;
+	gboolean idle;
 	guint check_s;
 	int r, fd;
 
@@ -1161,16 +1162,17 @@ imap_session(struct imap_account *a, guint *backoff, char **err)
 	first = !a->have_state;
 
 	imap_set_status(a, TRUE, FALSE, NULL);
+	idle = a->ic.idle && a->cap_idle;
 	g_message("imap=%s result=%s host=%s idle=%s", a->ic.name,
 	    a->outage ? "reconnected" : "connected", a->ic.host,
-	    a->ic.idle && a->cap_idle ? "yes" : "no");
+	    idle ? "yes" : "no");
 	a->outage = FALSE;
 
 	/* The wait between checks leaves room for the check itself within
 	 * poll_interval (see "Watchdog" above). */
 	check_s = imap_check_timeout(&a->ic);
 	wait_ms = (gint64)a->ic.poll_interval * 1000 - (gint64)check_s * 1000;
-	if (a->ic.idle && a->cap_idle && a->ic.idle_refresh > 0)
+	if (idle && a->ic.idle_refresh > 0)
 		wait_ms = MIN(wait_ms, (gint64)a->ic.idle_refresh * 1000);
 	wait_ms = MAX(wait_ms, 1000);
 	last_noop = g_get_monotonic_time();
@@ -1182,7 +1184,7 @@ imap_session(struct imap_account *a, guint *backoff, char **err)
 			goto out;
 		imap_set_status(a, TRUE, TRUE, NULL);
 		*backoff = 1;
-		if (a->ic.idle && a->cap_idle) {
+		if (idle) {
 			r = mailimap_idle(s);
 			if (r != MAILIMAP_NO_ERROR) {
 				*err = imap_err(s, "IDLE", r);
@@ -1195,21 +1197,22 @@ imap_session(struct imap_account *a, guint *backoff, char **err)
 				r = imap_wait(a, mailimap_idle_get_fd(s), (int)wait_ms);
 			else
 				r = 1;
-			if (r < 0)
-				goto out;
-			imap_set_stream_timeout(s, check_s);
+		} else {
+			r = imap_wait(a, -1, (int)wait_ms);
+		}
+		if (r < 0)
+			goto out;
+		/* The watchdog's replies are awaited check_s only. */
+		imap_set_stream_timeout(s, check_s);
+		if (idle) {
 			r = mailimap_idle_done(s);
 			if (r != MAILIMAP_NO_ERROR) {
 				*err = imap_err(s, "DONE", r);
 				goto out;
 			}
-		} else if (imap_wait(a, -1, (int)wait_ms) < 0) {
-			goto out;
 		}
-		if (g_get_monotonic_time() - last_noop >=
-		    (gint64)a->ic.poll_interval * G_TIME_SPAN_SECOND ||
-		    !(a->ic.idle && a->cap_idle)) {
-			imap_set_stream_timeout(s, check_s);
+		if (!idle || g_get_monotonic_time() - last_noop >=
+		    (gint64)a->ic.poll_interval * G_TIME_SPAN_SECOND) {
 			r = mailimap_noop(s);
 			if (r != MAILIMAP_NO_ERROR) {
 				*err = imap_err(s, "NOOP", r);
