@@ -287,6 +287,33 @@ config_read_secret(const struct kf *kf, const char *group, const char *key,
 	return 0;
 }
 
+/*
+ * url (key in group g) must be an http:// or https:// URL, and http only
+ * to a loopback host, since what it carries (the API key, a refresh
+ * token) would travel in clear.  bad_form and in_clear are the errors.
+ */
+static int
+config_check_url(const struct kf *kf, const char *g, const char *key,
+    const char *url, const char *bad_form, const char *in_clear, GError **error)
+{
+	g_autoptr(GUri) uri = g_uri_parse(url, G_URI_FLAGS_NONE, NULL);
+	const char *scheme = uri != NULL ? g_uri_get_scheme(uri) : NULL;
+	const char *host = uri != NULL ? g_uri_get_host(uri) : NULL;
+
+	if (uri == NULL || scheme == NULL || host == NULL || *host == '\0' ||
+	    strpbrk(url, " \t") != NULL ||
+	    (g_ascii_strcasecmp(scheme, "https") != 0 &&
+	    g_ascii_strcasecmp(scheme, "http") != 0)) {
+		kf_set_error(kf, error, g, key, "%s", bad_form);
+		return -1;
+	}
+	if (g_ascii_strcasecmp(scheme, "http") == 0 && !util_is_loopback_host(host)) {
+		kf_set_error(kf, error, g, key, "%s", in_clear);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 config_load_push(struct config *cfg, const struct kf *kf, const char *base,
     GError **error)
@@ -298,28 +325,12 @@ config_load_push(struct config *cfg, const struct kf *kf, const char *base,
 	if (kf_check_keys(kf, g, push_keys, error) < 0 ||
 	    kf_get_raw(kf, g, "url", &cfg->push.url, error) < 0)
 		return -1;
-	if (*cfg->push.url != '\0') {
-		g_autoptr(GUri) uri = g_uri_parse(cfg->push.url, G_URI_FLAGS_NONE, NULL);
-		const char *scheme = uri != NULL ? g_uri_get_scheme(uri) : NULL;
-
-		const char *host = uri != NULL ? g_uri_get_host(uri) : NULL;
-
-		if (uri == NULL || scheme == NULL || host == NULL || *host == '\0' ||
-		    strpbrk(cfg->push.url, " \t") != NULL ||
-		    (g_ascii_strcasecmp(scheme, "https") != 0 &&
-		    g_ascii_strcasecmp(scheme, "http") != 0)) {
-			kf_set_error(kf, error, g, "url",
-			    "url must be an http:// or https:// URL");
-			return -1;
-		}
-		if (g_ascii_strcasecmp(scheme, "http") == 0 &&
-		    !util_is_loopback_host(host)) {
-			kf_set_error(kf, error, g, "url",
-			    "url must use https unless the host is loopback "
-			    "(the API key would travel in clear)");
-			return -1;
-		}
-	}
+	if (*cfg->push.url != '\0' &&
+	    config_check_url(kf, g, "url", cfg->push.url,
+	    "url must be an http:// or https:// URL",
+	    "url must use https unless the host is loopback "
+	    "(the API key would travel in clear)", error) < 0)
+		return -1;
 	n = cfg->push.timeout;
 	if (kf_get_uint(kf, g, "timeout", 1, 300, &n, error) < 0)
 		return -1;
@@ -422,35 +433,6 @@ config_load_sink(struct sink_config *s, const struct kf *kf, const char *g,
 	return 0;
 }
 
-/*
- * token_url must be https, or http to a loopback host: the refresh token
- * and the client secret travel in the request body.
- */
-static int
-config_check_token_url(const struct kf *kf, const char *g, const char *url,
-    GError **error)
-{
-	g_autoptr(GUri) uri = g_uri_parse(url, G_URI_FLAGS_NONE, NULL);
-	const char *scheme = uri != NULL ? g_uri_get_scheme(uri) : NULL;
-	const char *host = uri != NULL ? g_uri_get_host(uri) : NULL;
-
-	if (uri == NULL || scheme == NULL || host == NULL || *host == '\0' ||
-	    strpbrk(url, " \t") != NULL ||
-	    (g_ascii_strcasecmp(scheme, "https") != 0 &&
-	    g_ascii_strcasecmp(scheme, "http") != 0)) {
-		kf_set_error(kf, error, g, "token_url",
-		    "token_url must be an https:// URL (http:// only to a loopback host)");
-		return -1;
-	}
-	if (g_ascii_strcasecmp(scheme, "http") == 0 && !util_is_loopback_host(host)) {
-		kf_set_error(kf, error, g, "token_url",
-		    "token_url must be https unless the host is loopback "
-		    "(the refresh token would travel in clear)");
-		return -1;
-	}
-	return 0;
-}
-
 static int
 config_load_imap(struct config *cfg, const struct kf *kf, const char *g,
     const char *base, GError **error)
@@ -509,7 +491,10 @@ config_load_imap(struct config *cfg, const struct kf *kf, const char *g,
 	if (ic->token_url != NULL && *ic->token_url == '\0')
 		g_clear_pointer(&ic->token_url, g_free);   /* "token_url =": unset */
 	if (ic->token_url != NULL &&
-	    config_check_token_url(kf, g, ic->token_url, error) < 0)
+	    config_check_url(kf, g, "token_url", ic->token_url,
+	    "token_url must be an https:// URL (http:// only to a loopback host)",
+	    "token_url must be https unless the host is loopback "
+	    "(the refresh token would travel in clear)", error) < 0)
 		return -1;
 	kf_get_raw(kf, g, "client_id", &ic->client_id, NULL);
 	e = 2;
