@@ -14,7 +14,8 @@
  * daemon's queue, which pushes them at once.
  *
  * Hostile input: everything a client sends (proto.c bounds lines, sizes
- * and recipients; mime.c bounds the parse).  Limits here: max_connections
+ * and recipients and closes a session at a bare LF, logged here as
+ * reason=bare-lf; mime.c bounds the parse).  Limits here: max_connections
  * per listener group (421 4.4.5 beyond), timeout seconds of silence
  * (421 4.4.2), LMTP_OUT_MAX bytes of unsent replies before we stop
  * reading a client that does not read, LMTP_READ_CHUNK per read.
@@ -314,12 +315,19 @@ session_feed(struct session *s)
 		gsize used = proto_feed(s->proto, s->in->str, s->in->len, s->out, &ev);
 
 		g_string_erase(s->in, 0, (gssize)used);
-		if (ev == PROTO_EV_DATA)
+		if (ev == PROTO_EV_DATA) {
 			session_data(s);
-		else if (ev == PROTO_EV_CLOSE)
+		} else if (ev == PROTO_EV_CLOSE) {
+			/* a bare LF (smuggling) or too many errors: say so once */
+			const char *why = proto_close_reason(s->proto);
+
+			if (why != NULL)
+				g_warning("src=%s peer=%s result=closed reason=%s",
+				    s->sink->name, s->peer, why);
 			s->closing = TRUE;
-		else if (used == 0)
+		} else if (used == 0) {
 			break;
+		}
 	}
 }
 

@@ -9,21 +9,41 @@
  * cut at CR/LF and to PROTO_REPLY_MAX so the wire stays well-framed.
  *
  * Limits: a command line is at most PROTO_LINE_MAX bytes with its line end
- * (longer: 500 5.5.2, the rest up to LF is discarded); addresses at most
- * PROTO_ADDR_MAX bytes; hostnames and HELO arguments PROTO_HOST_MAX; at
- * most max_recipients per transaction (452 4.5.3); message data at most
- * max_size bytes after dot-unstuffing and CRLF normalisation (more is
+ * (longer: 500 5.5.2, the rest up to its line end is discarded); addresses
+ * at most PROTO_ADDR_MAX bytes; hostnames and HELO arguments
+ * PROTO_HOST_MAX; at most max_recipients per transaction (452 4.5.3);
+ * message data at most max_size bytes after dot-unstuffing (more is
  * read and dropped until the final dot, then 552 5.3.4); the data buffer
  * grows to max_size at most, never by doubling past it; after
  * PROTO_ERRORS_MAX protocol errors, 421 4.7.0 and close.  Every reply this
  * file writes is a single line far below 512 bytes.
  *
- * Choices: DATA lines have no length limit (only the total counts); a
- * line ends at LF and one CR right before it belongs to the line end, so
- * bare LF is accepted and stored as CRLF, a CR elsewhere is data.  Command
- * lines must be printable ASCII (no controls, no NUL); 8-bit bytes are
- * only diagnosed inside MAIL/RCPT paths (553 5.6.7: SMTPUTF8 is not
- * offered).  "RCPT TO:<postmaster>" is accepted syntactically (RFC 5321
+ * Line ends (SMTP smuggling, CVE-2023-51764): only CRLF ends a line, in
+ * commands and in DATA, and only <CRLF>.<CRLF> ends DATA (the first CRLF
+ * may be the one that ended the DATA command).  A bare LF - an LF without
+ * the CR right before it - anywhere in the session gets 421 4.5.2 and the
+ * session closes at once: nothing after it is read, the transaction in
+ * progress is dropped (no DATA event), so no second transaction can ride
+ * inside a message whatever "end of data" a client or a relay in front
+ * had in mind.  This is Postfix's smtpd_forbid_bare_newline = reject
+ * (Postfix 3.9 defaults to "normalize": bare LF ends a line but never
+ * the data), made stricter in one way: we close where Postfix answers
+ * after the data, because once two parties disagree on where a line ends
+ * there is no safe place to resynchronise (sendmail's "g" option and
+ * chasquid do the same).  A bare CR is no line end at all: in DATA it is
+ * message text, kept as sent (Postfix before 3.9 forwards it as is, 3.9
+ * as a space, so refusing it would bounce mail an MTA in front took); in a
+ * command it is a control byte (500 5.5.2).  So "\r.\r", "\r\n.\r" and
+ * "\r.\r\n" are text inside the message.  The sink sits behind an MTA,
+ * whose LMTP/SMTP client always sends CRLF, and mail libraries (Python's
+ * smtplib, swaks) do too: the strict rule costs such senders nothing, and
+ * a client that sends bare LF learns why at once instead of hanging at
+ * an end of data we would never see.
+ *
+ * Choices: DATA lines have no length limit (only the total counts).
+ * Command lines must be printable ASCII (no controls, no NUL); 8-bit
+ * bytes are only diagnosed inside MAIL/RCPT paths (553 5.6.7: SMTPUTF8 is
+ * not offered).  "RCPT TO:<postmaster>" is accepted syntactically (RFC 5321
  * 4.5.1 says it MUST be) and handed to rcpt_check as "postmaster", which
  * decides like for any other address.  Quoted local parts are kept as
  * sent, quotes included.  Protocol errors (500-503, 553, 555) count
@@ -75,6 +95,8 @@ struct proto {
 	enum proto_state state;
 	GString *line;               /* the partial command line, no LF */
 	gboolean discarding;         /* line too long: dropping up to LF */
+	gboolean discard_cr;         /* the last byte dropped was a CR */
+	const char *why;             /* why proto closed the session, or NULL */
 	guint errors;
 
 	char *helo;                  /* NULL until LHLO/EHLO/HELO */
@@ -216,8 +238,25 @@ static void
 proto_error(struct proto *p, GString *out, const char *line)
 {
 	proto_reply(out, line);
-	if (++p->errors >= PROTO_ERRORS_MAX)
+	if (++p->errors >= PROTO_ERRORS_MAX) {
 		proto_close_with(p, "4.7.0", "Too many errors", out);
+		p->why = "too-many-errors";
+	}
+}
+
+/* A bare LF: 421 and close, dropping the transaction in progress. */
+static void
+proto_bare_lf(struct proto *p, GString *out)
+{
+	proto_txn_reset(p);
+	proto_close_with(p, "4.5.2", "Bare LF received: lines must end in CRLF", out);
+	p->why = "bare-lf";
+}
+
+const char *
+proto_close_reason(const struct proto *p)
+{
+	return p->state == PROTO_ST_CLOSED ? p->why : NULL;
 }
 
 /* ---- addresses ------------------------------------------------------- */
@@ -747,14 +786,18 @@ proto_data_put(struct proto *p, const char *s, gsize n)
 
 /*
  * Consumes message bytes of buf[0, len); returns how many.  Sets *done
- * when the final "." line ended (the count then stops right after its LF).
+ * when the final ".\r\n" line ended, *bare_lf at an LF with no CR right
+ * before it; the count then stops right after that LF.  A line starts
+ * only after CRLF (or the DATA command's), so DOT/DOTCR always follow one.
  */
 static gsize
-proto_data_feed(struct proto *p, const char *buf, gsize len, gboolean *done)
+proto_data_feed(struct proto *p, const char *buf, gsize len, gboolean *done,
+    gboolean *bare_lf)
 {
 	gsize i = 0;
 
 	*done = FALSE;
+	*bare_lf = FALSE;
 	while (i < len) {
 		char c = buf[i];
 
@@ -768,12 +811,11 @@ proto_data_feed(struct proto *p, const char *buf, gsize len, gboolean *done)
 			proto_data_put(p, buf + i, j - i);
 			i = j;
 			if (i < len) {
-				if (buf[i] == '\r') {
-					p->dline = PROTO_DL_CR;
-				} else {
-					proto_data_put(p, "\r\n", 2);
-					p->dline = PROTO_DL_BOL;
+				if (buf[i] == '\n') {
+					*bare_lf = TRUE;
+					return i + 1;
 				}
+				p->dline = PROTO_DL_CR;
 				i++;
 			}
 			continue;
@@ -783,16 +825,18 @@ proto_data_feed(struct proto *p, const char *buf, gsize len, gboolean *done)
 				p->dline = PROTO_DL_DOT;
 			else if (c == '\r')
 				p->dline = PROTO_DL_CR;
-			else if (c == '\n')
-				proto_data_put(p, "\r\n", 2);
-			else {
+			else if (c == '\n') {
+				*bare_lf = TRUE;
+				return i + 1;
+			} else {
 				proto_data_put(p, &c, 1);
 				p->dline = PROTO_DL_MID;
 			}
 			break;
 		case PROTO_DL_DOT:
 			if (c == '\n') {
-				*done = TRUE;
+				/* ".\n": no end of data, a bare LF */
+				*bare_lf = TRUE;
 				return i + 1;
 			}
 			if (c == '\r') {
@@ -869,9 +913,14 @@ proto_feed(struct proto *p, const char *buf, gsize len, GString *out,
 		gsize n;
 
 		if (p->state == PROTO_ST_DATA) {
-			gboolean done;
+			gboolean done, bare_lf;
 
-			i += proto_data_feed(p, buf + i, len - i, &done);
+			i += proto_data_feed(p, buf + i, len - i, &done, &bare_lf);
+			if (bare_lf) {
+				proto_bare_lf(p, out);
+				*ev = PROTO_EV_CLOSE;
+				return i;
+			}
 			if (done) {
 				p->state = PROTO_ST_EVENT;
 				p->in_event = TRUE;
@@ -884,14 +933,21 @@ proto_feed(struct proto *p, const char *buf, gsize len, GString *out,
 		nl = memchr(buf + i, '\n', len - i);
 		n = nl != NULL ? (gsize)(nl - (buf + i)) : len - i;
 		if (p->discarding) {
+			if (n > 0)
+				p->discard_cr = buf[i + n - 1] == '\r';
 			i += n;
 			if (nl == NULL)
 				break;
 			i++;
 			p->discarding = FALSE;
-			proto_error(p, out, "500 5.5.2 Line too long");
+			if (!p->discard_cr)
+				proto_bare_lf(p, out);
+			else
+				proto_error(p, out, "500 5.5.2 Line too long");
 		} else if (n > PROTO_LINE_MAX - 1 - p->line->len) {
 			/* with its LF the line would pass PROTO_LINE_MAX */
+			p->discard_cr = p->line->len > 0 &&
+			    p->line->str[p->line->len - 1] == '\r';
 			g_string_truncate(p->line, 0);
 			p->discarding = TRUE;
 			continue;
@@ -901,10 +957,14 @@ proto_feed(struct proto *p, const char *buf, gsize len, GString *out,
 			if (nl == NULL)
 				break;
 			i++;
-			if (p->line->len > 0 && p->line->str[p->line->len - 1] == '\r')
+			if (p->line->len == 0 || p->line->str[p->line->len - 1] != '\r') {
+				g_string_truncate(p->line, 0);
+				proto_bare_lf(p, out);
+			} else {
 				g_string_truncate(p->line, p->line->len - 1);
-			proto_command(p, p->line->str, p->line->len, out);
-			g_string_truncate(p->line, 0);
+				proto_command(p, p->line->str, p->line->len, out);
+				g_string_truncate(p->line, 0);
+			}
 		}
 		if (p->state == PROTO_ST_CLOSED) {
 			*ev = PROTO_EV_CLOSE;

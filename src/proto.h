@@ -68,6 +68,8 @@ void proto_greeting(struct proto *p, GString *out);
  * After PROTO_EV_DATA nothing is consumed until proto_data_done().  After
  * PROTO_EV_CLOSE nothing more is consumed at all.  A partial line is kept
  * inside (bounded by PROTO_LINE_MAX for commands and max_size for data).
+ * Only CRLF ends a line and only <CRLF>.<CRLF> ends DATA: a bare LF
+ * closes the session (421, then PROTO_EV_CLOSE right after that LF).
  */
 gsize proto_feed(struct proto *p, const char *buf, gsize len, GString *out,
     enum proto_event *ev);
@@ -90,5 +92,13 @@ gboolean proto_in_transaction(const struct proto *p);
 /* Appends a 421 reply with the given enhanced code and text (timeout,
  * shutdown, too many connections) and marks the session closing. */
 void proto_close(struct proto *p, const char *enhanced, const char *text, GString *out);
+
+/*
+ * After PROTO_EV_CLOSE: why proto itself closed the session, as a log
+ * word - "bare-lf" (an LF without CR: proto answered 421 4.5.2 and read
+ * no further, see proto.c on line ends) or "too-many-errors" - or NULL
+ * (QUIT, proto_close(), or not closed).
+ */
+const char *proto_close_reason(const struct proto *p);
 
 #endif

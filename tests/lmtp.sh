@@ -454,6 +454,76 @@ like "$(printf '%s\n' "$out" | grep '^S: 250 2.0.0 <' | head -1)" 'bot\+l1@' \
     "l: the first DATA reply is the first recipient's"
 ok "l: both recipients are pushed, once each" wait_for 15 npush2_is m bot+l1 bot+l2 1/1
 
+# --- r: SMTP smuggling (CVE-2023-51764) ------------------------------------------------------
+# Each session pipelines, in one write, an honest transaction and then
+# one whose body (a newsletter no filter wants) hides a non-standard end
+# of data followed by a spoofed transaction: the filter's trusted sender,
+# another recipient, a code.  Only <CRLF>.<CRLF> ends DATA: a bare LF
+# closes the session with 421 4.5.2 before the smuggled commands are
+# read; a bare CR is message text, so the smuggled transaction is part of
+# the newsletter.  Every variant, over LMTP (unix) and SMTP (TCP): the
+# honest mail is pushed once, the smuggled recipient gets nothing.
+r_n=0 r_got="" r_want="" r_closed=0
+for r_lst in "unix:$SOCK" "inet:127.0.0.1:$M_SMTP"; do
+	case $r_lst in unix:*) r_hello=LHLO ;; *) r_hello=EHLO ;; esac
+	for r_v in lf-dot-lf cr-dot-cr lf-dot-crlf crlf-dot-lf crlf-dot-cr cr-dot-crlf; do
+		r_n=$((r_n + 10))
+		"$PY" - "$r_hello" "$r_v" "$r_n" "$T/m/r$r_n.bin" <<'EOP'
+import sys
+hello, v, n, path = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+end = {"lf-dot-lf": b"\n.\n", "cr-dot-cr": b"\r.\r", "lf-dot-crlf": b"\n.\r\n",
+       "crlf-dot-lf": b"\r\n.\n", "crlf-dot-cr": b"\r\n.\r", "cr-dot-crlf": b"\r.\r\n"}[v]
+def mail(frm, to, mid, subject, body):
+    return ("From: <%s>\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: <%s>\r\n"
+            "Date: Tue, 25 Nov 2025 10:00:00 +0000\r\n\r\n%s" % (frm, to, subject, mid, body)).encode()
+def txn(frm, to):
+    return ("MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n" % (frm, to)).encode()
+honest = "bot+sm%d@otp.example.com" % n
+outer = "bot+out%d@otp.example.com" % n
+victim = "bot+victim%d@otp.example.com" % n
+data = (hello.encode() + b" client.example\r\n"
+        + txn("codes@acme.example", honest)
+        + mail("codes@acme.example", honest, "sm%d@acme.example" % n, "Your sign-in code",
+               "Your code is %d.\r\n" % (401300 + n)) + b".\r\n"
+        + txn("news@shop.example", outer)
+        + mail("news@shop.example", outer, "out%d@shop.example" % n, "Our offers", "Buy now.")
+        + end
+        + txn("codes@acme.example", victim)
+        + mail("codes@acme.example", victim, "victim%d@acme.example" % n, "Your sign-in code",
+               "Your code is %d.\r\n" % (401301 + n)) + b".\r\nQUIT\r\n")
+open(path, "wb").write(data)
+EOP
+		CODES="$CODES $((401300 + r_n)) $((401301 + r_n))"
+		printf '< 1\n@ %s\neof\n' "$T/m/r$r_n.bin" >"$T/.script"
+		chat_file "$r_lst"
+		r_got="$r_got $r_hello/$r_v: $(codes "$out")$(printf '%s\n' "$out" | tail -1 | sed 's/^EOF$/ EOF/')"
+		case $r_v in
+		lf-dot-lf|lf-dot-crlf|crlf-dot-lf)
+			r_closed=$((r_closed + 1))
+			r_want="$r_want $r_hello/$r_v: 220 250 250 250 354 250 250 250 354 421 EOF"
+			like "$out" '^S: 421 4\.5\.2 .*Bare LF received' "r: $r_hello $r_v: 421 4.5.2 bare LF" ;;
+		*)
+			r_want="$r_want $r_hello/$r_v: 220 250 250 250 354 250 250 250 354 250 221 EOF" ;;
+		esac
+	done
+done
+is "$r_got" "$r_want" \
+    "r: every variant: one reply per real transaction; bare LF: 421 and closed, bare CR: text, then QUIT"
+# The store is the deterministic signal: a job is committed before its 250.
+is "$(qj m 'sum(1 for j in L if j["identifier"].startswith(("bot+victim", "bot+out")))')" 0 \
+    "r: no job for a smuggled recipient (nor for the newsletter)"
+r_all_pushed() {
+	[ "$(pyq "$T/m/requests.log" 'sum(1 for b in B if b["totp_identifier"].startswith("bot+sm"))')" -ge 12 ]
+}
+ok "r: each of the 12 honest mails is pushed" wait_for 15 r_all_pushed
+is "$(pyq "$T/m/requests.log" '[i for i in sorted({b["totp_identifier"] for b in B}) if i.startswith("bot+sm") and [c["totp_identifier"] for c in B].count(i) != 1]')" \
+    "[]" "r: and each once"
+is "$(grep -c 'result=closed reason=bare-lf' "$T/m/daemon.err")" "$r_closed" \
+    "r: the daemon logs result=closed reason=bare-lf once per closed session ($r_closed)"
+is "$(grep -Ec 'src=(lmtp|smtp) .*rcpt=bot\+out[0-9]+@otp\.example\.com .*result=dropped' "$T/m/daemon.err")" \
+    $((12 - r_closed)) "r: a bare CR variant is one message: the newsletter, logged and dropped"
+is "$(grep -c 'victim' "$T/m/daemon.err")" 0 "r: no log line names a smuggled recipient"
+
 # --- h: max_connections ----------------------------------------------------------------------
 conf h 9 "[lmtp]" "listen = unix:$T/h/lmtp.sock" "max_connections = 3"
 daemon h
@@ -687,8 +757,8 @@ stop "$q_pid"
 stop "$m_pid"
 is "$stop_rc" 0 "the main daemon exits 0 on SIGTERM"
 ok "the main daemon removed its socket" test ! -e "$SOCK"
-is "$(pyq "$T/m/requests.log" 'sorted(b["totp_identifier"].split("@")[0] for b in B if any(x in b["totp_identifier"] for x in ("+news", "+f@", "+j1", "+j2", "+k")))')" \
-    '[]' "d, f, j, k: none of the refused or dropped mails was pushed"
+is "$(pyq "$T/m/requests.log" 'sorted(b["totp_identifier"].split("@")[0] for b in B if any(x in b["totp_identifier"] for x in ("+news", "+f@", "+j1", "+j2", "+k", "+victim", "+out")))')" \
+    '[]' "d, f, j, k, r: none of the refused, dropped or smuggled mails was pushed"
 is "$(pyq "$T/m/requests.log" 'sum(1 for r in L if r["status"] != 200)')" 0 \
     "the endpoint accepted every push (the contract holds)"
 stop "$m_ep"

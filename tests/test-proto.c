@@ -57,6 +57,21 @@ size_t __sanitizer_get_current_allocated_bytes(void);
 #define TOOLONG "500 5.5.2 Line too long\r\n"
 #define NOTIMPL "502 5.5.1 Command not implemented\r\n"
 #define MANYERR "421 4.7.0 mx.test Too many errors\r\n"
+#define BARELF "421 4.5.2 mx.test Bare LF received: lines must end in CRLF\r\n"
+
+/*
+ * SMTP smuggling (CVE-2023-51764): a message whose body holds some
+ * non-standard end of data, then a second transaction with a spoofed
+ * sender and another recipient, then the real end of data.  SMUG_TXN is
+ * the smuggled transaction as sent, SMUG_TXN_DATA the same bytes as they
+ * are stored when they stay message text (its own final dot is the real
+ * end of the first message).
+ */
+#define SMUG_HEAD M("a@b.test") R("c@d.test") "DATA\r\nSubject: hi\r\n\r\nbody"
+#define SMUG_TXN_DATA M("spoof@evil.test") R("victim@d.test") "DATA\r\n" \
+	"From: <security@bank.test>\r\n\r\nYour code: 123456\r\n"
+#define SMUG_TXN SMUG_TXN_DATA ".\r\n"
+#define SMUG_FIRST "[a@b.test>c@d.test]Subject: hi\r\n\r\nbody"
 
 #define IN(x) .in = x, .in_len = sizeof(x) - 1
 #define TX(x) .txns = x, .txns_len = sizeof(x) - 1
@@ -241,12 +256,11 @@ run_session(const struct row *row, const char *in, gsize len, int mode,
 				break;
 			}
 			g_assert_cmpint(ev, ==, PROTO_EV_DATA);
-			/* stopped right after a "." line */
-			g_assert_cmpuint(used_total, >=, 3);
-			g_assert_cmpint(in[used_total - 1], ==, '\n');
-			g_assert_true((in[used_total - 2] == '.' && in[used_total - 3] == '\n') ||
-			    (used_total >= 4 && in[used_total - 2] == '\r' &&
-			    in[used_total - 3] == '.' && in[used_total - 4] == '\n'));
+			/* stopped right after <CRLF>.<CRLF>, the only end of data
+			 * (the first CRLF may be DATA's own) */
+			g_assert_cmpuint(used_total, >=, 5);
+			g_assert_true(used_total >= 5 &&
+			    memcmp(in + used_total - 5, "\r\n.\r\n", 5) == 0);
 			g_string_append_printf(r->offsets, "%zu ", used_total);
 			/* nothing more until data_done, and the event repeats */
 			{
@@ -457,21 +471,23 @@ build_line_limit(struct built *b)
 	while (pad->len < PROTO_LINE_MAX - 2)
 		g_string_append_c(pad, 'x');
 	g_string_append(b->out, GL);
-	/* exactly PROTO_LINE_MAX with CRLF, then with LF only */
+	/* exactly PROTO_LINE_MAX with CRLF */
 	g_string_append_printf(b->in, "%s\r\n", pad->str);
 	g_string_append(b->out, OK);
-	g_string_append_printf(b->in, "%sx\n", pad->str);
-	g_string_append(b->out, OK);
-	/* one over, both ways */
+	/* one over */
 	g_string_append_printf(b->in, "%sx\r\n", pad->str);
-	g_string_append(b->out, TOOLONG);
-	g_string_append_printf(b->in, "%sxx\n", pad->str);
 	g_string_append(b->out, TOOLONG);
 	/* far over: one reply, then the next line works */
 	for (int i = 0; i < 5; i++)
 		g_string_append(b->in, pad->str);
 	g_string_append(b->in, "\r\nNOOP\r\n");
 	g_string_append(b->out, TOOLONG OK);
+	/* a line dropped for its length that ends in a bare LF: closed */
+	g_string_append_printf(b->in, "%sxx\n", pad->str);
+	g_string_append(b->out, BARELF);
+	g_string_append(b->rest, "NOOP\r\n");
+	g_string_append(b->in, b->rest->str);
+	b->closes = TRUE;
 	g_string_free(pad, TRUE);
 }
 
@@ -604,9 +620,10 @@ static const struct row rows[] = {
 	  HL OKM OKR GO DLV("c@d.test") OK OK BYE,
 	  TX("[a@b.test>c@d.test]x\r\n"), "" },
 	{ "bare-lf-commands", PROTO_LMTP, 0, 0,
+	  /* only CRLF ends a line: a bare LF closes the session at once */
 	  IN("LHLO client.test\nMAIL FROM:<a@b.test>\nRCPT TO:<c@d.test>\nDATA\nx\n.\nQUIT\n"),
-	  HL OKM OKR GO DLV("c@d.test") BYE,
-	  TX("[a@b.test>c@d.test]x\r\n"), "" },
+	  GL BARELF,
+	  .rest = "MAIL FROM:<a@b.test>\nRCPT TO:<c@d.test>\nDATA\nx\n.\nQUIT\n" },
 
 	/* --- MAIL */
 	{ "mail-before-hello", PROTO_SMTP, 0, 0,
@@ -758,9 +775,10 @@ static const struct row rows[] = {
 	  HL OKM OKR GO DLV("c@d.test"),
 	  TX("[a@b.test>c@d.test] .\r\n.\r\n \r\nx\r.\r\n") },
 	{ "data-bare-lf", PROTO_LMTP, 0, 0,
+	  /* a bare LF in the data: closed at once, no message */
 	  IN(LHLO M("a@b.test") R("c@d.test") "DATA\r\na\nb\r\n\n\r\nc\n.\nNOOP\r\n"),
-	  HL OKM OKR GO DLV("c@d.test") OK,
-	  TX("[a@b.test>c@d.test]a\r\nb\r\n\r\n\r\nc\r\n") },
+	  HL OKM OKR GO BARELF,
+	  .rest = "b\r\n\n\r\nc\n.\nNOOP\r\n" },
 	{ "data-bare-cr", PROTO_LMTP, 0, 0,
 	  IN(LHLO M("a@b.test") R("c@d.test") "DATA\r\na\rb\r\n\r\r\n\r\rx\r\n.\r\n"),
 	  HL OKM OKR GO DLV("c@d.test"),
@@ -771,7 +789,7 @@ static const struct row rows[] = {
 	  TX("[a@b.test>c@d.test]\rx\r\n\r\r\n\r\r\rx\r\n") },
 	{ "data-final-dot-crcr", PROTO_LMTP, 0, 0,
 	  /* ".\r\r\n" is a data line "\r", not the end */
-	  IN(LHLO M("a@b.test") R("c@d.test") "DATA\r\nx\r\n.\r\r\n.\n"),
+	  IN(LHLO M("a@b.test") R("c@d.test") "DATA\r\nx\r\n.\r\r\n.\r\n"),
 	  HL OKM OKR GO DLV("c@d.test"),
 	  TX("[a@b.test>c@d.test]x\r\n\r\r\n") },
 	{ "data-nul-bytes", PROTO_LMTP, 0, 0,
@@ -789,16 +807,107 @@ static const struct row rows[] = {
 	  IN(LHLO M("a@b.test") R("c@d.test") "DATA\r\nQUIT\r\nRSET\r\nDATA\r\n.\r\nQUIT\r\n"),
 	  HL OKM OKR GO DLV("c@d.test") BYE,
 	  TX("[a@b.test>c@d.test]QUIT\r\nRSET\r\nDATA\r\n"), "" },
+
+	/* --- smuggling: only <CRLF>.<CRLF> ends DATA.  Every other end of
+	 * data ends nothing: a bare LF closes the session (421) before the
+	 * smuggled transaction is read; a bare CR is message text, so the
+	 * smuggled transaction is part of the first message.  Never a
+	 * second message, never the smuggled recipient. */
+	{ "smuggle-lf-dot-lf", PROTO_LMTP, 0, 0,
+	  IN(LHLO SMUG_HEAD "\n.\n" SMUG_TXN "QUIT\r\n"),
+	  HL OKM OKR GO BARELF, .rest = ".\n" SMUG_TXN "QUIT\r\n" },
+	{ "smuggle-cr-dot-cr", PROTO_LMTP, 0, 0,
+	  IN(LHLO SMUG_HEAD "\r.\r" SMUG_TXN "QUIT\r\n"),
+	  HL OKM OKR GO DLV("c@d.test") BYE,
+	  TX(SMUG_FIRST "\r.\r" SMUG_TXN_DATA), "" },
+	{ "smuggle-lf-dot-crlf", PROTO_LMTP, 0, 0,
+	  IN(LHLO SMUG_HEAD "\n.\r\n" SMUG_TXN "QUIT\r\n"),
+	  HL OKM OKR GO BARELF, .rest = ".\r\n" SMUG_TXN "QUIT\r\n" },
+	{ "smuggle-crlf-dot-lf", PROTO_LMTP, 0, 0,
+	  IN(LHLO SMUG_HEAD "\r\n.\n" SMUG_TXN "QUIT\r\n"),
+	  HL OKM OKR GO BARELF, .rest = SMUG_TXN "QUIT\r\n" },
+	{ "smuggle-crlf-dot-cr", PROTO_LMTP, 0, 0,
+	  /* ".\rMAIL ..." is a data line: its dot is unstuffed */
+	  IN(LHLO SMUG_HEAD "\r\n.\r" SMUG_TXN "QUIT\r\n"),
+	  HL OKM OKR GO DLV("c@d.test") BYE,
+	  TX(SMUG_FIRST "\r\n\r" SMUG_TXN_DATA), "" },
+	{ "smuggle-cr-dot-crlf", PROTO_LMTP, 0, 0,
+	  IN(LHLO SMUG_HEAD "\r.\r\n" SMUG_TXN "QUIT\r\n"),
+	  HL OKM OKR GO DLV("c@d.test") BYE,
+	  TX(SMUG_FIRST "\r.\r\n" SMUG_TXN_DATA), "" },
+	{ "smuggle-smtp-lf-dot-lf", PROTO_SMTP, 0, 0,
+	  IN(EHLO SMUG_HEAD "\n.\n" SMUG_TXN "QUIT\r\n"),
+	  HS OKM OKR GO BARELF, .rest = ".\n" SMUG_TXN "QUIT\r\n" },
+	{ "smuggle-smtp-cr-dot-cr", PROTO_SMTP, 0, 0,
+	  IN(EHLO SMUG_HEAD "\r.\r" SMUG_TXN "QUIT\r\n"),
+	  HS OKM OKR GO OK BYE,
+	  TX(SMUG_FIRST "\r.\r" SMUG_TXN_DATA), "" },
+	{ "smuggle-smtp-lf-dot-crlf", PROTO_SMTP, 0, 0,
+	  IN(EHLO SMUG_HEAD "\n.\r\n" SMUG_TXN "QUIT\r\n"),
+	  HS OKM OKR GO BARELF, .rest = ".\r\n" SMUG_TXN "QUIT\r\n" },
+	{ "smuggle-smtp-crlf-dot-lf", PROTO_SMTP, 0, 0,
+	  IN(EHLO SMUG_HEAD "\r\n.\n" SMUG_TXN "QUIT\r\n"),
+	  HS OKM OKR GO BARELF, .rest = SMUG_TXN "QUIT\r\n" },
+	{ "smuggle-smtp-crlf-dot-cr", PROTO_SMTP, 0, 0,
+	  IN(EHLO SMUG_HEAD "\r\n.\r" SMUG_TXN "QUIT\r\n"),
+	  HS OKM OKR GO OK BYE,
+	  TX(SMUG_FIRST "\r\n\r" SMUG_TXN_DATA), "" },
+	{ "smuggle-smtp-cr-dot-crlf", PROTO_SMTP, 0, 0,
+	  IN(EHLO SMUG_HEAD "\r.\r\n" SMUG_TXN "QUIT\r\n"),
+	  HS OKM OKR GO OK BYE,
+	  TX(SMUG_FIRST "\r.\r\n" SMUG_TXN_DATA), "" },
+	{ "smuggle-all-bare-lf", PROTO_LMTP, 0, 0,
+	  /* the smuggled transaction in bare-LF lines too */
+	  IN(LHLO SMUG_HEAD "\n.\nMAIL FROM:<spoof@evil.test>\nRCPT TO:<victim@d.test>\nDATA\n"
+	     "Your code: 123456\n.\n\r\n.\r\n"),
+	  HL OKM OKR GO BARELF,
+	  .rest = ".\nMAIL FROM:<spoof@evil.test>\nRCPT TO:<victim@d.test>\nDATA\n"
+	  "Your code: 123456\n.\n\r\n.\r\n" },
+	{ "smuggle-at-data-start", PROTO_SMTP, 0, 0,
+	  /* right after DATA: ".\n" is no end either */
+	  IN(EHLO M("a@b.test") R("c@d.test") "DATA\r\n.\n" SMUG_TXN "QUIT\r\n"),
+	  HS OKM OKR GO BARELF, .rest = SMUG_TXN "QUIT\r\n" },
+	{ "smuggle-dot-cr-at-data-start", PROTO_LMTP, 0, 0,
+	  IN(LHLO M("a@b.test") R("c@d.test") "DATA\r\n.\r" SMUG_TXN "QUIT\r\n"),
+	  HL OKM OKR GO DLV("c@d.test") BYE,
+	  TX("[a@b.test>c@d.test]\r" SMUG_TXN_DATA), "" },
+	{ "bare-lf-after-command", PROTO_LMTP, 0, 0,
+	  /* RSET ended by a bare LF would drop the sender: closed instead */
+	  IN(LHLO M("a@b.test") "RSET\n" M("spoof@evil.test") R("victim@d.test")
+	     "DATA\r\nx\r\n.\r\n"),
+	  HL OKM BARELF,
+	  .rest = M("spoof@evil.test") R("victim@d.test") "DATA\r\nx\r\n.\r\n" },
+	{ "bare-lf-empty-line", PROTO_LMTP, 0, 0,
+	  IN(LHLO "\nNOOP\r\n"),
+	  HL BARELF, .rest = "NOOP\r\n" },
+	{ "bare-lf-commands-smtp", PROTO_SMTP, 0, 0,
+	  IN(EHLO M("a@b.test") R("c@d.test") "DATA\nx\r\n.\r\n"),
+	  HS OKM OKR BARELF, .rest = "x\r\n.\r\n" },
+	{ "bare-cr-in-commands", PROTO_LMTP, 0, 0,
+	  /* a bare CR is no line end: the line holds a control, 500 */
+	  IN(LHLO "NOOP\rMAIL FROM:<spoof@evil.test>\r\n" M("a@b.test")
+	     "RCPT TO:<c@d.test>\rRCPT TO:<victim@d.test>\r\n" R("c@d.test")
+	     "DATA\rx\r\n" "DATA\r\nx\r\n.\r\n"),
+	  HL BADCHAR OKM BADCHAR OKR BADCHAR GO DLV("c@d.test"),
+	  TX("[a@b.test>c@d.test]x\r\n") },
+	{ "bare-cr-in-commands-smtp", PROTO_SMTP, 0, 0,
+	  IN(EHLO M("a@b.test") "RCPT TO:<c@d.test>\rDATA\r\n" R("c@d.test") "DATA\r\n.\r\n"),
+	  HS OKM BADCHAR OKR GO OK,
+	  TX("[a@b.test>c@d.test]") },
+	{ "cr-line-ends", PROTO_LMTP, 0, 0,
+	  /* a session in CR-only lines is one line, until an LF */
+	  IN("LHLO client.test\rMAIL FROM:<a@b.test>\rRCPT TO:<c@d.test>\rDATA\rx\r.\r\r\nNOOP\r\n"),
+	  GL BADCHAR OK },
 	{ "data-long-line", PROTO_LMTP, 200000, 0, .build = build_long_data_line },
 	{ "data-exactly-max-size", PROTO_LMTP, 20, 0,
-	  /* 20 bytes after unstuffing and CRLF: "..abcdefghijklmno\n" is 18, "\n" 2 */
+	  /* 20 bytes after unstuffing: "..abcdefghijklmno\r\n" is 18, "\r\n" 2 */
 	  IN("LHLO client.test\r\n" M("a@b.test") R("c@d.test")
-	     "DATA\r\n..abcdefghijklmno\n\n.\r\n"),
+	     "DATA\r\n..abcdefghijklmno\r\n\r\n.\r\n"),
 	  GL EXT("20") OKM OKR GO DLV("c@d.test"),
 	  TX("[a@b.test>c@d.test].abcdefghijklmno\r\n\r\n") },
 	{ "data-one-over-max-size", PROTO_LMTP, 20, 0,
 	  IN("LHLO client.test\r\n" M("a@b.test") R("c@d.test")
-	     "DATA\r\n..abcdefghijklmnop\n\n.\r\nNOOP\r\n"),
+	     "DATA\r\n..abcdefghijklmnop\r\n\r\n.\r\nNOOP\r\n"),
 	  GL EXT("20") OKM OKR GO TOOBIG OK,
 	  TX("[a@b.test>c@d.test]TOO BIG") },
 	{ "data-too-big-lmtp", PROTO_LMTP, 50, 0,
@@ -900,7 +1009,7 @@ static const struct row rows[] = {
 	     "STARTTLSX\r\nSTARTTLS2\r\n"),
 	  GL UNREC UNREC UNREC UNREC UNREC UNREC UNREC UNREC },
 	{ "empty-lines", PROTO_LMTP, 0, 0,
-	  IN("\r\n\n \r\nNOOP\r\n"),
+	  IN("\r\n\r\n \r\nNOOP\r\n"),
 	  GL "500 5.5.2 Empty command\r\n500 5.5.2 Empty command\r\n" UNREC OK },
 	{ "nul-in-command", PROTO_LMTP, 0, 0,
 	  IN(LHLO "NO\0OP\r\n" "MAIL FROM:<a@b.test>\0\r\n\0\r\nNOOP\r\n"),
@@ -959,7 +1068,7 @@ test_endless_data_memory(void)
 	gsize base, peak = 0;
 
 	for (gsize i = 0; i < 64 * 1024; i++)
-		chunk[i] = i % 80 == 79 ? '\n' : (i % 7 == 0 ? '.' : 'q');
+		chunk[i] = i % 80 == 79 ? '\n' : i % 80 == 78 ? '\r' : (i % 7 == 0 ? '.' : 'q');
 	g_assert_cmpuint(proto_feed(p, head, strlen(head), out, &ev), ==, strlen(head));
 	g_assert_cmpint(ev, ==, PROTO_EV_NONE);
 	base = allocated_bytes();
@@ -1013,7 +1122,7 @@ test_endless_line_memory(void)
 	}
 	g_assert_cmpuint(peak, <=, 2 * PROTO_LINE_MAX);
 	g_assert_cmpuint(out->len, ==, 0);
-	g_assert_cmpuint(proto_feed(p, "\nNOOP\r\n", 7, out, &ev), ==, 7);
+	g_assert_cmpuint(proto_feed(p, "\r\nNOOP\r\n", 8, out, &ev), ==, 8);
 	g_assert_cmpstr(out->str, ==, TOOLONG OK);
 	proto_free(&p);
 	g_string_free(out, TRUE);
@@ -1195,6 +1304,43 @@ test_feed_edges(void)
 	g_string_free(out, TRUE);
 }
 
+/* proto_close_reason: why proto closed by itself, NULL otherwise. */
+static void
+test_close_reason(void)
+{
+	static const struct {
+		const char *in;
+		const char *want;        /* NULL: no reason */
+	} cases[] = {
+		{ "LHLO x\r\nNOOP\n", "bare-lf" },
+		{ "LHLO x\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\nx\n", "bare-lf" },
+		{ "LHLO x\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n.\n", "bare-lf" },
+		{ "FOO\r\nFOO\r\nFOO\r\nFOO\r\nFOO\r\nFOO\r\nFOO\r\nFOO\r\nFOO\r\nFOO\r\n"
+		  "FOO\r\nFOO\r\nFOO\r\nFOO\r\nFOO\r\nFOO\r\nFOO\r\nFOO\r\nFOO\r\nFOO\r\n",
+		  "too-many-errors" },
+		{ "LHLO x\r\nQUIT\r\n", NULL },
+		{ "LHLO x\r\nNOOP\r\n", NULL },   /* still open */
+	};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+		const struct proto_limits lim = { 1000, 5 };
+		struct proto *p = proto_new(PROTO_LMTP, HOST, &lim, NULL, NULL);
+		GString *out = g_string_new(NULL);
+		enum proto_event ev;
+		gsize n = proto_feed(p, cases[i].in, strlen(cases[i].in), out, &ev);
+
+		g_assert_cmpuint(n, ==, strlen(cases[i].in));
+		g_assert_cmpstr(proto_close_reason(p), ==, cases[i].want);
+		g_assert_false(proto_in_transaction(p) && cases[i].want != NULL);
+		proto_free(&p);
+		p = proto_new(PROTO_SMTP, HOST, &lim, NULL, NULL);
+		proto_close(p, "4.3.2", "Shutting down", out);
+		g_assert_null(proto_close_reason(p));
+		proto_free(&p);
+		g_string_free(out, TRUE);
+	}
+}
+
 /* A hostname above 255 bytes is cut, so no reply outgrows 512 bytes. */
 static void
 test_long_hostname(void)
@@ -1239,5 +1385,6 @@ main(int argc, char **argv)
 	g_test_add_func("/proto/feed-edges", test_feed_edges);
 	g_test_add_func("/proto/in-transaction", test_in_transaction);
 	g_test_add_func("/proto/long-hostname", test_long_hostname);
+	g_test_add_func("/proto/close-reason", test_close_reason);
 	return g_test_run();
 }

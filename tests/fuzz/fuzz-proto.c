@@ -10,7 +10,10 @@
  * answered per recipient (LMTP) or once (SMTP).
  *
  * Invariants (abort on violation): proto_feed consumes everything unless
- * an event stops it, and a DATA event stops right after a "." line; after
+ * an event stops it, and a DATA event stops right after <CRLF>.<CRLF>;
+ * no smuggling: a session raises no more DATA events than the client
+ * bytes hold <CRLF>.<CRLF> sequences that do not overlap (each event
+ * needs one of its own, with a DATA command between two); after
  * CLOSE nothing is consumed and nothing written; the output is always
  * whole reply lines - "NNN " or "NNN-", at most 512 bytes with CRLF, no
  * control bytes; data_done writes one line per recipient (LMTP) or one
@@ -106,6 +109,23 @@ fuzz_rcpt_check(const char *addr, gpointer data)
 	default:
 		return NULL;
 	}
+}
+
+/*
+ * How many <CRLF>.<CRLF> the client sent, counted left to right without
+ * overlap: the most DATA events a session can honestly raise.
+ */
+static gsize
+fuzz_terminators(const char *in, size_t len)
+{
+	gsize n = 0;
+
+	for (size_t i = 0; i + 5 <= len; i++)
+		if (memcmp(in + i, "\r\n.\r\n", 5) == 0) {
+			n++;
+			i += 4;
+		}
+	return n;
 }
 
 /* Checks that out holds whole, well-formed reply lines; returns how many. */
@@ -241,7 +261,7 @@ fuzz_session(struct fuzz_run *r, const char *in, size_t len)
 	GString *pending = g_string_sized_new(4096);
 	struct proto *p;
 	gboolean closed = FALSE;
-	gsize off = 0, used_total = 0;
+	gsize off = 0, used_total = 0, events = 0;
 
 	r->base = 0;
 #ifdef FUZZ_ASAN
@@ -286,16 +306,20 @@ fuzz_session(struct fuzz_run *r, const char *in, size_t len)
 			}
 			if (ev != PROTO_EV_DATA)
 				abort();
-			/* stopped right after "\n.\n" or "\n.\r\n" */
-			if (used_total < 3 || in[used_total - 1] != '\n' ||
-			    !((in[used_total - 2] == '.' && in[used_total - 3] == '\n') ||
-			    (used_total >= 4 && in[used_total - 2] == '\r' &&
-			    in[used_total - 3] == '.' && in[used_total - 4] == '\n')))
+			/* stopped right after <CRLF>.<CRLF>, and no more
+			 * messages than terminators so far */
+			if (used_total < 5 ||
+			    memcmp(in + used_total - 5, "\r\n.\r\n", 5) != 0)
+				abort();
+			if (++events > fuzz_terminators(in, used_total))
 				abort();
 			fuzz_answer(r, p, out);
 			g_string_truncate(out, 0);
 		}
 	}
+	/* the property on the whole input, whatever the chunking */
+	if (events > fuzz_terminators(in, len))
+		abort();
 	if (r->close_at_end) {
 		g_string_truncate(out, 0);
 		proto_close(p, "4.4.2", "Timeout", out);
