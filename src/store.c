@@ -21,8 +21,9 @@
  * The pull side reads codes (and magic links) by identifier, by the
  * +detail of an address identifier and by the run they were pushed for,
  * and keeps one row per signed pull body: the identifier it first asked
- * for (pull_bodies; never pruned: a pruned row would let an old captured
- * body bind anew).
+ * for (pull_bodies).  XXX pull_bodies is never pruned (one ~150-byte row
+ * per distinct pull body, i.e. per Skyvern task that pulled): a pruned
+ * row would let an old captured body bind anew.
  *
  * Hostile input: job bodies, codes, identifiers and endpoint replies are
  * only ever bound as parameters, never spliced into SQL; error messages
@@ -259,6 +260,8 @@ static const char *const store_sql[ST_COUNT_ALL] = {
 	 * first, whether it came to ?1 or to a +detail of ?1; otherwise only
 	 * a code for ?1 itself that names no run: no run tag, and no
 	 * +detail shaped like Skyvern's run or task ids (wr_, tsk_).
+	 * XXX the id shape is a heuristic: a +detail such as "github" is a
+	 * routing tag of the user's, not a run, and must keep working.
 	 */
 	[ST_PULL_CODE] =
 	    "SELECT code, id,"

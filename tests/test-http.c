@@ -5,7 +5,13 @@
  * the daemon does.  Covers the SPEC 1.2 signature vectors, Skyvern's
  * exact request bytes, every refusal (401, 400, 405, 413, 503), the
  * freshness and handout rules, /metrics, /healthz and the path form, and
- * checks that no code is ever logged.
+ * checks that no code is ever logged.  The attacks on the pull side: a
+ * signed body replayed for another identifier (and after a restart), an
+ * old captured body replayed to take a waiting task's code, %00 and
+ * other bad escapes in the URL, another run's tagged code; and what
+ * must keep working: Skyvern's skewed timestamps, '+' in the query, the
+ * run's own code first, magic links, task_id echoed, /healthz probing
+ * the store once per few seconds.
  *
  * Uppercase hex signatures: accepted (they name the same MAC); tested.
  */
