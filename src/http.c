@@ -12,17 +12,30 @@
  * Hostile input: the request line, headers and body come from the
  * network (behind a reverse proxy in production).  The signature is
  * checked over the raw body bytes in constant time before the body is
- * parsed; the identifier comes from the URL (MHD percent-decodes it; in
- * the query string '+' is a blank, form-style, so sub-addresses there
- * need %2B, while the path form keeps '+') and is normalised and checked
- * for control bytes; every logged string is
+ * parsed.  The identifier comes from the request target as sent (MHD's
+ * URI callback), decoded here: '+' is a plus, not a blank, in the path
+ * and in the query alike; %00, a bad escape, a control byte or a second
+ * identifier= is a 400, never a cut identifier.  Every logged string is
  * reduced to printable ASCII.  A code or the key is never logged.
+ *
+ * SECURITY (the pull side; the man page's THREAT MODEL): Skyvern signs
+ * the body only, so whoever holds one signed body can send it with any
+ * URL and any x-skyvern-timestamp.  A signed body is therefore bound to
+ * the identifier it first asked for (kept in the store) and answers only
+ * for that one, for HTTP_BODY_LIFE seconds; a code tagged with another
+ * run is never handed out, and with bind_code_to_task a code goes to one
+ * task.  The pull path needs no write to answer: bindings and handouts
+ * the store cannot take (a full disk) are kept in memory.  /healthz
+ * never names the store path and probes the store at most once per
+ * HTTP_PROBE_CACHE_US.
  *
  * Limits: [http] max_connections per listener, timeout seconds of
  * silence per connection, HTTP_MEMORY_LIMIT bytes of MHD memory per
  * connection (request line and headers), max_body bytes of body: a
  * larger Content-Length gets 413 before the body is read; a chunked body
  * that grows past it is cut by closing the connection.
+ * HTTP_UNSAVED_MAX pull records held in memory while the store cannot
+ * take them (beyond it a new body gets 503, a new handout "").
  */
 #include "autoconfig.h"
 
@@ -52,6 +65,12 @@
 #define HTTP_JSON "application/json"
 #define HTTP_TEXT "text/plain; charset=utf-8"
 #define HTTP_METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define HTTP_PROBE_CACHE_US (5 * G_USEC_PER_SEC) /* /healthz reuses a probe */
+#define HTTP_BODY_LIFE 3600            /* seconds a signed pull body answers */
+#define HTTP_UNSAVED_MAX 1024          /* pull records kept in memory */
+#define HTTP_QUARTER 900               /* UTC offsets are quarter-hours... */
+#define HTTP_QUARTERS_MIN 4            /* ...of at least 1 h */
+#define HTTP_QUARTERS_MAX 56           /* ...within +-14 h */
 
 /* One MHD daemon: one [http] listen address. */
 struct http_server {
@@ -63,10 +82,23 @@ struct http_server {
 	guint timer_src;      /* MHD_get_timeout(), or 0 */
 };
 
+/* A pull body's binding that the store could not take yet. */
+struct http_binding {
+	char *identifier;
+	gint64 first_seen;
+};
+
 struct http {
 	struct http_env env;  /* a copy: st and cfg must outlive the struct http */
 	GPtrArray *servers;   /* struct http_server * */
 	char *mhd_error;      /* MHD's last log line, for http_new()'s error */
+	gint64 probe_at;      /* /healthz: monotonic time of the last probe, 0: none */
+	gboolean probe_ok;    /* its result */
+	/* Pull records whose write failed (a full disk): kept here, so the
+	 * rules hold while the process lives, and written at a later pull. */
+	GHashTable *unsaved_bodies;   /* digest -> struct http_binding * */
+	GHashTable *unsaved_handouts; /* gint64 * job id -> consumer */
+	gint64 skew_logged;   /* the last clock offset (quarter-hours) logged */
 };
 
 enum http_route { HTTP_ROUTE_NONE, HTTP_ROUTE_PULL, HTTP_ROUTE_METRICS,
@@ -74,6 +106,8 @@ enum http_route { HTTP_ROUTE_NONE, HTTP_ROUTE_PULL, HTTP_ROUTE_METRICS,
 
 /* Per request; freed by the completion callback. */
 struct http_req {
+	char *raw_uri;        /* the request target as sent, before decoding */
+	gboolean begun;       /* http_begin() ran */
 	enum http_route route;
 	GString *body;        /* HTTP_ROUTE_PULL: at most max_body bytes */
 	gboolean answered;    /* a response was queued */
@@ -176,15 +210,32 @@ http_metrics(struct http *h, struct MHD_Connection *c, struct http_req *r)
 	return http_reply(c, r, MHD_HTTP_OK, HTTP_METRICS_TYPE, out->str, NULL);
 }
 
-/* GET /healthz: "ok" or the reasons, one per line. */
+/*
+ * GET /healthz: "ok" or the reasons, one per line.  The store probe (a
+ * write and an fsync) runs at most once per HTTP_PROBE_CACHE_US however
+ * often this unauthenticated path is asked; its answer never names the
+ * store's path (the log does, once per change).
+ */
 static enum MHD_Result
 http_healthz(struct http *h, struct MHD_Connection *c, struct http_req *r)
 {
-	g_autoptr(GError) err = NULL;
 	g_autoptr(GString) why = g_string_new(NULL);
+	gint64 mono = g_get_monotonic_time();
 
-	if (store_probe(h->env.st, &err) < 0)
-		g_string_append_printf(why, "store: %s\n", err->message);
+	if (h->probe_at == 0 || mono - h->probe_at >= HTTP_PROBE_CACHE_US) {
+		g_autoptr(GError) err = NULL;
+		gboolean ok = store_probe(h->env.st, &err) == 0;
+
+		if (!ok && (h->probe_ok || h->probe_at == 0))
+			g_warning("src=http path=/healthz store=unwritable reason=\"%s\"",
+			    err->message);
+		else if (ok && !h->probe_ok && h->probe_at != 0)
+			g_message("src=http path=/healthz store=writable");
+		h->probe_ok = ok;
+		h->probe_at = mono;
+	}
+	if (!h->probe_ok)
+		g_string_append(why, "store: not writable (full disk or locked; see the log)\n");
 	if (h->env.health != NULL) {
 		g_autofree char *extra = h->env.health(h->env.health_data);
 
@@ -199,24 +250,78 @@ http_healthz(struct http *h, struct MHD_Connection *c, struct http_req *r)
 	return http_reply(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, HTTP_TEXT, why->str, NULL);
 }
 
-/* The identifier named by the URL (path form first, then the query
- * argument), normalised; NULL when none or unusable. */
+/*
+ * Percent-decodes len bytes of s.  '+' stays '+': an address holds no
+ * blank, so a literal '+' is the plus of a sub-address (form encoding's
+ * '+' for a blank does not apply; a blank is %20).  NULL for a bad
+ * escape, a NUL (%00) or any other control byte, or invalid UTF-8.
+ */
 static char *
-http_identifier(struct MHD_Connection *c, const char *url)
+http_unescape(const char *s, gsize len)
 {
-	const char *raw = NULL;
+	g_autoptr(GString) out = g_string_sized_new(len + 1);
+
+	for (gsize i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '%') {
+			if (i + 2 >= len)
+				return NULL;
+			if (!g_ascii_isxdigit(s[i + 1]) || !g_ascii_isxdigit(s[i + 2]))
+				return NULL;
+			c = (unsigned char)(g_ascii_xdigit_value(s[i + 1]) * 16 +
+			    g_ascii_xdigit_value(s[i + 2]));
+			i += 2;
+		}
+		if (c < 0x20 || c == 0x7f)
+			return NULL;
+		g_string_append_c(out, (char)c);
+	}
+	if (!g_utf8_validate(out->str, (gssize)out->len, NULL))
+		return NULL;
+	return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+/*
+ * The identifier named by the request target as sent (raw: path form
+ * /totp/ADDR first, then the one query argument identifier=), decoded by
+ * http_unescape() and normalised; NULL when none or unusable: a %00
+ * anywhere in the target, a bad escape, a control byte, or identifier=
+ * given twice.
+ */
+static char *
+http_identifier(const struct http_req *r)
+{
+	const char *raw = r->raw_uri;
+	const char *q;
+	g_autofree char *found = NULL;
 	char *id;
 
-	if (g_str_has_prefix(url, "/totp/") && url[6] != '\0')
-		raw = url + 6;
-	else
-		raw = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "identifier");
-	if (raw == NULL || !g_utf8_validate(raw, -1, NULL))
+	if (raw == NULL || strstr(raw, "%00") != NULL)
 		return NULL;
-	for (const char *p = raw; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return NULL;
-	id = util_normalize_identifier(raw);
+	q = strchr(raw, '?');
+	if (g_str_has_prefix(raw, "/totp/") && raw + 6 != (q != NULL ? q : raw + strlen(raw))) {
+		found = http_unescape(raw + 6, (gsize)((q != NULL ? q : raw + strlen(raw)) - raw - 6));
+	} else if (q != NULL) {
+		g_auto(GStrv) args = g_strsplit(q + 1, "&", 0);
+
+		for (guint i = 0; args[i] != NULL; i++) {
+			const char *eq = strchr(args[i], '=');
+			g_autofree char *name = http_unescape(args[i],
+			    eq != NULL ? (gsize)(eq - args[i]) : strlen(args[i]));
+
+			if (name == NULL || strcmp(name, "identifier") != 0)
+				continue;
+			if (found != NULL || eq == NULL)
+				return NULL;   /* twice, or no value: ambiguous */
+			found = http_unescape(eq + 1, strlen(eq + 1));
+			if (found == NULL)
+				return NULL;
+		}
+	}
+	if (found == NULL)
+		return NULL;
+	id = util_normalize_identifier(found);
 	if (id != NULL && *id == '\0')
 		g_clear_pointer(&id, g_free);
 	return id;
@@ -232,72 +337,235 @@ http_log_pull(const char *identifier, const char *consumer, const char *result)
 	g_message("src=http identifier=%s consumer=%s result=%s", i, k, result);
 }
 
-/* TRUE when the timestamp header is within the window of now (or the
- * window is off). */
+/*
+ * TRUE when the timestamp header is within the window of now (or the
+ * window is off).  Skyvern computes it with utcnow().timestamp(), which
+ * is off by the host's UTC offset where Skyvern does not run on UTC; so
+ * an offset of a whole number of quarter-hours from 1 h to 14 h either
+ * way (every UTC offset in use) is taken off first, and logged once per
+ * offset.  (The header is not signed: the
+ * window is a sanity check, not the replay defence.)
+ */
 static gboolean
 http_timestamp_ok(struct http *h, struct MHD_Connection *c, gint64 now)
 {
 	guint window = h->env.cfg->http.timestamp_window;
 	const char *s;
-	gint64 ts;
+	gint64 ts, d, k;
 
 	if (window == 0)
 		return TRUE;
 	s = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-skyvern-timestamp");
 	if (s == NULL || !g_ascii_string_to_signed(s, 10, 0, G_MAXINT64 / 2, &ts, NULL))
 		return FALSE;
-	return ts >= now - (gint64)window && ts <= now + (gint64)window;
+	d = ts - now;
+	k = (d >= 0 ? d + HTTP_QUARTER / 2 : d - HTTP_QUARTER / 2) / HTTP_QUARTER;
+	if (k > HTTP_QUARTERS_MAX || k < -HTTP_QUARTERS_MAX ||
+	    (k < HTTP_QUARTERS_MIN && k > -HTTP_QUARTERS_MIN))
+		k = 0;   /* not a UTC offset: the plain window decides */
+	if (d - k * HTTP_QUARTER < -(gint64)window || d - k * HTTP_QUARTER > (gint64)window) {
+		if (d >= -(gint64)window && d <= (gint64)window)
+			k = 0;
+		else
+			return FALSE;
+	}
+	if (k != 0 && k != h->skew_logged) {
+		h->skew_logged = k;
+		g_message("src=http x-skyvern-timestamp is %+" G_GINT64_FORMAT " min off "
+		    "the local clock: Skyvern's host is not on UTC (it sends "
+		    "utcnow().timestamp()); accepted as a UTC offset", k * 15);
+	}
+	return TRUE;
+}
+
+/* The consumer that got job_id's code, from memory or the store. */
+static int
+http_consumer(struct http *h, gint64 job_id, char **consumer_r, GError **error)
+{
+	const char *mem = g_hash_table_lookup(h->unsaved_handouts, &job_id);
+
+	if (mem != NULL) {
+		*consumer_r = g_strdup(mem);
+		return 0;
+	}
+	return store_code_consumer(h->env.st, job_id, consumer_r, error);
 }
 
 /*
- * The code to hand to consumer for identifier, or NULL for "not yet".
- * With bind_code_to_task, a code already handed to another consumer is
- * withheld while it is fresh (no fallback to an older code); a pull with
- * no consumer gets a code only while nobody has taken it, and is not
- * recorded.  Returns -1 with *error when the store fails.
+ * Writes the pull records that an earlier write could not take; stops
+ * at the first failure (they stay in memory).
+ */
+static void
+http_flush_unsaved(struct http *h)
+{
+	GHashTableIter it;
+	gpointer k, v;
+
+	g_hash_table_iter_init(&it, h->unsaved_bodies);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		const struct http_binding *b = v;
+
+		if (store_pull_body_set(h->env.st, k, b->identifier, b->first_seen,
+		    NULL) < 0)
+			return;
+		g_hash_table_iter_remove(&it);
+	}
+	g_hash_table_iter_init(&it, h->unsaved_handouts);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		if (store_code_handout(h->env.st, *(gint64 *)k, v,
+		    g_get_real_time() / G_USEC_PER_SEC, NULL) < 0)
+			return;
+		g_hash_table_iter_remove(&it);
+	}
+}
+
+/*
+ * Records that consumer got job_id's code.  A failed write (a full disk)
+ * is kept in memory instead, so a known code still goes out and is still
+ * withheld from other tasks while this process lives; only when that
+ * memory is full is it -1 (the code is then not handed out).
  */
 static int
-http_lookup(struct http *h, const char *identifier, const char *consumer,
+http_handout(struct http *h, gint64 job_id, const char *consumer, gint64 now)
+{
+	g_autoptr(GError) err = NULL;
+
+	if (store_code_handout(h->env.st, job_id, consumer, now, &err) == 0)
+		return 0;
+	if (g_hash_table_size(h->unsaved_handouts) >= HTTP_UNSAVED_MAX) {
+		g_warning("src=http result=unsaved-full what=handout reason=\"%s\"",
+		    err->message);
+		return -1;
+	}
+	g_warning("src=http result=kept-in-memory what=handout reason=\"%s\"",
+	    err->message);
+	g_hash_table_insert(h->unsaved_handouts, g_memdup2(&job_id, sizeof job_id),
+	    g_strdup(consumer));
+	return 0;
+}
+
+enum http_body_verdict { HTTP_BODY_OK, HTTP_BODY_OTHER, HTTP_BODY_OLD };
+
+/*
+ * The replay defence.  Skyvern signs the body only; the identifier is in
+ * the URL.  So a signed body is bound to the identifier it first asked
+ * for (persisted: it survives a restart) and answers only for that one,
+ * and only for HTTP_BODY_LIFE seconds after it was first seen.
+ * Returns -1 with *error when the store cannot be read, or when neither
+ * the store nor the memory can take a new binding.
+ */
+static int
+http_body_check(struct http *h, const char *digest, const char *identifier,
+    gint64 now, enum http_body_verdict *v, GError **error)
+{
+	const struct http_binding *mem = g_hash_table_lookup(h->unsaved_bodies, digest);
+	g_autofree char *bound = NULL;
+	gint64 first = 0;
+	g_autoptr(GError) werr = NULL;
+
+	*v = HTTP_BODY_OK;
+	if (mem != NULL) {
+		bound = g_strdup(mem->identifier);
+		first = mem->first_seen;
+	} else if (store_pull_body_get(h->env.st, digest, &bound, &first, error) < 0) {
+		return -1;
+	}
+	if (bound != NULL) {
+		if (strcmp(bound, identifier) != 0)
+			*v = HTTP_BODY_OTHER;
+		else if (now - first > HTTP_BODY_LIFE)
+			*v = HTTP_BODY_OLD;
+		return 0;
+	}
+	if (store_pull_body_set(h->env.st, digest, identifier, now, &werr) == 0)
+		return 0;
+	if (g_hash_table_size(h->unsaved_bodies) >= HTTP_UNSAVED_MAX) {
+		g_propagate_error(error, g_steal_pointer(&werr));
+		return -1;
+	}
+	g_warning("src=http result=kept-in-memory what=binding reason=\"%s\"",
+	    werr->message);
+	{
+		struct http_binding *b = g_new0(struct http_binding, 1);
+
+		b->identifier = g_strdup(identifier);
+		b->first_seen = now;
+		g_hash_table_insert(h->unsaved_bodies, g_strdup(digest), b);
+	}
+	return 0;
+}
+
+/*
+ * The code (or magic link) to hand to the pull for identifier, or NULL
+ * for "not yet".  ids are the pull's task_id and workflow_run_id: a code
+ * tagged with one of them comes first, one tagged with another run never
+ * (store_pull_code()).  With bind_code_to_task, a code already handed to
+ * another consumer is withheld while it is fresh (no fallback to an
+ * older code); a pull with no consumer gets a code only while nobody has
+ * taken it, and is not recorded.  Only reads can fail here (-1 with
+ * *error): a handout record the store cannot take is kept in memory.
+ */
+static int
+http_lookup(struct http *h, const char *identifier, const struct json_pull *pull,
     gint64 now, char **code_r, GError **error)
 {
 	const struct config *cfg = h->env.cfg;
+	const char *ids[2] = { pull->task_id, pull->workflow_run_id };
+	const char *consumer = pull->task_id != NULL ? pull->task_id : pull->workflow_run_id;
 	g_autofree char *code = NULL;
 	g_autofree char *prev = NULL;
 	gint64 job_id = 0;
+	gboolean tagged = FALSE;
 
 	*code_r = NULL;
-	if (store_latest_code(h->env.st, identifier, now - (gint64)cfg->push.max_age,
-	    &code, &job_id, error) < 0)
+	if (store_pull_code(h->env.st, identifier, ids, now - (gint64)cfg->push.max_age,
+	    &code, &job_id, &tagged, error) < 0)
 		return -1;
 	if (code == NULL || *code == '\0')
 		return 0;
 	if (cfg->http.bind_code_to_task) {
-		if (store_code_consumer(h->env.st, job_id, &prev, error) < 0)
+		if (http_consumer(h, job_id, &prev, error) < 0)
 			return -1;
 		if (prev != NULL && (consumer == NULL || strcmp(prev, consumer) != 0))
 			return 0;
 		if (consumer != NULL && prev == NULL &&
-		    store_code_handout(h->env.st, job_id, consumer, now, error) < 0)
-			return -1;
-	} else if (consumer != NULL &&
-	    store_code_handout(h->env.st, job_id, consumer, now, error) < 0) {
-		return -1;
+		    http_handout(h, job_id, consumer, now) < 0)
+			return 0;
+	} else if (consumer != NULL) {
+		/* a record only: nobody is refused by it */
+		g_autoptr(GError) err = NULL;
+
+		if (store_code_handout(h->env.st, job_id, consumer, now, &err) < 0)
+			g_debug("src=http handout not recorded: %s", err->message);
 	}
 	*code_r = g_steal_pointer(&code);
 	return 0;
 }
 
+/* Answers a pull refused by the replay defence: 403 and a log line. */
+static enum MHD_Result
+http_pull_refuse(struct MHD_Connection *c, struct http_req *r,
+    const char *identifier, const char *consumer, enum http_body_verdict v)
+{
+	http_log_pull(identifier, consumer, v == HTTP_BODY_OTHER ?
+	    "replay-other-identifier" : "replay-expired");
+	return http_reply_error(c, r, MHD_HTTP_FORBIDDEN, v == HTTP_BODY_OTHER ?
+	    "this signed request was first made for another identifier" :
+	    "this signed request is too old to be answered again", NULL);
+}
+
 /* POST /totp, once the whole body is in. */
 static enum MHD_Result
-http_pull(struct http *h, struct MHD_Connection *c, struct http_req *r,
-    const char *url)
+http_pull(struct http *h, struct MHD_Connection *c, struct http_req *r)
 {
 	const struct config *cfg = h->env.cfg;
-	g_autofree char *identifier = http_identifier(c, url);
+	g_autofree char *identifier = http_identifier(r);
 	g_autofree char *code = NULL;
 	g_autofree char *reply = NULL;
+	g_autofree char *digest = NULL;
 	g_autoptr(GError) err = NULL;
 	struct json_pull pull = { 0 };
+	enum http_body_verdict verdict;
 	const char *sig;
 	const char *consumer;
 	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
@@ -332,7 +600,16 @@ http_pull(struct http *h, struct MHD_Connection *c, struct http_req *r,
 		return http_reply_error(c, r, MHD_HTTP_BAD_REQUEST,
 		    "no identifier: POST /totp?identifier=ADDR or /totp/ADDR", NULL);
 	}
-	if (http_lookup(h, identifier, consumer, now, &code, &err) < 0) {
+	http_flush_unsaved(h);
+	digest = g_compute_checksum_for_data(G_CHECKSUM_SHA256,
+	    (const guchar *)r->body->str, r->body->len);
+	if (http_body_check(h, digest, identifier, now, &verdict, &err) == 0 &&
+	    verdict != HTTP_BODY_OK) {
+		ret = http_pull_refuse(c, r, identifier, consumer, verdict);
+		json_pull_clear(&pull);
+		return ret;
+	}
+	if (err != NULL || http_lookup(h, identifier, &pull, now, &code, &err) < 0) {
 		g_autofree char *i = http_safe(identifier);
 
 		g_warning("src=http identifier=%s result=error reason=\"%s\"", i,
@@ -342,11 +619,12 @@ http_pull(struct http *h, struct MHD_Connection *c, struct http_req *r,
 		    "store unavailable", NULL);
 	}
 	http_log_pull(identifier, consumer, code != NULL ? "code" : "empty");
+	reply = json_pull_reply(pull.task_id, code);
 	json_pull_clear(&pull);
-	reply = json_pull_reply(code);
 	ret = http_reply(c, r, MHD_HTTP_OK, HTTP_JSON, reply, NULL);
 	if (code != NULL)
 		memset(code, 0, strlen(code));
+	memset(reply, 0, strlen(reply));
 	return ret;
 }
 
@@ -371,7 +649,7 @@ http_begin(struct http *h, struct MHD_Connection *c, struct http_req *r,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (len_s != NULL && (!g_ascii_string_to_unsigned(len_s, 10, 0,
 		    G_MAXUINT64, &len, NULL) || len > h->env.cfg->http.max_body)) {
-			g_autofree char *id = http_identifier(c, url);
+			g_autofree char *id = http_identifier(r);
 
 			http_log_pull(id, NULL, "too-large");
 			return http_reply_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE,
@@ -399,9 +677,12 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 	struct http *h = cls;
 	struct http_req *r = *req_cls;
 
-	if (r == NULL) {
-		r = g_new0(struct http_req, 1);
-		*req_cls = r;
+	if (r == NULL || !r->begun) {
+		if (r == NULL) {
+			r = g_new0(struct http_req, 1);
+			*req_cls = r;
+		}
+		r->begun = TRUE;
 		return http_begin(h, c, r, url, method);
 	}
 	if (r->answered || (r->route != HTTP_ROUTE_PULL && *upload_data_size > 0)) {
@@ -420,7 +701,7 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 		    h->env.cfg->http.max_body)) {
 			/* XXX a chunked body past the limit: MHD 0.9.75 cannot queue
 			 * a 413 in the middle of a body, so the connection is closed */
-			g_autofree char *id = http_identifier(c, url);
+			g_autofree char *id = http_identifier(r);
 
 			http_log_pull(id, NULL, "too-large");
 			return MHD_NO;
@@ -429,7 +710,7 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	return http_pull(h, c, r, url);
+	return http_pull(h, c, r);
 }
 
 static void
@@ -442,8 +723,20 @@ http_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 		return;
 	if (r->body != NULL)
 		g_string_free(r->body, TRUE);
+	g_free(r->raw_uri);
 	g_free(r);
 	*req_cls = NULL;
+}
+
+/* Called by MHD with the request target as sent, before it decodes it:
+ * the pull side reads the identifier from these bytes (http_identifier()). */
+static void *
+http_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct http_req *r = g_new0(struct http_req, 1);
+
+	r->raw_uri = g_strdup(uri);
+	return r;
 }
 
 /* MHD's own diagnostics: kept for http_new()'s error, logged at debug. */
@@ -601,6 +894,7 @@ http_server_open(struct http *h, const struct listen_addr *la, GError **error)
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->http.timeout,
 		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
 		    MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,
+		    MHD_OPTION_URI_LOG_CALLBACK, http_uri, h,
 		    MHD_OPTION_END);
 		if (s->mhd == NULL)
 			close(lfd);
@@ -628,6 +922,7 @@ http_server_open(struct http *h, const struct listen_addr *la, GError **error)
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->http.timeout,
 		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
 		    MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,
+		    MHD_OPTION_URI_LOG_CALLBACK, http_uri, h,
 		    MHD_OPTION_END);
 	}
 	if (s->mhd == NULL) {
@@ -648,6 +943,15 @@ http_server_open(struct http *h, const struct listen_addr *la, GError **error)
 	return 0;
 }
 
+static void
+http_binding_free(gpointer p)
+{
+	struct http_binding *b = p;
+
+	g_free(b->identifier);
+	g_free(b);
+}
+
 struct http *
 http_new(const struct http_env *env, GError **error)
 {
@@ -655,6 +959,10 @@ http_new(const struct http_env *env, GError **error)
 
 	h->env = *env;
 	h->servers = g_ptr_array_new_with_free_func(http_server_free);
+	h->unsaved_bodies = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+	    http_binding_free);
+	h->unsaved_handouts = g_hash_table_new_full(g_int64_hash, g_int64_equal,
+	    g_free, g_free);
 	for (guint i = 0; i < env->cfg->http.listen->len; i++) {
 		if (http_server_open(h, g_ptr_array_index(env->cfg->http.listen, i),
 		    error) < 0) {
@@ -676,6 +984,8 @@ http_free(struct http **hp)
 	if (h == NULL)
 		return;
 	g_ptr_array_unref(h->servers);
+	g_hash_table_unref(h->unsaved_bodies);
+	g_hash_table_unref(h->unsaved_handouts);
 	g_free(h->mhd_error);
 	g_free(h);
 	*hp = NULL;

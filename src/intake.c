@@ -27,13 +27,18 @@ intake_job_init(struct intake_job *j, const struct message *msg,
 	j->source = g_strdup(source);
 	j->identifier = g_strdup(v->push.identifier);
 	j->filter = g_strdup(v->filter);
-	j->code = g_strdup(v->code);
+	j->run_tag = g_strdup(v->push.workflow_run_id != NULL ?
+	    v->push.workflow_run_id : v->push.task_id);
+	/* A magic link is handed out by the pull side like a code. */
+	j->code = g_strdup(v->code != NULL ? v->code :
+	    v->reason != NULL && strcmp(v->reason, "link") == 0 ? v->push.content : NULL);
 	j->in.dedup_key = j->dedup_key;
 	j->in.identifier = j->identifier;
 	j->in.source = j->source;
 	j->in.filter = j->filter;
 	j->in.body = j->body;
 	j->in.code = j->code;
+	j->in.run_tag = j->run_tag;
 	j->in.created = now;
 	j->in.expires = now + max_age;
 }
@@ -47,6 +52,7 @@ intake_job_clear(struct intake_job *j)
 	g_free(j->identifier);
 	g_free(j->filter);
 	g_free(j->code);
+	g_free(j->run_tag);
 	memset(j, 0, sizeof(*j));
 }
 

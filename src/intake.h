@@ -20,6 +20,7 @@ struct intake_job {
 	char *identifier;
 	char *filter;
 	char *code;
+	char *run_tag;
 };
 
 /*

@@ -380,9 +380,20 @@ json_one_string(const char *key, const char *s)
 }
 
 char *
-json_pull_reply(const char *code)
+json_pull_reply(const char *task_id, const char *code)
 {
-	return json_one_string("verification_code", code);
+	g_autoptr(JsonBuilder) b = NULL;
+
+	if (task_id == NULL)
+		return json_one_string("verification_code", code);
+	b = json_builder_new();
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "task_id");
+	json_builder_add_string_value(b, task_id);
+	json_builder_set_member_name(b, "verification_code");
+	json_builder_add_string_value(b, code != NULL ? code : "");
+	json_builder_end_object(b);
+	return json_finish(b);
 }
 
 char *

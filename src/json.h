@@ -65,8 +65,10 @@ struct json_token {
 int json_token_parse(const char *body, gsize len, struct json_token *t);
 void json_token_clear(struct json_token *t);
 
-/* {"verification_code":"<code>"} ("" when code is NULL).  g_malloc'd. */
-char *json_pull_reply(const char *code);
+/* The pull answer (SPEC 1.2): {"task_id":"<task_id>","verification_code":
+ * "<code>"}, the task_id member only when task_id is not NULL (the
+ * request's, echoed); code "" when NULL.  g_malloc'd. */
+char *json_pull_reply(const char *task_id, const char *code);
 
 /* {"error":"<message>"}.  g_malloc'd. */
 char *json_error_body(const char *message);

@@ -18,6 +18,13 @@
  * struct store on the same file: writers serialise on SQLite's write lock
  * under a busy timeout, and jobs being pushed are leased to one owner.
  *
+ * The pull side reads codes (and magic links) by identifier, by the
+ * +detail of an address identifier and by the run they were pushed for,
+ * and keeps one row per signed pull body: the identifier it first asked
+ * for (pull_bodies).  XXX pull_bodies is never pruned (one ~150-byte row
+ * per distinct pull body, i.e. per Skyvern task that pulled): a pruned
+ * row would let an old captured body bind anew.
+ *
  * Hostile input: job bodies, codes, identifiers and endpoint replies are
  * only ever bound as parameters, never spliced into SQL; error messages
  * name the store path and SQLite's message, never a value.  A replaced
@@ -108,6 +115,22 @@ static const char *const store_migrations[] = {
 	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
 	"  at INTEGER NOT NULL"
 	");",
+	/* v2: the pull side.  Columns added, never a rebuild of jobs.
+	 * run_tag: the run or task a code was pushed for (the push's
+	 * workflow_run_id, else task_id); plus_tag and base: the +detail of
+	 * an address identifier and the identifier without it, so a pull for
+	 * bot@x naming run wr_1 finds a code that came to bot+wr_1@x.
+	 * pull_bodies: the identifier each signed pull body first asked for. */
+	"ALTER TABLE jobs ADD COLUMN run_tag TEXT;"
+	"ALTER TABLE jobs ADD COLUMN plus_tag TEXT;"
+	"ALTER TABLE jobs ADD COLUMN base TEXT;"
+	"CREATE INDEX jobs_code_base ON jobs(base, created)"
+	" WHERE code IS NOT NULL AND base IS NOT NULL;"
+	"CREATE TABLE pull_bodies ("
+	"  digest TEXT PRIMARY KEY,"
+	"  identifier TEXT NOT NULL,"
+	"  first_seen INTEGER NOT NULL"
+	") WITHOUT ROWID;",
 };
 G_STATIC_ASSERT(STORE_APP_ID == 1330925634);
 /* The SQL below spells job states as numbers. */
@@ -145,6 +168,9 @@ enum store_stmt {
 	ST_IMAP_GET,
 	ST_IMAP_SET,
 	ST_PROBE,
+	ST_PULL_CODE,
+	ST_PULL_BODY_GET,
+	ST_PULL_BODY_SET,
 	ST_COUNT_ALL
 };
 
@@ -160,8 +186,9 @@ static const char *const store_sql[ST_COUNT_ALL] = {
 	    "WHERE abs(excluded.created - dedup.created) > ?4",
 	[ST_INSERT] =
 	    "INSERT INTO jobs (state, dedup_key, identifier, source, filter, body,"
-	    " code, created, expires, next_attempt, lease_owner, lease_until, updated) "
-	    "VALUES (0, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7, ?9, ?10, ?7)",
+	    " code, created, expires, next_attempt, lease_owner, lease_until, updated,"
+	    " run_tag, plus_tag, base) "
+	    "VALUES (0, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7, ?9, ?10, ?7, ?11, ?12, ?13)",
 	[ST_CLAIM_DUE] =
 	    "UPDATE jobs SET lease_owner = ?1, lease_until = ?3 "
 	    "WHERE id IN (SELECT id FROM jobs WHERE state = 0"
@@ -226,6 +253,30 @@ static const char *const store_sql[ST_COUNT_ALL] = {
 	[ST_PROBE] =
 	    "INSERT INTO probe (id, at) VALUES (1, ?1)"
 	    " ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+	/*
+	 * store_pull_code(): ?1 identifier, ?2 since, ?3 ?4 the pull's ids
+	 * (lower-cased, or NULL).  A code tagged with one of the ids (by the
+	 * push's run or task id, or by the +detail of its address) comes
+	 * first, whether it came to ?1 or to a +detail of ?1; otherwise only
+	 * a code for ?1 itself that names no run: no run tag, and no
+	 * +detail shaped like Skyvern's run or task ids (wr_, tsk_).
+	 * XXX the id shape is a heuristic: a +detail such as "github" is a
+	 * routing tag of the user's, not a run, and must keep working.
+	 */
+	[ST_PULL_CODE] =
+	    "SELECT code, id,"
+	    " coalesce(run_tag IN (?3, ?4) OR plus_tag IN (?3, ?4), 0) AS mine"
+	    " FROM jobs WHERE code IS NOT NULL AND created >= ?2"
+	    " AND (identifier = ?1 OR base = ?1)"
+	    " AND (run_tag IN (?3, ?4) OR plus_tag IN (?3, ?4)"
+	    "  OR (identifier = ?1 AND run_tag IS NULL AND (plus_tag IS NULL"
+	    "   OR NOT (plus_tag GLOB 'wr_*' OR plus_tag GLOB 'tsk_*'))))"
+	    " ORDER BY mine DESC, created DESC, id DESC LIMIT 1",
+	[ST_PULL_BODY_GET] =
+	    "SELECT identifier, first_seen FROM pull_bodies WHERE digest = ?1",
+	[ST_PULL_BODY_SET] =
+	    "INSERT INTO pull_bodies (digest, identifier, first_seen)"
+	    " VALUES (?1, ?2, ?3) ON CONFLICT (digest) DO NOTHING",
 };
 
 struct store {
@@ -233,6 +284,7 @@ struct store {
 	char *path;
 	sqlite3_stmt *stmt[ST_COUNT_ALL];
 	int bind_rc;            /* first failed bind since the last reset */
+	guint64 probes;         /* store_probe() writes tried */
 };
 
 /* Maps an SQLite result code to our error code. */
@@ -665,6 +717,28 @@ store_jobs_unset(struct job_in *jobs, guint n)
 	}
 }
 
+/*
+ * For an address identifier with a +detail ("bot+wr_1@x"): *base_r the
+ * address without it ("bot@x"), *tag_r the detail lower-cased ("wr_1");
+ * both NULL otherwise.  The first '+' of the local part starts the
+ * detail, as the push side's ${plus} reads it.
+ */
+static void
+store_split_plus(const char *identifier, char **base_r, char **tag_r)
+{
+	const char *at = strrchr(identifier, '@');
+	const char *plus;
+
+	*base_r = *tag_r = NULL;
+	if (at == NULL || strchr(identifier, ' ') != NULL)
+		return;
+	plus = memchr(identifier, '+', (size_t)(at - identifier));
+	if (plus == NULL || plus == identifier || plus + 1 == at)
+		return;
+	*tag_r = g_ascii_strdown(plus + 1, at - plus - 1);
+	*base_r = g_strdup_printf("%.*s%s", (int)(plus - identifier), identifier, at);
+}
+
 /* Dedup check and insert of one job inside the open transaction. */
 static int
 store_commit_one(struct store *st, struct job_in *j, GError **error)
@@ -693,8 +767,19 @@ store_commit_one(struct store *st, struct job_in *j, GError **error)
 	store_bind_int(st, ins, 8, j->expires);
 	store_bind_text(st, ins, 9, j->lease_owner);
 	store_bind_int(st, ins, 10, j->lease_owner != NULL ? j->lease_until : 0);
-	if (store_run(st, ins, "insert job", error) < 0)
-		return -1;
+	{
+		g_autofree char *run_tag = j->run_tag != NULL && *j->run_tag != '\0' ?
+		    g_ascii_strdown(j->run_tag, -1) : NULL;
+		g_autofree char *plus_tag = NULL;
+		g_autofree char *base = NULL;
+
+		store_split_plus(j->identifier, &base, &plus_tag);
+		store_bind_text(st, ins, 11, run_tag);
+		store_bind_text(st, ins, 12, plus_tag);
+		store_bind_text(st, ins, 13, base);
+		if (store_run(st, ins, "insert job", error) < 0)
+			return -1;
+	}
 	j->id = sqlite3_last_insert_rowid(st->db);
 	j->duplicate = FALSE;
 	return 0;
@@ -1095,6 +1180,75 @@ store_probe(struct store *st, GError **error)
 		    st->path, (guint64)vfs.f_bavail * vfs.f_frsize / 1024);
 		return -1;
 	}
+	st->probes++;
 	store_bind_int(st, stmt, 1, g_get_real_time() / G_USEC_PER_SEC);
 	return store_run(st, stmt, "probe", error);
+}
+
+guint64
+store_probe_count(const struct store *st)
+{
+	return st->probes;
+}
+
+int
+store_pull_code(struct store *st, const char *identifier,
+    const char *const ids[2], gint64 since, char **code_r, gint64 *job_id_r,
+    gboolean *tagged_r, GError **error)
+{
+	sqlite3_stmt *stmt = st->stmt[ST_PULL_CODE];
+	g_autofree char *id0 = ids[0] != NULL ? g_ascii_strdown(ids[0], -1) : NULL;
+	g_autofree char *id1 = ids[1] != NULL ? g_ascii_strdown(ids[1], -1) : NULL;
+	int r;
+
+	*code_r = NULL;
+	*job_id_r = 0;
+	*tagged_r = FALSE;
+	store_bind_text(st, stmt, 1, identifier);
+	store_bind_int(st, stmt, 2, since);
+	store_bind_text(st, stmt, 3, id0);
+	store_bind_text(st, stmt, 4, id1);
+	r = store_step(st, stmt, "pull code", error);
+	if (r < 0)
+		return -1;
+	if (r > 0) {
+		*code_r = store_col_text(stmt, 0);
+		*job_id_r = sqlite3_column_int64(stmt, 1);
+		*tagged_r = sqlite3_column_int(stmt, 2) != 0;
+	}
+	store_done(st, stmt);
+	return 0;
+}
+
+int
+store_pull_body_get(struct store *st, const char *digest, char **identifier_r,
+    gint64 *first_seen_r, GError **error)
+{
+	sqlite3_stmt *stmt = st->stmt[ST_PULL_BODY_GET];
+	int r;
+
+	*identifier_r = NULL;
+	*first_seen_r = 0;
+	store_bind_text(st, stmt, 1, digest);
+	r = store_step(st, stmt, "pull body", error);
+	if (r < 0)
+		return -1;
+	if (r > 0) {
+		*identifier_r = store_col_text(stmt, 0);
+		*first_seen_r = sqlite3_column_int64(stmt, 1);
+	}
+	store_done(st, stmt);
+	return 0;
+}
+
+int
+store_pull_body_set(struct store *st, const char *digest, const char *identifier,
+    gint64 first_seen, GError **error)
+{
+	sqlite3_stmt *stmt = st->stmt[ST_PULL_BODY_SET];
+
+	store_bind_text(st, stmt, 1, digest);
+	store_bind_text(st, stmt, 2, identifier);
+	store_bind_int(st, stmt, 3, first_seen);
+	return store_run(st, stmt, "bind pull body", error);
 }

@@ -31,7 +31,8 @@ struct job_in {
 	const char *source;      /* "lmtp", "smtp", "deliver", "imap:NAME" */
 	const char *filter;
 	const char *body;        /* the exact JSON push body */
-	const char *code;        /* the code, or NULL (link/text): for the pull side */
+	const char *code;        /* the code or magic link, or NULL (text): for the pull side */
+	const char *run_tag;     /* the run/task this code was pushed for, or NULL */
 	gint64 created;          /* arrival time */
 	gint64 expires;          /* created + max_age: never pushed after */
 	const char *lease_owner; /* non-NULL: the job starts leased to this owner */
@@ -139,6 +140,31 @@ int store_code_handout(struct store *st, gint64 job_id, const char *consumer,
 int store_code_consumer(struct store *st, gint64 job_id, char **consumer_r,
     GError **error);
 
+/*
+ * The code (or magic link) a pull for identifier hands out, committed at
+ * or after since; *code_r NULL when none.  ids are the pull's task_id
+ * and workflow_run_id (either may be NULL; compared case-insensitively).
+ * A code tagged with one of them -- pushed with that run or task id, or
+ * sent to identifier's +detail address named by it (bot+wr_1@x for
+ * bot@x) -- comes first, *tagged_r TRUE; else the newest code for
+ * identifier itself that is tagged with no run.  A code tagged with
+ * another run is never returned.
+ */
+int store_pull_code(struct store *st, const char *identifier,
+    const char *const ids[2], gint64 since, char **code_r, gint64 *job_id_r,
+    gboolean *tagged_r, GError **error);
+/*
+ * The pull-body bindings (replay defence, see http.c): which identifier
+ * the signed body with this digest first asked for, and when.
+ * store_pull_body_get() sets *identifier_r NULL when the body is new;
+ * store_pull_body_set() records a binding unless one exists (the first
+ * one stays).
+ */
+int store_pull_body_get(struct store *st, const char *digest, char **identifier_r,
+    gint64 *first_seen_r, GError **error);
+int store_pull_body_set(struct store *st, const char *digest, const char *identifier,
+    gint64 first_seen, GError **error);
+
 /* IMAP state per account+mailbox; found_r FALSE when none is stored. */
 int store_imap_get(struct store *st, const char *account, const char *mailbox,
     guint32 *uidvalidity_r, guint32 *last_uid_r, gboolean *found_r, GError **error);
@@ -151,5 +177,7 @@ int store_imap_set(struct store *st, const char *account, const char *mailbox,
 /* A cheap write probe for /healthz: returns 0 when the store takes a
  * write and its filesystem has at least STORE_MIN_FREE bytes free. */
 int store_probe(struct store *st, GError **error);
+/* How many probes this handle has run (for the /healthz cache's test). */
+guint64 store_probe_count(const struct store *st);
 
 #endif

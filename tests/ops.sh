@@ -17,6 +17,14 @@ lmtp_send() { # RCPT MAILFILE
 	swaks --protocol LMTP --server "127.0.0.1:$LMTP" --to "$1" --from codes@acme.example \
 	    --data "$2" >"$T/swaks.out" 2>&1
 }
+sign() { # BODY -> the x-skyvern-signature for it (key test_api_key)
+	printf '%s' "$1" | openssl dgst -sha256 -hmac test_api_key | sed 's/^.* //'
+}
+pull() { # PATH BODY: a signed pull, as Skyvern sends it; $code and $body
+	http POST "$1" -H "x-skyvern-signature: $(sign "$2")" \
+	    -H "x-skyvern-timestamp: $(date +%s)" -H 'Content-Type: application/json' \
+	    --data-binary "$2"
+}
 metric() { # NAME{labels} -> value
 	curl -s "http://127.0.0.1:$HTTP/metrics" | grep -F "$1 " | awk '{print $2}'
 }
@@ -78,17 +86,63 @@ S1=4916edde5a0b1f8221ed2fe33bc816432b5a61277ad64badbc71f6b096b03fbe
 http POST '/totp?identifier=bot%40otp.example.com' -H "x-skyvern-signature: $S1" \
     -H "x-skyvern-timestamp: $(date +%s)" -H 'Content-Type: application/json' --data-binary "$B1"
 is "$code" 200 "pull: the test vector's signature is accepted"
-is "$body" '{"verification_code":"482913"}' "pull: the newest code for the identifier"
+is "$body" '{"task_id":"tsk_123","verification_code":"482913"}' \
+    "pull: the newest code for the identifier, task_id echoed"
 B2='{"task_id":"tsk_123"}'
 S2=92c0c215cae0536ca374586339c8f2960788561e737e819faa85659416665448
 http POST '/totp/other@otp.example.com' -H "x-skyvern-signature: $S2" \
     -H 'Content-Type: application/json' --data-binary "$B2"
-is "$body" '{"verification_code":"551920"}' "pull: the path form and the second vector"
+is "$body" '{"task_id":"tsk_123","verification_code":"551920"}' "pull: the path form and the second vector"
 http POST '/totp/bot@otp.example.com' -H "x-skyvern-signature: $S2" --data-binary "$B1"
 is "$code" 401 "pull: a signature over other bytes is refused"
-http POST '/totp/nobody@otp.example.com' -H "x-skyvern-signature: $S2" --data-binary "$B2"
+pull /totp/nobody@otp.example.com '{"workflow_run_id":"wr_nobody"}'
 is "$body" '{"verification_code":""}' "pull: an unknown identifier gets an empty code, 200"
-unlike "$(cat "$T/daemon.err")" '482913|551920' "no code in the daemon's log"
+
+# The replay (issue 10 item 2): the captured first vector, whose signature
+# covers only the body, sent again with another identifier in the URL.
+http POST '/totp?identifier=other%40otp.example.com' -H "x-skyvern-signature: $S1" \
+    -H "x-skyvern-timestamp: $(date +%s)" --data-binary "$B1"
+is "$code" 403 "replay: a signed body first made for bot@ is refused for other@"
+unlike "$body" '551920' "replay: other@'s code is not in the answer"
+like "$(cat "$T/daemon.err")" 'identifier=other@otp.example.com consumer=tsk_123 result=replay-other-identifier' \
+    "replay: logged"
+http POST '/totp?identifier=bot%40otp.example.com' -H "x-skyvern-signature: $S1" \
+    -H "x-skyvern-timestamp: $(date +%s)" --data-binary "$B1"
+is "$body" '{"task_id":"tsk_123","verification_code":"482913"}' "replay: the same body for its own identifier, as before"
+
+# The run's own code (issue 11 item 9), '+' in the query (item 10), %00.
+mail . m6.eml m6 bot+wr_42@otp.example.com 604242
+mail . m7.eml m7 bot@otp.example.com 607777
+lmtp_send bot+wr_42@otp.example.com "$T/m6.eml"
+lmtp_send bot@otp.example.com "$T/m7.eml"
+pull '/totp?identifier=bot%40otp.example.com' '{"task_id":"tsk_42","workflow_run_id":"wr_42"}'
+is "$body" '{"task_id":"tsk_42","verification_code":"604242"}' "pull: the code sent to the run's +address first"
+pull '/totp?identifier=bot%40otp.example.com' '{"task_id":"tsk_43","workflow_run_id":"wr_43"}'
+is "$body" '{"task_id":"tsk_43","verification_code":"607777"}' "pull: another run gets the untagged code, not run 42's"
+pull '/totp?identifier=bot+wr_42@otp.example.com' '{"task_id":"tsk_42","workflow_run_id":"wr_42"}'
+is "$code $body" '403 {"error":"this signed request was first made for another identifier"}' \
+    "pull: the body already bound to bot@ does not serve bot+wr_42@"
+mail . m9.eml m9 bot+wr_44@otp.example.com 604444
+lmtp_send bot+wr_44@otp.example.com "$T/m9.eml"
+pull '/totp?identifier=bot+wr_44@otp.example.com' '{"task_id":"tsk_44","workflow_run_id":"wr_44"}'
+is "$body" '{"task_id":"tsk_44","verification_code":"604444"}' "pull: a literal + in ?identifier= is a plus"
+pull '/totp?identifier=bot%40otp.example.com%00.evil' '{"task_id":"tsk_nul"}'
+is "$code" 400 "pull: %00 in the query is a 400, not a cut identifier"
+pull '/totp/bot@otp.example.com%00x' '{"task_id":"tsk_nul"}'
+is "$code" 400 "pull: %00 in the path is a 400"
+unlike "$(cat "$T/daemon.err")" '482913|551920|604242|607777|604444' "no code in the daemon's log"
+
+# /healthz probes the store (a write, an fsync) once per few seconds, not
+# per unauthenticated GET: nothing is committed while it is asked 20 times.
+http GET /healthz
+is "$("$PY" - "$T/db/otpbridge.db" "http://127.0.0.1:$HTTP/healthz" <<'EOP'
+import sqlite3, sys, urllib.request
+db = sqlite3.connect(sys.argv[1])
+v = db.execute("PRAGMA data_version").fetchone()[0]
+codes = {urllib.request.urlopen(sys.argv[2]).status for _ in range(20)}
+print(codes, "unchanged" if db.execute("PRAGMA data_version").fetchone()[0] == v else "written")
+EOP
+)" "{200} unchanged" "/healthz: 20 GETs in a row write nothing"
 
 # SIGHUP: a broken filter file keeps the running set, a good one applies.
 printf '[broken]\nfrom = (unclosed\n' >"$T/f/20-broken.conf"
@@ -123,6 +177,9 @@ api_key_file = key"
 spawn "$OTPBRIDGE" -c "$T/otpbridge.conf" run 2>"$T/daemon2.err"
 dpid=$last_pid
 wait_for 15 sh -c "curl -sf http://127.0.0.1:$HTTP/healthz >/dev/null"
+http POST '/totp?identifier=other%40otp.example.com' -H "x-skyvern-signature: $S1" \
+    --data-binary "$B1"
+is "$code" 403 "replay: the binding survives a restart"
 mail . m5.eml m5 bot@otp.example.com 300111
 lmtp_send bot@otp.example.com "$T/m5.eml"
 ok "/healthz turns 503 when pushes fail with 403" wait_for 10 sh -c \
@@ -140,17 +197,40 @@ if mount_tmpfs "$T/db" 512k 2>/dev/null; then
 	wait_for 15 sh -c "curl -sf http://127.0.0.1:$HTTP/healthz >/dev/null"
 	http GET /healthz
 	is "$code" 200 "/healthz is 200 on a fresh store"
+	mail . m8.eml m8 full@otp.example.com 808181
+	lmtp_send full@otp.example.com "$T/m8.eml"
+	like "$(cat "$T/swaks.out")" 'Ok: queued' "a code arrives before the disk fills"
 	dd if=/dev/zero of="$T/db/filler" bs=4k 2>/dev/null
+	# (the probe is cached for a few seconds: wait for the next one)
+	ok "/healthz is 503 when the store is full" wait_for 10 sh -c \
+	    "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$HTTP/healthz)\" = 503 ]"
 	http GET /healthz
-	is "$code" 503 "/healthz is 503 when the store is full"
-	like "$body" 'store' "/healthz names the store"
+	like "$body" 'store: not writable' "/healthz says the store is not writable"
+	unlike "$body" "$T|otpbridge\.db" "/healthz does not reveal the store path"
+	# A full disk: the pull still answers with the code it has (its
+	# binding and handout are kept in memory), and still withholds it
+	# from another task and refuses the body for another identifier.
+	pull /totp/full@otp.example.com '{"task_id":"tsk_full"}'
+	is "$code $body" '200 {"task_id":"tsk_full","verification_code":"808181"}' \
+	    "full disk: the pull answers with the code it already has"
+	like "$(cat "$T/daemon3.err")" 'result=kept-in-memory what=binding' \
+	    "full disk: the binding that could not be written is kept in memory"
+	pull /totp/full@otp.example.com '{"task_id":"tsk_other"}'
+	is "$code $body" '200 {"task_id":"tsk_other","verification_code":""}' \
+	    "full disk: the code stays bound to the first task"
+	pull /totp/bot@otp.example.com '{"task_id":"tsk_full"}'
+	is "$code" 403 "full disk: the body still answers for its identifier only"
 	rm -f "$T/db/filler"
-	http GET /healthz
-	is "$code" 200 "/healthz is 200 again once there is room"
+	ok "/healthz is 200 again once there is room" wait_for 10 sh -c \
+	    "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$HTTP/healthz)\" = 200 ]"
+	pull /totp/full@otp.example.com '{"task_id":"tsk_later"}'
+	is "$code $body" '200 {"task_id":"tsk_later","verification_code":""}' \
+	    "once there is room the kept handout is written and still holds"
+	unlike "$(cat "$T/daemon3.err")" '808181' "no code in the daemon's log"
 	stop "$dpid"
 	umount "$MNT" && MNT=""
 else
-	skip 4 "needs root for a tmpfs"
+	skip 14 "needs root for a tmpfs"
 fi
 
 done_testing

@@ -5,7 +5,13 @@
  * the daemon does.  Covers the SPEC 1.2 signature vectors, Skyvern's
  * exact request bytes, every refusal (401, 400, 405, 413, 503), the
  * freshness and handout rules, /metrics, /healthz and the path form, and
- * checks that no code is ever logged.
+ * checks that no code is ever logged.  The attacks on the pull side: a
+ * signed body replayed for another identifier (and after a restart), an
+ * old captured body replayed to take a waiting task's code, %00 and
+ * other bad escapes in the URL, another run's tagged code; and what
+ * must keep working: Skyvern's skewed timestamps, '+' in the query, the
+ * run's own code first, magic links, task_id echoed, /healthz probing
+ * the store once per few seconds.
  *
  * Uppercase hex signatures: accepted (they name the same MAC); tested.
  */
@@ -18,6 +24,7 @@
 
 #include "config.h"
 #include "http.h"
+#include "intake.h"
 #include "json.h"
 #include "metrics.h"
 #include "store.h"
@@ -40,6 +47,8 @@ static gboolean health_bad;
 static GMutex log_lock;
 static GString *log_text;
 static guint dedup_seq;
+static struct http_env env;
+static char *db_path;
 
 /* ---- fixture ---- */
 
@@ -266,12 +275,29 @@ pull(const char *path, const char *body, char **resp)
 	return pull_full(path, body, "", ts, resp);
 }
 
+/* The answer to body with this code: the request's task_id echoed
+ * first when it had one (SPEC 1.2). */
+static char *
+reply_for(const char *body, const char *code)
+{
+	struct json_pull p = { 0 };
+	char *want;
+
+	g_assert_cmpint(json_pull_parse(body, strlen(body), &p), ==, 0);
+	want = p.task_id != NULL ?
+	    g_strdup_printf("{\"task_id\":\"%s\",\"verification_code\":\"%s\"}",
+	    p.task_id, code) :
+	    g_strdup_printf("{\"verification_code\":\"%s\"}", code);
+	json_pull_clear(&p);
+	return want;
+}
+
 /* Asserts a 200 answer with this code ("" for none). */
 static void
 assert_code(const char *path, const char *body, const char *want)
 {
 	g_autofree char *resp = NULL;
-	g_autofree char *expect = g_strdup_printf("{\"verification_code\":\"%s\"}", want);
+	g_autofree char *expect = reply_for(body, want);
 
 	g_assert_cmpint(pull(path, body, &resp), ==, 200);
 	g_assert_cmpstr(resp, ==, expect);
@@ -347,18 +373,18 @@ test_pull_vectors(void)
 	/* Skyvern's exact bytes and signatures, no timestamp window */
 	g_assert_cmpint(pull_full("/totp?identifier=vec%40example.com", V1, V1_SIG,
 	    "1754000000", &r), ==, 200);
-	g_assert_cmpstr(r, ==, "{\"verification_code\":\"222222\"}");
+	g_assert_cmpstr(r, ==, "{\"task_id\":\"tsk_123\",\"verification_code\":\"222222\"}");
 	g_free(r);
 	g_assert_cmpint(pull_full("/totp?identifier=vec%40example.com", V2, V2_SIG,
 	    "1754000000", &r), ==, 200);
-	g_assert_cmpstr(r, ==, "{\"verification_code\":\"222222\"}");
+	g_assert_cmpstr(r, ==, "{\"task_id\":\"tsk_123\",\"verification_code\":\"222222\"}");
 	g_free(r);
 	/* uppercase hex accepted on the wire too */
 	{
 		g_autofree char *upper = g_ascii_strup(V2_SIG, -1);
 		g_assert_cmpint(pull_full("/totp?identifier=vec%40example.com", V2, upper,
 		    NULL, &r), ==, 200);
-		g_assert_cmpstr(r, ==, "{\"verification_code\":\"222222\"}");
+		g_assert_cmpstr(r, ==, "{\"task_id\":\"tsk_123\",\"verification_code\":\"222222\"}");
 	}
 	g_mutex_lock(&log_lock);
 	g_assert_nonnull(strstr(log_text->str,
@@ -405,13 +431,13 @@ static void
 test_pull_not_yet(void)
 {
 	/* unknown identifier */
-	assert_code("/totp?identifier=nobody%40example.com", V2, "");
+	assert_code("/totp?identifier=nobody%40example.com", "{\"task_id\":\"tsk_nobody\"}", "");
 	/* only a stale code (older than max_age = 600) */
 	commit_code("stale@example.com", "777777", now_s() - 700);
-	assert_code("/totp?identifier=stale%40example.com", V2, "");
+	assert_code("/totp?identifier=stale%40example.com", "{\"task_id\":\"tsk_stale\"}", "");
 	/* a code in the window is found, an older stale one never */
 	commit_code("stale@example.com", "787878", now_s() - 590);
-	assert_code("/totp?identifier=stale%40example.com", V2, "787878");
+	assert_code("/totp?identifier=stale%40example.com", "{\"task_id\":\"tsk_stale\"}", "787878");
 }
 
 static void
@@ -435,8 +461,9 @@ test_pull_handout(void)
 	assert_code("/totp/hand@example.com", "{\"workflow_run_id\":\"wr_1\"}", "");
 	assert_code("/totp/hand@example.com",
 	    "{\"task_id\":\"A\",\"workflow_run_id\":\"wr_1\"}", "333333");
-	/* no consumer at all: not a code somebody took */
-	assert_code("/totp/hand@example.com", "{}", "");
+	/* no consumer at all: not a code somebody took ("{}" answers for
+	 * empty@ already: other bytes) */
+	assert_code("/totp/hand@example.com", "{ }", "");
 	/* a newer code goes to whoever asks first */
 	commit_code("hand@example.com", "555555", now - 1);
 	assert_code("/totp/hand@example.com", "{\"task_id\":\"B\"}", "555555");
@@ -546,17 +573,21 @@ test_pull_too_large(void)
 static void
 test_pull_path_form(void)
 {
+	/* one signed body answers for one identifier: one body each */
 	commit_code("path@example.com", "808080", now_s() - 5);
-	assert_code("/totp/Path%40Example.COM", V2, "808080");
-	assert_code("/totp?identifier=PATH%40example.com", V2, "808080");
-	/* sub-addressing: '+' is literal in the path; the query is form
-	 * encoded ('+' is a blank there), so it needs %2B */
+	assert_code("/totp/Path%40Example.COM", "{\"task_id\":\"tsk_path\"}", "808080");
+	assert_code("/totp?identifier=PATH%40example.com", "{\"task_id\":\"tsk_path\"}", "808080");
+	/* sub-addressing: '+' is a plus in the path and, as users write it,
+	 * in the query too; %2B keeps working */
 	commit_code("bot+tag@example.com", "838383", now_s() - 5);
-	assert_code("/totp/Bot+tag@example.com", V2, "838383");
-	assert_code("/totp?identifier=Bot%2Btag%40example.com", V2, "838383");
+	assert_code("/totp/Bot+tag@example.com", "{\"task_id\":\"tsk_tag\"}", "838383");
+	assert_code("/totp?identifier=Bot%2Btag%40example.com", "{\"task_id\":\"tsk_tag\"}", "838383");
+	assert_code("/totp?identifier=bot+tag@example.com", "{\"task_id\":\"tsk_tag\"}", "838383");
+	assert_code("/totp?x=1&identifier=bot+tag%40example.com&y=%20",
+	    "{\"task_id\":\"tsk_tag\"}", "838383");
 	/* non-address identifiers match exactly */
 	commit_code("+1 555 0100", "818181", now_s() - 5);
-	assert_code("/totp/%2B1%20555%200100", V2, "818181");
+	assert_code("/totp/%2B1%20555%200100", "{\"task_id\":\"tsk_phone\"}", "818181");
 }
 
 static void
@@ -579,20 +610,318 @@ test_pull_timestamp(void)
 	g_autofree char *ts_old = g_strdup_printf("%" G_GINT64_FORMAT, now_s() - 1000);
 	g_autofree char *ts_future = g_strdup_printf("%" G_GINT64_FORMAT, now_s() + 1000);
 
+	const char *b = "{\"task_id\":\"tsk_ts\"}";
+
 	commit_code("ts@example.com", "828282", now_s() - 5);
 	cfg->http.timestamp_window = 300;
-	g_assert_cmpint(pull_full("/totp/ts@example.com", V2, "", NULL, &r), ==, 401);
+	g_assert_cmpint(pull_full("/totp/ts@example.com", b, "", NULL, &r), ==, 401);
 	g_clear_pointer(&r, g_free);
-	g_assert_cmpint(pull_full("/totp/ts@example.com", V2, "", ts_old, &r), ==, 401);
+	g_assert_cmpint(pull_full("/totp/ts@example.com", b, "", ts_old, &r), ==, 401);
 	g_clear_pointer(&r, g_free);
-	g_assert_cmpint(pull_full("/totp/ts@example.com", V2, "", ts_future, &r), ==, 401);
+	g_assert_cmpint(pull_full("/totp/ts@example.com", b, "", ts_future, &r), ==, 401);
 	g_clear_pointer(&r, g_free);
-	g_assert_cmpint(pull_full("/totp/ts@example.com", V2, "", "12abc", &r), ==, 401);
+	g_assert_cmpint(pull_full("/totp/ts@example.com", b, "", "12abc", &r), ==, 401);
 	g_clear_pointer(&r, g_free);
-	g_assert_cmpint(pull_full("/totp/ts@example.com", V2, "", ts_now, &r), ==, 200);
-	g_assert_cmpstr(r, ==, "{\"verification_code\":\"828282\"}");
+	g_assert_cmpint(pull_full("/totp/ts@example.com", b, "", ts_now, &r), ==, 200);
+	g_assert_cmpstr(r, ==, "{\"task_id\":\"tsk_ts\",\"verification_code\":\"828282\"}");
 	cfg->http.timestamp_window = 0;
 }
+
+/* Counts the log lines holding needle. */
+static guint
+log_count(const char *needle)
+{
+	guint n = 0;
+
+	g_mutex_lock(&log_lock);
+	for (const char *p = log_text->str; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	g_mutex_unlock(&log_lock);
+	return n;
+}
+
+/* Closes the server and the store and opens both again, as a restart. */
+static void
+restart(void)
+{
+	g_autoptr(GError) err = NULL;
+
+	http_free(&srv);
+	store_close(&st);
+	g_assert_cmpint(store_open(db_path, &st, &err), ==, 0);
+	env.st = st;
+	srv = http_new(&env, &err);
+	g_assert_no_error(err);
+	g_assert_nonnull(srv);
+}
+
+/*
+ * Issue 10 item 2: a captured signed body, replayed with another
+ * identifier in the URL, unlocks nothing and takes no code from the task
+ * that waits for it; the same body for its own identifier is answered as
+ * before; the binding survives a restart.
+ */
+static void
+test_pull_replay(void)
+{
+	const char *mine = "{\"task_id\":\"tsk_atk\",\"workflow_run_id\":\"wr_atk\"}";
+	const char *victim = "{\"task_id\":\"tsk_vic\"}";
+	g_autoptr(GError) err = NULL;
+	g_autofree char *who = NULL;
+	g_autofree char *r = NULL;
+	gint64 id;
+
+	commit_code("own@replay.example", "616161", now_s() - 20);
+	id = commit_code("victim@replay.example", "626262", now_s() - 10);
+	/* the body's first use: its own identifier */
+	assert_code("/totp?identifier=own%40replay.example", mine, "616161");
+	/* replayed for another identifier, in either URL form */
+	g_assert_cmpint(pull("/totp?identifier=victim%40replay.example", mine, &r), ==, 403);
+	g_assert_cmpstr(r, ==,
+	    "{\"error\":\"this signed request was first made for another identifier\"}");
+	g_clear_pointer(&r, g_free);
+	g_assert_cmpint(pull("/totp/Victim@replay.example", mine, &r), ==, 403);
+	g_clear_pointer(&r, g_free);
+	g_assert_cmpuint(log_count("identifier=victim@replay.example consumer=tsk_atk "
+	    "result=replay-other-identifier"), ==, 2);
+	/* it took nothing: the victim's code is bound to nobody yet */
+	g_assert_cmpint(store_code_consumer(st, id, &who, &err), ==, 0);
+	g_assert_null(who);
+	assert_code("/totp/victim@replay.example", victim, "626262");
+	/* the identical body for its own identifier: as before */
+	assert_code("/totp/own@replay.example", mine, "616161");
+	/* after a restart the binding holds */
+	restart();
+	g_assert_cmpint(pull("/totp?identifier=victim%40replay.example", mine, &r), ==, 403);
+	g_clear_pointer(&r, g_free);
+	assert_code("/totp?identifier=own%40replay.example", mine, "616161");
+	assert_code("/totp?identifier=victim%40replay.example", victim, "626262");
+}
+
+#ifndef TEST_ON_BASE
+/*
+ * The steal with one identifier shared by every task: a body captured
+ * from an old task, replayed for the same identifier while another task
+ * waits, must not take that task's code (bind_code_to_task would give it
+ * to the replayer and "" to the real task).  A signed body answers for an
+ * hour after it was first seen.
+ */
+static void
+test_pull_replay_old(void)
+{
+	g_autoptr(GError) err = NULL;
+	const char *old = "{\"task_id\":\"tsk_old\",\"workflow_run_id\":\"wr_old\"}";
+	const char *fresh = "{\"task_id\":\"tsk_fresh\"}";
+	g_autofree char *digest = g_compute_checksum_for_string(G_CHECKSUM_SHA256, old, -1);
+	g_autofree char *digest2 = g_compute_checksum_for_string(G_CHECKSUM_SHA256,
+	    fresh, -1);
+	g_autofree char *who = NULL;
+	g_autofree char *r = NULL;
+	gint64 id;
+
+	/* the old task asked for shared@ 61 minutes ago */
+	g_assert_cmpint(store_pull_body_set(st, digest, "shared@replay.example",
+	    now_s() - 3660, &err), ==, 0);
+	id = commit_code("shared@replay.example", "636363", now_s() - 5);
+	g_assert_cmpint(pull("/totp/shared@replay.example", old, &r), ==, 403);
+	g_assert_cmpstr(r, ==,
+	    "{\"error\":\"this signed request is too old to be answered again\"}");
+	g_assert_cmpint(store_code_consumer(st, id, &who, &err), ==, 0);
+	g_assert_null(who);
+	g_assert_cmpuint(log_count("consumer=tsk_old result=replay-expired"), ==, 1);
+	/* the waiting task: its code; within its hour again and again */
+	g_assert_cmpint(store_pull_body_set(st, digest2, "shared@replay.example",
+	    now_s() - 3500, &err), ==, 0);
+	assert_code("/totp/shared@replay.example", fresh, "636363");
+	assert_code("/totp/shared@replay.example", fresh, "636363");
+	/* the first binding stays: set again does not move it */
+	g_assert_cmpint(store_pull_body_set(st, digest2, "other@replay.example",
+	    now_s(), &err), ==, 0);
+	assert_code("/totp/shared@replay.example", fresh, "636363");
+}
+#endif
+
+/* Skyvern's utcnow().timestamp() on a host that is not on UTC. */
+static void
+test_pull_timestamp_skew(void)
+{
+	const char *b = "{\"task_id\":\"tsk_skew\"}";
+	g_autofree char *r = NULL;
+	static const struct { gint64 off; long status; } rows[] = {
+		{ 5 * 3600, 200 },                 /* UTC-5 host */
+		{ 5 * 3600 + 40, 200 },            /* and 40 s of drift */
+		{ 5 * 3600 - 290, 200 },
+		{ -(5 * 3600 + 1800), 200 },       /* UTC+5:30 */
+		{ 14 * 3600, 200 },                /* UTC-14 is the last offset */
+		{ 5 * 3600 + 450, 401 },           /* 7.5 min off a quarter-hour */
+		{ 5 * 3600 - 301, 401 },
+		{ -15 * 3600, 401 },               /* no UTC offset is 15 h */
+		{ 1000, 401 },                     /* not an offset, not within */
+	};
+
+	commit_code("skew@example.com", "646464", now_s() - 5);
+	cfg->http.timestamp_window = 300;
+	for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
+		g_autofree char *ts = g_strdup_printf("%" G_GINT64_FORMAT,
+		    now_s() + rows[i].off);
+
+		g_test_message("row %u: %+" G_GINT64_FORMAT " s", i, rows[i].off);
+		g_assert_cmpint(pull_full("/totp/skew@example.com", b, "", ts, &r), ==,
+		    rows[i].status);
+		if (rows[i].status == 200)
+			g_assert_cmpstr(r, ==,
+			    "{\"task_id\":\"tsk_skew\",\"verification_code\":\"646464\"}");
+		g_clear_pointer(&r, g_free);
+	}
+	cfg->http.timestamp_window = 0;
+	/* logged once per offset, not per request */
+	g_assert_cmpuint(log_count("x-skyvern-timestamp is +300 min off the local clock"),
+	    ==, 1);
+	g_assert_cmpuint(log_count("x-skyvern-timestamp is -330 min off the local clock"),
+	    ==, 1);
+}
+
+/* Issue 11 item 10 and issue 10 item 9: a literal '+' in the query is a
+ * plus; %00 anywhere is a 400, never a cut identifier. */
+static void
+test_pull_identifier_decoding(void)
+{
+	static const char *const bad[] = {
+		"/totp?identifier=bot%40nul.example%00.evil.example",
+		"/totp?identifier=bot%40nul.example&x=%00",
+		"/totp/bot@nul.example%00x",
+		"/totp/bot%00@nul.example",
+		"/totp?identifier=bot%40nul.example&identifier=bot%40plus.example",
+		"/totp?identifier=bot%4",
+		"/totp?identifier=bot%zz%40nul.example",
+		"/totp?identifier",
+		"/totp?identifier=bot%FF%40nul.example",
+	};
+	const char *b = "{\"task_id\":\"tsk_plus\",\"workflow_run_id\":\"wr_1\"}";
+	g_autofree char *r = NULL;
+
+	commit_code("bot+wr_1@plus.example", "656565", now_s() - 5);
+	assert_code("/totp?identifier=bot+wr_1@plus.example", b, "656565");
+	assert_code("/totp?identifier=Bot+wr_1%40plus.example", b, "656565");
+	assert_code("/totp?identifier=bot%2Bwr_1%40plus.example", b, "656565");
+	assert_code("/totp/bot+wr_1@plus.example", b, "656565");
+	commit_code("bot@nul.example", "666666", now_s() - 5);
+	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_test_message("%s", bad[i]);
+		g_assert_cmpint(pull(bad[i], "{\"task_id\":\"tsk_nul\"}", &r), ==, 400);
+		g_assert_null(strstr(r, "666666"));
+		g_clear_pointer(&r, g_free);
+	}
+}
+
+/* Issue 11 item 12: task_id echoed when the request had one. */
+static void
+test_pull_echo_task_id(void)
+{
+	g_autofree char *r = NULL;
+
+	commit_code("echo@example.com", "676868", now_s() - 5);
+	g_assert_cmpint(pull("/totp/echo@example.com",
+	    "{\"task_id\":\"tsk_\\\"q\\u00e9\",\"workflow_run_id\":\"wr_e\"}", &r), ==, 200);
+	g_assert_cmpstr(r, ==,
+	    "{\"task_id\":\"tsk_\\\"q\xc3\xa9\",\"verification_code\":\"676868\"}");
+	g_clear_pointer(&r, g_free);
+	/* no task_id: the reply has none either */
+	g_assert_cmpint(pull("/totp/nothing@example.com", "{\"workflow_run_id\":\"wr_e2\"}",
+	    &r), ==, 200);
+	g_assert_cmpstr(r, ==, "{\"verification_code\":\"\"}");
+	g_clear_pointer(&r, g_free);
+	g_assert_cmpint(pull("/totp/nothing@example.com", "{\"task_id\":\"tsk_e3\"}",
+	    &r), ==, 200);
+	g_assert_cmpstr(r, ==, "{\"task_id\":\"tsk_e3\",\"verification_code\":\"\"}");
+}
+
+/* Issue 11 item 9: the run's own code first, another run's never. */
+static void
+test_pull_run_tag(void)
+{
+	gint64 now = now_s();
+
+	/* a code that came to the run's +address beats a newer untagged one */
+	commit_code("bot+wr_7@tag.example", "686868", now - 100);
+	commit_code("bot@tag.example", "696969", now - 10);
+	assert_code("/totp?identifier=bot%40tag.example",
+	    "{\"task_id\":\"tsk_r7\",\"workflow_run_id\":\"wr_7\"}", "686868");
+	/* the task id tags as well */
+	commit_code("bot+tsk_t1@tag.example", "707171", now - 50);
+	assert_code("/totp?identifier=bot%40tag.example", "{\"task_id\":\"TSK_T1\"}",
+	    "707171");
+	/* another run gets the untagged one, never run 7's */
+	assert_code("/totp?identifier=bot%40tag.example",
+	    "{\"task_id\":\"tsk_r8\",\"workflow_run_id\":\"wr_8\"}", "696969");
+	/* only another run's code: nothing, whichever address is asked */
+	commit_code("bot+wr_9@tag2.example", "707070", now - 5);
+	assert_code("/totp/bot@tag2.example", "{\"workflow_run_id\":\"wr_8\"}", "");
+	assert_code("/totp/bot+wr_9@tag2.example",
+	    "{\"task_id\":\"tsk_x\",\"workflow_run_id\":\"wr_8x\"}", "");
+	assert_code("/totp/bot+wr_9@tag2.example", "{\"workflow_run_id\":\"wr_9\"}",
+	    "707070");
+#ifndef TEST_ON_BASE
+	/* the push's own run id (workflow_run_id = ${plus}) tags a code at a
+	 * fixed identifier */
+	{
+		g_autoptr(GError) err = NULL;
+		struct job_in j = {
+			.dedup_key = "<run-tag@example.com>", .identifier = "fixed@tag3.example",
+			.source = "lmtp", .filter = "test", .body = "{}", .code = "717171",
+			.run_tag = "WR_5", .created = now - 5, .expires = now + 595,
+		};
+
+		g_assert_cmpint(store_commit_jobs(st, &j, 1, &err), ==, 0);
+		assert_code("/totp/fixed@tag3.example", "{\"workflow_run_id\":\"wr_6\"}", "");
+		assert_code("/totp/fixed@tag3.example", "{\"task_id\":\"tsk_none\"}", "");
+		assert_code("/totp/fixed@tag3.example", "{\"workflow_run_id\":\"wr_5\"}",
+		    "717171");
+	}
+#endif
+}
+
+/* Issue 11 item 8: a magic-link verdict is handed out like a code. */
+static void
+test_pull_link(void)
+{
+	g_autoptr(GError) err = NULL;
+	struct message *msg = message_new();
+	struct verdict v = { 0 };
+	struct intake_job ij;
+	const char *link = "https://app.example.com/magic?token=Zx81_q";
+
+	msg->message_id = g_strdup("link-1@example.com");
+	v.forward = TRUE;
+	v.reason = "link";
+	v.filter = g_strdup("test");
+	v.push.identifier = g_strdup("link@example.com");
+	v.push.content = g_strdup(link);
+	intake_job_init(&ij, msg, &v, "lmtp", now_s() - 5, 600);
+	g_assert_cmpint(store_commit_jobs(st, &ij.in, 1, &err), ==, 0);
+	assert_code("/totp/link@example.com", "{\"task_id\":\"tsk_link\"}", link);
+	intake_job_clear(&ij);
+	verdict_clear(&v);
+	message_free(&msg);
+}
+
+#ifndef TEST_ON_BASE
+/* Issue 10 item 10: /healthz probes the store (a write and an fsync) at
+ * most once per few seconds, however often it is asked. */
+static void
+test_healthz_cache(void)
+{
+	guint64 before = store_probe_count(st);
+	g_autofree char *r = NULL;
+
+	for (guint i = 0; i < 20; i++) {
+		g_assert_cmpint(get("GET", "/healthz", FALSE, &r, NULL), ==, 200);
+		g_assert_cmpstr(r, ==, "ok\n");
+		g_clear_pointer(&r, g_free);
+	}
+	g_assert_cmpuint(store_probe_count(st) - before, <=, 1);
+}
+#endif
 
 static void
 test_metrics(void)
@@ -666,7 +995,9 @@ test_no_code_logged(void)
 	static const char *const codes[] = {
 		"111111", "222222", "999999", "313131", "424242", "777777", "787878",
 		"444444", "333333", "555555", "565656", "676767", "808080", "818181",
-		"828282", "838383",
+		"828282", "838383", "616161", "626262", "636363", "646464", "656565",
+		"666666", "676868", "686868", "696969", "707070", "707171", "717171",
+		"Zx81_q",
 	};
 
 	g_mutex_lock(&log_lock);
@@ -681,10 +1012,8 @@ int
 main(int argc, char **argv)
 {
 	g_autoptr(GError) err = NULL;
-	g_autofree char *db = NULL;
 	g_autofree char *inet = NULL;
 	g_autofree char *unix_spec = NULL;
-	struct http_env env = { 0 };
 	int rc;
 
 	g_test_init(&argc, &argv, NULL);
@@ -694,8 +1023,8 @@ main(int argc, char **argv)
 
 	tmpdir = g_dir_make_tmp("test-http-XXXXXX", &err);
 	g_assert_no_error(err);
-	db = g_build_filename(tmpdir, "otpbridge.db", NULL);
-	g_assert_cmpint(store_open(db, &st, &err), ==, 0);
+	db_path = g_build_filename(tmpdir, "otpbridge.db", NULL);
+	g_assert_cmpint(store_open(db_path, &st, &err), ==, 0);
 	sock_path = g_build_filename(tmpdir, "run", "http.sock", NULL);
 
 	cfg = config_defaults();
@@ -724,8 +1053,20 @@ main(int argc, char **argv)
 	g_test_add_func("/http/pull-path-form", test_pull_path_form);
 	g_test_add_func("/http/pull-no-key", test_pull_no_key);
 	g_test_add_func("/http/pull-timestamp", test_pull_timestamp);
+	g_test_add_func("/http/pull-replay", test_pull_replay);
+#ifndef TEST_ON_BASE
+	g_test_add_func("/http/pull-replay-old", test_pull_replay_old);
+#endif
+	g_test_add_func("/http/pull-timestamp-skew", test_pull_timestamp_skew);
+	g_test_add_func("/http/pull-identifier-decoding", test_pull_identifier_decoding);
+	g_test_add_func("/http/pull-echo-task-id", test_pull_echo_task_id);
+	g_test_add_func("/http/pull-run-tag", test_pull_run_tag);
+	g_test_add_func("/http/pull-link", test_pull_link);
 	g_test_add_func("/http/metrics", test_metrics);
 	g_test_add_func("/http/healthz", test_healthz);
+#ifndef TEST_ON_BASE
+	g_test_add_func("/http/healthz-cache", test_healthz_cache);
+#endif
 	g_test_add_func("/http/other-paths", test_other_paths);
 	g_test_add_func("/http/no-code-logged", test_no_code_logged);
 	rc = g_test_run();
@@ -738,6 +1079,7 @@ main(int argc, char **argv)
 	testutil_rm_rf(tmpdir);
 	g_free(tmpdir);
 	g_free(sock_path);
+	g_free(db_path);
 	g_string_free(log_text, TRUE);
 	curl_global_cleanup();
 	return rc;

@@ -421,6 +421,28 @@ test_token_overflow(void)
 	}
 }
 
+/* The pull answer (SPEC 1.2): task_id echoed first when the request had
+ * one, escaped like any JSON string; "" when there is no code. */
+static void
+test_pull_reply(void)
+{
+	static const struct { const char *task, *code, *want; } rows[] = {
+		{ NULL, NULL, "{\"verification_code\":\"\"}" },
+		{ NULL, "123456", "{\"verification_code\":\"123456\"}" },
+		{ "tsk_123", "123456", "{\"task_id\":\"tsk_123\",\"verification_code\":\"123456\"}" },
+		{ "tsk_123", NULL, "{\"task_id\":\"tsk_123\",\"verification_code\":\"\"}" },
+		{ "a\"b\\c\n", "x", "{\"task_id\":\"a\\\"b\\\\c\\n\",\"verification_code\":\"x\"}" },
+		{ "tsk", "https://x.example/m?a=1&b=2",
+		  "{\"task_id\":\"tsk\",\"verification_code\":\"https://x.example/m?a=1&b=2\"}" },
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
+		g_autofree char *got = json_pull_reply(rows[i].task, rows[i].code);
+
+		g_assert_cmpstr(got, ==, rows[i].want);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -442,6 +464,7 @@ main(int argc, char **argv)
 		g_test_add_data_func(p, &token_cases[i], test_token);
 	}
 	g_test_add_func("/json/token/len", test_token_len);
+	g_test_add_func("/json/pull/reply", test_pull_reply);
 	g_test_add_func("/json/token/depth", test_token_depth);
 	g_test_add_func("/json/token/overflow", test_token_overflow);
 	return g_test_run();

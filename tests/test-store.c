@@ -893,6 +893,138 @@ test_prune(void)
 
 /* ---- pull side, IMAP, probe ---------------------------------------------- */
 
+/*
+ * The pull side's choice (SPEC 1.2): per row, the jobs committed, then
+ * what a pull for an identifier naming (task_id, workflow_run_id) gets.
+ */
+static void
+test_pull_code(void)
+{
+	static const struct { const char *ident, *run_tag, *code; gint64 at; } jobs[] = {
+		{ "bot@example.com", NULL, "100001", 10 },
+		{ "bot+wr_7@example.com", NULL, "100002", 5 },      /* run 7's +address */
+		{ "bot+tsk_3@example.com", NULL, "100003", 4 },     /* task 3's */
+		{ "bot+news@example.com", NULL, "100004", 20 },     /* a +detail, not a run */
+		{ "bot@example.com", "WR_9", "100005", 3 },         /* pushed for run 9 */
+		{ "solo+wr_1@example.com", NULL, "100006", 2 },
+		{ "fixed@example.com", "wr_2", "100007", 2 },
+		{ "+1 555 0100", NULL, "100008", 2 },
+	};
+	static const struct { const char *ident, *task, *run, *want; gboolean tagged; } q[] = {
+		{ "bot@example.com", NULL, NULL, "100001", FALSE },
+		{ "bot@example.com", "tsk_1", "wr_1", "100001", FALSE },
+		{ "bot@example.com", NULL, "wr_7", "100002", TRUE },   /* older, but its own */
+		{ "bot@example.com", "TSK_3", "wr_1", "100003", TRUE },
+		{ "bot@example.com", "tsk_3", "wr_7", "100002", TRUE }, /* both: the newer */
+		{ "bot@example.com", NULL, "wr_9", "100005", TRUE },
+		{ "bot+news@example.com", "tsk_1", "wr_1", "100004", FALSE },
+		{ "bot+news@example.com", NULL, "news", "100004", TRUE },
+		{ "bot+wr_7@example.com", NULL, "wr_7", "100002", TRUE },
+		{ "bot+wr_7@example.com", "tsk_1", "wr_1", NULL, FALSE }, /* run 7's, not 1's */
+		{ "solo@example.com", NULL, "wr_2", NULL, FALSE },
+		{ "solo@example.com", NULL, NULL, NULL, FALSE },
+		{ "solo@example.com", NULL, "wr_1", "100006", TRUE },
+		{ "fixed@example.com", NULL, NULL, NULL, FALSE },
+		{ "fixed@example.com", "tsk_9", "wr_3", NULL, FALSE },
+		{ "fixed@example.com", NULL, "wr_2", "100007", TRUE },
+		{ "+1 555 0100", "tsk_1", NULL, "100008", FALSE },
+		{ "nobody@example.com", "tsk_1", "wr_7", NULL, FALSE },
+	};
+	struct tmp t;
+	g_autoptr(GError) err = NULL;
+	struct store *st;
+
+	tmp_init(&t);
+	st = open_ok(t.path);
+	for (guint i = 0; i < G_N_ELEMENTS(jobs); i++) {
+		char key[16];
+		struct job_in j;
+
+		g_snprintf(key, sizeof key, "<p%u@x>", i);
+		j = job_at(key, jobs[i].ident, T0 + jobs[i].at);
+		j.code = jobs[i].code;
+		j.run_tag = jobs[i].run_tag;
+		g_assert_cmpint(store_commit_jobs(st, &j, 1, &err), ==, 0);
+	}
+	for (guint i = 0; i < G_N_ELEMENTS(q); i++) {
+		const char *ids[2] = { q[i].task, q[i].run };
+		g_autofree char *code = NULL;
+		gint64 id = 0;
+		gboolean tagged = FALSE;
+
+		g_test_message("row %u: %s %s %s", i, q[i].ident, q[i].task, q[i].run);
+		g_assert_cmpint(store_pull_code(st, q[i].ident, ids, T0, &code, &id,
+		    &tagged, &err), ==, 0);
+		g_assert_cmpstr(code, ==, q[i].want);
+		g_assert_cmpint(tagged, ==, q[i].tagged);
+		g_assert_true((id != 0) == (q[i].want != NULL));
+	}
+	store_close(&st);
+	tmp_clear(&t);
+}
+
+/* A v1 store (jobs, no pull tables) opens as v2 and keeps its jobs; the
+ * pull-body bindings survive a reopen and the first one stays. */
+static void
+test_migrate_v2(void)
+{
+	struct tmp t;
+	g_autoptr(GError) err = NULL;
+	g_autofree char *cli = g_find_program_in_path("sqlite3");
+	g_autofree char *bound = NULL;
+	g_autofree char *code = NULL;
+	const char *ids[2] = { NULL, "wr_1" };
+	struct store *st;
+	struct job_in j;
+	gint64 first = 0, id = 0;
+	gboolean tagged = FALSE;
+
+	if (cli == NULL) {
+		g_test_skip("the sqlite3 command is not installed");
+		return;
+	}
+	tmp_init(&t);
+	st = open_ok(t.path);
+	store_close(&st);
+	{
+		const char *argv[] = { cli, t.path, "DROP TABLE pull_bodies;"
+		    "DROP INDEX jobs_code_base; ALTER TABLE jobs DROP COLUMN base;"
+		    "ALTER TABLE jobs DROP COLUMN plus_tag; ALTER TABLE jobs DROP COLUMN run_tag;"
+		    "INSERT INTO jobs (dedup_key, identifier, body, code, created, expires,"
+		    " next_attempt, updated) VALUES ('<v1@x>', 'bot+wr_1@example.com', '{}',"
+		    " '424242', 1000, 1600, 1000, 1000);"
+		    "PRAGMA user_version = 1;", NULL };
+		g_assert_true(run(argv, NULL));
+	}
+	st = open_ok(t.path);
+	g_assert_cmpuint(count_all(st), ==, 1);
+	/* a v1 row has no tags: found by its own identifier only */
+	g_assert_cmpint(store_pull_code(st, "bot+wr_1@example.com", ids, 0, &code, &id,
+	    &tagged, &err), ==, 0);
+	g_assert_cmpstr(code, ==, "424242");
+	g_clear_pointer(&code, g_free);
+	j = job_at("<v2@x>", "bot+wr_1@example.com", 2000);
+	j.code = "434343";
+	g_assert_cmpint(store_commit_jobs(st, &j, 1, &err), ==, 0);
+	g_assert_cmpint(store_pull_code(st, "bot@example.com", ids, 0, &code, &id,
+	    &tagged, &err), ==, 0);
+	g_assert_cmpstr(code, ==, "434343");
+	g_assert_true(tagged);
+	g_assert_cmpint(store_pull_body_set(st, "d1", "bot@example.com", 5, &err), ==, 0);
+	g_assert_cmpint(store_pull_body_set(st, "d1", "evil@example.com", 6, &err), ==, 0);
+	store_close(&st);
+	st = open_ok(t.path);
+	g_assert_cmpint(store_pull_body_get(st, "d1", &bound, &first, &err), ==, 0);
+	g_assert_cmpstr(bound, ==, "bot@example.com");
+	g_assert_cmpint(first, ==, 5);
+	g_clear_pointer(&bound, g_free);
+	g_assert_cmpint(store_pull_body_get(st, "d2", &bound, &first, &err), ==, 0);
+	g_assert_null(bound);
+	g_assert_no_error(err);
+	store_close(&st);
+	tmp_clear(&t);
+}
+
 static void
 test_latest_code(void)
 {
@@ -1174,6 +1306,8 @@ main(int argc, char **argv)
 	g_test_add_func("/store/list-requeue-drop", test_list_requeue_drop);
 	g_test_add_func("/store/prune", test_prune);
 	g_test_add_func("/store/latest-code", test_latest_code);
+	g_test_add_func("/store/pull-code", test_pull_code);
+	g_test_add_func("/store/migrate-v2", test_migrate_v2);
 	g_test_add_func("/store/handout", test_handout);
 	g_test_add_func("/store/imap-state", test_imap_state);
 	g_test_add_func("/store/probe", test_probe);
