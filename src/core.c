@@ -4,7 +4,10 @@
  *
  * No I/O and no globals, so every source (test, deliver, LMTP, IMAP)
  * shares it and fuzzing it is cheap.  Hostile input: the parsed message
- * (bounded by mime.c); content sent as text is cut at CORE_TEXT_MAX.
+ * (bounded by mime.c); content sent as text is cut at CORE_TEXT_MAX, and
+ * a text of CORE_TEXT_MIN characters or fewer is never sent: Skyvern
+ * would store it verbatim as the code (SPEC 1.1), so a mail saying only
+ * "123456" or "Hi" must not become one.
  */
 #include "autoconfig.h"
 
@@ -174,6 +177,12 @@ core_decide(const struct filter_set *set, const struct core_options *opt,
 		if (v->push.content == NULL) {
 			v->reason = "no-code";
 			v->detail = "the message has no text";
+			return;
+		}
+		if (g_utf8_strlen(v->push.content, -1) <= CORE_TEXT_MIN) {
+			v->reason = "short-text";
+			v->detail = "text of 10 characters or fewer would be stored as the code";
+			push_job_clear(&v->push);
 			return;
 		}
 	} else {

@@ -118,6 +118,26 @@ static const struct row rows[] = {
 	  "Your verification code is 731904.", NULL, NULL, NULL, SEND_AUTO, FALSE, NULL, "no-match", NULL, NULL },
 	{ "identifier-empty", "x@noid.example", "bot@otp.example.com", "x",
 	  "code 1234", NULL, NULL, NULL, SEND_AUTO, FALSE, "empty-id", "no-identifier", "1234", NULL },
+	/*
+	 * Skyvern stores content of 10 characters or fewer (trimmed) verbatim
+	 * as the code: such a text is never pushed (reason short-text).
+	 */
+	{ "auto-short-text-dropped", "info@fallback.example", "bot@otp.example.com", "News",
+	  "  Call me  \n", NULL, NULL, NULL, SEND_AUTO, FALSE, "autofallback", "short-text", NULL, NULL },
+	{ "auto-text-of-10-dropped", "info@fallback.example", "bot@otp.example.com", "News",
+	  "0123456789", NULL, NULL, NULL, SEND_AUTO, FALSE, "autofallback", "short-text", NULL, NULL },
+	{ "auto-text-of-11-sent", "info@fallback.example", "bot@otp.example.com", "News",
+	  "01234567890", NULL, NULL, NULL, SEND_AUTO, TRUE, "autofallback", "text", NULL,
+	  "{\"totp_identifier\":\"bot@otp.example.com\",\"content\":\"01234567890\",\"source\":\"email\"}" },
+	{ "auto-short-counts-characters", "info@fallback.example", "bot@otp.example.com", "News",
+	  "\xc3\x84\xc3\x96\xc3\x9c\xc3\xa4\xc3\xb6\xc3\xbc\xc3\x9f\xc3\xa9\xc3\xa8\xc3\xa0",
+	  NULL, NULL, NULL, SEND_AUTO, FALSE, "autofallback", "short-text", NULL, NULL },
+	{ "auto-short-subject-dropped", "info@fallback.example", "bot@otp.example.com", "Hi there",
+	  " \n ", NULL, NULL, NULL, SEND_AUTO, FALSE, "autofallback", "short-text", NULL, NULL },
+	{ "default-send-auto-short", "info@default.example", "bot@otp.example.com", "News",
+	  "Nothing", NULL, NULL, NULL, SEND_AUTO, FALSE, "default-send", "short-text", NULL, NULL },
+	{ "send-text-short-refused", "info@text.example", "bot@otp.example.com", "Hi",
+	  "\n 482913 \n", NULL, NULL, NULL, SEND_AUTO, FALSE, "texty", "short-text", NULL, NULL },
 };
 
 static struct message *
