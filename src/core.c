@@ -4,7 +4,10 @@
  *
  * No I/O and no globals, so every source (test, deliver, LMTP, IMAP)
  * shares it and fuzzing it is cheap.  Hostile input: the parsed message
- * (bounded by mime.c); content sent as text is cut at CORE_TEXT_MAX.
+ * (bounded by mime.c); content sent as text is cut at CORE_TEXT_MAX, and
+ * a text of CORE_TEXT_MIN characters or fewer is never sent: Skyvern
+ * would store it verbatim as the code (SPEC 1.1), so a mail saying only
+ * "123456" or "Hi" must not become one.
  */
 #include "autoconfig.h"
 
@@ -53,7 +56,10 @@ core_strip_blanks(const char *s)
 	return g_string_free(out, FALSE);
 }
 
-/* The text sent when a filter falls back to text: trimmed and bounded. */
+/*
+ * The text sent when a filter falls back to text: the body, else the
+ * forwarded message's body, else the subject; trimmed and bounded.
+ */
 static char *
 core_text_content(const struct message *msg)
 {
@@ -62,6 +68,10 @@ core_text_content(const struct message *msg)
 	const char *end;
 
 	t = g_strstrip(g_strdup(src));
+	if (*t == '\0' && msg->forwarded != NULL) {
+		g_free(t);
+		t = g_strstrip(g_strdup(msg->forwarded->text));
+	}
 	if (*t == '\0') {
 		g_free(t);
 		t = g_strstrip(g_strdup(msg->subject));
@@ -106,9 +116,9 @@ core_expand(const char *tmpl, const struct template_vars *vars)
 	return s;
 }
 
-/* Runs the filter's code extraction; sets v->code or a link into *link. */
+/* Runs the filter's code extraction on one body; sets v->code or *link. */
 static void
-core_extract(const struct filter *f, const struct message *msg,
+core_extract_body(const struct filter *f, const struct message *msg,
     struct verdict *v, char **link)
 {
 	if (f->code != NULL) {
@@ -130,6 +140,20 @@ core_extract(const struct filter *f, const struct message *msg,
 			*link = g_steal_pointer(&d.value);
 		detection_clear(&d);
 	}
+}
+
+/*
+ * The message's own body first; a forwarded message (an attached
+ * message/rfc822, its subject and body) only when that gave neither a
+ * code nor a link (doc/core.md section 4).
+ */
+static void
+core_extract(const struct filter *f, const struct message *msg,
+    struct verdict *v, char **link)
+{
+	core_extract_body(f, msg, v, link);
+	if (v->code == NULL && *link == NULL && msg->forwarded != NULL)
+		core_extract_body(f, msg->forwarded, v, link);
 }
 
 void
@@ -174,6 +198,12 @@ core_decide(const struct filter_set *set, const struct core_options *opt,
 		if (v->push.content == NULL) {
 			v->reason = "no-code";
 			v->detail = "the message has no text";
+			return;
+		}
+		if (g_utf8_strlen(v->push.content, -1) <= CORE_TEXT_MIN) {
+			v->reason = "short-text";
+			v->detail = "text of 10 characters or fewer would be stored as the code";
+			push_job_clear(&v->push);
 			return;
 		}
 	} else {

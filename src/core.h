@@ -13,6 +13,11 @@
 
 /* Longest text sent as content when a filter falls back to text. */
 #define CORE_TEXT_MAX 4000
+/*
+ * Longest trimmed text never sent as content (characters): Skyvern stores
+ * content this short verbatim as the code, without reading it.
+ */
+#define CORE_TEXT_MIN 10
 
 struct envelope {
 	const char *rcpt;        /* envelope recipient, or NULL: first To */
@@ -36,7 +41,8 @@ struct verdict {
 	gboolean forward;
 	char *filter;            /* the deciding filter's name, NULL if none */
 	const char *reason;      /* static token: code link text no-match
-	                            no-code auth-fail no-identifier */
+	                            no-code short-text auth-fail
+	                            no-identifier */
 	const char *detail;      /* static human detail, may be NULL */
 	char *code;              /* the extracted code, NULL if none */
 	struct push_job push;    /* filled when forward */

@@ -364,7 +364,9 @@ filter_set_match(const struct filter_set *set, const struct match_input *in)
 			continue;
 		if (f->subject != NULL && !filter_re(f->subject, in->msg->subject))
 			continue;
-		if (f->body != NULL && !filter_re(f->body, in->msg->text))
+		if (f->body != NULL && !filter_re(f->body, in->msg->text) &&
+		    (in->msg->forwarded == NULL ||
+		    !filter_re(f->body, in->msg->forwarded->text)))
 			continue;
 		return f;
 	}

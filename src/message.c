@@ -47,6 +47,7 @@ message_free(struct message **msgp)
 	g_free(msg->text);
 	g_ptr_array_unref(msg->links);
 	g_ptr_array_unref(msg->auth_results);
+	message_free(&msg->forwarded);
 	g_free(msg);
 	*msgp = NULL;
 }

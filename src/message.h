@@ -29,6 +29,13 @@ struct message {
 	gint64 date;           /* Date header as Unix seconds, 0 when absent/bad */
 	char digest[65];       /* SHA-256 of the raw bytes, lowercase hex */
 	gboolean text_truncated; /* the body text was cut at MIME_TEXT_MAX */
+	/*
+	 * The first attached message/rfc822 (a mail forwarded as an
+	 * attachment): its subject, text and links only, read when the
+	 * message's own body has no code; NULL when there is none.  Its own
+	 * attachments and forwarded messages are never read.
+	 */
+	struct message *forwarded;
 };
 
 struct message *message_new(void);

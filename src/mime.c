@@ -6,7 +6,11 @@
  * Message-ID, Authentication-Results), hashes the raw bytes, walks the
  * MIME tree for the body text (the first non-blank text/plain, else the
  * first text/html through html_to_text()) and converts every charset to
- * UTF-8.
+ * UTF-8.  The walk does not enter a message/rfc822 part: the first one
+ * is read apart, the same way, into msg->forwarded (core.c reads it only
+ * when the message's own body has no code); the parts of that inner
+ * message are walked the same way, so its attachments and the messages
+ * forwarded inside it are never read.
  *
  * Hostile input: the whole message.  Broken MIME never fails: missing
  * boundaries, bad base64/QP, unknown or lying charsets, bare LF, NUL
@@ -15,7 +19,8 @@
  * part contents as substreams of it), so a large attachment is scanned
  * but never copied or decoded.
  *
- * Limits: MIME_DEPTH_MAX levels and MIME_PARTS_MAX parts walked (GMime
+ * Limits: MIME_DEPTH_MAX levels and MIME_PARTS_MAX parts walked, the
+ * forwarded message's included (GMime
  * itself stops nesting multiparts at 1024), MIME_DECODED_MAX decoded
  * bytes read from a text part, MIME_HTML_MAX bytes of converted text
  * (HTML before rendering), MIME_TEXT_MAX bytes of body text (cut on a
@@ -55,7 +60,8 @@ struct mime_walk {
 	char *text;		/* the chosen text/plain, or NULL */
 	gboolean truncated;	/* text was cut */
 	GMimeObject *html;	/* the first text/html part, not owned */
-	guint parts;		/* parts visited */
+	GMimeMessagePart *forwarded; /* the first message/rfc822, not owned */
+	guint parts;		/* parts visited (shared with the forwarded walk) */
 };
 
 /* Windows-1252 0x80-0x9F; 0 marks the five undefined bytes. */
@@ -490,20 +496,22 @@ mime_offer_text(struct mime_walk *w, char *text, gboolean truncated)
 		g_free(text);
 }
 
-/* Depth-first search for the body (doc/core.md §1). */
+/*
+ * Depth-first search for the body (doc/core.md §1).  A message/rfc822 is
+ * not entered, only noted; after a text/plain is chosen the walk goes on
+ * only to find the first message/rfc822, reading no more text.
+ */
 static void
 mime_walk(GMimeObject *obj, guint depth, struct mime_walk *w)
 {
 	GMimeContentType *ct;
 
-	if (obj == NULL || w->text != NULL || depth > MIME_DEPTH_MAX ||
-	    ++w->parts > MIME_PARTS_MAX)
+	if (obj == NULL || (w->text != NULL && w->forwarded != NULL) ||
+	    depth > MIME_DEPTH_MAX || ++w->parts > MIME_PARTS_MAX)
 		return;
 	if (GMIME_IS_MESSAGE_PART(obj)) {
-		GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
-
-		if (inner != NULL)
-			mime_walk(g_mime_message_get_mime_part(inner), depth + 1, w);
+		if (w->forwarded == NULL)
+			w->forwarded = GMIME_MESSAGE_PART(obj);
 		return;
 	}
 	if (GMIME_IS_MULTIPART(obj)) {
@@ -517,17 +525,20 @@ mime_walk(GMimeObject *obj, guint depth, struct mime_walk *w)
 		 */
 		if (count == 0 && prologue != NULL) {
 			gboolean cut = FALSE;
-			char *text = mime_part_text(obj, prologue, strlen(prologue),
-			    MIME_TEXT_MAX, &cut);
+			char *text;
 
+			if (w->text != NULL)
+				return;
+			text = mime_part_text(obj, prologue, strlen(prologue),
+			    MIME_TEXT_MAX, &cut);
 			mime_offer_text(w, text, cut);
 			return;
 		}
-		for (int i = 0; i < count && w->text == NULL; i++)
+		for (int i = 0; i < count && (w->text == NULL || w->forwarded == NULL); i++)
 			mime_walk(g_mime_multipart_get_part(mp, i), depth + 1, w);
 		return;
 	}
-	if (!GMIME_IS_PART(obj))
+	if (!GMIME_IS_PART(obj) || w->text != NULL)
 		return;
 	if (g_mime_part_is_attachment(GMIME_PART(obj)) ||
 	    g_mime_part_get_filename(GMIME_PART(obj)) != NULL)
@@ -542,13 +553,18 @@ mime_walk(GMimeObject *obj, guint depth, struct mime_walk *w)
 		w->html = obj;
 }
 
-/* Fills msg->text (and msg->links) from the MIME tree of message. */
-static void
-mime_body(struct message *msg, GMimeMessage *message)
+/*
+ * Fills msg->text (and msg->links) from the MIME tree of message; returns
+ * the first message/rfc822 part found (not owned), or NULL.  *parts counts
+ * the parts walked, across calls.
+ */
+static GMimeMessagePart *
+mime_body(struct message *msg, GMimeMessage *message, guint *parts)
 {
-	struct mime_walk w = { NULL, FALSE, NULL, 0 };
+	struct mime_walk w = { NULL, FALSE, NULL, NULL, *parts };
 
 	mime_walk(g_mime_message_get_mime_part(message), 0, &w);
+	*parts = w.parts;
 	if (w.text == NULL && w.html != NULL) {
 		gboolean cut = FALSE;
 		char *html = mime_part_text(w.html, NULL, 0, MIME_HTML_MAX, &cut);
@@ -568,6 +584,7 @@ mime_body(struct message *msg, GMimeMessage *message)
 		msg->text = w.text;
 		msg->text_truncated = w.truncated;
 	}
+	return w.forwarded;
 }
 
 /* A lower-cased, valid UTF-8 copy of an address; NULL when empty. */
@@ -970,6 +987,36 @@ mime_header_start(const char *data, size_t len, const char **why)
 	return (gssize)off;
 }
 
+/*
+ * Reads the forwarded message part into msg->forwarded: its subject and
+ * its own body, the same way as the outer one, nothing it has attached.
+ */
+static void
+mime_forwarded(struct message *msg, GMimeMessagePart *part, guint *parts)
+{
+	GMimeMessage *inner = g_mime_message_part_get_message(part);
+	struct message *fwd;
+	GMimeHeader *sh;
+	const char *s;
+
+	if (inner == NULL)
+		return;
+	fwd = message_new();
+	(void)mime_body(fwd, inner, parts);
+	sh = g_mime_header_list_get_header(
+	    g_mime_object_get_header_list(GMIME_OBJECT(inner)), "Subject");
+	if (sh != NULL && (s = g_mime_header_get_raw_value(sh)) != NULL) {
+		char *subject = mime_decode_text(s);
+
+		mime_collapse(subject);
+		if (strlen(subject) > MIME_HEADER_MAX)
+			subject[mime_utf8_cut(subject, strlen(subject), MIME_HEADER_MAX)] = '\0';
+		g_free(fwd->subject);
+		fwd->subject = subject;
+	}
+	msg->forwarded = fwd;
+}
+
 int
 mime_parse(const char *data, size_t len, struct message **msg_r, GError **error)
 {
@@ -1024,8 +1071,13 @@ mime_parse(const char *data, size_t len, struct message **msg_r, GError **error)
 	/* A NULL message (GMime found no header) leaves msg empty. */
 	message = g_mime_parser_construct_message(parser, opts);
 	if (message != NULL) {
+		guint parts = 0;
+		GMimeMessagePart *fwd;
+
 		mime_headers(msg, message, opts);
-		mime_body(msg, message);
+		fwd = mime_body(msg, message, &parts);
+		if (fwd != NULL)
+			mime_forwarded(msg, fwd, &parts);
 		g_object_unref(message);
 	}
 	g_object_unref(parser);

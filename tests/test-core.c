@@ -69,6 +69,8 @@ struct row {
 	const char *reason;
 	const char *code;
 	const char *push;        /* exact JSON body, or NULL */
+	/* a forwarded message (msg->forwarded) when fwd_text is not NULL */
+	const char *fwd_subject, *fwd_text;
 };
 
 static const struct row rows[] = {
@@ -118,6 +120,53 @@ static const struct row rows[] = {
 	  "Your verification code is 731904.", NULL, NULL, NULL, SEND_AUTO, FALSE, NULL, "no-match", NULL, NULL },
 	{ "identifier-empty", "x@noid.example", "bot@otp.example.com", "x",
 	  "code 1234", NULL, NULL, NULL, SEND_AUTO, FALSE, "empty-id", "no-identifier", "1234", NULL },
+	/*
+	 * Skyvern stores content of 10 characters or fewer (trimmed) verbatim
+	 * as the code: such a text is never pushed (reason short-text).
+	 */
+	{ "auto-short-text-dropped", "info@fallback.example", "bot@otp.example.com", "News",
+	  "  Call me  \n", NULL, NULL, NULL, SEND_AUTO, FALSE, "autofallback", "short-text", NULL, NULL },
+	{ "auto-text-of-10-dropped", "info@fallback.example", "bot@otp.example.com", "News",
+	  "0123456789", NULL, NULL, NULL, SEND_AUTO, FALSE, "autofallback", "short-text", NULL, NULL },
+	{ "auto-text-of-11-sent", "info@fallback.example", "bot@otp.example.com", "News",
+	  "01234567890", NULL, NULL, NULL, SEND_AUTO, TRUE, "autofallback", "text", NULL,
+	  "{\"totp_identifier\":\"bot@otp.example.com\",\"content\":\"01234567890\",\"source\":\"email\"}" },
+	{ "auto-short-counts-characters", "info@fallback.example", "bot@otp.example.com", "News",
+	  "\xc3\x84\xc3\x96\xc3\x9c\xc3\xa4\xc3\xb6\xc3\xbc\xc3\x9f\xc3\xa9\xc3\xa8\xc3\xa0",
+	  NULL, NULL, NULL, SEND_AUTO, FALSE, "autofallback", "short-text", NULL, NULL },
+	{ "auto-short-subject-dropped", "info@fallback.example", "bot@otp.example.com", "Hi there",
+	  " \n ", NULL, NULL, NULL, SEND_AUTO, FALSE, "autofallback", "short-text", NULL, NULL },
+	{ "default-send-auto-short", "info@default.example", "bot@otp.example.com", "News",
+	  "Nothing", NULL, NULL, NULL, SEND_AUTO, FALSE, "default-send", "short-text", NULL, NULL },
+	/*
+	 * A forwarded message (attached message/rfc822) is read only when the
+	 * message's own body has no code, with its own subject.
+	 */
+	{ "fwd-read-when-body-has-none", "info@default.example", "bot@otp.example.com", "Fwd: see below",
+	  "see below", NULL, NULL, NULL, SEND_CODE, TRUE, "default-send", "code", "551730",
+	  "{\"totp_identifier\":\"bot@otp.example.com\",\"content\":\"551730\",\"source\":\"email\"}",
+	  "[GitHub] Please verify your device", "Device: Firefox\nVerification code: 551730" },
+	{ "fwd-never-beats-body-code", "info@default.example", "bot@otp.example.com", "Your login code",
+	  "Your verification code is 482913.", NULL, NULL, NULL, SEND_CODE, TRUE, "default-send", "code", "482913",
+	  "{\"totp_identifier\":\"bot@otp.example.com\",\"content\":\"482913\",\"source\":\"email\"}",
+	  "Your login code", "Your verification code is 111999." },
+	{ "fwd-uses-its-own-subject", "info@default.example", "bot@otp.example.com", "see attachment",
+	  "FYI", NULL, NULL, NULL, SEND_CODE, TRUE, "default-send", "code", "604318",
+	  "{\"totp_identifier\":\"bot@otp.example.com\",\"content\":\"604318\",\"source\":\"email\"}",
+	  "Your Stripe verification code", "604318" },
+	{ "fwd-without-code", "info@default.example", "bot@otp.example.com", "Fwd: invoice",
+	  "see below", NULL, NULL, NULL, SEND_CODE, FALSE, "default-send", "no-code", NULL, NULL,
+	  "Invoice", "Invoice 2024-05 attached." },
+	{ "fwd-custom-pattern", "codes@acme.example", "bot@otp.example.com", "Fwd",
+	  "below", NULL, NULL, NULL, SEND_AUTO, TRUE, "custom", "code", "123456",
+	  "{\"totp_identifier\":\"bot@otp.example.com\",\"content\":\"123456\",\"task_id\":\"tsk_\",\"source\":\"email\"}",
+	  "x", "PIN: 123 456" },
+	{ "fwd-text-when-body-blank", "info@fallback.example", "bot@otp.example.com", "Fwd",
+	  " \n", NULL, NULL, NULL, SEND_AUTO, TRUE, "autofallback", "text", NULL,
+	  "{\"totp_identifier\":\"bot@otp.example.com\",\"content\":\"Nothing to see here\",\"source\":\"email\"}",
+	  "News", "Nothing to see here\n" },
+	{ "send-text-short-refused", "info@text.example", "bot@otp.example.com", "Hi",
+	  "\n 482913 \n", NULL, NULL, NULL, SEND_AUTO, FALSE, "texty", "short-text", NULL, NULL },
 };
 
 static struct message *
@@ -135,6 +184,13 @@ make_message(const struct row *r)
 	msg->text = g_strdup(r->text);
 	if (r->ar != NULL)
 		g_ptr_array_add(msg->auth_results, g_strdup(r->ar));
+	if (r->fwd_text != NULL) {
+		msg->forwarded = message_new();
+		g_free(msg->forwarded->subject);
+		msg->forwarded->subject = g_strdup(r->fwd_subject);
+		g_free(msg->forwarded->text);
+		msg->forwarded->text = g_strdup(r->fwd_text);
+	}
 	return msg;
 }
 

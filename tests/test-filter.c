@@ -699,6 +699,95 @@ out:
 	message_free(&m);
 }
 
+/* ---- the shipped library (filters/) ------------------------------------ */
+
+/*
+ * Each service filter selects its verification mails by sender and an
+ * anchored subject; the rest of the domain's mail (invitations, invoices,
+ * money requests, notifications whose text other customers write) matches
+ * nothing, the catch-all included.
+ */
+struct shipped_case {
+	const char *from;
+	const char *subject;
+	const char *filter;	/* expected, NULL: none */
+};
+
+static const struct shipped_case shipped_cases[] = {
+	{ "noreply@github.com", "[GitHub] Please verify your device", "github" },
+	{ "noreply@github.com", "[GitHub] Sudo email verification code", "github" },
+	{ "noreply@github.com", "[GitHub] @mallory has invited you to join the @acme organization", NULL },
+	{ "noreply@github.com", "[GitHub] Please verify your device @mallory invited you", NULL },
+	{ "gitlab@mg.gitlab.com", "Verify your identity", "gitlab" },
+	{ "gitlab@mg.gitlab.com", "acme / app | Verify your identity (#12)", NULL },
+	{ "no-reply@accounts.google.com", "Google verification code", "google" },
+	{ "no-reply@accounts.google.com", "Security alert", NULL },
+	{ "comments-noreply@docs.google.com", "Verification code 123456 (Doc)", NULL },
+	{ "account-security-noreply@accountprotection.microsoft.com",
+	  "Microsoft account security code", "microsoft" },
+	{ "account-security-noreply@accountprotection.microsoft.com",
+	  "New app(s) connected to your Microsoft account", NULL },
+	{ "no-reply@slack.com", "Slack confirmation code: ABC-DEF", "slack-code" },
+	{ "feedback@slack.com", "Slack sign-in link for Acme Corp", "slack" },
+	{ "feedback@slack.com", "Mallory has invited you to work with them in Slack", NULL },
+	{ "notifications@stripe.com", "Your Stripe verification code", "stripe" },
+	{ "invoice+statements@stripe.com", "Your Stripe verification code", NULL },
+	{ "no-reply@dropbox.com", "Your Dropbox security code", "dropbox" },
+	{ "no-reply@dropbox.com", "Your Dropbox security code shared \"x\" with you", NULL },
+	{ "service@paypal.com", "Your PayPal security code", "paypal" },
+	{ "service@paypal.de", "Ihr PayPal-Sicherheitscode", "paypal" },
+	{ "service@paypal.com", "Your PayPal security code sent you a request for $1.00 USD", NULL },
+	{ "info@x.com", "Your X confirmation code is ab12cd34", "x" },
+	{ "notify@x.com", "548302 is your X verification code", NULL },
+	{ "noreply@discord.com", "Verify Email Address for Discord", "discord" },
+	{ "notifications@discord.com", "Your Discord verification code", NULL },
+	{ "notify@mail.notion.so", "Your temporary Notion login code is 123456", "notion" },
+	{ "notify@mail.notion.so", "Mallory invited you to Login code 620318", NULL },
+	{ "registration@facebookmail.com", "12345 is your Facebook confirmation code", "facebook" },
+	{ "notification@facebookmail.com", "12345 is your Facebook confirmation code", NULL },
+	{ "no-reply@zoom.us", "Zoom sign-in verification code", "zoom" },
+	{ "no-reply@zoom.us", "Invitation: Zoom sign-in verification code 605833", NULL },
+	{ "noreply@okta.com", "One-time verification code", "okta" },
+	{ "noreply@okta.com", "Welcome to Okta!", NULL },
+	{ "no-reply@auth0user.net", "Welcome to Acme", "auth0" },
+	{ "no-reply@auth0user.net", "You've been invited to join Mallory 123456", NULL },
+	{ "noreply@id.atlassian.com", "Your Atlassian verification code", "atlassian" },
+	{ "jira@acme.atlassian.net", "[JIRA] Verify your email", NULL },
+	{ "noreply@salesforce.com", "Verify your identity in Salesforce", "salesforce" },
+	{ "noreply@salesforce.com", "Case 00012345: Verify your account", NULL },
+	{ "no-reply@shop.app", "Your Shop login code", "shopify" },
+	{ "mailer@shopify.com", "Order #1042 confirmed", NULL },
+	{ "account-update@amazon.de", "amazon.de: Anmeldeversuch", "amazon" },
+	{ "ab12@marketplace.amazon.de", "Your Amazon one-time password", NULL },
+	/* the catch-all: every other sender, lookalikes of the excluded domains too */
+	{ "noreply@medium.com", "Sign in to Medium", "fallback" },
+	{ "noreply@notgithub.com", "Your code", "fallback" },
+	{ "noreply@github.com.mallory.example", "Your code", "fallback" },
+	{ NULL, "Your code", "fallback" },
+};
+
+static void
+test_shipped(gconstpointer data)
+{
+	const struct shipped_case *c = data;
+	static struct filter_set *set;
+	struct message *m = msg_make(c->from, c->subject, "");
+	struct match_input in = { m, "bot@otp.example.com", NULL };
+	const struct filter *f;
+
+	if (set == NULL) {
+		const char *top = g_getenv("top_srcdir");
+		g_autofree char *dir = g_build_filename(top != NULL ? top : ".", "filters", NULL);
+		g_autoptr(GError) err = NULL;
+
+		g_assert_cmpint(filter_set_load(dir, TRUE, &set, &err), ==, 0);
+		g_assert_no_error(err);
+	}
+	f = filter_set_match(set, &in);
+	g_assert_cmpstr(f != NULL ? f->name : NULL, ==, c->filter);
+	message_free(&m);
+}
+
 /* ---- main -------------------------------------------------------------- */
 
 int
@@ -724,6 +813,10 @@ main(int argc, char **argv)
 	g_test_add_func("/filter/load/ignored-files", test_ignored_files);
 	g_test_add_func("/filter/load/fields", test_filter_fields);
 	g_test_add_func("/filter/builtin", test_builtin);
+	for (gsize i = 0; i < G_N_ELEMENTS(shipped_cases); i++) {
+		g_autofree char *p = g_strdup_printf("/filter/shipped/%02zu", i);
+		g_test_add_data_func(p, &shipped_cases[i], test_shipped);
+	}
 	for (gsize i = 0; i < G_N_ELEMENTS(enum_cases); i++) {
 		g_autofree char *p = g_strdup_printf("/filter/load/enum/%s=%s",
 		    enum_cases[i].key, enum_cases[i].value);

@@ -27,6 +27,10 @@ struct mime_case {
 	const char *links;	/* "url|text" lines */
 	const char *message_id;
 	gint64 date;		/* checked when not 0 */
+	/* The forwarded message (msg->forwarded); fwd_text NULL: none. */
+	const char *fwd_subject;
+	const char *fwd_text;
+	const char *fwd_links;
 };
 
 #define HDR "From: sender@example.com\r\nSubject: t\r\n"
@@ -226,12 +230,55 @@ static const struct mime_case mime_cases[] = {
 	{ .name = "html-latin1",
 	    .input = HDR "Content-Type: text/html; charset=iso-8859-1\r\n\r\n<p>caf\xe9&nbsp;&euro;</p>",
 	    .text = "caf\xc3\xa9 \xe2\x82\xac" },
+	/*
+	 * Forwarded messages: the outer body is the text; the first
+	 * message/rfc822 is read apart (its own body, none of its attachments
+	 * or forwarded messages), for core.c to read when the outer has no code.
+	 */
 	{ .name = "forwarded-rfc822",
 	    .input = HDR "Content-Type: multipart/mixed; boundary=out\r\n\r\n"
 	    "--out\r\nContent-Type: message/rfc822\r\n\r\n"
 	    "From: inner@example.com\r\nSubject: inner\r\n"
 	    "Content-Type: text/plain\r\n\r\ninner code 313131\r\n--out--\r\n",
-	    .subject = "t", .from = "sender@example.com", .text = "inner code 313131" },
+	    .subject = "t", .from = "sender@example.com", .text = "",
+	    .fwd_subject = "inner", .fwd_text = "inner code 313131" },
+	{ .name = "forwarded-outer-html-beats-inner-plain",
+	    .input = HDR "Content-Type: multipart/mixed; boundary=out\r\n\r\n"
+	    "--out\r\nContent-Type: text/html\r\n\r\n<p>outer 111111</p>\r\n"
+	    "--out\r\nContent-Type: message/rfc822\r\nContent-Disposition: attachment\r\n\r\n"
+	    "Subject: inner\r\nContent-Type: text/plain\r\n\r\ninner 222222\r\n--out--\r\n",
+	    .text = "outer 111111", .fwd_subject = "inner", .fwd_text = "inner 222222" },
+	{ .name = "forwarded-first-outer-plain-after",
+	    .input = HDR "Content-Type: multipart/mixed; boundary=out\r\n\r\n"
+	    "--out\r\nContent-Type: message/rfc822\r\n\r\n"
+	    "Subject: inner\r\nContent-Type: text/plain\r\n\r\ninner 333333\r\n"
+	    "--out\r\nContent-Type: text/plain\r\n\r\nsee above\r\n--out--\r\n",
+	    .text = "see above", .fwd_subject = "inner", .fwd_text = "inner 333333" },
+	{ .name = "forwarded-after-outer-plain",
+	    .input = HDR "Content-Type: multipart/mixed; boundary=out\r\n\r\n"
+	    "--out\r\nContent-Type: text/plain\r\n\r\nsee below\r\n"
+	    "--out\r\nContent-Type: message/rfc822; name=\"fw.eml\"\r\n"
+	    "Content-Disposition: attachment; filename=\"fw.eml\"\r\n\r\n"
+	    "Subject: =?UTF-8?B?Q8OzZGlnbw==?=\r\nContent-Type: text/html\r\n\r\n"
+	    "<p>C\xc3\xb3" "digo 444444</p><a href=\"https://x.example/l?t=1\">Entrar</a>\r\n--out--\r\n",
+	    .text = "see below", .links = "", .fwd_subject = "C\xc3\xb3" "digo",
+	    .fwd_text = "C\xc3\xb3" "digo 444444\nEntrar", .fwd_links = "https://x.example/l?t=1|Entrar" },
+	{ .name = "forwarded-own-attachments-not-read",
+	    .input = HDR "Content-Type: multipart/mixed; boundary=out\r\n\r\n"
+	    "--out\r\nContent-Type: message/rfc822\r\n\r\n"
+	    "Subject: inner\r\nContent-Type: multipart/mixed; boundary=in\r\n\r\n"
+	    "--in\r\nContent-Type: text/plain; name=\"a.txt\"\r\n\r\nattached 555555\r\n"
+	    "--in\r\nContent-Type: message/rfc822\r\n\r\n"
+	    "Subject: nested\r\n\r\nnested 666666\r\n"
+	    "--in--\r\n--out--\r\n",
+	    .text = "", .fwd_subject = "inner", .fwd_text = "" },
+	{ .name = "forwarded-only-the-first",
+	    .input = HDR "Content-Type: multipart/mixed; boundary=out\r\n\r\n"
+	    "--out\r\nContent-Type: message/rfc822\r\n\r\n"
+	    "Subject: one\r\n\r\nfirst 777777\r\n"
+	    "--out\r\nContent-Type: message/rfc822\r\n\r\n"
+	    "Subject: two\r\n\r\nsecond 888888\r\n--out--\r\n",
+	    .text = "", .fwd_subject = "one", .fwd_text = "first 777777" },
 	{ .name = "attachment-skipped",
 	    .input = HDR "Content-Type: multipart/mixed; boundary=m\r\n\r\n"
 	    "--m\r\nContent-Type: text/plain\r\nContent-Disposition: attachment\r\n\r\natt 111111\r\n"
@@ -359,6 +406,23 @@ test_mime_case(gconstpointer data)
 		g_free(got);
 	}
 	g_assert_false(m->text_truncated);
+	if (c->fwd_text == NULL)
+		g_assert_null(m->forwarded);
+	else {
+		g_assert_nonnull(m->forwarded);
+		g_assert_true(g_utf8_validate(m->forwarded->subject, -1, NULL));
+		g_assert_true(g_utf8_validate(m->forwarded->text, -1, NULL));
+		g_assert_cmpstr(m->forwarded->text, ==, c->fwd_text);
+		if (c->fwd_subject != NULL)
+			g_assert_cmpstr(m->forwarded->subject, ==, c->fwd_subject);
+		if (c->fwd_links != NULL) {
+			char *got = join_links(m->forwarded->links);
+
+			g_assert_cmpstr(got, ==, c->fwd_links);
+			g_free(got);
+		}
+		g_assert_null(m->forwarded->forwarded);
+	}
 	message_free(&m);
 	g_assert_null(m);
 }

@@ -199,6 +199,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    !g_utf8_validate(msg->subject, -1, NULL) ||
 		    !g_utf8_validate(msg->text, -1, NULL))
 			abort();  /* message.h: every string is valid UTF-8 */
+		if (msg->forwarded != NULL &&
+		    (msg->forwarded->forwarded != NULL ||
+		    !g_utf8_validate(msg->forwarded->subject, -1, NULL) ||
+		    !g_utf8_validate(msg->forwarded->text, -1, NULL)))
+			abort();  /* one forwarded level, valid UTF-8 */
 		fuzz_decide(fuzz_builtin, msg, &env_rcpt);
 		fuzz_decide(fuzz_custom, msg, &env_rcpt);
 		fuzz_decide(fuzz_custom, msg, &env_imap);
