@@ -48,6 +48,8 @@ SHAPES = [
   "Hi,\n\nYour verification code:\n\nQ7K-2MX\n\nEnter it in the browser window where you started signing in.\n\nFigma, Inc.", "Q7K-2MX", {}),
  ("eight-digit-code-html", "Booking.com", "noreply@booking.com", "Your Booking.com verification code",
   "Hi,\n\nUse this verification code to sign in to your Booking.com account:\n\n48213907\n\nThis code expires in 15 minutes.\n\nBooking.com B.V., Herengracht 597, 1017 CE Amsterdam", "48213907", {"html": True}),
+ ("slack-confirmation-code-digits-filter", "Slack", "no-reply@slack.com", "Slack confirmation code: 482-913",
+  "Confirm your email address\n\nYour confirmation code is below - enter it in your open browser window and we'll help you get signed in.\n\n482-913\n\nIf you didn't request this email, there's nothing to worry about - you can safely ignore it.\n\nSlack Technologies, LLC, 500 Howard Street, San Francisco, CA 94105", "482913", {"filter": "slack-code"}),
 ]
 
 MEET = [

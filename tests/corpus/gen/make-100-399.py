@@ -67,8 +67,8 @@ for name, fn, addr, subj, text, code, o in SHAPES:
     if o.get("html") or o.get("html_only"):
         kw["html"] = htmlize(text, None if code not in text.split("\n") else code, cs)
         kw["html_only"] = bool(o.get("html_only"))
-    mail(num, name, fn, addr, subj, text, charset=cs, cte=cte, expect=fwd(code), **kw)
-    rows.append((num, name, "fallback", "code `%s`" % code, "shape"))
+    mail(num, name, fn, addr, subj, text, charset=cs, cte=cte, expect=fwd(code, o.get("filter", "fallback")), **kw)
+    rows.append((num, name, o.get("filter", "fallback"), "code `%s`" % code, "shape"))
     num += 1
 
 ICS = ("Content-Type: text/calendar; charset=utf-8; method=REQUEST\r\nContent-Transfer-Encoding: 7bit\r\n\r\n"
