@@ -3,17 +3,22 @@
  *
  * Pure: no I/O, no mutable globals, GLib only, no regular expressions.  The
  * subject and the body text are cut into lines and each line into tokens in
- * one linear pass over the UTF-8 (words, digit runs, CJK runs, spaces,
- * punctuation, URLs).  Latin words are folded once (lower case, accents
- * removed, ß -> ss) and looked up in one keyword table that says what a word
- * is: an OTP keyword, a generic "code" word, a weak sign-in/security word, a
- * negating modifier (zip, promo, Gutschein...), a decoy label (order, invoice,
- * phone...), a currency, a copula.  CJK runs are matched by substring against
- * a second table.  Candidates (4-8 digit runs, grouped digits, spaced single
- * digits on a line of their own, uppercase alphanumeric codes) are checked for
- * decoy shapes and labels, gated by keyword proximity, scored, merged by value;
- * a tie between two different values is "nothing".  Only when no candidate
- * counted at all is a magic sign-in link looked for.
+ * one linear pass over the UTF-8 (words, digit runs, CJK/Hangul/Thai runs,
+ * spaces, punctuation, URLs).  Words are folded once (lower case, accents
+ * removed, ß -> ss, Arabic letter forms unified) and looked up in the word
+ * table of lexicon.c, which says what a word is: an OTP keyword, a generic
+ * "code" word, a weak sign-in/security word, a negating modifier (zip, promo,
+ * Gutschein...), a decoy label (order, invoice, phone...), a currency, a
+ * copula, a meeting or booking/gift word.  CJK, Hangul and Thai runs are
+ * matched by substring against the phrase table.  Candidates (4-8 digit
+ * runs, grouped digits, spaced single digits on a line of their own,
+ * uppercase alphanumeric codes, label-prefixed digits, lower/mixed-case
+ * alphanumeric words right after an OTP keyword) are checked for decoy
+ * shapes and labels, gated by keyword proximity, scored, merged by value;
+ * a meeting invitation keeps none, a booking/ticket/gift/promo mail only
+ * those an OTP word vouched for; a tie between two different values is
+ * "nothing".  Only when no candidate counted at all is a magic sign-in link
+ * looked for (never in a meeting invitation).
  *
  * Only the lines that can matter are tokenized: a cheap first pass finds
  * the non-blank lines and which hold a digit; a line is read when it or one
@@ -45,9 +50,16 @@
  * alone counts only for a URL in plain text, and only when the mail speaks
  * of signing in somewhere.  Best standing wins; a tie is nothing.
  *
+ * The kind of mail (XXX: judged from words, so a sign-in mail that says
+ * "meeting" or "invitation" near its code gives nothing, and a booking mail
+ * whose code line says "verification" still gives its code): meeting words
+ * anywhere read drop every candidate; booking, ticket, gift and promo words
+ * leave only candidates an OTP word (strength 3) vouched for.
+ *
  * Hostile input: the whole subject and body text of any mail, possibly
  * invalid UTF-8 (an invalid byte is one punctuation token), and the href and
- * anchor text of every HTML link.
+ * anchor text of every HTML link; detect_normalize() reads a filter's capture
+ * (any UTF-8, blanks removed) and keeps at most DETECT_VALUE_MAX - 1 digits.
  *
  * Limits: DETECT_TEXT_MAX bytes of text are read (XXX: a code further down
  * a giant mail is missed; OTP mails put it near the top); a line is looked
@@ -56,7 +68,7 @@
  * links and DETECT_TLINKS_MAX text URLs are kept; URLs longer than
  * DETECT_URL_MAX are ignored; the subject is read up to 4 KiB, anchor texts
  * up to 1 KiB.  Work is linear in the text read.  Not handled: fullwidth
- * digits, lower-case alphanumeric codes, keywords in other languages.
+ * digits, languages the lexicon does not have.
  */
 #include "autoconfig.h"
 
