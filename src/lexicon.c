@@ -443,7 +443,6 @@ const struct lexicon_entry lexicon_words[] = {
 	KW("invitacion", K_MEET),
 	KW("spotkanie", K_MEET),
 	KW("toplanti", K_MEET),
-	KW("webex", K_MEET),
 	KW("reservierung", K_NEG | K_LABEL | K_TXN),
 	KW("prenotazione", K_NEG | K_LABEL | K_TXN),
 	KW("reservering", K_NEG | K_LABEL | K_TXN),

@@ -179,6 +179,9 @@ static const struct dcase code_cases[] = {
 	{ "", "Use the following code to access your account: 771093", C, "771093" },
 	{ "", "FB-48213 is your Facebook confirmation code", C, "48213" },
 	{ "", "Here is the Steam Guard code you need to login to account bot:\n\n4KT9Q", C, "4KT9Q" },
+	/* a brand is not a kind of mail: a meeting or travel company's own sign-in code */
+	{ "Your Webex verification code", "Your Webex verification code is 482913", C, "482913" },
+	{ "Your Booking.com verification code", "Use this verification code to sign in to your Booking.com account:\n\n48213907", C, "48213907" },
 };
 
 /* ---- decoys: no code ------------------------------------------------------ */
