@@ -556,6 +556,7 @@ const struct lexicon_entry lexicon_words[] = {
 	KW("siparis", K_NEG | K_LABEL),
 	KW("indirim", K_NEG | K_PROMO | K_TXN),
 	KW("kargo", K_LABEL),
+	KW("takip", K_NEG | K_LABEL),
 	KW("rezervasyon", K_NEG | K_LABEL | K_TXN),
 	KW("fatura", K_LABEL),
 
@@ -706,10 +707,10 @@ G_STATIC_ASSERT(G_N_ELEMENTS(lexicon_words) <= LEXICON_WORDS_MAX);
 
 /* Phrases matched as substrings of a CJK, Hangul or Thai run (the longest wins). */
 const struct lexicon_entry lexicon_phrases[] = {
-	KW("確認コード", K_OTP), KW("認証コード", K_OTP), KW("検証コード", K_OTP),
+	KW("確認コード", K_CODE), KW("認証コード", K_OTP), KW("検証コード", K_OTP),
 	KW("ワンタイムパスワード", K_OTP), KW("ワンタイムコード", K_OTP),
 	KW("パスコード", K_OTP), KW("セキュリティコード", K_OTP),
-	KW("認証番号", K_OTP), KW("確認番号", K_OTP), KW("本人確認", K_OTP),
+	KW("認証番号", K_OTP), KW("確認番号", K_CODE), KW("本人確認", K_OTP),
 	KW("認証", K_OTP | K_LINK), KW("コード", K_CODE), KW("暗証番号", K_CODE),
 	KW("ログイン", K_WEAK | K_LINK), KW("サインイン", K_WEAK | K_LINK),
 	KW("確認", K_WEAK | K_LINK), KW("セキュリティ", K_WEAK),
@@ -718,7 +719,7 @@ const struct lexicon_entry lexicon_phrases[] = {
 	KW("动态码", K_OTP), KW("動態碼", K_OTP), KW("动态密码", K_OTP),
 	KW("動態密碼", K_OTP), KW("一次性密码", K_OTP), KW("安全码", K_OTP),
 	KW("安全碼", K_OTP), KW("认证码", K_OTP), KW("認證碼", K_OTP),
-	KW("确认码", K_OTP), KW("確認碼", K_OTP), KW("登录", K_WEAK | K_LINK),
+	KW("确认码", K_CODE), KW("確認碼", K_CODE), KW("登录", K_WEAK | K_LINK),
 	KW("登錄", K_WEAK | K_LINK), KW("登入", K_WEAK | K_LINK),
 	KW("确认", K_WEAK | K_LINK), KW("安全", K_WEAK),
 	KW("인증번호", K_OTP), KW("인증코드", K_OTP), KW("인증", K_OTP),

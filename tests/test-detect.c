@@ -329,6 +329,8 @@ static const struct dcase decoy_cases[] = {
 	{ "", "Your referral code: bot48k2", N, NULL },
 	{ "", "Your code: abc123", N, NULL },
 	{ "", "Ваш промокод: LETO300", N, NULL },
+	{ "ご予約の確認", "予約番号：48213907\n確認コード：482913", N, NULL },
+	{ "Siparişiniz kargoya verildi", "Sipariş numarası: 482913756\nKargo takip kodu: 482913", N, NULL },
 };
 
 /* ---- magic links from the text ---------------------------------------- */
