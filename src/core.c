@@ -126,8 +126,13 @@ core_extract_body(const struct filter *f, const struct message *msg,
 		    strlen(msg->subject));
 		if (c == NULL)
 			c = regex_extract(f->code, msg->text, strlen(msg->text));
-		if (c != NULL)
-			v->code = core_strip_blanks(c);
+		if (c != NULL) {
+			g_autofree char *s = core_strip_blanks(c);
+
+			/* the same normalisation as the detector's (doc/core.md §4) */
+			if (s != NULL)
+				v->code = detect_normalize(s);
+		}
 		return;
 	}
 	{

@@ -3,17 +3,22 @@
  *
  * Pure: no I/O, no mutable globals, GLib only, no regular expressions.  The
  * subject and the body text are cut into lines and each line into tokens in
- * one linear pass over the UTF-8 (words, digit runs, CJK runs, spaces,
- * punctuation, URLs).  Latin words are folded once (lower case, accents
- * removed, ß -> ss) and looked up in one keyword table that says what a word
- * is: an OTP keyword, a generic "code" word, a weak sign-in/security word, a
- * negating modifier (zip, promo, Gutschein...), a decoy label (order, invoice,
- * phone...), a currency, a copula.  CJK runs are matched by substring against
- * a second table.  Candidates (4-8 digit runs, grouped digits, spaced single
- * digits on a line of their own, uppercase alphanumeric codes) are checked for
- * decoy shapes and labels, gated by keyword proximity, scored, merged by value;
- * a tie between two different values is "nothing".  Only when no candidate
- * counted at all is a magic sign-in link looked for.
+ * one linear pass over the UTF-8 (words, digit runs, CJK/Hangul/Thai runs,
+ * spaces, punctuation, URLs).  Words are folded once (lower case, accents
+ * removed, ß -> ss, Arabic letter forms unified) and looked up in the word
+ * table of lexicon.c, which says what a word is: an OTP keyword, a generic
+ * "code" word, a weak sign-in/security word, a negating modifier (zip, promo,
+ * Gutschein...), a decoy label (order, invoice, phone...), a currency, a
+ * copula, a meeting or booking/gift word.  CJK, Hangul and Thai runs are
+ * matched by substring against the phrase table.  Candidates (4-8 digit
+ * runs, grouped digits, spaced single digits on a line of their own,
+ * uppercase alphanumeric codes, label-prefixed digits, lower/mixed-case
+ * alphanumeric words right after an OTP keyword) are checked for decoy
+ * shapes and labels, gated by keyword proximity, scored, merged by value;
+ * a meeting invitation keeps none, a booking/ticket/gift/promo mail only
+ * those an OTP word vouched for; a tie between two different values is
+ * "nothing".  Only when no candidate counted at all is a magic sign-in link
+ * looked for (never in a meeting invitation).
  *
  * Only the lines that can matter are tokenized: a cheap first pass finds
  * the non-blank lines and which hold a digit; a line is read when it or one
@@ -45,9 +50,16 @@
  * alone counts only for a URL in plain text, and only when the mail speaks
  * of signing in somewhere.  Best standing wins; a tie is nothing.
  *
+ * The kind of mail (XXX: judged from words, so a sign-in mail that says
+ * "meeting" or "invitation" near its code gives nothing, and a booking mail
+ * whose code line says "verification" still gives its code): meeting words
+ * anywhere read drop every candidate; booking, ticket, gift and promo words
+ * leave only candidates an OTP word (strength 3) vouched for.
+ *
  * Hostile input: the whole subject and body text of any mail, possibly
  * invalid UTF-8 (an invalid byte is one punctuation token), and the href and
- * anchor text of every HTML link.
+ * anchor text of every HTML link; detect_normalize() reads a filter's capture
+ * (any UTF-8, blanks removed) and keeps at most DETECT_VALUE_MAX - 1 digits.
  *
  * Limits: DETECT_TEXT_MAX bytes of text are read (XXX: a code further down
  * a giant mail is missed; OTP mails put it near the top); a line is looked
@@ -56,13 +68,14 @@
  * links and DETECT_TLINKS_MAX text URLs are kept; URLs longer than
  * DETECT_URL_MAX are ignored; the subject is read up to 4 KiB, anchor texts
  * up to 1 KiB.  Work is linear in the text read.  Not handled: fullwidth
- * digits, lower-case alphanumeric codes, keywords in other languages.
+ * digits, languages the lexicon does not have.
  */
 #include "autoconfig.h"
 
 #include <string.h>
 
 #include "detect.h"
+#include "lexicon.h"
 #include "message.h"
 
 #define DETECT_TEXT_MAX    (64 * 1024)
@@ -74,465 +87,31 @@
 #define DETECT_TLINKS_MAX  64
 #define DETECT_URL_MAX     4096
 #define DETECT_EARLY_BYTES 2048
+#define DETECT_KW_BUCKETS  (36 + 64)   /* a-z, 0-9, then UTF-8 lead bytes */
 
-/* What a word (or CJK phrase) is. */
-#define K_OTP     0x0001u  /* unambiguous: verification, OTP, passcode, 验证码 */
-#define K_CODE    0x0002u  /* generic: code, código, PIN, コード */
-#define K_WEAK    0x0004u  /* sign in, login, security, confirm */
-#define K_NEG     0x0008u  /* negates a keyword next to it: zip, promo */
-#define K_LABEL   0x0010u  /* labels a number that is no code: order, invoice */
-#define K_PHONE   0x0020u  /* phone, tel, call */
-#define K_POST    0x0040u  /* zip, postcode, PLZ */
-#define K_CUR     0x0080u  /* USD, EUR, euros */
-#define K_NUMW    0x0100u  /* no, nr, number: transparent before a number */
-#define K_COP     0x0200u  /* is, ist, est, es, lautet */
-#define K_FUNC    0x0400u  /* de, di, of: skipped between modifier and keyword */
-#define K_LINK    0x0800u  /* sign in, verify, confirm: a magic link's anchor */
-#define K_LINKNEG 0x1000u  /* unsubscribe, privacy, help, reset */
-#define K_PROMO   0x2000u  /* a line about selling: off, sale, discount */
-#define K_PFX     0x4000u  /* only as the first half of a "...code" compound */
-#define K_NEGD    0x8000u  /* a keyword negated by its neighbour */
-#define K_CONJ    0x10000u /* and, or, und, et: joins a list of numbers */
+/* The lexicon's flags, short (lexicon.h says what each means). */
+#define K_OTP     LEXICON_OTP
+#define K_CODE    LEXICON_CODE
+#define K_WEAK    LEXICON_WEAK
+#define K_NEG     LEXICON_NEG
+#define K_LABEL   LEXICON_LABEL
+#define K_PHONE   LEXICON_PHONE
+#define K_POST    LEXICON_POST
+#define K_CUR     LEXICON_CUR
+#define K_NUMW    LEXICON_NUMW
+#define K_COP     LEXICON_COP
+#define K_FUNC    LEXICON_FUNC
+#define K_LINK    LEXICON_LINK
+#define K_LINKNEG LEXICON_LINKNEG
+#define K_PROMO   LEXICON_PROMO
+#define K_PFX     LEXICON_PFX
+#define K_NEGD    LEXICON_NEGD
+#define K_CONJ    LEXICON_CONJ
+#define K_MEET    LEXICON_MEET
+#define K_TXN     LEXICON_TXN
 
 #define K_KW    (K_OTP | K_CODE | K_WEAK)
 #define K_DECOY (K_NEG | K_LABEL | K_PHONE | K_POST | K_CUR | K_NEGD)
-
-struct kw {
-	const char *w;     /* folded: lower case ASCII, no accents */
-	guint8 len;
-	guint32 flags;
-	const char *need;  /* "in|on": counts only before one of these words */
-};
-
-#define KW(w, f)     { w, sizeof(w) - 1, f, NULL }
-#define KWN(w, f, n) { w, sizeof(w) - 1, f, n }
-
-/* Latin-script words, grouped by first letter (lookups scan one group). */
-static const struct kw detect_words[] = {
-	KW("2fa", K_OTP),
-	KW("aanmelden", K_WEAK | K_LINK),
-	KW("abbestellen", K_LINKNEG),
-	KW("abmelden", K_LINKNEG),
-	KW("acces", K_WEAK),
-	KW("accedere", K_LINK),
-	KW("accedi", K_LINK),
-	KW("acceder", K_LINK),
-	KW("acceso", K_WEAK),
-	KW("access", K_WEAK),
-	KW("accesso", K_WEAK),
-	KW("account", K_LABEL),
-	KW("acesso", K_WEAK),
-	KW("activar", K_LINK),
-	KW("activate", K_LINK),
-	KW("activer", K_LINK),
-	KW("activeren", K_LINK),
-	KW("afmelden", K_LINKNEG),
-	KW("agb", K_LINKNEG),
-	KW("aide", K_LINKNEG),
-	KW("aiuto", K_LINKNEG),
-	KW("ajuda", K_LINKNEG),
-	KW("aktion", K_NEG | K_PROMO),
-	KW("aktivieren", K_LINK),
-	KW("aktivierung", K_PFX),
-	KW("alarm", K_NEG),
-	KW("amount", K_LABEL),
-	KW("and", K_CONJ),
-	KW("anmelde", K_PFX),
-	KW("anmelden", K_WEAK | K_LINK),
-	KW("anmeldung", K_WEAK),
-	KW("appelez", K_PHONE),
-	KW("are", K_COP),
-	KW("area", K_NEG),
-	KW("article", K_LABEL),
-	KW("artikel", K_LABEL),
-	KW("ativar", K_LINK),
-	KW("attiva", K_LINK),
-	KW("aud", K_CUR),
-	KW("auftrag", K_LABEL),
-	KW("auftrags", K_LABEL),
-	KW("autenticacao", K_OTP),
-	KW("autenticacion", K_OTP),
-	KW("autenticazione", K_OTP),
-	KW("authenticate", K_OTP),
-	KW("authentication", K_OTP),
-	KW("authenticator", K_OTP),
-	KW("authentification", K_OTP),
-	KW("authentifizierung", K_OTP),
-	KW("ayuda", K_LINKNEG),
-	KW("balance", K_LABEL),
-	KW("bar", K_NEG),
-	KW("barcode", K_NEG | K_LABEL),
-	KW("bedrag", K_LABEL),
-	KW("bel", K_PHONE),
-	KW("bellen", K_PHONE),
-	KW("bestatigen", K_WEAK | K_LINK),
-	KW("bestatigung", K_WEAK),
-	KW("bestell", K_LABEL),
-	KW("bestelling", K_NEG | K_LABEL),
-	KW("bestellung", K_NEG | K_LABEL),
-	KW("betrag", K_LABEL),
-	KW("beveiliging", K_WEAK),
-	KW("bevestigen", K_WEAK | K_LINK),
-	KW("bevestiging", K_WEAK),
-	KW("boeking", K_NEG | K_LABEL),
-	KW("booking", K_NEG | K_LABEL),
-	KW("brl", K_CUR),
-	KW("buchung", K_NEG | K_LABEL),
-	KW("building", K_NEG),
-	KW("cad", K_CUR),
-	KW("cadeau", K_NEG | K_PROMO),
-	KW("call", K_PHONE),
-	KW("cancelar", K_LINKNEG),
-	KW("cap", K_POST),
-	KW("case", K_LABEL),
-	KW("checkout", K_PROMO),
-	KW("chf", K_CUR),
-	KW("chiama", K_PHONE),
-	KW("chiamaci", K_PHONE),
-	KW("clave", K_CODE),
-	KW("client", K_LABEL),
-	KW("cliente", K_LABEL),
-	KW("cny", K_CUR),
-	KW("code", K_CODE),
-	KW("codes", K_CODE),
-	KW("codice", K_CODE),
-	KW("codici", K_CODE),
-	KW("codigo", K_CODE),
-	KW("codigos", K_CODE),
-	KW("colis", K_LABEL),
-	KW("color", K_NEG),
-	KW("colour", K_NEG),
-	KW("commande", K_NEG | K_LABEL),
-	KW("compte", K_LABEL),
-	KW("conferma", K_WEAK | K_LINK),
-	KW("confidentialite", K_LINKNEG),
-	KW("confirm", K_WEAK | K_LINK),
-	KW("confirmacao", K_WEAK),
-	KW("confirmacion", K_WEAK),
-	KW("confirmar", K_WEAK | K_LINK),
-	KW("confirmation", K_WEAK | K_LINK),
-	KW("confirmer", K_WEAK | K_LINK),
-	KW("connecter", K_WEAK | K_LINK),
-	KW("connexion", K_WEAK | K_LINK),
-	KW("conta", K_LABEL),
-	KW("contact", K_LINKNEG),
-	KW("country", K_NEG),
-	KW("coupon", K_NEG | K_PROMO),
-	KW("cp", K_POST),
-	KW("cuenta", K_LABEL),
-	KW("customer", K_LABEL),
-	KW("da", K_FUNC),
-	KW("datenschutz", K_LINKNEG),
-	KW("de", K_FUNC),
-	KW("decode", K_NEG),
-	KW("del", K_FUNC),
-	KW("der", K_FUNC),
-	KW("des", K_FUNC),
-	KW("desabonner", K_LINKNEG),
-	KW("descuento", K_NEG | K_PROMO),
-	KW("desconto", K_NEG | K_PROMO),
-	KW("desinscribir", K_LINKNEG),
-	KW("desinscribirse", K_LINKNEG),
-	KW("desuscribir", K_LINKNEG),
-	KW("di", K_FUNC),
-	KW("digits", K_LABEL),
-	KW("discount", K_NEG | K_PROMO),
-	KW("disiscriviti", K_LINKNEG),
-	KW("dkk", K_CUR),
-	KW("do", K_FUNC),
-	KW("dollar", K_CUR),
-	KW("dollars", K_CUR),
-	KW("door", K_NEG),
-	KW("dress", K_NEG),
-	KW("du", K_FUNC),
-	KW("e", K_COP | K_CONJ),
-	KW("eenmalige", K_OTP),
-	KW("einloggen", K_WEAK | K_LINK),
-	KW("einmal", K_PFX),
-	KW("einmalpasswort", K_OTP),
-	KW("encode", K_NEG),
-	KW("en", K_CONJ),
-	KW("endend", K_LABEL),
-	KW("endet", K_LABEL),
-	KW("ending", K_LABEL),
-	KW("entrar", K_LINK),
-	KW("entry", K_NEG),
-	KW("error", K_NEG | K_LABEL),
-	KW("es", K_COP),
-	KW("est", K_COP),
-	KW("eur", K_CUR),
-	KW("euro", K_CUR),
-	KW("et", K_CONJ),
-	KW("euros", K_CUR),
-	KW("factura", K_LABEL),
-	KW("facture", K_LABEL),
-	KW("factuur", K_LABEL),
-	KW("faq", K_LINKNEG),
-	KW("fattura", K_LABEL),
-	KW("fax", K_PHONE),
-	KW("fehler", K_NEG | K_LABEL),
-	KW("flight", K_LABEL),
-	KW("flug", K_LABEL),
-	KW("freischalt", K_PFX),
-	KW("garage", K_NEG),
-	KW("gate", K_NEG),
-	KW("gbp", K_CUR),
-	KW("geocode", K_NEG),
-	KW("geschenk", K_NEG | K_PROMO),
-	KW("gift", K_NEG | K_PROMO),
-	KW("gutschein", K_NEG | K_PROMO),
-	KW("handy", K_PHONE),
-	KW("help", K_LINKNEG),
-	KW("hilfe", K_LINKNEG),
-	KW("hotline", K_PHONE),
-	KW("iban", K_LABEL),
-	KW("id", K_LABEL),
-	KW("importe", K_LABEL),
-	KW("importo", K_LABEL),
-	KW("inlog", K_PFX),
-	KW("inloggen", K_WEAK | K_LINK),
-	KW("inr", K_CUR),
-	KW("invoice", K_LABEL),
-	KW("is", K_COP),
-	KW("ist", K_COP),
-	KW("item", K_LABEL),
-	KW("jpy", K_CUR),
-	KW("klant", K_LABEL),
-	KW("kontakt", K_LINKNEG),
-	KW("konto", K_LABEL),
-	KW("korting", K_NEG | K_PROMO),
-	KW("kunde", K_LABEL),
-	KW("kunden", K_LABEL),
-	KW("lautet", K_COP),
-	KW("ligue", K_PHONE),
-	KW("llame", K_PHONE),
-	KW("llamenos", K_PHONE),
-	KW("lockbox", K_NEG),
-	KWN("log", K_WEAK | K_LINK, "in|on"),
-	KW("login", K_WEAK | K_LINK),
-	KW("logon", K_WEAK | K_LINK),
-	KW("logout", K_LINKNEG),
-	KW("loyalty", K_LABEL),
-	KW("magic", K_LINK),
-	KW("member", K_LABEL),
-	KW("membership", K_LABEL),
-	KW("mfa", K_OTP),
-	KW("mitglied", K_LABEL),
-	KW("mobile", K_PHONE),
-	KW("mobiletan", K_CODE),
-	KW("model", K_LABEL),
-	KW("monouso", K_OTP),
-	KW("montant", K_LABEL),
-	KW("mxn", K_CUR),
-	KW("n", K_NUMW),
-	KW("no", K_NUMW),
-	KW("nok", K_CUR),
-	KW("nr", K_NUMW),
-	KW("num", K_NUMW),
-	KW("number", K_NUMW),
-	KW("nummer", K_NUMW),
-	KW("numero", K_NUMW),
-	KW("o", K_CONJ),
-	KW("oder", K_CONJ),
-	KW("of", K_FUNC),
-	KW("off", K_PROMO),
-	KW("om", K_COP),
-	KWN("one", K_OTP, "time"),
-	KW("onetime", K_OTP),
-	KW("opcode", K_NEG),
-	KW("optout", K_LINKNEG),
-	KW("or", K_CONJ),
-	KW("order", K_NEG | K_LABEL),
-	KW("ordine", K_NEG | K_LABEL),
-	KW("otp", K_OTP),
-	KW("ou", K_CONJ),
-	KW("pacco", K_LABEL),
-	KW("package", K_LABEL),
-	KW("paket", K_LABEL),
-	KW("pakket", K_LABEL),
-	KW("paquete", K_LABEL),
-	KW("parcel", K_LABEL),
-	KW("passcode", K_OTP),
-	KW("passcodes", K_OTP),
-	KW("password", K_LINKNEG),
-	KW("passwort", K_LINKNEG),
-	KW("para", K_COP),
-	KW("pedido", K_NEG | K_LABEL),
-	KW("phone", K_PHONE),
-	KW("phototan", K_CODE),
-	KW("pin", K_CODE),
-	KW("pln", K_CUR),
-	KW("plz", K_POST),
-	KW("policy", K_LABEL),
-	KW("pour", K_COP),
-	KW("post", K_NEG | K_POST),
-	KW("postal", K_NEG | K_POST),
-	KW("postale", K_NEG | K_POST),
-	KW("postcode", K_NEG | K_POST),
-	KW("postleitzahl", K_POST),
-	KW("preco", K_LABEL),
-	KW("preferences", K_LINKNEG),
-	KW("preis", K_LABEL),
-	KW("prezzo", K_LABEL),
-	KW("price", K_LABEL),
-	KW("prijs", K_LABEL),
-	KW("privacidad", K_LINKNEG),
-	KW("privacidade", K_LINKNEG),
-	KW("privacy", K_LINKNEG),
-	KW("prix", K_LABEL),
-	KW("prodotto", K_NEG | K_LABEL),
-	KW("product", K_NEG | K_LABEL),
-	KW("producto", K_NEG | K_LABEL),
-	KW("produit", K_NEG | K_LABEL),
-	KW("produkt", K_NEG | K_LABEL),
-	KW("promo", K_NEG | K_PROMO),
-	KW("promocode", K_NEG | K_PROMO),
-	KW("promotion", K_NEG | K_PROMO),
-	KW("promotional", K_NEG | K_PROMO),
-	KW("qr", K_NEG),
-	KW("qrcode", K_NEG),
-	KW("rabatt", K_NEG | K_PROMO),
-	KW("rechnung", K_LABEL),
-	KW("rechnungs", K_LABEL),
-	KW("redefinir", K_LINKNEG),
-	KW("reduction", K_NEG | K_PROMO),
-	KW("ref", K_LABEL),
-	KW("reference", K_NEG | K_LABEL),
-	KW("referencia", K_NEG | K_LABEL),
-	KW("referentie", K_NEG | K_LABEL),
-	KW("referenz", K_NEG | K_LABEL),
-	KW("referral", K_NEG | K_PROMO),
-	KW("regalo", K_NEG | K_PROMO),
-	KW("reimposta", K_LINKNEG),
-	KW("reinitialiser", K_LINKNEG),
-	KW("report", K_LINKNEG),
-	KW("reserva", K_NEG | K_LABEL),
-	KW("reservation", K_NEG | K_LABEL),
-	KW("reset", K_LINKNEG),
-	KW("restablecer", K_LINKNEG),
-	KW("riferimento", K_NEG | K_LABEL),
-	KW("rmb", K_CUR),
-	KW("room", K_LABEL),
-	KW("rufnummer", K_PHONE),
-	KW("sale", K_PROMO),
-	KW("saldo", K_LABEL),
-	KW("save", K_PROMO),
-	KW("sconto", K_NEG | K_PROMO),
-	KW("securite", K_WEAK),
-	KW("security", K_WEAK),
-	KW("seguimiento", K_LABEL),
-	KW("seguranca", K_WEAK),
-	KW("seguridad", K_WEAK),
-	KW("sek", K_CUR),
-	KW("serial", K_LABEL),
-	KW("sesion", K_WEAK | K_LINK),
-	KW("sessao", K_WEAK | K_LINK),
-	KW("shipment", K_LABEL),
-	KW("sicherheit", K_WEAK),
-	KW("sicurezza", K_WEAK),
-	KWN("sign", K_WEAK | K_LINK, "in|on"),
-	KW("signin", K_WEAK | K_LINK),
-	KW("signon", K_WEAK | K_LINK),
-	KW("signout", K_LINKNEG),
-	KW("sind", K_COP),
-	KW("sku", K_LABEL),
-	KW("smstan", K_CODE),
-	KW("source", K_NEG),
-	KW("status", K_NEG | K_LABEL),
-	KW("subtotal", K_LABEL),
-	KW("suivi", K_LABEL),
-	KW("support", K_LINKNEG),
-	KW("tan", K_CODE),
-	KW("tel", K_PHONE),
-	KW("telefon", K_PHONE),
-	KW("telefone", K_PHONE),
-	KW("telefono", K_PHONE),
-	KW("telefoon", K_PHONE),
-	KW("telephone", K_PHONE),
-	KW("terms", K_LINKNEG),
-	KW("ticket", K_LABEL),
-	KW("to", K_COP),
-	KW("toegang", K_WEAK),
-	KW("token", K_CODE),
-	KW("total", K_LABEL),
-	KW("tracking", K_NEG | K_LABEL),
-	KW("transaction", K_LABEL),
-	KW("transaktion", K_LABEL),
-	KWN("two", K_OTP, "factor|step"),
-	KW("uitschrijven", K_LINKNEG),
-	KW("um", K_COP),
-	KW("und", K_CONJ),
-	KW("unicode", K_NEG),
-	KW("unsubscribe", K_LINKNEG),
-	KW("usd", K_CUR),
-	KW("valor", K_LABEL),
-	KW("verifica", K_OTP | K_LINK),
-	KW("verificacao", K_OTP),
-	KW("verificacion", K_OTP),
-	KW("verificar", K_OTP | K_LINK),
-	KW("verificatie", K_OTP),
-	KW("verification", K_OTP | K_LINK),
-	KW("verifier", K_OTP | K_LINK),
-	KW("verifieren", K_OTP | K_LINK),
-	KW("verify", K_OTP | K_LINK),
-	KW("verifizieren", K_OTP | K_LINK),
-	KW("verifizierung", K_OTP),
-	KW("version", K_LABEL),
-	KW("vlucht", K_LABEL),
-	KW("vol", K_LABEL),
-	KW("volo", K_LABEL),
-	KW("voo", K_LABEL),
-	KW("vorgang", K_LABEL),
-	KW("voucher", K_NEG | K_PROMO),
-	KW("vuelo", K_LABEL),
-	KW("wachtwoord", K_LINKNEG),
-	KW("was", K_COP),
-	KW("y", K_CONJ),
-	KW("yen", K_CUR),
-	KW("zimmer", K_LABEL),
-	KW("zip", K_NEG | K_POST),
-	KW("zipcode", K_NEG | K_POST),
-	KW("zugang", K_PFX),
-	KW("zurucksetzen", K_LINKNEG),
-};
-
-/* CJK (and Hangul) phrases, matched as substrings of a run. */
-static const struct kw detect_cjk[] = {
-	KW("確認コード", K_OTP), KW("認証コード", K_OTP), KW("検証コード", K_OTP),
-	KW("ワンタイムパスワード", K_OTP), KW("ワンタイムコード", K_OTP),
-	KW("パスコード", K_OTP), KW("セキュリティコード", K_OTP),
-	KW("認証番号", K_OTP), KW("確認番号", K_OTP), KW("本人確認", K_OTP),
-	KW("認証", K_OTP | K_LINK), KW("コード", K_CODE), KW("暗証番号", K_CODE),
-	KW("ログイン", K_WEAK | K_LINK), KW("サインイン", K_WEAK | K_LINK),
-	KW("確認", K_WEAK | K_LINK), KW("セキュリティ", K_WEAK),
-	KW("验证码", K_OTP), KW("驗證碼", K_OTP), KW("验证", K_OTP | K_LINK),
-	KW("驗證", K_OTP | K_LINK), KW("校验码", K_OTP), KW("校驗碼", K_OTP),
-	KW("动态码", K_OTP), KW("動態碼", K_OTP), KW("动态密码", K_OTP),
-	KW("動態密碼", K_OTP), KW("一次性密码", K_OTP), KW("安全码", K_OTP),
-	KW("安全碼", K_OTP), KW("认证码", K_OTP), KW("認證碼", K_OTP),
-	KW("确认码", K_OTP), KW("確認碼", K_OTP), KW("登录", K_WEAK | K_LINK),
-	KW("登錄", K_WEAK | K_LINK), KW("登入", K_WEAK | K_LINK),
-	KW("确认", K_WEAK | K_LINK), KW("安全", K_WEAK),
-	KW("인증번호", K_OTP), KW("인증코드", K_OTP), KW("인증", K_OTP),
-	KW("郵便番号", K_POST), KW("邮政编码", K_POST), KW("邮编", K_POST),
-	KW("郵遞區號", K_POST),
-	KW("优惠码", K_NEG | K_PROMO), KW("優惠碼", K_NEG | K_PROMO),
-	KW("兑换码", K_NEG | K_PROMO), KW("兌換碼", K_NEG | K_PROMO),
-	KW("邀请码", K_NEG | K_PROMO), KW("推荐码", K_NEG | K_PROMO),
-	KW("折扣码", K_NEG | K_PROMO), KW("クーポン", K_NEG | K_PROMO),
-	KW("プロモーション", K_NEG | K_PROMO), KW("割引", K_NEG | K_PROMO),
-	KW("订单", K_LABEL), KW("訂單", K_LABEL), KW("注文", K_LABEL),
-	KW("追跡番号", K_LABEL), KW("お問い合わせ番号", K_LABEL),
-	KW("运单", K_LABEL), KW("单号", K_LABEL), KW("單號", K_LABEL),
-	KW("会員番号", K_LABEL), KW("会员", K_LABEL), KW("金额", K_LABEL),
-	KW("金額", K_LABEL), KW("价格", K_LABEL), KW("価格", K_LABEL),
-	KW("合计", K_LABEL), KW("合計", K_LABEL),
-	KW("电话", K_PHONE), KW("電話", K_PHONE), KW("手机号", K_PHONE),
-	KW("退订", K_LINKNEG), KW("取消订阅", K_LINKNEG),
-	KW("配信停止", K_LINKNEG), KW("隐私", K_LINKNEG),
-	KW("プライバシー", K_LINKNEG), KW("帮助", K_LINKNEG),
-	KW("ヘルプ", K_LINKNEG), KW("お問い合わせ", K_LINKNEG),
-};
 
 /* Uppercase tokens that look like codes but name things. */
 static const char *const detect_alnum_stop[] = {
@@ -573,6 +152,7 @@ struct lineinfo {
 struct cand {
 	char value[DETECT_VALUE_MAX];
 	int score;
+	int kw;               /* strength of the strongest keyword that vouched */
 };
 
 struct tlink {
@@ -582,11 +162,11 @@ struct tlink {
 };
 
 struct detect_ctx {
-	/* keyword index: detect_words sorted by (first character, length) */
-	guint16 kstart[36 * 32 + 1];
-	guint16 korder[G_N_ELEMENTS(detect_words)];
-	guint64 cjk_bloom[64];    /* first characters of detect_cjk, by cp & 4095 */
-	gunichar cjk_first[G_N_ELEMENTS(detect_cjk)];
+	/* keyword index: lexicon_words sorted by (first byte, length) */
+	guint16 kstart[DETECT_KW_BUCKETS * 32 + 1];
+	guint16 korder[LEXICON_WORDS_MAX];
+	guint64 cjk_bloom[64];    /* first characters of lexicon_phrases, by cp & 4095 */
+	gunichar cjk_first[LEXICON_PHRASES_MAX];
 
 	struct cand cands[DETECT_CANDS_MAX];
 	int ncands;
@@ -618,7 +198,8 @@ is_cjk(gunichar cp)
 	return (cp >= 0x3040 && cp <= 0x30ff) || (cp >= 0x31f0 && cp <= 0x31ff) ||
 	    (cp >= 0x3400 && cp <= 0x4dbf) || (cp >= 0x4e00 && cp <= 0x9fff) ||
 	    (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0xff66 && cp <= 0xff9f) ||
-	    (cp >= 0xac00 && cp <= 0xd7af) || cp == 0x3005;
+	    (cp >= 0xac00 && cp <= 0xd7af) || cp == 0x3005 ||
+	    (cp >= 0x0e01 && cp <= 0x0e4e);   /* Thai: no spaces between words */
 }
 
 /* Whether cp is one of the ASCII characters in set. */
@@ -695,6 +276,45 @@ char_class(const char *p, const char *end, gunichar *cp, int *n)
 	return char_class_slow(p, end, cp, n);
 }
 
+/*
+ * The base letter of cp for the scripts whose accents do not change a
+ * keyword: Latin Extended-B and Additional (Romanian ș, Vietnamese ự) and
+ * Greek (ή) lose their combining marks, final ς is σ; Arabic alef forms become ا, Persian
+ * yeh and keheh become ي and ك (legacy charsets write them so).  Cyrillic
+ * й and ё stay what they are.
+ */
+static gunichar
+fold_base(gunichar cp)
+{
+	gunichar a, b;
+
+	if (cp == 0x3c2)
+		return 0x3c3;   /* final sigma: ΚΩΔΙΚΟΣ and κωδικός are one word */
+	if ((cp >= 0x180 && cp <= 0x24f) || (cp >= 0x370 && cp <= 0x3ff) ||
+	    (cp >= 0x1e00 && cp <= 0x1fff)) {
+		while (g_unichar_decompose(cp, &a, &b) && b >= 0x300 && b <= 0x36f)
+			cp = a;
+		return cp;
+	}
+	switch (cp) {
+	case 0x622: case 0x623: case 0x625: case 0x671:
+		return 0x627;
+	case 0x649: case 0x6cc:
+		return 0x64a;
+	case 0x6a9:
+		return 0x643;
+	default:
+		return cp;
+	}
+}
+
+/* Whether a combining mark belongs to the word's spelling (Indic vowel signs). */
+static gboolean
+mark_kept(gunichar cp)
+{
+	return cp >= 0x900 && cp <= 0xdff;
+}
+
 /* Appends the folded form of a letter to t->fold; returns whether it is upper case. */
 static gboolean
 fold_letter(struct tok *t, gunichar cp)
@@ -731,8 +351,14 @@ fold_letter(struct tok *t, gunichar cp)
 			buf[n++] = f;
 		}
 	} else {
+		gunichar base = fold_base(cp);
+
 		upper = g_unichar_isupper(cp);
-		n = g_unichar_to_utf8(g_unichar_tolower(cp), buf);
+		if (base != cp && (base < 0x80 || (base >= 0xc0 && base <= 0x17f))) {
+			fold_letter(t, base);
+			return upper;
+		}
+		n = g_unichar_to_utf8(g_unichar_tolower(base), buf);
 	}
 	for (i = 0; i < n; i++) {
 		if (t->flen >= DETECT_FOLD_MAX - 1) {
@@ -754,6 +380,8 @@ kw_bucket(char c)
 		return c - 'a';
 	if (c >= '0' && c <= '9')
 		return 26 + c - '0';
+	if ((guchar)c >= 0xc0)
+		return 36 + ((guchar)c & 63);   /* Cyrillic, Greek, Hebrew, Arabic... */
 	return -1;
 }
 
@@ -772,28 +400,28 @@ kw_key(const char *w, gsize len)
 static void
 kw_index(struct detect_ctx *c)
 {
-	guint16 fill[36 * 32];
+	guint16 fill[DETECT_KW_BUCKETS * 32];
 	gsize i;
 	int k;
 
-	for (i = 0; i < G_N_ELEMENTS(detect_words); i++)
-		if ((k = kw_key(detect_words[i].w, detect_words[i].len)) >= 0)
+	for (i = 0; i < lexicon_nwords; i++)
+		if ((k = kw_key(lexicon_words[i].w, lexicon_words[i].len)) >= 0)
 			c->kstart[k + 1]++;
-	for (k = 0; k < 36 * 32; k++)
+	for (k = 0; k < DETECT_KW_BUCKETS * 32; k++)
 		c->kstart[k + 1] += c->kstart[k];
 	memcpy(fill, c->kstart, sizeof fill);
-	for (i = 0; i < G_N_ELEMENTS(detect_words); i++)
-		if ((k = kw_key(detect_words[i].w, detect_words[i].len)) >= 0)
+	for (i = 0; i < lexicon_nwords; i++)
+		if ((k = kw_key(lexicon_words[i].w, lexicon_words[i].len)) >= 0)
 			c->korder[fill[k]++] = i;
-	for (i = 0; i < G_N_ELEMENTS(detect_cjk); i++) {
-		c->cjk_first[i] = g_utf8_get_char(detect_cjk[i].w);
+	for (i = 0; i < lexicon_nphrases; i++) {
+		c->cjk_first[i] = g_utf8_get_char(lexicon_phrases[i].w);
 		c->cjk_bloom[(c->cjk_first[i] >> 6) & 63] |=
 		    G_GUINT64_CONSTANT(1) << (c->cjk_first[i] & 63);
 	}
 }
 
 /* The table entry for a folded word, or NULL. */
-static const struct kw *
+static const struct lexicon_entry *
 kw_find(const struct detect_ctx *c, const char *w, gsize len)
 {
 	int k = len > 0 ? kw_key(w, len) : -1, i;
@@ -801,7 +429,7 @@ kw_find(const struct detect_ctx *c, const char *w, gsize len)
 	if (k < 0)
 		return NULL;
 	for (i = c->kstart[k]; i < c->kstart[k + 1]; i++) {
-		const struct kw *e = &detect_words[c->korder[i]];
+		const struct lexicon_entry *e = &lexicon_words[c->korder[i]];
 
 		if (e->w[len - 1] == w[len - 1] && memcmp(e->w, w, len) == 0)
 			return e;
@@ -813,7 +441,7 @@ kw_find(const struct detect_ctx *c, const char *w, gsize len)
 static guint32
 kw_prefix_flags(const struct detect_ctx *c, const char *w, gsize len)
 {
-	const struct kw *k;
+	const struct lexicon_entry *k;
 
 	while (len > 0 && w[len - 1] == '-')
 		len--;
@@ -824,13 +452,18 @@ kw_prefix_flags(const struct detect_ctx *c, const char *w, gsize len)
 	return 0;
 }
 
+/* The last halves of a "...code" compound (code, kod, kode, koodi and forms). */
+static const char *const detect_code_suffix[] = {
+	"codes", "code", "koden", "kode", "kod", "koodisi", "koodi",
+};
+
 /* K_* of a folded word, and the words it must precede (*need); handles compounds. */
 static guint32
 kw_word(const struct detect_ctx *c, const struct tok *t, const char **need)
 {
-	const struct kw *k;
+	const struct lexicon_entry *k;
 	const char *w = t->fold;
-	gsize len = t->flen;
+	gsize len = t->flen, i;
 	guint32 pf;
 
 	*need = NULL;
@@ -840,11 +473,13 @@ kw_word(const struct detect_ctx *c, const struct tok *t, const char **need)
 		*need = k->need;
 		return k->flags & K_PFX ? 0 : k->flags;
 	}
-	/* Bestätigungscode, Gutscheincode, verificatiecode, barcode */
-	if (len > 5 && (w[len - 1] == 'e' || w[len - 1] == 's') &&
-	    (memcmp(w + len - 4, "code", 4) == 0 ||
-	    memcmp(w + len - 5, "codes", 5) == 0)) {
-		pf = kw_prefix_flags(c, w, len - (w[len - 1] == 's' ? 5 : 4));
+	/* Bestätigungscode, Gutscheincode, verificatiecode, engångskoden, barcode */
+	for (i = 0; i < G_N_ELEMENTS(detect_code_suffix); i++) {
+		gsize sl = strlen(detect_code_suffix[i]);
+
+		if (len < sl + 3 || memcmp(w + len - sl, detect_code_suffix[i], sl) != 0)
+			continue;
+		pf = kw_prefix_flags(c, w, len - sl);
 		if (pf & (K_DECOY | K_PROMO))
 			return K_NEGD | K_LABEL;
 		if (pf & (K_KW | K_PFX | K_LINK))
@@ -875,8 +510,8 @@ kw_cjk(const struct detect_ctx *c, struct tok *t)
 		guint32 bflags = 0;
 
 		if (c->cjk_bloom[(cp >> 6) & 63] & (G_GUINT64_CONSTANT(1) << (cp & 63))) {
-			for (i = 0; i < G_N_ELEMENTS(detect_cjk); i++) {
-				const struct kw *k = &detect_cjk[i];
+			for (i = 0; i < lexicon_nphrases; i++) {
+				const struct lexicon_entry *k = &lexicon_phrases[i];
 
 				if (c->cjk_first[i] != cp || k->len <= best ||
 				    (gsize)(end - p) < k->len ||
@@ -903,6 +538,12 @@ kw_cjk(const struct detect_ctx *c, struct tok *t)
 	}
 	if (lastend >= 0)
 		t->tailgap = MIN(pos - lastend, 255);
+	/* 受取用の認証キー, 取件码: a pick-up or promo word negates the keyword */
+	if ((t->flags & K_NEG) && (t->flags & K_KW)) {
+		t->flags = (t->flags & ~(K_KW | K_LINK)) | K_NEGD | K_LABEL;
+		t->head = (t->head & ~(K_KW | K_LINK)) | K_NEGD;
+		t->tail = (t->tail & ~(K_KW | K_LINK)) | K_NEGD;
+	}
 }
 
 /* ---- tokenizer ----------------------------------------------------------- */
@@ -1019,6 +660,18 @@ tokenize(const char *p, const char *end, struct tok *toks, int max, const char *
 						rest_lower = FALSE;
 				} else if (cls == CH_ZW || cls == CH_MARK) {
 					t->shape &= ~SH_UPCODE;
+					if (cls == CH_MARK && mark_kept(cp)) {
+						char mb[8];
+						int ml = g_unichar_to_utf8(cp, mb), mi;
+
+						for (mi = 0; mi < ml; mi++) {
+							if (t->flen >= DETECT_FOLD_MAX - 1) {
+								t->shape |= SH_LONG;
+								break;
+							}
+							t->fold[t->flen++] = mb[mi];
+						}
+					}
 				} else {
 					break;
 				}
@@ -1176,20 +829,27 @@ phone_before(const struct tok *t, int a)
 	return FALSE;
 }
 
-/* Whether a "code" word comes a few words before the label at token k. */
+/*
+ * Whether a "code" word comes a few words before the label at token k:
+ * "code for your account: X", "code to log in to your account: X".
+ */
 static gboolean
 code_before(const struct tok *t, int k)
 {
-	int words = 0;
+	int words = 0, unknown = 0;
 
 	for (k--; k >= 0; k--) {
 		if (t[k].kind == TK_SPACE)
 			continue;
 		if (t[k].kind != TK_WORD)
 			return FALSE;
-		if (t[k].flags & K_CODE)
+		if (t[k].flags & (K_CODE | K_OTP))
 			return TRUE;
-		if (t[k].flags != 0 || ++words > 2)
+		if (++words > 7)
+			return FALSE;
+		if (t[k].flags & (K_COP | K_FUNC | K_WEAK))
+			continue;
+		if (t[k].flags != 0 || ++unknown > 2)
 			return FALSE;
 	}
 	return FALSE;
@@ -1450,13 +1110,14 @@ own_line(const struct tok *t, int n, int a, int b)
 /* Records value with score, merging a repeated value (keeps its best score). */
 static void
 cand_add(struct detect_ctx *c, struct cand *list, int *nlist, int max,
-    const char *value, int score)
+    const char *value, int score, int kw)
 {
 	int i;
 
 	for (i = 0; i < *nlist; i++) {
 		if (strcmp(list[i].value, value) == 0) {
 			list[i].score = MAX(list[i].score, score);
+			list[i].kw = MAX(list[i].kw, kw);
 			return;
 		}
 	}
@@ -1464,6 +1125,7 @@ cand_add(struct detect_ctx *c, struct cand *list, int *nlist, int max,
 		return;
 	g_strlcpy(list[*nlist].value, value, sizeof list[*nlist].value);
 	list[*nlist].score = score;
+	list[*nlist].kw = kw;
 	(*nlist)++;
 }
 
@@ -1476,6 +1138,7 @@ struct where {
 	gboolean colon;    /* the previous line was "...code:" */
 	gboolean cont;     /* the line is a continuation chunk */
 	gboolean weak;     /* the keyword that makes it count is a weak one */
+	int kw;            /* strength of that keyword (0-3) */
 };
 
 /* Scores a candidate [a, b] of a line and files it. */
@@ -1502,13 +1165,13 @@ cand_take(struct detect_ctx *c, const struct tok *t, int n, int a, int b,
 		extra += 2;
 	if (w->prox > 0)
 		cand_add(c, c->cands, &c->ncands, DETECT_CANDS_MAX, value,
-		    w->prox + extra);
+		    w->prox + extra, w->kw);
 	else if (own && w->own_prox > 0)
 		cand_add(c, c->cands, &c->ncands, DETECT_CANDS_MAX, value,
-		    w->own_prox + extra);
+		    w->own_prox + extra, w->kw);
 	else if (own && w->pending_prox > 0)
 		cand_add(c, c->pending, &c->npending, G_N_ELEMENTS(c->pending),
-		    value, w->pending_prox + extra);
+		    value, w->pending_prox + extra, 0);
 }
 
 /* Tries an uppercase alphanumeric code over tokens [a, b]. */
@@ -1536,6 +1199,18 @@ cand_alnum(struct detect_ctx *c, const struct tok *t, int n, int a, int b,
 		return;
 	if (boundary_bad(t, n, a, b))
 		return;
+	if (hyphens == 1 && t[a].kind == TK_WORD && t[a].len <= 3 &&
+	    !(t[a].shape & SH_DIGIT) && t[b].kind == TK_NUM &&
+	    t[b].len >= 4 && t[b].len <= 8) {
+		/* G-123456, FB-12345: the letters are a label the site shows */
+		label = label_before(t, a);
+		if (label == LBL_DECOY)
+			return;
+		memcpy(value, t[b].s, t[b].len);
+		value[t[b].len] = '\0';
+		cand_take(c, t, n, a, b, value, FALSE, label, w);
+		return;
+	}
 	if (a == b) {
 		/* 10AM, 64GB, 5000MAH: a quantity and its unit */
 		const char *s = t[a].s;
@@ -1559,6 +1234,45 @@ cand_alnum(struct detect_ctx *c, const struct tok *t, int n, int a, int b,
 	if (label == LBL_DECOY)
 		return;
 	cand_take(c, t, n, a, b, value, TRUE, label, w);
+}
+
+/*
+ * Tries a lower- or mixed-case alphanumeric word (a4k9zq, Tq8Lm3): only on
+ * a line with an OTP word (verification, one-time, passcode, OTP), right
+ * after a keyword ("verification code: x", "passcode is x") or alone on the
+ * line after "...code:"; 4-12 ASCII characters, two digits and two letters
+ * at least.  "Your code: abc123" is no code.
+ */
+static void
+cand_mixed(struct detect_ctx *c, const struct tok *t, int n, int a,
+    const struct where *w)
+{
+	char value[DETECT_VALUE_MAX];
+	int digits = 0, letters = 0, label;
+	guint32 j;
+
+	if (t[a].len < 4 || t[a].len > 12 || w->kw < 3)
+		return;
+	for (j = 0; j < t[a].len; j++) {
+		if (g_ascii_isdigit(t[a].s[j]))
+			digits++;
+		else if (g_ascii_isalpha(t[a].s[j]))
+			letters++;
+		else
+			return;
+	}
+	if (digits < 2 || letters < 2 || boundary_bad(t, n, a, a))
+		return;
+	if (a + 1 < n && t[a + 1].kind == TK_PUNCT && t[a + 1].cp == '-')
+		return;
+	label = label_before(t, a);
+	if (label == LBL_DECOY)
+		return;
+	if (label < LBL_STRONG && !(w->colon && !w->cont && own_line(t, n, a, a)))
+		return;
+	memcpy(value, t[a].s, t[a].len);
+	value[t[a].len] = '\0';
+	cand_take(c, t, n, a, a, value, TRUE, label, w);
 }
 
 /* Tries a digit run, grouped digits or spaced single digits over groups g[0..k). */
@@ -1644,6 +1358,13 @@ line_candidates(struct detect_ctx *c, const struct tok *t, int n, const struct w
 		gboolean word = FALSE;
 		gunichar sep = 0;
 
+		if (t[i].kind == TK_WORD && (t[i].shape & SH_DIGIT) &&
+		    !(t[i].shape & SH_UPCODE)) {
+			if (i == 0 || t[i - 1].kind != TK_PUNCT || t[i - 1].cp != '-')
+				cand_mixed(c, t, n, i, w);
+			i++;
+			continue;
+		}
 		if (t[i].kind != TK_NUM &&
 		    !(t[i].kind == TK_WORD && (t[i].shape & SH_UPCODE))) {
 			i++;
@@ -1990,7 +1711,7 @@ detect_text(struct detect_ctx *c, const char *text, GArray *lines, int subj_kw,
 					for (i = 0; i < c->npending; i++)
 						cand_add(c, c->cands, &c->ncands, DETECT_CANDS_MAX,
 						    c->pending[i].value,
-						    c->pending[i].score + 5 * li.kw);
+						    c->pending[i].score + 5 * li.kw, li.kw);
 				}
 				c->npending = 0;
 			}
@@ -2002,11 +1723,14 @@ detect_text(struct detect_ctx *c, const char *text, GArray *lines, int subj_kw,
 			if (li.kw > 0) {
 				w.prox = 40 + 5 * li.kw;
 				w.weak = li.kw == 1;
+				w.kw = li.kw;
 			} else if (since_kw <= 3) {
 				w.prox = 30 - 5 * (since_kw - 1) + 5 * last_kw;
 				w.weak = last_kw == 1;
+				w.kw = last_kw;
 			} else if (subj_kw > 0) {
 				w.own_prox = 20 + 5 * subj_kw;
+				w.kw = subj_kw;
 			} else {
 				w.pending_prox = 20;   /* + 5 * strength of the next line */
 			}
@@ -2078,6 +1802,7 @@ detect_code(const char *subject, const char *text, const GPtrArray *links,
 			memset(&w, 0, sizeof w);
 			w.prox = 40 + 5 * subj_kw;
 			w.weak = subj_kw == 1;
+			w.kw = subj_kw;
 			w.early = TRUE;
 			w.cont = TRUE;   /* "own line" means nothing in a subject */
 			line_candidates(c, toks, n, &w);
@@ -2091,7 +1816,20 @@ detect_code(const char *subject, const char *text, const GPtrArray *links,
 		detect_text(c, text, lines, subj_kw, toks, FALSE);
 	}
 
+	/*
+	 * The kind of mail: a meeting invitation has no sign-in code (its
+	 * passcode and ID are the meeting's); in a booking, order, ticket or
+	 * gift mail only an unambiguous OTP word vouches for a code, never a
+	 * bare "code", "PIN" or "confirmation".
+	 */
 	for (i = 0; i < c->ncands; i++) {
+		if ((c->mail_flags & K_MEET) ||
+		    ((c->mail_flags & K_TXN) && c->cands[i].kw < 3))
+			c->cands[i].score = 0;
+	}
+	for (i = 0; i < c->ncands; i++) {
+		if (c->cands[i].score <= 0)
+			continue;
 		if (best < 0 || c->cands[i].score > c->cands[best].score) {
 			best = i;
 			ties = 0;
@@ -2113,7 +1851,7 @@ detect_code(const char *subject, const char *text, const GPtrArray *links,
 			c->npending = 0;
 			detect_text(c, text, lines, subj_kw, toks, TRUE);
 		}
-		url = link_pick(c, links, toks);
+		url = (c->mail_flags & K_MEET) ? NULL : link_pick(c, links, toks);
 
 		if (url != NULL) {
 			out->kind = DETECT_LINK;
@@ -2124,6 +1862,64 @@ detect_code(const char *subject, const char *text, const GPtrArray *links,
 		g_array_unref(lines);
 	g_free(toks);
 	g_free(c);
+}
+
+gsize
+detect_fold_word(const char *word, char *out, gsize size)
+{
+	struct tok t;
+	const char *next;
+	gsize n = 0;
+
+	if (size == 0)
+		return 0;
+	if (tokenize(word, word + strlen(word), &t, 1, &next) == 1 &&
+	    t.kind == TK_WORD && !(t.shape & SH_LONG)) {
+		n = MIN((gsize)t.flen, size - 1);
+		memcpy(out, t.fold, n);
+	}
+	out[n] = '\0';
+	return n;
+}
+
+char *
+detect_normalize(const char *code)
+{
+	const char *p = code;
+	char digits[DETECT_VALUE_MAX];
+	gsize nd = 0, letters = 0, groups = 0, glen = 0;
+	char sep = 0;
+
+	/* G-123456, FB-12345: a 1-3 letter label, a hyphen, 4-8 digits */
+	while (g_ascii_isupper(*p))
+		p++, letters++;
+	if (letters > 0) {
+		if (letters > 3 || *p != '-')
+			return g_strdup(code);
+		p++;
+	}
+	for (; *p != '\0'; p++) {
+		if (g_ascii_isdigit(*p)) {
+			if (nd + 1 >= sizeof digits)
+				return g_strdup(code);
+			digits[nd++] = *p;
+			glen++;
+			continue;
+		}
+		/* 123-456, 12.34.56: one kind of separator between groups */
+		if (letters > 0 || (*p != '-' && *p != '.') || glen == 0 ||
+		    (sep != 0 && *p != sep))
+			return g_strdup(code);
+		sep = *p;
+		groups++;
+		glen = 0;
+	}
+	digits[nd] = '\0';
+	if (glen == 0 || nd < 4 || nd > 8 || (sep == '.' && groups != 2))
+		return g_strdup(code);
+	if (letters == 0 && sep == 0)
+		return g_strdup(code);
+	return g_strdup(digits);
 }
 
 void

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "detect.h"
+#include "lexicon.h"
 #include "message.h"
 
 #define C DETECT_CODE
@@ -56,7 +57,7 @@ static const struct dcase code_cases[] = {
 	/* the code in the subject */
 	{ "123456 is your Facebook code", "", C, "123456" },
 	{ "Your Instagram code is 882190", "Hi, someone tried to log in.", C, "882190" },
-	{ "G-482913 is your Google verification code", "", C, "G-482913" },
+	{ "G-482913 is your Google verification code", "", C, "482913" },
 	{ "Slack confirmation code: KXR-4T9", "Confirm your email address\nYour confirmation code is below.\nKXR-4T9\n", C, "KXR-4T9" },
 	{ "[Acme] Verification code 402913", "Hello,\nSee the subject.", C, "402913" },
 	{ "402913 - Your login code", "", C, "402913" },
@@ -148,6 +149,39 @@ static const struct dcase code_cases[] = {
 	{ "", "Your code expires in 10 minutes: 482913", C, "482913" },
 	{ "Amazon", "Your one-time password (OTP) is 482913. Do not share it.", C, "482913" },
 	{ "Your code", "Hello,\n\n4829\n\nThanks", C, "4829" },
+	/* languages of the lexicon (doc/core.md §3), one line each */
+	{ "", "Ваш код подтверждения: 482913", C, "482913" },
+	{ "Вхід до облікового запису", "Введіть цей одноразовий код:\n\n551209", C, "551209" },
+	{ "", "Twój kod weryfikacyjny to: 739201", C, "739201" },
+	{ "", "Váš ověřovací kód je: 604218", C, "604218" },
+	{ "", "Doğrulama kodunuz: 318274", C, "318274" },
+	{ "", "Använd den här engångskoden för att logga in:\n\n771204", C, "771204" },
+	{ "", "Din bekræftelseskode er: 620847", C, "620847" },
+	{ "", "Vahvistuskoodisi on: 425721", C, "425721" },
+	{ "", "Az ellenőrző kódod: 918273", C, "918273" },
+	{ "", "Codul tău de verificare este: 593027", C, "593027" },
+	{ "", "Ο κωδικός επαλήθευσης είναι: 880143", C, "880143" },
+	{ "", "קוד האימות שלך הוא: 738215", C, "738215" },
+	{ "", "رمز التحقق الخاص بك هو: 548213", C, "548213" },
+	{ "", "كد تأیید شما: 605819", C, "605819" },
+	{ "", "आपका सत्यापन कोड है: 392847", C, "392847" },
+	{ "", "รหัสยืนยันของคุณคือ 284013", C, "284013" },
+	{ "", "Mã xác thực của bạn là: 506182", C, "506182" },
+	{ "", "Kode verifikasi Anda adalah: 635402", C, "635402" },
+	{ "", "Kod pengesahan anda ialah: 583614", C, "583614" },
+	{ "", "로그인을 완료하려면 아래 확인 코드를 입력하세요.\n\n729413", C, "729413" },
+	{ "", "您正在登入帳戶，請輸入以下一次性密碼：\n\n663018", C, "663018" },
+	/* shapes: lower/mixed case beside an OTP word, log in to your account, labels */
+	{ "", "Your verification code is: a4k9zq", C, "a4k9zq" },
+	{ "", "Your one-time passcode is Tq8Lm3", C, "Tq8Lm3" },
+	{ "", "Enter this one-time code to log in:\n\nk3m8x2", C, "k3m8x2" },
+	{ "", "Enter this code to log in to your account: 936174", C, "936174" },
+	{ "", "Use the following code to access your account: 771093", C, "771093" },
+	{ "", "FB-48213 is your Facebook confirmation code", C, "48213" },
+	{ "", "Here is the Steam Guard code you need to login to account bot:\n\n4KT9Q", C, "4KT9Q" },
+	/* a brand is not a kind of mail: a meeting or travel company's own sign-in code */
+	{ "Your Webex verification code", "Your Webex verification code is 482913", C, "482913" },
+	{ "Your Booking.com verification code", "Use this verification code to sign in to your Booking.com account:\n\n48213907", C, "48213907" },
 };
 
 /* ---- decoys: no code ------------------------------------------------------ */
@@ -280,6 +314,23 @@ static const struct dcase decoy_cases[] = {
 	/* two different codes of equal weight */
 	{ "Your codes", "Code A: 482913\nCode B: 551209", N, NULL },
 	{ "", "Your verification codes: 482913 and 551209", N, NULL },
+	/* not sign-in codes: meetings, bookings, pick-up, gift and promo codes */
+	{ "Invitation: Quarterly review", "Join Zoom Meeting\nMeeting ID: 845 2931 0573\nPasscode: 913472", N, NULL },
+	{ "", "Microsoft Teams meeting\nMeeting ID: 354 219 874 561\nPasscode: Ab3xYz", N, NULL },
+	{ "Einladung: Teambesprechung", "Meeting-ID: 812 3456 7890\nKenncode: 604218", N, NULL },
+	{ "会议邀请：产品周会", "#腾讯会议：528-913-476\n会议密码：604218", N, NULL },
+	{ "Reservation confirmed for Lisbon", "Confirmation code\nHMXK2P4QZT", N, NULL },
+	{ "Your booking is confirmed", "Booking number: 4129583072\nPIN code: 7391", N, NULL },
+	{ "", "Abholcode für die Packstation: 482913", N, NULL },
+	{ "", "Kod odbioru: 482913", N, NULL },
+	{ "", "受取用の認証キー: 482913 は配達員にお伝えください。", N, NULL },
+	{ "", "取件码：482913", N, NULL },
+	{ "You've received a Starbucks eGift", "Card number: 6142 8827 3391 0045\nSecurity code: 48213", N, NULL },
+	{ "", "Your referral code: bot48k2", N, NULL },
+	{ "", "Your code: abc123", N, NULL },
+	{ "", "Ваш промокод: LETO300", N, NULL },
+	{ "ご予約の確認", "予約番号：48213907\n確認コード：482913", N, NULL },
+	{ "Siparişiniz kargoya verildi", "Sipariş numarası: 482913756\nKargo takip kodu: 482913", N, NULL },
 };
 
 /* ---- magic links from the text ---------------------------------------- */
@@ -579,6 +630,69 @@ test_huge(void)
 	g_ptr_array_unref(links);
 }
 
+/* A code as it is pushed: the detector's normalisation, for filter captures too. */
+static void
+test_normalize(void)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		{ "482913", "482913" },
+		{ "482-913", "482913" },
+		{ "12-34-56", "123456" },
+		{ "12.34.56", "123456" },
+		{ "G-123456", "123456" },
+		{ "FB-12345", "12345" },
+		{ "KXR-4T9", "KXR-4T9" },
+		{ "FKW-RQZ", "FKW-RQZ" },
+		{ "ABCD-123456", "ABCD-123456" },
+		{ "G-123", "G-123" },
+		{ "12.99", "12.99" },
+		{ "1.2.3.4", "1.2.3.4" },
+		{ "123-456-789", "123-456-789" },
+		{ "482--913", "482--913" },
+		{ "-482913", "-482913" },
+		{ "482913-", "482913-" },
+		{ "12-34.56", "12-34.56" },
+		{ "a4k9zq", "a4k9zq" },
+		{ "", "" },
+	};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree char *got = detect_normalize(cases[i].in);
+
+		g_assert_cmpstr(got, ==, cases[i].out);
+	}
+}
+
+/* Every lexicon word is stored as the detector folds the text it reads. */
+static void
+test_lexicon_folded(void)
+{
+	char f[64];
+
+	for (gsize i = 0; i < lexicon_nwords; i++) {
+		const struct lexicon_entry *e = &lexicon_words[i];
+
+		g_assert_cmpuint(e->len, ==, strlen(e->w));
+		detect_fold_word(e->w, f, sizeof f);
+		if (strcmp(f, e->w) != 0)
+			g_test_message("lexicon word \"%s\" folds to \"%s\"", e->w, f);
+		g_assert_cmpstr(f, ==, e->w);
+	}
+	for (gsize i = 0; i < lexicon_nphrases; i++)
+		g_assert_cmpuint(lexicon_phrases[i].len, ==, strlen(lexicon_phrases[i].w));
+	/* the folding the entries rely on */
+	detect_fold_word("ΕΠΑΛΉΘΕΥΣΗΣ", f, sizeof f);
+	g_assert_cmpstr(f, ==, "επαληθευσησ");
+	detect_fold_word("thực", f, sizeof f);
+	g_assert_cmpstr(f, ==, "thuc");
+	detect_fold_word("folosește", f, sizeof f);
+	g_assert_cmpstr(f, ==, "foloseste");
+	detect_fold_word("تأیید", f, sizeof f);
+	g_assert_cmpstr(f, ==, "تاييد");
+	detect_fold_word("कोड", f, sizeof f);
+	g_assert_cmpstr(f, ==, "कोड");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -590,5 +704,7 @@ main(int argc, char **argv)
 	g_test_add_func("/detect/odd-input", test_odd_input);
 	g_test_add_func("/detect/junk", test_junk);
 	g_test_add_func("/detect/huge", test_huge);
+	g_test_add_func("/detect/normalize", test_normalize);
+	g_test_add_func("/detect/lexicon-folded", test_lexicon_folded);
 	return g_test_run();
 }
