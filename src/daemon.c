@@ -290,8 +290,13 @@ daemon_imap_metrics_cb(gpointer data)
 		struct imap_account *a = g_ptr_array_index(d->imap, i);
 		struct imap_status st = { 0 };
 
+		const struct imap_config *ic;
+
 		imap_account_status(a, &st);
 		metrics_imap(imap_account_name(a), st.connected, st.last_sync);
+		ic = daemon_imap_config(d, imap_account_name(a));
+		if (ic != NULL)
+			metrics_imap_poll(imap_account_name(a), ic->poll_interval);
 		g_free(st.last_error);
 	}
 	return G_SOURCE_CONTINUE;
