@@ -23,7 +23,8 @@
 #define DEFAULT_FILTERS_DIR SYSCONFDIR "/otpbridge/filters.d"
 
 static const char *const push_keys[] = { "url", "api_key_file", "timeout",
-	"max_age", "send", "ca_file", NULL };
+	"max_age", "send", "ca_file", "allow_http", NULL };
+static const char *const allow_http_names[] = { "loopback", "private", NULL };
 static const char *const store_keys[] = { "path", "retention", NULL };
 static const char *const sink_keys[] = { "listen", "recipients", "max_size",
 	"max_connections", "max_recipients", "timeout", "socket_mode",
@@ -294,7 +295,8 @@ config_read_secret(const struct kf *kf, const char *group, const char *key,
  */
 static int
 config_check_url(const struct kf *kf, const char *g, const char *key,
-    const char *url, const char *bad_form, const char *in_clear, GError **error)
+    const char *url, gboolean http_private, const char *bad_form,
+    const char *in_clear, GError **error)
 {
 	g_autoptr(GUri) uri = g_uri_parse(url, G_URI_FLAGS_NONE, NULL);
 	const char *scheme = uri != NULL ? g_uri_get_scheme(uri) : NULL;
@@ -307,7 +309,8 @@ config_check_url(const struct kf *kf, const char *g, const char *key,
 		kf_set_error(kf, error, g, key, "%s", bad_form);
 		return -1;
 	}
-	if (g_ascii_strcasecmp(scheme, "http") == 0 && !util_is_loopback_host(host)) {
+	if (g_ascii_strcasecmp(scheme, "http") == 0 && !util_is_loopback_host(host) &&
+	    !(http_private && util_is_private_host(host))) {
 		kf_set_error(kf, error, g, key, "%s", in_clear);
 		return -1;
 	}
@@ -321,15 +324,22 @@ config_load_push(struct config *cfg, const struct kf *kf, const char *base,
 	const char *g = "push";
 	guint64 n;
 	int e = (int)cfg->push.send;
+	int scope = cfg->push.http_private ? 1 : 0;
 
 	if (kf_check_keys(kf, g, push_keys, error) < 0 ||
+	    kf_get_enum(kf, g, "allow_http", allow_http_names, &scope, error) < 0 ||
 	    kf_get_raw(kf, g, "url", &cfg->push.url, error) < 0)
 		return -1;
+	cfg->push.http_private = scope == 1;
 	if (*cfg->push.url != '\0' &&
-	    config_check_url(kf, g, "url", cfg->push.url,
+	    config_check_url(kf, g, "url", cfg->push.url, cfg->push.http_private,
 	    "url must be an http:// or https:// URL",
-	    "url must use https unless the host is loopback "
-	    "(the API key would travel in clear)", error) < 0)
+	    cfg->push.http_private ?
+	    "url must use https unless the host is loopback, a private address "
+	    "(RFC 1918, fc00::/7) or a single-label name (the API key would travel "
+	    "in clear)" :
+	    "url must use https unless the host is loopback, or a private network "
+	    "with allow_http = private (the API key would travel in clear)", error) < 0)
 		return -1;
 	n = cfg->push.timeout;
 	if (kf_get_uint(kf, g, "timeout", 1, 300, &n, error) < 0)
@@ -491,7 +501,7 @@ config_load_imap(struct config *cfg, const struct kf *kf, const char *g,
 	if (ic->token_url != NULL && *ic->token_url == '\0')
 		g_clear_pointer(&ic->token_url, g_free);   /* "token_url =": unset */
 	if (ic->token_url != NULL &&
-	    config_check_url(kf, g, "token_url", ic->token_url,
+	    config_check_url(kf, g, "token_url", ic->token_url, FALSE,
 	    "token_url must be an https:// URL (http:// only to a loopback host)",
 	    "token_url must be https unless the host is loopback "
 	    "(the refresh token would travel in clear)", error) < 0)

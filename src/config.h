@@ -79,6 +79,9 @@ struct config {
 		guint max_age;
 		enum send_mode send;
 		char *ca_file;
+		/* allow_http = private: plain http also to RFC 1918 / ULA
+		 * addresses and single-label names (checked again at connect) */
+		gboolean http_private;
 	} push;
 	struct {
 		char *path;

@@ -74,7 +74,26 @@ daemon_push_client(const struct config *cfg, GMainContext *ctx)
 	pcfg.api_key = cfg->push.api_key;
 	pcfg.timeout = cfg->push.timeout;
 	pcfg.ca_file = cfg->push.ca_file;
+	pcfg.http_private = cfg->push.http_private;
 	return push_client_new(&pcfg, ctx);
+}
+
+/* One line at start when the API key goes over plain http beyond this
+ * machine ([push] allow_http = private). */
+static void
+daemon_warn_clear_http(const struct config *cfg)
+{
+	g_autoptr(GUri) uri = NULL;
+
+	if (!cfg->push.http_private || cfg->push.api_key == NULL ||
+	    g_ascii_strncasecmp(cfg->push.url, "http://", 7) != 0)
+		return;
+	uri = g_uri_parse(cfg->push.url, G_URI_FLAGS_NONE, NULL);
+	if (uri == NULL || util_is_loopback_host(g_uri_get_host(uri)))
+		return;
+	g_warning("push: url is plain http to %s ([push] allow_http = private): the API "
+	    "key and the codes cross that network in clear; connections go only to "
+	    "private addresses", g_uri_get_host(uri));
 }
 
 /* Polls the drain: quits once nothing is in flight or the grace is over. */
@@ -290,8 +309,13 @@ daemon_imap_metrics_cb(gpointer data)
 		struct imap_account *a = g_ptr_array_index(d->imap, i);
 		struct imap_status st = { 0 };
 
+		const struct imap_config *ic;
+
 		imap_account_status(a, &st);
 		metrics_imap(imap_account_name(a), st.connected, st.last_sync);
+		ic = daemon_imap_config(d, imap_account_name(a));
+		if (ic != NULL)
+			metrics_imap_poll(imap_account_name(a), ic->poll_interval);
 		g_free(st.last_error);
 	}
 	return G_SOURCE_CONTINUE;
@@ -362,6 +386,7 @@ daemon_run(struct config *cfg, struct filter_set *set, const char *path,
 		goto out;
 	}
 	d.pc = daemon_push_client(cfg, NULL);
+	daemon_warn_clear_http(cfg);
 	qp.owner = owner;
 	qp.timeout = cfg->push.timeout;
 	qp.max_inflight = DAEMON_MAX_INFLIGHT;

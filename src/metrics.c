@@ -55,6 +55,7 @@ static const char *const metrics_l_filter[] = { "filter", NULL };
 static const char *const metrics_l_result[] = { "result", NULL };
 static const char *const metrics_l_source[] = { "source", NULL };
 static const char *const metrics_l_account[] = { "account", NULL };
+static const char *const metrics_l_status[] = { "status", NULL };
 
 enum metrics_family_id {
 	METRICS_MESSAGES,
@@ -63,6 +64,8 @@ enum metrics_family_id {
 	METRICS_SESSIONS,
 	METRICS_IMAP_CONNECTED,
 	METRICS_IMAP_SYNC,
+	METRICS_IMAP_POLL,
+	METRICS_REPLIES,
 	METRICS_FAMILIES
 };
 
@@ -81,6 +84,12 @@ static struct metrics_family metrics_families[METRICS_FAMILIES] = {
 	[METRICS_IMAP_SYNC] = { "otpbridge_imap_last_sync_timestamp_seconds",
 	    "Unix time of the account's last completed sync.", "gauge",
 	    metrics_l_account, NULL },
+	[METRICS_IMAP_POLL] = { "otpbridge_imap_poll_interval_seconds",
+	    "The account's poll_interval (its sync is due at least this often).",
+	    "gauge", metrics_l_account, NULL },
+	[METRICS_REPLIES] = { "otpbridge_push_replies_total",
+	    "Push attempts by the endpoint's HTTP status (0: no reply).", "counter",
+	    metrics_l_status, NULL },
 };
 
 static struct metrics_hist metrics_push_hist = {
@@ -211,6 +220,16 @@ metrics_push(const char *result, double seconds)
 }
 
 void
+metrics_push_reply(int status)
+{
+	char buf[16];
+	const char *v[] = { buf };
+
+	g_snprintf(buf, sizeof buf, "%d", status >= 0 && status <= 999 ? status : 0);
+	*metrics_cell(METRICS_REPLIES, v) += 1;
+}
+
+void
 metrics_accepted(double seconds)
 {
 	metrics_hist_observe(&metrics_accepted_hist, seconds);
@@ -235,6 +254,14 @@ metrics_imap(const char *account, gboolean connected, gint64 last_sync)
 	*metrics_cell(METRICS_IMAP_CONNECTED, v) = connected ? 1 : 0;
 	if (last_sync > 0)
 		*metrics_cell(METRICS_IMAP_SYNC, v) = (double)last_sync;
+}
+
+void
+metrics_imap_poll(const char *account, guint poll_interval)
+{
+	const char *v[] = { account };
+
+	*metrics_cell(METRICS_IMAP_POLL, v) = (double)poll_interval;
 }
 
 /* Appends v as a sample value: integers plainly, others with the
@@ -342,6 +369,7 @@ metrics_render(GString *out, const guint64 queue_depth[4], gint64 now)
 	metrics_render_family(out, &metrics_families[METRICS_MESSAGES]);
 	metrics_render_family(out, &metrics_families[METRICS_FILTER]);
 	metrics_render_family(out, &metrics_families[METRICS_PUSHES]);
+	metrics_render_family(out, &metrics_families[METRICS_REPLIES]);
 	metrics_render_hist(out, &metrics_push_hist);
 	metrics_render_hist(out, &metrics_accepted_hist);
 	metrics_header(out, "otpbridge_queue_jobs", "Jobs in the store by state.", "gauge");
@@ -352,6 +380,7 @@ metrics_render(GString *out, const guint64 queue_depth[4], gint64 now)
 	metrics_render_family(out, &metrics_families[METRICS_IMAP_CONNECTED]);
 	metrics_render_family(out, &metrics_families[METRICS_IMAP_SYNC]);
 	metrics_render_age(out, &metrics_families[METRICS_IMAP_SYNC], now);
+	metrics_render_family(out, &metrics_families[METRICS_IMAP_POLL]);
 }
 
 static void

@@ -22,6 +22,9 @@ void metrics_filter(const char *filter);
 /* otpbridge_pushes_total{result} (delivered, retry, failed, dry-run) and
  * otpbridge_push_duration_seconds (histogram, one attempt). */
 void metrics_push(const char *result, double seconds);
+/* otpbridge_push_replies_total{status}: one per push attempt, by the
+ * endpoint's HTTP status (0 when no reply came: network error, timeout). */
+void metrics_push_reply(int status);
 /* otpbridge_arrival_to_accepted_seconds (histogram): from the message's
  * arrival to the endpoint's 2xx. */
 void metrics_accepted(double seconds);
@@ -30,6 +33,9 @@ void metrics_sessions(const char *source, int delta);
 /* otpbridge_imap_connected{account}, otpbridge_imap_last_sync_timestamp_seconds
  * and otpbridge_imap_last_sync_age_seconds{account} (the age at scrape time). */
 void metrics_imap(const char *account, gboolean connected, gint64 last_sync);
+/* otpbridge_imap_poll_interval_seconds{account}: the account's
+ * poll_interval, so an alert can say "not synced for 2 x poll_interval". */
+void metrics_imap_poll(const char *account, guint poll_interval);
 
 /*
  * Appends the whole exposition to out.  queue_depth holds the job counts

@@ -16,7 +16,10 @@
  * One multi handle per client: its connection cache gives keep-alive
  * reuse and HTTP/2 multiplexing over TLS when the server offers it.  TLS
  * is verified (peer and host name); only http and https are allowed; no
- * redirect is followed; "Expect: 100-continue" is suppressed.
+ * redirect is followed; "Expect: 100-continue" is suppressed.  A plain
+ * http URL connects only to a loopback address, or with http_private
+ * (allow_http = private) to an RFC 1918 / fc00::/7 one: checked on the
+ * resolved address at connect (push_open_socket), not only on the name.
  *
  * Hostile input: the endpoint's replies (status line, headers, body).
  * Headers are parsed and bounded by libcurl; we keep only the status and
@@ -45,10 +48,12 @@
 #include "autoconfig.h"
 
 #include <string.h>
+#include <sys/socket.h>
 #include <curl/curl.h>
 #include <glib-unix.h>
 
 #include "push.h"
+#include "util.h"
 
 #define PUSH_TIMEOUT_DEFAULT      30
 #define PUSH_TIMEOUT_MAX          3600
@@ -91,6 +96,7 @@ struct push_client {
 	char *url;
 	char *ca_file;
 	guint timeout;               /* seconds, as push_timeout() gives */
+	gboolean http_private;       /* plain http may reach private networks */
 	struct curl_slist *headers;  /* holds the key: wiped when freed */
 	GSource *timer;
 	GHashTable *socks;           /* struct push_sock * set */
@@ -445,11 +451,41 @@ push_timeout(guint timeout_s)
  * name, against ca_file or the system store), a whole and a connect
  * timeout, one POST of body with our User-Agent and headers.
  */
+/* The scopes a plain-http request may connect to (clientp of
+ * push_open_socket): loopback only, or private networks too. */
+static const gboolean push_scope_loopback = FALSE;
+static const gboolean push_scope_private = TRUE;
+
+/*
+ * CURLOPT_OPENSOCKETFUNCTION for plain http: the configuration checked
+ * the host *name*; this checks the *address* it resolved to, so a
+ * single-label name that the resolver's search list turns into a public
+ * host, or a name that resolves to a public address, never receives the
+ * API key in clear.  The connection fails like an unreachable host.
+ */
+static curl_socket_t
+push_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	const gboolean *private_ok = clientp;
+
+	if (purpose != CURLSOCKTYPE_IPCXN ||
+	    !util_sockaddr_in_scope(&a->addr, *private_ok))
+		return CURL_SOCKET_BAD;
+	return socket(a->family, a->socktype, a->protocol);
+}
+
 static CURLcode
 push_easy_policy(CURL *e, const char *url, const char *ca_file, guint timeout_s,
-    struct curl_slist *headers, const char *body, gsize body_len, char *errbuf)
+    gboolean http_private, struct curl_slist *headers, const char *body,
+    gsize body_len, char *errbuf)
 {
 	guint t = push_timeout(timeout_s);
+
+	if (g_ascii_strncasecmp(url, "http://", 7) == 0) {
+		PUSH_SETOPT(e, CURLOPT_OPENSOCKETFUNCTION, push_open_socket);
+		PUSH_SETOPT(e, CURLOPT_OPENSOCKETDATA, (void *)(http_private ?
+		    &push_scope_private : &push_scope_loopback));
+	}
 
 	PUSH_SETOPT(e, CURLOPT_ERRORBUFFER, errbuf);
 	PUSH_SETOPT(e, CURLOPT_NOSIGNAL, 1L);
@@ -478,8 +514,8 @@ push_easy_setup(struct push_client *pc, struct push_req *req)
 	CURLcode rc;
 
 	PUSH_SETOPT(e, CURLOPT_PRIVATE, req);
-	rc = push_easy_policy(e, pc->url, pc->ca_file, pc->timeout, pc->headers,
-	    req->body, req->body_len, req->errbuf);
+	rc = push_easy_policy(e, pc->url, pc->ca_file, pc->timeout, pc->http_private,
+	    pc->headers, req->body, req->body_len, req->errbuf);
 	if (rc != CURLE_OK)
 		return rc;
 	PUSH_SETOPT(e, CURLOPT_WRITEFUNCTION, push_write_cb);
@@ -594,6 +630,7 @@ push_client_new(const struct push_config *cfg, GMainContext *ctx)
 	pc->url = g_strdup(cfg->url);
 	pc->ca_file = g_strdup(cfg->ca_file);
 	pc->timeout = push_timeout(cfg->timeout);
+	pc->http_private = cfg->http_private;
 	pc->socks = g_hash_table_new(g_direct_hash, g_direct_equal);
 
 	line = push_key_line(cfg->api_key != NULL ? cfg->api_key : "");
@@ -791,7 +828,7 @@ push_form_setup(CURL *e, const char *url, struct curl_slist *headers,
     const char *body, gsize body_len, guint timeout_s, struct push_form *f,
     char *errbuf)
 {
-	CURLcode rc = push_easy_policy(e, url, NULL, timeout_s, headers, body,
+	CURLcode rc = push_easy_policy(e, url, NULL, timeout_s, FALSE, headers, body,
 	    body_len, errbuf);
 
 	if (rc != CURLE_OK)

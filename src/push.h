@@ -23,6 +23,8 @@ struct push_config {
 	const char *api_key;         /* sent as x-api-key; never logged */
 	guint timeout;               /* seconds, whole request */
 	const char *ca_file;         /* NULL: the system store */
+	gboolean http_private;       /* http:// may reach private addresses,
+	                              * not only loopback ([push] allow_http) */
 };
 
 /* What one attempt got.  Strings are valid until the callback returns. */

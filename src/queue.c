@@ -165,6 +165,7 @@ queue_record(struct queue *q, struct job *job, const struct push_result *r,
 	gint64 now = queue_now();
 	int rc;
 
+	metrics_push_reply(r->status);
 	switch (push_classify(r->status)) {
 	case PUSH_DONE: {
 		g_autofree char *remote = json_reply_string(r->reply, "totp_code_id");

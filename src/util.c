@@ -11,6 +11,8 @@
 #include <string.h>
 #include <stdio.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "util.h"
 
@@ -87,6 +89,100 @@ util_is_loopback_host(const char *host)
 	if (inet_pton(AF_INET6, host, &a6) == 1)
 		return IN6_IS_ADDR_LOOPBACK(&a6);
 	return FALSE;
+}
+
+/* The IPv4 address a (host order): 0 other, 1 loopback, 2 RFC 1918. */
+static int
+util_v4_scope(guint32 a)
+{
+	if ((a >> 24) == 127)
+		return 1;
+	if ((a >> 24) == 10 || (a >> 20) == (172u << 4 | 1u) ||
+	    (a >> 16) == (192u << 8 | 168u))
+		return 2;
+	return 0;
+}
+
+/* The IPv6 address a: 0 other, 1 loopback, 2 unique-local (or either
+ * of those as an IPv4-mapped address). */
+static int
+util_v6_scope(const struct in6_addr *a)
+{
+	if (IN6_IS_ADDR_LOOPBACK(a))
+		return 1;
+	if (IN6_IS_ADDR_V4MAPPED(a)) {
+		guint32 v4;
+
+		memcpy(&v4, a->s6_addr + 12, sizeof v4);
+		return util_v4_scope(ntohl(v4));
+	}
+	return (a->s6_addr[0] & 0xfe) == 0xfc ? 2 : 0;
+}
+
+gboolean
+util_is_private_host(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	char buf[64];
+	gsize n;
+
+	if (host == NULL || *host == '\0')
+		return FALSE;
+	if (util_is_loopback_host(host))
+		return TRUE;
+	n = strlen(host);
+	if (host[0] == '[') {
+		/* an IP literal in brackets, nothing else */
+		if (n < 2 || host[n - 1] != ']' || n - 2 >= sizeof(buf))
+			return FALSE;
+		memcpy(buf, host + 1, n - 2);
+		buf[n - 2] = '\0';
+		host = buf;
+		n -= 2;
+		if (inet_pton(AF_INET, host, &a4) != 1 && inet_pton(AF_INET6, host, &a6) != 1)
+			return FALSE;
+	}
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return util_v4_scope(ntohl(a4.s_addr)) != 0;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return util_v6_scope(&a6) != 0;
+	/* a single DNS label: letters, digits, hyphens, not at either end;
+	 * at least one letter (so "10" is no host name) */
+	if (n > 63 || host[0] == '-' || host[n - 1] == '-')
+		return FALSE;
+	{
+		gboolean letter = FALSE;
+
+		for (const char *p = host; *p != '\0'; p++) {
+			if (g_ascii_isalpha(*p))
+				letter = TRUE;
+			else if (!g_ascii_isdigit(*p) && *p != '-')
+				return FALSE;
+		}
+		return letter;
+	}
+}
+
+gboolean
+util_sockaddr_in_scope(const struct sockaddr *sa, gboolean private_ok)
+{
+	int scope = 0;
+
+	if (sa == NULL)
+		return FALSE;
+	if (sa->sa_family == AF_INET) {
+		struct sockaddr_in in;
+
+		memcpy(&in, sa, sizeof in);
+		scope = util_v4_scope(ntohl(in.sin_addr.s_addr));
+	} else if (sa->sa_family == AF_INET6) {
+		struct sockaddr_in6 in6;
+
+		memcpy(&in6, sa, sizeof in6);
+		scope = util_v6_scope(&in6.sin6_addr);
+	}
+	return scope == 1 || (private_ok && scope == 2);
 }
 
 gboolean

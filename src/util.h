@@ -45,6 +45,23 @@ void util_secret_free(char **s);
 gboolean util_is_loopback_host(const char *host);
 
 /*
+ * TRUE for a host that names this machine or a private network: what
+ * util_is_loopback_host() takes, RFC 1918 addresses (10/8, 172.16/12,
+ * 192.168/16), IPv6 unique-local addresses (fc00::/7), and single-label
+ * host names ("skyvern", a Compose service).  A name says nothing about
+ * where it resolves: util_sockaddr_in_scope() checks the address itself.
+ */
+gboolean util_is_private_host(const char *host);
+
+struct sockaddr;
+/*
+ * TRUE when the IPv4/IPv6 address sa is loopback, or (private_ok) within
+ * the ranges util_is_private_host() takes; IPv4-mapped IPv6 addresses
+ * are judged as IPv4.  Any other family: FALSE.
+ */
+gboolean util_sockaddr_in_scope(const struct sockaddr *sa, gboolean private_ok);
+
+/*
  * Normalises an identifier for the push body: a bare addr-spec (one '@',
  * no blanks or angle brackets) is lower-cased; anything else is returned
  * trimmed and unchanged.  g_malloc'd.

@@ -439,6 +439,14 @@ struct ok_case {
 static const struct ok_case ok_cases[] = {
 	{ "https-remote", "[push]\nurl = https://totp.example.com/v1/credentials/totp\n" },
 	{ "http-loopback-v4", "[push]\nurl = http://127.0.0.1:8080/totp\n" },
+	/* allow_http = private: the Compose set-up, and it may come after url */
+	{ "http-private-compose", "[push]\nallow_http = private\n"
+	  "url = http://skyvern:8000/v1/credentials/totp\n" },
+	{ "http-private-after-url", "[push]\nurl = http://10.0.3.7:8000/v1/credentials/totp\n"
+	  "allow_http = private\n" },
+	{ "http-private-ula", "[push]\nallow_http = private\nurl = http://[fd00::5]:8000/t\n" },
+	{ "http-private-loopback-default", "[push]\nallow_http = loopback\n"
+	  "url = http://localhost:8000/t\n" },
 	{ "http-loopback-127-x", "[push]\nurl = http://127.0.0.53/totp\n" },
 	{ "http-localhost", "[push]\nurl = http://localhost:8080/totp\n" },
 	{ "http-loopback-v6", "[push]\nurl = http://[::1]:8080/totp\n" },
@@ -488,6 +496,19 @@ test_ok(gconstpointer data)
 	config_free(&cfg);
 }
 
+/* allow_http: loopback unless said otherwise. */
+static void
+test_allow_http(void)
+{
+	struct config *cfg = load_text_ok("[push]\nurl = http://127.0.0.1/t\n", NULL);
+
+	g_assert_false(cfg->push.http_private);
+	config_free(&cfg);
+	cfg = load_text_ok("[push]\nallow_http = private\n", NULL);
+	g_assert_true(cfg->push.http_private);
+	config_free(&cfg);
+}
+
 /* ---- errors ------------------------------------------------------------ */
 
 struct error_case {
@@ -529,6 +550,19 @@ static const struct error_case error_cases[] = {
 	  "url must use https unless the host is loopback" },
 	{ "url-http-lookalike", "[push]\nurl = http://127.0.0.1.example.com/x\n", 2,
 	  "must use https" },
+	{ "url-http-compose-needs-private", "[push]\nurl = http://skyvern:8000/v1/credentials/totp\n",
+	  2, "or a private network with allow_http = private" },
+	{ "url-http-rfc1918-needs-private", "[push]\nurl = http://192.168.1.5/t\n", 2,
+	  "allow_http = private" },
+	{ "url-http-private-public-name", "[push]\nallow_http = private\n"
+	  "url = http://api.skyvern.com/v1/credentials/totp\n", 3,
+	  "url must use https unless the host is loopback, a private address" },
+	{ "url-http-private-public-ip", "[push]\nallow_http = private\nurl = http://8.8.8.8/t\n", 3,
+	  "single-label name" },
+	{ "url-http-private-link-local", "[push]\nallow_http = private\n"
+	  "url = http://169.254.169.254/latest\n", 3, "must use https" },
+	{ "allow-http-bogus", "[push]\nallow_http = any\n", 2,
+	  "allow_http must be one of loopback, private, not 'any'" },
 	{ "url-ftp", "[push]\nurl = ftp://files.example.com/x\n", 2,
 	  "url must be an http:// or https:// URL" },
 	{ "url-not-url", "[push]\nurl = api.skyvern.com\n", 2, "url must be an http:// or https:// URL" },
@@ -951,6 +985,7 @@ main(int argc, char **argv)
 	g_test_add_func("/config/absolute-paths", test_absolute_paths);
 	g_test_add_func("/config/relative-config-path", test_relative_config_path);
 	g_test_add_func("/config/imap-max-size-order", test_imap_max_size_order);
+	g_test_add_func("/config/allow-http", test_allow_http);
 	g_test_add_func("/config/token-url-empty", test_token_url_empty);
 	for (gsize i = 0; i < G_N_ELEMENTS(ok_cases); i++) {
 		g_autofree char *p = g_strdup_printf("/config/ok/%s", ok_cases[i].name);

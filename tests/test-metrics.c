@@ -25,6 +25,11 @@ static const char expected_full[] =
 	"# TYPE otpbridge_pushes_total counter\n"
 	"otpbridge_pushes_total{result=\"delivered\"} 2\n"
 	"otpbridge_pushes_total{result=\"retry\"} 1\n"
+	"# HELP otpbridge_push_replies_total Push attempts by the endpoint's HTTP status (0: no reply).\n"
+	"# TYPE otpbridge_push_replies_total counter\n"
+	"otpbridge_push_replies_total{status=\"0\"} 2\n"
+	"otpbridge_push_replies_total{status=\"200\"} 1\n"
+	"otpbridge_push_replies_total{status=\"403\"} 1\n"
 	"# HELP otpbridge_push_duration_seconds Duration of one push attempt.\n"
 	"# TYPE otpbridge_push_duration_seconds histogram\n"
 	"otpbridge_push_duration_seconds_bucket{le=\"0.001\"} 0\n"
@@ -80,7 +85,10 @@ static const char expected_full[] =
 	"otpbridge_imap_last_sync_timestamp_seconds{account=\"work\"} 1700000000\n"
 	"# HELP otpbridge_imap_last_sync_age_seconds Seconds since the account's last completed sync.\n"
 	"# TYPE otpbridge_imap_last_sync_age_seconds gauge\n"
-	"otpbridge_imap_last_sync_age_seconds{account=\"work\"} 42\n";
+	"otpbridge_imap_last_sync_age_seconds{account=\"work\"} 42\n"
+	"# HELP otpbridge_imap_poll_interval_seconds The account's poll_interval (its sync is due at least this often).\n"
+	"# TYPE otpbridge_imap_poll_interval_seconds gauge\n"
+	"otpbridge_imap_poll_interval_seconds{account=\"work\"} 60\n";
 
 static char *
 render(void)
@@ -127,6 +135,11 @@ test_full(void)
 	metrics_sessions("smtp", -1);  /* never below zero */
 	metrics_imap("work", TRUE, 1700000000);
 	metrics_imap("home", FALSE, 0); /* never synced: no timestamp series */
+	metrics_imap_poll("work", 60);
+	metrics_push_reply(200);
+	metrics_push_reply(403);
+	metrics_push_reply(0);
+	metrics_push_reply(-5);        /* out of range: counted as no reply */
 	text = render();
 	g_assert_cmpstr(text, ==, expected_full);
 }
@@ -211,8 +224,8 @@ test_reset(void)
 	g_assert_nonnull(strstr(text, "otpbridge_push_duration_seconds_count 0\n"));
 	g_assert_nonnull(strstr(text, "otpbridge_push_duration_seconds_sum 0\n"));
 	g_assert_nonnull(strstr(text, "# TYPE otpbridge_pushes_total counter\n"));
-	g_assert_cmpuint(count_lines(text, "# HELP "), ==, 10);
-	g_assert_cmpuint(count_lines(text, "# TYPE "), ==, 10);
+	g_assert_cmpuint(count_lines(text, "# HELP "), ==, 12);
+	g_assert_cmpuint(count_lines(text, "# TYPE "), ==, 12);
 }
 
 int

@@ -91,11 +91,15 @@ run_send(struct run *run, guint i)
 	g_free(body);
 }
 
+/* push_config.http_private for the clients run_init() makes. */
+static gboolean run_http_private;
+
 static void
 run_init(struct run *run, const char *url, guint timeout, guint n)
 {
 	struct push_config cfg = {
 		.url = url, .api_key = TEST_KEY, .timeout = timeout, .ca_file = NULL,
+		.http_private = run_http_private,
 	};
 	guint i;
 
@@ -714,6 +718,46 @@ test_bad_urls(void)
 	}
 }
 
+/*
+ * Plain http connects only to loopback (or, http_private, private)
+ * addresses, judged on the address: 0.0.0.0 reaches this machine's
+ * listeners on Linux (checked first, so the refusal below is ours) but is
+ * neither, so nothing is sent, whatever the scope; 127.0.0.1 is served.
+ */
+static void
+test_http_scope(void)
+{
+	struct testhttp *srv = testhttp_new(TESTHTTP_REPLY);
+	g_autofree char *any = g_strdup_printf("http://0.0.0.0:%u" TEST_PATH,
+	    testhttp_port(srv));
+	g_autofree char *lo = g_strdup_printf("http://127.0.0.1:%u" TEST_PATH,
+	    testhttp_port(srv));
+	g_autoptr(GSocketClient) sc = g_socket_client_new();
+	g_autoptr(GSocketConnection) conn = NULL;
+	g_autoptr(GError) err = NULL;
+
+	conn = g_socket_client_connect_to_host(sc, "0.0.0.0", testhttp_port(srv), NULL, &err);
+	g_assert_no_error(err);
+	g_assert_nonnull(conn);
+	g_io_stream_close(G_IO_STREAM(conn), NULL, NULL);
+	for (guint private_ok = 0; private_ok < 2; private_ok++) {
+		struct run run;
+		guint before = testhttp_nreqs(srv);
+
+		run_http_private = private_ok;
+		run_one(&run, any, 5);
+		check_no_reply(&run.got[0]);
+		g_assert_cmpuint(testhttp_nreqs(srv), ==, before);
+		run_fini(&run);
+		run_one(&run, lo, 5);
+		g_assert_cmpint(run.got[0].status, ==, 200);
+		g_assert_cmpuint(testhttp_nreqs(srv), ==, before + 1);
+		run_fini(&run);
+	}
+	run_http_private = FALSE;
+	testhttp_free(&srv);
+}
+
 /* https to a plain-HTTP server: the TLS handshake fails, status 0. */
 static void
 test_tls_to_plain(void)
@@ -1112,6 +1156,7 @@ main(int argc, char **argv)
 	g_test_add_func("/push/free-unstarted", test_free_unstarted);
 	g_test_add_func("/push/free-in-callback", test_free_in_callback);
 	g_test_add_func("/push/bad-urls", test_bad_urls);
+	g_test_add_func("/push/http-scope", test_http_scope);
 	g_test_add_func("/push/tls-to-plain", test_tls_to_plain);
 	g_test_add_func("/push/form/request", test_form_request);
 	g_test_add_func("/push/form/fields", test_form_fields);

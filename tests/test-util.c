@@ -6,6 +6,9 @@
 
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <glib/gstdio.h>
 
 #include "util.h"
@@ -75,6 +78,107 @@ static void
 test_loopback_null(void)
 {
 	g_assert_false(util_is_loopback_host(NULL));
+}
+
+/* ---- private hosts ([push] allow_http = private) ----------------------- */
+
+static const struct loopback_case private_cases[] = {
+	{ "localhost", TRUE },
+	{ "127.0.0.1", TRUE },
+	{ "[::1]", TRUE },
+	{ "10.0.0.1", TRUE },
+	{ "10.255.255.255", TRUE },
+	{ "172.16.0.1", TRUE },
+	{ "172.31.255.254", TRUE },
+	{ "192.168.1.1", TRUE },
+	{ "[192.168.1.1]", TRUE },
+	{ "fd12:3456::1", TRUE },
+	{ "[fc00::1]", TRUE },
+	{ "::ffff:10.1.2.3", TRUE },
+	{ "skyvern", TRUE },
+	{ "skyvern-api", TRUE },
+	{ "api2", TRUE },
+	/* public or special, not private */
+	{ "172.15.255.255", FALSE },
+	{ "172.32.0.1", FALSE },
+	{ "192.169.0.1", FALSE },
+	{ "11.0.0.1", FALSE },
+	{ "8.8.8.8", FALSE },
+	{ "169.254.169.254", FALSE },   /* link-local: cloud metadata */
+	{ "0.0.0.0", FALSE },
+	{ "fe80::1", FALSE },
+	{ "2001:db8::1", FALSE },
+	{ "::ffff:8.8.8.8", FALSE },
+	{ "::", FALSE },
+	/* names with a dot may be anywhere; odd labels are no names */
+	{ "skyvern.example.com", FALSE },
+	{ "skyvern.", FALSE },
+	{ "10", FALSE },
+	{ "-skyvern", FALSE },
+	{ "skyvern-", FALSE },
+	{ "sky_vern", FALSE },
+	{ "sky vern", FALSE },
+	{ "[skyvern]", FALSE },
+	{ "[10.0.0.1", FALSE },
+	{ "", FALSE },
+	{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", FALSE },
+};
+
+static void
+test_private(gconstpointer data)
+{
+	const struct loopback_case *c = data;
+
+	g_assert_cmpint(util_is_private_host(c->host), ==, c->want);
+}
+
+/* The connect-time check: the address, not the name. */
+static void
+test_sockaddr_scope(void)
+{
+	static const struct { const char *ip; gboolean loopback, priv; } cases[] = {
+		{ "127.0.0.1", TRUE, TRUE },
+		{ "10.1.2.3", FALSE, TRUE },
+		{ "172.20.0.5", FALSE, TRUE },
+		{ "192.168.0.9", FALSE, TRUE },
+		{ "93.184.216.34", FALSE, FALSE },
+		{ "169.254.169.254", FALSE, FALSE },
+		{ "::1", TRUE, TRUE },
+		{ "fd00::5", FALSE, TRUE },
+		{ "::ffff:10.0.0.1", FALSE, TRUE },
+		{ "::ffff:127.0.0.1", TRUE, TRUE },
+		{ "2606:4700::1111", FALSE, FALSE },
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		struct sockaddr_storage ss;
+
+		memset(&ss, 0, sizeof ss);
+		if (strchr(cases[i].ip, ':') != NULL) {
+			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+			a->sin6_family = AF_INET6;
+			g_assert_cmpint(inet_pton(AF_INET6, cases[i].ip, &a->sin6_addr), ==, 1);
+		} else {
+			struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+			a->sin_family = AF_INET;
+			g_assert_cmpint(inet_pton(AF_INET, cases[i].ip, &a->sin_addr), ==, 1);
+		}
+		g_assert_cmpint(util_sockaddr_in_scope((struct sockaddr *)&ss, FALSE), ==,
+		    cases[i].loopback);
+		g_assert_cmpint(util_sockaddr_in_scope((struct sockaddr *)&ss, TRUE), ==,
+		    cases[i].priv);
+	}
+	{
+		struct sockaddr_storage ss;
+
+		memset(&ss, 0, sizeof ss);
+		ss.ss_family = AF_UNIX;
+		g_assert_false(util_sockaddr_in_scope((struct sockaddr *)&ss, TRUE));
+		g_assert_false(util_sockaddr_in_scope(NULL, TRUE));
+	}
+	g_assert_false(util_is_private_host(NULL));
 }
 
 /* ---- addr-spec --------------------------------------------------------- */
@@ -415,6 +519,12 @@ main(int argc, char **argv)
 		g_test_add_data_func(p, &loopback_cases[i], test_loopback);
 	}
 	g_test_add_func("/util/loopback/null", test_loopback_null);
+	for (gsize i = 0; i < G_N_ELEMENTS(private_cases); i++) {
+		g_autofree char *p = g_strdup_printf("/util/private/%zu:%s", i,
+		    *private_cases[i].host ? private_cases[i].host : "(empty)");
+		g_test_add_data_func(p, &private_cases[i], test_private);
+	}
+	g_test_add_func("/util/private/sockaddr", test_sockaddr_scope);
 	for (gsize i = 0; i < G_N_ELEMENTS(addr_cases); i++) {
 		g_autofree char *p = g_strdup_printf("/util/addr-spec/%zu", i);
 		g_test_add_data_func(p, &addr_cases[i], test_addr_spec);
