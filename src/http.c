@@ -18,6 +18,14 @@
  * for control bytes; every logged string is
  * reduced to printable ASCII.  A code or the key is never logged.
  *
+ * Framing is strict (request smuggling through a proxy in front): a
+ * request with both Content-Length and Transfer-Encoding, with two
+ * Content-Length headers (equal or not), with more than one
+ * Transfer-Encoding, or with Transfer-Encoding in HTTP/1.0 gets 400; a
+ * transfer coding other than "chunked" gets 501.  Each is answered with
+ * Connection: close before any body byte is read, and nothing after it
+ * on that connection is read or answered.
+ *
  * Limits: [http] max_connections per listener, timeout seconds of
  * silence per connection, HTTP_MEMORY_LIMIT bytes of MHD memory per
  * connection (request line and headers), max_body bytes of body: a
@@ -62,6 +70,7 @@ struct http_server {
 	guint io_src;         /* the epoll fd watch */
 	guint timer_src;      /* MHD_get_timeout(), or 0 */
 };
+
 
 struct http {
 	struct http_env env;  /* a copy: st and cfg must outlive the struct http */
@@ -432,6 +441,109 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 	return http_pull(h, c, r, url);
 }
 
+/* Counts of the framing headers of one request. */
+struct http_framing {
+	guint content_length;
+	guint transfer_encoding;
+	gboolean chunked;     /* the (only) Transfer-Encoding is "chunked" */
+};
+
+static enum MHD_Result
+http_framing_count(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct http_framing *f = cls;
+
+	if (g_ascii_strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+		f->content_length++;
+	} else if (g_ascii_strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		f->transfer_encoding++;
+		f->chunked = value != NULL && g_ascii_strcasecmp(value, "chunked") == 0;
+	}
+	return MHD_YES;
+}
+
+/* Answers status with Connection: close: nothing after this request is
+ * read or answered on the connection. */
+static enum MHD_Result
+http_reply_close(struct MHD_Connection *c, struct http_req *r,
+    unsigned int status, const char *message)
+{
+	g_autofree char *body = json_error_body(message);
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(strlen(body), body,
+	    MHD_RESPMEM_MUST_COPY);
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, HTTP_JSON);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	ret = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	if (ret == MHD_YES)
+		r->answered = TRUE;
+	return ret;
+}
+
+/*
+ * The framing rule (RFC 9112 6.1, 6.3), checked once the head is in and
+ * before any body byte: 0 when the request may go on, else -1 with the
+ * refusal queued (*ret is MHD's answer).  MHD 0.9.75 itself takes the
+ * first Content-Length and lets Transfer-Encoding win silently, which a
+ * proxy in front may read differently (request smuggling).
+ */
+static int
+http_framing_check(struct MHD_Connection *c, struct http_req *r,
+    const char *version, enum MHD_Result *ret)
+{
+	struct http_framing f = { 0 };
+	const char *why = NULL;
+	unsigned int status = MHD_HTTP_BAD_REQUEST;
+
+	MHD_get_connection_values(c, MHD_HEADER_KIND, http_framing_count, &f);
+	if (f.content_length > 0 && f.transfer_encoding > 0)
+		why = "both Content-Length and Transfer-Encoding";
+	else if (f.content_length > 1)
+		why = "more than one Content-Length";
+	else if (f.transfer_encoding > 1)
+		why = "more than one Transfer-Encoding";
+	else if (f.transfer_encoding > 0 && strcmp(version, MHD_HTTP_VERSION_1_0) == 0)
+		why = "Transfer-Encoding in an HTTP/1.0 request";
+	else if (f.transfer_encoding > 0 && !f.chunked) {
+		why = "a transfer coding other than chunked";
+		status = MHD_HTTP_NOT_IMPLEMENTED;
+	}
+	if (why == NULL)
+		return 0;
+	g_info("src=http result=bad-framing status=%u reason=\"%s\"", status, why);
+	*ret = http_reply_close(c, r, status, why);
+	return -1;
+}
+
+/* MHD's access handler: the framing check at the first call, then
+ * http_access(). */
+static enum MHD_Result
+http_access_checked(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **req_cls)
+{
+	struct http_req *r;
+	enum MHD_Result ret;
+
+	if (*req_cls == NULL) {
+		r = g_new0(struct http_req, 1);
+		if (http_framing_check(c, r, version, &ret) < 0) {
+			*req_cls = r;
+			return ret;
+		}
+		g_free(r);
+	}
+	return http_access(cls, c, url, method, version, upload_data,
+	    upload_data_size, req_cls);
+}
+
 static void
 http_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     enum MHD_RequestTerminationCode toe)
@@ -594,7 +706,7 @@ http_server_open(struct http *h, const struct listen_addr *la, GError **error)
 		if (lfd < 0)
 			return -1;
 		s->unix_path = g_strdup(la->path);
-		s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, http_access, h,
+		s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, http_access_checked, h,
 		    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h,
 		    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lfd,
 		    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->http.max_connections,
@@ -621,7 +733,7 @@ http_server_open(struct http *h, const struct listen_addr *la, GError **error)
 		if (!g_socket_address_to_native(sa, &ss, sizeof ss, error))
 			return -1;
 		s->mhd = MHD_start_daemon(flags, (uint16_t)la->port, NULL, NULL,
-		    http_access, h,
+		    http_access_checked, h,
 		    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h,
 		    MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&ss,
 		    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->http.max_connections,
