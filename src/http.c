@@ -26,7 +26,13 @@
  * Connection: close before any body byte is read, and nothing after it
  * on that connection is read or answered.
  *
- * Limits: [http] max_connections per listener, timeout seconds of
+ * Limits: [http] max_connections per listener, max_connections_per_client
+ * per client IP address (MHD counts them; unix-socket clients are not
+ * counted), request_timeout seconds for a whole request (head and body)
+ * counted from the connection's start or the previous response (our own
+ * deadline: MHD's idle timeout is reset by every byte, so a client
+ * trickling a header a byte at a time would hold its slot forever; at the
+ * deadline the socket is shut down and MHD closes it), timeout seconds of
  * silence per connection, HTTP_MEMORY_LIMIT bytes of MHD memory per
  * connection (request line and headers), max_body bytes of body: a
  * larger Content-Length gets 413 before the body is read; a chunked body
@@ -71,6 +77,13 @@ struct http_server {
 	guint timer_src;      /* MHD_get_timeout(), or 0 */
 };
 
+/* Per connection, MHD's socket context: the deadline of the request being
+ * received ([http] request_timeout). */
+struct http_conn {
+	struct http_server *s;
+	struct MHD_Connection *c;
+	guint deadline_src;   /* armed while a request is awaited, or 0 */
+};
 
 struct http {
 	struct http_env env;  /* a copy: st and cfg must outlive the struct http */
@@ -522,8 +535,53 @@ http_framing_check(struct MHD_Connection *c, struct http_req *r,
 	return -1;
 }
 
+/* The socket context of c, or NULL. */
+static struct http_conn *
+http_conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
+static void http_run(struct http_server *s);
+
+/* The request deadline passed: shut the socket down (MHD reads the end
+ * of stream at once and closes the connection; the fd stays MHD's). */
+static gboolean
+http_deadline_cb(gpointer data)
+{
+	struct http_conn *hc = data;
+	struct http_server *s = hc->s;
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(hc->c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+	hc->deadline_src = 0;
+	g_info("src=http listen=%s result=closed reason=request-timeout", s->label);
+	if (ci != NULL)
+		(void)shutdown(ci->connect_fd, SHUT_RDWR);
+	http_run(s);   /* may free hc */
+	return G_SOURCE_REMOVE;
+}
+
+/* Arms (on) or clears the request deadline of hc. */
+static void
+http_deadline(struct http_conn *hc, gboolean on)
+{
+	if (hc == NULL)
+		return;
+	if (hc->deadline_src != 0) {
+		g_source_remove(hc->deadline_src);
+		hc->deadline_src = 0;
+	}
+	if (on)
+		hc->deadline_src = g_timeout_add(hc->s->h->env.cfg->http.request_timeout *
+		    1000u, http_deadline_cb, hc);
+}
+
 /* MHD's access handler: the framing check at the first call, then
- * http_access(). */
+ * http_access(); the deadline is cleared once a response is queued. */
 static enum MHD_Result
 http_access_checked(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -536,12 +594,38 @@ http_access_checked(void *cls, struct MHD_Connection *c, const char *url,
 		r = g_new0(struct http_req, 1);
 		if (http_framing_check(c, r, version, &ret) < 0) {
 			*req_cls = r;
+			http_deadline(http_conn_of(c), FALSE);
 			return ret;
 		}
 		g_free(r);
 	}
-	return http_access(cls, c, url, method, version, upload_data,
+	ret = http_access(cls, c, url, method, version, upload_data,
 	    upload_data_size, req_cls);
+	r = *req_cls;
+	if (r != NULL && r->answered)
+		http_deadline(http_conn_of(c), FALSE);
+	return ret;
+}
+
+/* MHD's connection notifications: the socket context and its deadline. */
+static void
+http_notify_conn(void *cls, struct MHD_Connection *c, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_server *s = cls;
+	struct http_conn *hc = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		hc = g_new0(struct http_conn, 1);
+		hc->s = s;
+		hc->c = c;
+		*socket_context = hc;
+		http_deadline(hc, TRUE);
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && hc != NULL) {
+		http_deadline(hc, FALSE);
+		g_free(hc);
+		*socket_context = NULL;
+	}
 }
 
 static void
@@ -550,6 +634,7 @@ http_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 {
 	struct http_req *r = *req_cls;
 
+	http_deadline(http_conn_of(c), TRUE);   /* the next request's, if any */
 	if (r == NULL)
 		return;
 	if (r->body != NULL)
@@ -711,6 +796,9 @@ http_server_open(struct http *h, const struct listen_addr *la, GError **error)
 		    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lfd,
 		    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->http.max_connections,
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->http.timeout,
+		    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		    (unsigned int)cfg->http.max_connections_per_client,
+		    MHD_OPTION_NOTIFY_CONNECTION, http_notify_conn, s,
 		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
 		    MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,
 		    MHD_OPTION_END);
@@ -738,6 +826,9 @@ http_server_open(struct http *h, const struct listen_addr *la, GError **error)
 		    MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&ss,
 		    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->http.max_connections,
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->http.timeout,
+		    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		    (unsigned int)cfg->http.max_connections_per_client,
+		    MHD_OPTION_NOTIFY_CONNECTION, http_notify_conn, s,
 		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
 		    MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,
 		    MHD_OPTION_END);

@@ -7,7 +7,8 @@
  * freshness and handout rules, /metrics, /healthz and the path form, and
  * checks that no code is ever logged.  Raw-socket requests replay the
  * framing attacks (sent whole and byte by byte, each with a request
- * pipelined behind it).
+ * pipelined behind it) and a client trickling its head past
+ * request_timeout.
  *
  * Uppercase hex signatures: accepted (they name the same MAC); tested.
  */
@@ -654,10 +655,12 @@ test_healthz(void)
 struct raw {
 	const char *req;
 	gboolean bytewise;      /* send req one byte per write */
+	gboolean trickle;       /* then one more byte every 100 ms */
 	guint wait_ms;          /* how long to read; 0: 5000 */
 	/* out */
 	GString *resp;
 	gboolean closed;        /* the server ended the connection (within 5 s) */
+	double secs;            /* from connect to the end */
 	gint done;
 };
 
@@ -689,6 +692,8 @@ raw_thread(gpointer data)
 		gssize n;
 
 		if (!g_socket_condition_timed_wait(sock, G_IO_IN, 100 * 1000, NULL, NULL)) {
+			if (x->trickle)
+				(void)g_socket_send(sock, "a", 1, NULL, NULL);
 			continue;
 		}
 		n = g_socket_receive(sock, buf, sizeof buf, NULL, &err);
@@ -698,6 +703,7 @@ raw_thread(gpointer data)
 		}
 		g_string_append_len(x->resp, buf, n);
 	}
+	x->secs = (double)(g_get_monotonic_time() - start) / G_USEC_PER_SEC;
 	g_atomic_int_set(&x->done, 1);
 	g_main_context_wakeup(NULL);
 	return NULL;
@@ -789,6 +795,32 @@ test_framing(void)
 	}
 }
 
+/* Issue 10 item 7a: a client trickling its request head a byte at a time
+ * (which resets MHD's idle timeout) is cut at request_timeout; so is one
+ * idling after a response on a kept connection. */
+static void
+test_request_timeout(void)
+{
+	struct raw x = { .req = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ", .trickle = TRUE };
+	struct raw y = { .req = PIPELINED };
+
+	cfg->http.request_timeout = 1;
+	raw_run(&x);
+	g_assert_true(x.closed);
+	g_assert_cmpfloat(x.secs, >=, 0.9);
+	g_assert_cmpfloat(x.secs, <, 3.0);
+	g_assert_cmpuint(raw_responses(x.resp->str), ==, 0);
+	g_string_free(x.resp, TRUE);
+	/* answered, then idle: cut a request_timeout after the response */
+	raw_run(&y);
+	g_assert_cmpuint(raw_responses(y.resp->str), ==, 1);
+	g_assert_true(y.closed);
+	g_assert_cmpfloat(y.secs, >=, 0.9);
+	g_assert_cmpfloat(y.secs, <, 3.0);
+	g_string_free(y.resp, TRUE);
+	cfg->http.request_timeout = 10;
+}
+
 static void
 test_other_paths(void)
 {
@@ -872,6 +904,7 @@ main(int argc, char **argv)
 	g_test_add_func("/http/healthz", test_healthz);
 	g_test_add_func("/http/other-paths", test_other_paths);
 	g_test_add_func("/http/framing", test_framing);
+	g_test_add_func("/http/request-timeout", test_request_timeout);
 	g_test_add_func("/http/no-code-logged", test_no_code_logged);
 	rc = g_test_run();
 
