@@ -36,7 +36,10 @@
  * silence per connection, HTTP_MEMORY_LIMIT bytes of MHD memory per
  * connection (request line and headers), max_body bytes of body: a
  * larger Content-Length gets 413 before the body is read; a chunked body
- * that grows past it is cut by closing the connection.
+ * that grows past it is cut by closing the connection.  When accept()
+ * runs out of descriptors MHD pauses accepting by itself while it has
+ * connections; with none it would retry at once, for ever, so the
+ * listener's watch is paused for UTIL_ACCEPT_PAUSE_MS instead (util.h).
  */
 #include "autoconfig.h"
 
@@ -75,6 +78,7 @@ struct http_server {
 	char *unix_path;      /* unlinked at free, or NULL */
 	guint io_src;         /* the epoll fd watch */
 	guint timer_src;      /* MHD_get_timeout(), or 0 */
+	guint pause_src;      /* accept paused (out of fds), or 0 */
 };
 
 /* Per connection, MHD's socket context: the deadline of the request being
@@ -89,6 +93,8 @@ struct http {
 	struct http_env env;  /* a copy: st and cfg must outlive the struct http */
 	GPtrArray *servers;   /* struct http_server * */
 	char *mhd_error;      /* MHD's last log line, for http_new()'s error */
+	/* What MHD_run() said of running out of descriptors at accept(). */
+	enum { HTTP_FDS_OK, HTTP_FDS_PAUSED_BY_MHD, HTTP_FDS_SPINNING } mhd_fds;
 };
 
 enum http_route { HTTP_ROUTE_NONE, HTTP_ROUTE_PULL, HTTP_ROUTE_METRICS,
@@ -616,6 +622,7 @@ http_notify_conn(void *cls, struct MHD_Connection *c, void **socket_context,
 	struct http_conn *hc = *socket_context;
 
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		util_accept_recovered();
 		hc = g_new0(struct http_conn, 1);
 		hc->s = s;
 		hc->c = c;
@@ -654,22 +661,97 @@ http_mhd_log(void *cls, const char *fmt, va_list ap)
 
 	g_strchomp(msg);
 	g_debug("src=http mhd=\"%s\"", msg);
+	/* XXX MHD 0.9.75 tells of descriptor exhaustion only here: with
+	 * connections open it stops accepting until one closes; with none it
+	 * "busy waits" (see http_run()).  The line before (kept in mhd_error)
+	 * names the accept error. */
+	if (g_str_has_prefix(fmt, "Hit process or system resource limit")) {
+		h->mhd_fds = strstr(fmt, "at FIRST") != NULL ? HTTP_FDS_SPINNING :
+		    HTTP_FDS_PAUSED_BY_MHD;
+		g_free(msg);
+		return;
+	}
 	g_free(h->mhd_error);
 	h->mhd_error = msg;
 }
 
 static gboolean http_timer_cb(gpointer data);
+static gboolean http_io_cb(gint fd, GIOCondition cond, gpointer data);
+
+/* The accept pause is over: watch MHD's epoll fd again. */
+static gboolean
+http_resume_cb(gpointer data)
+{
+	struct http_server *s = data;
+	const union MHD_DaemonInfo *info =
+	    MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+
+	s->pause_src = 0;
+	if (info != NULL && info->epoll_fd >= 0)
+		s->io_src = g_unix_fd_add(info->epoll_fd, G_IO_IN, http_io_cb, s);
+	http_run(s);
+	return G_SOURCE_REMOVE;
+}
+
+/* accept() ran out of descriptors.  With connections open MHD stops
+ * accepting until one closes; with none it would retry at every turn of
+ * the loop, so stop watching it for a while. */
+static void
+http_pause(struct http_server *s)
+{
+	util_accept_exhausted("http", s->label, s->h->mhd_error != NULL ?
+	    s->h->mhd_error : "out of descriptors");
+	if (s->h->mhd_fds != HTTP_FDS_SPINNING)
+		return;
+	if (s->io_src != 0) {
+		g_source_remove(s->io_src);
+		s->io_src = 0;
+	}
+	if (s->timer_src != 0) {
+		g_source_remove(s->timer_src);
+		s->timer_src = 0;
+	}
+	if (s->pause_src == 0)
+		s->pause_src = g_timeout_add(UTIL_ACCEPT_PAUSE_MS, http_resume_cb, s);
+}
+
+/* The connections MHD has open. */
+static unsigned int
+http_connections(struct http_server *s)
+{
+	const union MHD_DaemonInfo *info =
+	    MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+	return info != NULL ? info->num_connections : 0;
+}
 
 /* Runs MHD once and re-arms the timer from MHD_get_timeout(). */
 static void
 http_run(struct http_server *s)
 {
 	MHD_UNSIGNED_LONG_LONG ms = 0;
+	unsigned int before;
 
+	if (s->pause_src != 0)
+		return;
+	s->h->mhd_fds = HTTP_FDS_OK;
+	before = http_connections(s);
 	MHD_run(s->mhd);
+	/* XXX MHD 0.9.75 takes its listening socket out of the epoll set at
+	 * max_connections or when accept() ran out of descriptors, and puts
+	 * it back only at the start of a run: once a connection closed, run
+	 * again now, or a client waiting in the backlog would wait for some
+	 * other event (for ever when no connection is left). */
+	if (s->h->mhd_fds == HTTP_FDS_OK && http_connections(s) < before)
+		MHD_run(s->mhd);
 	if (s->timer_src != 0) {
 		g_source_remove(s->timer_src);
 		s->timer_src = 0;
+	}
+	if (s->h->mhd_fds != HTTP_FDS_OK) {
+		http_pause(s);
+		if (s->pause_src != 0)
+			return;
 	}
 	if (MHD_get_timeout(s->mhd, &ms) == MHD_YES)
 		s->timer_src = g_timeout_add((guint)MIN(ms, (MHD_UNSIGNED_LONG_LONG)G_MAXINT),
@@ -702,6 +784,8 @@ http_server_free(gpointer p)
 		g_source_remove(s->io_src);
 	if (s->timer_src != 0)
 		g_source_remove(s->timer_src);
+	if (s->pause_src != 0)
+		g_source_remove(s->pause_src);
 	if (s->mhd != NULL)
 		MHD_stop_daemon(s->mhd);   /* closes the listening socket too */
 	if (s->unix_path != NULL)
