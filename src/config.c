@@ -36,7 +36,8 @@ static const char *const imap_keys[] = { "host", "port", "tls", "ca_file",
 	"identifier", "max_size", NULL };
 static const char *const http_keys[] = { "listen", "signing_key_file",
 	"max_body", "max_connections", "timeout", "timestamp_window",
-	"bind_code_to_task", NULL };
+	"bind_code_to_task",
+	"max_connections_per_client", "request_timeout", NULL };
 static const char *const auth_keys[] = { "trusted_authserv_id", NULL };
 static const char *const filters_keys[] = { "dir", NULL };
 
@@ -150,6 +151,8 @@ config_defaults(void)
 	cfg->http.max_body = 4096;
 	cfg->http.max_connections = 64;
 	cfg->http.timeout = 30;
+	cfg->http.max_connections_per_client = 16;
+	cfg->http.request_timeout = 10;
 	cfg->http.bind_code_to_task = TRUE;
 	cfg->trusted_authserv_id = g_new0(char *, 1);
 	cfg->filters_dir = g_strdup(DEFAULT_FILTERS_DIR);
@@ -574,6 +577,24 @@ config_load_imap(struct config *cfg, const struct kf *kf, const char *g,
 	return 0;
 }
 
+/* [http] max_connections_per_client and request_timeout: the slow-client
+ * bounds (http.c). */
+static int
+config_load_http_limits(struct config *cfg, const struct kf *kf, GError **error)
+{
+	guint64 n = cfg->http.max_connections_per_client;
+
+	if (kf_get_uint(kf, "http", "max_connections_per_client", 0, 65536, &n,
+	    error) < 0)
+		return -1;
+	cfg->http.max_connections_per_client = (guint)n;
+	n = cfg->http.request_timeout;
+	if (kf_get_uint(kf, "http", "request_timeout", 1, 3600, &n, error) < 0)
+		return -1;
+	cfg->http.request_timeout = (guint)n;
+	return 0;
+}
+
 static int
 config_load_http(struct config *cfg, const struct kf *kf, const char *base,
     GError **error)
@@ -594,6 +615,8 @@ config_load_http(struct config *cfg, const struct kf *kf, const char *base,
 	if (kf_get_uint(kf, g, "timeout", 1, 3600, &n, error) < 0)
 		return -1;
 	cfg->http.timeout = (guint)n;
+	if (config_load_http_limits(cfg, kf, error) < 0)
+		return -1;
 	n = cfg->http.timestamp_window;
 	if (kf_get_uint(kf, g, "timestamp_window", 0, 86400, &n, error) < 0)
 		return -1;

@@ -97,6 +97,8 @@ struct config {
 		guint64 max_body;
 		guint max_connections;
 		guint timeout;
+		guint max_connections_per_client; /* per IP address; 0: no limit */
+		guint request_timeout;  /* seconds for a whole request */
 		guint timestamp_window; /* 0: off */
 		gboolean bind_code_to_task;
 	} http;

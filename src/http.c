@@ -29,11 +29,28 @@
  * never names the store path and probes the store at most once per
  * HTTP_PROBE_CACHE_US.
  *
- * Limits: [http] max_connections per listener, timeout seconds of
+ * Framing is strict (request smuggling through a proxy in front): a
+ * request with both Content-Length and Transfer-Encoding, with two
+ * Content-Length headers (equal or not), with more than one
+ * Transfer-Encoding, or with Transfer-Encoding in HTTP/1.0 gets 400; a
+ * transfer coding other than "chunked" gets 501.  Each is answered with
+ * Connection: close before any body byte is read, and nothing after it
+ * on that connection is read or answered.
+ *
+ * Limits: [http] max_connections per listener, max_connections_per_client
+ * per client IP address (MHD counts them; unix-socket clients are not
+ * counted), request_timeout seconds for a whole request (head and body)
+ * counted from the connection's start or the previous response (our own
+ * deadline: MHD's idle timeout is reset by every byte, so a client
+ * trickling a header a byte at a time would hold its slot forever; at the
+ * deadline the socket is shut down and MHD closes it), timeout seconds of
  * silence per connection, HTTP_MEMORY_LIMIT bytes of MHD memory per
  * connection (request line and headers), max_body bytes of body: a
  * larger Content-Length gets 413 before the body is read; a chunked body
- * that grows past it is cut by closing the connection.
+ * that grows past it is cut by closing the connection.  When accept()
+ * runs out of descriptors MHD pauses accepting by itself while it has
+ * connections; with none it would retry at once, for ever, so the
+ * listener's watch is paused for UTIL_ACCEPT_PAUSE_MS instead (util.h).
  * HTTP_UNSAVED_MAX pull records held in memory while the store cannot
  * take them (beyond it a new body gets 503, a new handout "").
  */
@@ -80,6 +97,15 @@ struct http_server {
 	char *unix_path;      /* unlinked at free, or NULL */
 	guint io_src;         /* the epoll fd watch */
 	guint timer_src;      /* MHD_get_timeout(), or 0 */
+	guint pause_src;      /* accept paused (out of fds), or 0 */
+};
+
+/* Per connection, MHD's socket context: the deadline of the request being
+ * received ([http] request_timeout). */
+struct http_conn {
+	struct http_server *s;
+	struct MHD_Connection *c;
+	guint deadline_src;   /* armed while a request is awaited, or 0 */
 };
 
 /* A pull body's binding that the store could not take yet. */
@@ -99,6 +125,8 @@ struct http {
 	GHashTable *unsaved_bodies;   /* digest -> struct http_binding * */
 	GHashTable *unsaved_handouts; /* gint64 * job id -> consumer */
 	gint64 skew_logged;   /* the last clock offset (quarter-hours) logged */
+	/* What MHD_run() said of running out of descriptors at accept(). */
+	enum { HTTP_FDS_OK, HTTP_FDS_PAUSED_BY_MHD, HTTP_FDS_SPINNING } mhd_fds;
 };
 
 enum http_route { HTTP_ROUTE_NONE, HTTP_ROUTE_PULL, HTTP_ROUTE_METRICS,
@@ -713,12 +741,188 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 	return http_pull(h, c, r);
 }
 
+/* Counts of the framing headers of one request. */
+struct http_framing {
+	guint content_length;
+	guint transfer_encoding;
+	gboolean chunked;     /* the (only) Transfer-Encoding is "chunked" */
+};
+
+static enum MHD_Result
+http_framing_count(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct http_framing *f = cls;
+
+	if (g_ascii_strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+		f->content_length++;
+	} else if (g_ascii_strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		f->transfer_encoding++;
+		f->chunked = value != NULL && g_ascii_strcasecmp(value, "chunked") == 0;
+	}
+	return MHD_YES;
+}
+
+/* Answers status with Connection: close: nothing after this request is
+ * read or answered on the connection. */
+static enum MHD_Result
+http_reply_close(struct MHD_Connection *c, struct http_req *r,
+    unsigned int status, const char *message)
+{
+	g_autofree char *body = json_error_body(message);
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(strlen(body), body,
+	    MHD_RESPMEM_MUST_COPY);
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, HTTP_JSON);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	ret = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	if (ret == MHD_YES)
+		r->answered = TRUE;
+	return ret;
+}
+
+/*
+ * The framing rule (RFC 9112 6.1, 6.3), checked once the head is in and
+ * before any body byte: 0 when the request may go on, else -1 with the
+ * refusal queued (*ret is MHD's answer).  MHD 0.9.75 itself takes the
+ * first Content-Length and lets Transfer-Encoding win silently, which a
+ * proxy in front may read differently (request smuggling).
+ */
+static int
+http_framing_check(struct MHD_Connection *c, struct http_req *r,
+    const char *version, enum MHD_Result *ret)
+{
+	struct http_framing f = { 0 };
+	const char *why = NULL;
+	unsigned int status = MHD_HTTP_BAD_REQUEST;
+
+	MHD_get_connection_values(c, MHD_HEADER_KIND, http_framing_count, &f);
+	if (f.content_length > 0 && f.transfer_encoding > 0)
+		why = "both Content-Length and Transfer-Encoding";
+	else if (f.content_length > 1)
+		why = "more than one Content-Length";
+	else if (f.transfer_encoding > 1)
+		why = "more than one Transfer-Encoding";
+	else if (f.transfer_encoding > 0 && strcmp(version, MHD_HTTP_VERSION_1_0) == 0)
+		why = "Transfer-Encoding in an HTTP/1.0 request";
+	else if (f.transfer_encoding > 0 && !f.chunked) {
+		why = "a transfer coding other than chunked";
+		status = MHD_HTTP_NOT_IMPLEMENTED;
+	}
+	if (why == NULL)
+		return 0;
+	g_info("src=http result=bad-framing status=%u reason=\"%s\"", status, why);
+	*ret = http_reply_close(c, r, status, why);
+	return -1;
+}
+
+/* The socket context of c, or NULL. */
+static struct http_conn *
+http_conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
+static void http_run(struct http_server *s);
+
+/* The request deadline passed: shut the socket down (MHD reads the end
+ * of stream at once and closes the connection; the fd stays MHD's). */
+static gboolean
+http_deadline_cb(gpointer data)
+{
+	struct http_conn *hc = data;
+	struct http_server *s = hc->s;
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(hc->c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+	hc->deadline_src = 0;
+	g_info("src=http listen=%s result=closed reason=request-timeout", s->label);
+	if (ci != NULL)
+		(void)shutdown(ci->connect_fd, SHUT_RDWR);
+	http_run(s);   /* may free hc */
+	return G_SOURCE_REMOVE;
+}
+
+/* Arms (on) or clears the request deadline of hc. */
+static void
+http_deadline(struct http_conn *hc, gboolean on)
+{
+	if (hc == NULL)
+		return;
+	if (hc->deadline_src != 0) {
+		g_source_remove(hc->deadline_src);
+		hc->deadline_src = 0;
+	}
+	if (on)
+		hc->deadline_src = g_timeout_add(hc->s->h->env.cfg->http.request_timeout *
+		    1000u, http_deadline_cb, hc);
+}
+
+/* MHD's access handler: the framing check at the first call, then
+ * http_access(); the deadline is cleared once a response is queued. */
+static enum MHD_Result
+http_access_checked(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **req_cls)
+{
+	struct http_req *r;
+	enum MHD_Result ret;
+
+	if (*req_cls == NULL) {
+		r = g_new0(struct http_req, 1);
+		if (http_framing_check(c, r, version, &ret) < 0) {
+			*req_cls = r;
+			http_deadline(http_conn_of(c), FALSE);
+			return ret;
+		}
+		g_free(r);
+	}
+	ret = http_access(cls, c, url, method, version, upload_data,
+	    upload_data_size, req_cls);
+	r = *req_cls;
+	if (r != NULL && r->answered)
+		http_deadline(http_conn_of(c), FALSE);
+	return ret;
+}
+
+/* MHD's connection notifications: the socket context and its deadline. */
+static void
+http_notify_conn(void *cls, struct MHD_Connection *c, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_server *s = cls;
+	struct http_conn *hc = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		util_accept_recovered();
+		hc = g_new0(struct http_conn, 1);
+		hc->s = s;
+		hc->c = c;
+		*socket_context = hc;
+		http_deadline(hc, TRUE);
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && hc != NULL) {
+		http_deadline(hc, FALSE);
+		g_free(hc);
+		*socket_context = NULL;
+	}
+}
+
 static void
 http_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     enum MHD_RequestTerminationCode toe)
 {
 	struct http_req *r = *req_cls;
 
+	http_deadline(http_conn_of(c), TRUE);   /* the next request's, if any */
 	if (r == NULL)
 		return;
 	if (r->body != NULL)
@@ -750,22 +954,97 @@ http_mhd_log(void *cls, const char *fmt, va_list ap)
 
 	g_strchomp(msg);
 	g_debug("src=http mhd=\"%s\"", msg);
+	/* XXX MHD 0.9.75 tells of descriptor exhaustion only here: with
+	 * connections open it stops accepting until one closes; with none it
+	 * "busy waits" (see http_run()).  The line before (kept in mhd_error)
+	 * names the accept error. */
+	if (g_str_has_prefix(fmt, "Hit process or system resource limit")) {
+		h->mhd_fds = strstr(fmt, "at FIRST") != NULL ? HTTP_FDS_SPINNING :
+		    HTTP_FDS_PAUSED_BY_MHD;
+		g_free(msg);
+		return;
+	}
 	g_free(h->mhd_error);
 	h->mhd_error = msg;
 }
 
 static gboolean http_timer_cb(gpointer data);
+static gboolean http_io_cb(gint fd, GIOCondition cond, gpointer data);
+
+/* The accept pause is over: watch MHD's epoll fd again. */
+static gboolean
+http_resume_cb(gpointer data)
+{
+	struct http_server *s = data;
+	const union MHD_DaemonInfo *info =
+	    MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+
+	s->pause_src = 0;
+	if (info != NULL && info->epoll_fd >= 0)
+		s->io_src = g_unix_fd_add(info->epoll_fd, G_IO_IN, http_io_cb, s);
+	http_run(s);
+	return G_SOURCE_REMOVE;
+}
+
+/* accept() ran out of descriptors.  With connections open MHD stops
+ * accepting until one closes; with none it would retry at every turn of
+ * the loop, so stop watching it for a while. */
+static void
+http_pause(struct http_server *s)
+{
+	util_accept_exhausted("http", s->label, s->h->mhd_error != NULL ?
+	    s->h->mhd_error : "out of descriptors");
+	if (s->h->mhd_fds != HTTP_FDS_SPINNING)
+		return;
+	if (s->io_src != 0) {
+		g_source_remove(s->io_src);
+		s->io_src = 0;
+	}
+	if (s->timer_src != 0) {
+		g_source_remove(s->timer_src);
+		s->timer_src = 0;
+	}
+	if (s->pause_src == 0)
+		s->pause_src = g_timeout_add(UTIL_ACCEPT_PAUSE_MS, http_resume_cb, s);
+}
+
+/* The connections MHD has open. */
+static unsigned int
+http_connections(struct http_server *s)
+{
+	const union MHD_DaemonInfo *info =
+	    MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+	return info != NULL ? info->num_connections : 0;
+}
 
 /* Runs MHD once and re-arms the timer from MHD_get_timeout(). */
 static void
 http_run(struct http_server *s)
 {
 	MHD_UNSIGNED_LONG_LONG ms = 0;
+	unsigned int before;
 
+	if (s->pause_src != 0)
+		return;
+	s->h->mhd_fds = HTTP_FDS_OK;
+	before = http_connections(s);
 	MHD_run(s->mhd);
+	/* XXX MHD 0.9.75 takes its listening socket out of the epoll set at
+	 * max_connections or when accept() ran out of descriptors, and puts
+	 * it back only at the start of a run: once a connection closed, run
+	 * again now, or a client waiting in the backlog would wait for some
+	 * other event (for ever when no connection is left). */
+	if (s->h->mhd_fds == HTTP_FDS_OK && http_connections(s) < before)
+		MHD_run(s->mhd);
 	if (s->timer_src != 0) {
 		g_source_remove(s->timer_src);
 		s->timer_src = 0;
+	}
+	if (s->h->mhd_fds != HTTP_FDS_OK) {
+		http_pause(s);
+		if (s->pause_src != 0)
+			return;
 	}
 	if (MHD_get_timeout(s->mhd, &ms) == MHD_YES)
 		s->timer_src = g_timeout_add((guint)MIN(ms, (MHD_UNSIGNED_LONG_LONG)G_MAXINT),
@@ -798,6 +1077,8 @@ http_server_free(gpointer p)
 		g_source_remove(s->io_src);
 	if (s->timer_src != 0)
 		g_source_remove(s->timer_src);
+	if (s->pause_src != 0)
+		g_source_remove(s->pause_src);
 	if (s->mhd != NULL)
 		MHD_stop_daemon(s->mhd);   /* closes the listening socket too */
 	if (s->unix_path != NULL)
@@ -887,11 +1168,14 @@ http_server_open(struct http *h, const struct listen_addr *la, GError **error)
 		if (lfd < 0)
 			return -1;
 		s->unix_path = g_strdup(la->path);
-		s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, http_access, h,
+		s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, http_access_checked, h,
 		    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h,
 		    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lfd,
 		    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->http.max_connections,
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->http.timeout,
+		    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		    (unsigned int)cfg->http.max_connections_per_client,
+		    MHD_OPTION_NOTIFY_CONNECTION, http_notify_conn, s,
 		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
 		    MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,
 		    MHD_OPTION_URI_LOG_CALLBACK, http_uri, h,
@@ -915,11 +1199,14 @@ http_server_open(struct http *h, const struct listen_addr *la, GError **error)
 		if (!g_socket_address_to_native(sa, &ss, sizeof ss, error))
 			return -1;
 		s->mhd = MHD_start_daemon(flags, (uint16_t)la->port, NULL, NULL,
-		    http_access, h,
+		    http_access_checked, h,
 		    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h,
 		    MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&ss,
 		    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->http.max_connections,
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->http.timeout,
+		    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		    (unsigned int)cfg->http.max_connections_per_client,
+		    MHD_OPTION_NOTIFY_CONNECTION, http_notify_conn, s,
 		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
 		    MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,
 		    MHD_OPTION_URI_LOG_CALLBACK, http_uri, h,

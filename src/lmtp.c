@@ -18,7 +18,11 @@
  * reason=bare-lf; mime.c bounds the parse).  Limits here: max_connections
  * per listener group (421 4.4.5 beyond), timeout seconds of silence
  * (421 4.4.2), LMTP_OUT_MAX bytes of unsent replies before we stop
- * reading a client that does not read, LMTP_READ_CHUNK per read.
+ * reading a client that does not read, LMTP_READ_CHUNK per read.  When
+ * accept() runs out of descriptors or memory (clients holding connections
+ * up to the process's fd limit), the listener stops watching its socket
+ * for UTIL_ACCEPT_PAUSE_MS and tries again, instead of spinning on a
+ * socket that stays readable; one log line per episode (util.h).
  */
 #include "autoconfig.h"
 
@@ -50,6 +54,7 @@ struct listener {
 	GSource *src;
 	char *unix_path;              /* to unlink at exit, or NULL */
 	char *label;                  /* "unix:/path" or "inet:host:port" */
+	guint pause_src;              /* accept paused (out of fds), or 0 */
 };
 
 /* One listener group: [lmtp] or [smtp]. */
@@ -515,6 +520,44 @@ session_peer(GSocket *sock)
 
 /* ---- listeners ------------------------------------------------------------ */
 
+static gboolean listener_accept_cb(GSocket *lsock, GIOCondition cond, gpointer data);
+
+/* Watches the listening socket for connections. */
+static void
+listener_watch(struct listener *ln)
+{
+	ln->src = g_socket_create_source(ln->sock, G_IO_IN, NULL);
+	g_source_set_callback(ln->src, (GSourceFunc)(void (*)(void))listener_accept_cb,
+	    ln, NULL);
+	g_source_attach(ln->src, NULL);
+}
+
+/* The pause after an exhausted accept is over: watch the socket again. */
+static gboolean
+listener_resume_cb(gpointer data)
+{
+	struct listener *ln = data;
+
+	ln->pause_src = 0;
+	listener_watch(ln);
+	return G_SOURCE_REMOVE;
+}
+
+/* accept() ran out of descriptors or memory: the pending connection stays
+ * in the backlog and the socket stays readable, so stop watching it for a
+ * while rather than spin; log once per episode. */
+static void
+listener_pause(struct listener *ln, const char *why)
+{
+	util_accept_exhausted(ln->sink->name, ln->label, why);
+	if (ln->src != NULL) {
+		g_source_destroy(ln->src);
+		g_source_unref(ln->src);
+		ln->src = NULL;
+	}
+	ln->pause_src = g_timeout_add(UTIL_ACCEPT_PAUSE_MS, listener_resume_cb, ln);
+}
+
 static gboolean
 listener_accept_cb(GSocket *lsock, GIOCondition cond, gpointer data)
 {
@@ -527,11 +570,19 @@ listener_accept_cb(GSocket *lsock, GIOCondition cond, gpointer data)
 	GSocket *sock = g_socket_accept(lsock, NULL, &err);
 
 	if (sock == NULL) {
+		if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES) ||
+		    g_error_matches(err, G_IO_ERROR, G_IO_ERROR_NO_SPACE)) {
+			/* EMFILE, ENFILE, ENOMEM */
+			listener_pause(ln, err->message);
+			g_error_free(err);
+			return G_SOURCE_REMOVE;   /* listener_pause destroyed it */
+		}
 		if (!g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
 			g_warning("listen=%s accept failed: %s", ln->label, err->message);
 		g_error_free(err);
 		return G_SOURCE_CONTINUE;
 	}
+	util_accept_recovered();
 	g_socket_set_blocking(sock, FALSE);
 	if (l->stopping || sink->sessions >= sink->cfg->max_connections) {
 		g_autofree char *msg = g_strdup_printf("421 4.4.5 %s Error: too many "
@@ -673,10 +724,7 @@ listener_open(struct lmtp *l, struct sink *sink, const struct listen_addr *la,
 		    g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound)) : la->port;
 		ln->label = g_strdup_printf("inet:%s:%u", la->host, port);
 	}
-	ln->src = g_socket_create_source(sock, G_IO_IN, NULL);
-	g_source_set_callback(ln->src, (GSourceFunc)(void (*)(void))listener_accept_cb,
-	    ln, NULL);
-	g_source_attach(ln->src, NULL);
+	listener_watch(ln);
 	g_ptr_array_add(l->listeners, ln);
 	g_message("listening: %s %s", sink->name, ln->label);
 	return 0;
@@ -691,6 +739,8 @@ listener_free(gpointer p)
 		g_source_destroy(ln->src);
 		g_source_unref(ln->src);
 	}
+	if (ln->pause_src != 0)
+		g_source_remove(ln->pause_src);
 	g_socket_close(ln->sock, NULL);
 	g_object_unref(ln->sock);
 	if (ln->unix_path != NULL)

@@ -3,7 +3,9 @@
  * bounded file reading.
  *
  * Hostile input: file contents (bounded by the caller's max) and address
- * strings from mail headers (only scanned, never interpreted).
+ * strings from mail headers (only scanned, never interpreted).  The
+ * accept-exhaustion episode (util_accept_*) bounds the log lines a client
+ * can cause by exhausting descriptors to one per episode.
  */
 #include "autoconfig.h"
 
@@ -261,4 +263,31 @@ fail:
 		fclose(fp);
 	g_byte_array_free(buf, TRUE);
 	return -1;
+}
+
+/* The descriptor-exhaustion episode: the monotonic time of its last
+ * failed accept, 0 when none is going on.  Main thread only (listeners
+ * run there). */
+static gint64 util_accept_failed_at;
+
+void
+util_accept_exhausted(const char *src, const char *label, const char *why)
+{
+	gboolean first = util_accept_failed_at == 0;
+
+	util_accept_failed_at = g_get_monotonic_time();
+	if (first)
+		g_warning("src=%s listen=%s result=accept-paused reason=\"%s\" pause_ms=%u "
+		    "(out of descriptors: accepts pause and retry; logged once until "
+		    "accepts work again)", src, label, why, UTIL_ACCEPT_PAUSE_MS);
+}
+
+void
+util_accept_recovered(void)
+{
+	if (util_accept_failed_at == 0 || g_get_monotonic_time() -
+	    util_accept_failed_at < (gint64)UTIL_ACCEPT_QUIET_MS * 1000)
+		return;
+	util_accept_failed_at = 0;
+	g_info("src=accept result=accept-resumed");
 }

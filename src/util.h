@@ -77,4 +77,20 @@ gboolean util_is_addr_spec(const char *s);
  */
 int util_read_file(const char *path, gsize max, char **data_r, gsize *len_r, GError **error);
 
+/*
+ * accept() ran out of descriptors or memory (EMFILE, ENFILE, ENOMEM): one
+ * process-wide episode that every listener (LMTP, SMTP, HTTP) shares.
+ * The listener that saw it stops watching its socket for
+ * UTIL_ACCEPT_PAUSE_MS and calls util_accept_exhausted(), which logs one
+ * warning per episode (src, listen label, why).  Every accept that
+ * succeeds calls util_accept_recovered(): the first one at least
+ * UTIL_ACCEPT_QUIET_MS after the last failure ends the episode (logged at
+ * info), so a process hovering at its limit, where accepts fail and
+ * succeed by turns, logs no more.  Main thread only.
+ */
+#define UTIL_ACCEPT_PAUSE_MS 1000
+#define UTIL_ACCEPT_QUIET_MS 3000
+void util_accept_exhausted(const char *src, const char *label, const char *why);
+void util_accept_recovered(void);
+
 #endif

@@ -111,6 +111,8 @@ check_defaults(const struct config *cfg)
 	g_assert_cmpuint(cfg->smtp.listen->len, ==, 0);
 	g_assert_cmpuint(cfg->http.listen->len, ==, 0);
 	g_assert_null(cfg->http.signing_key);
+	g_assert_cmpuint(cfg->http.max_connections_per_client, ==, 16);
+	g_assert_cmpuint(cfg->http.request_timeout, ==, 10);
 	g_assert_cmpuint(cfg->imap->len, ==, 0);
 	g_assert_nonnull(cfg->trusted_authserv_id);
 	g_assert_null(cfg->trusted_authserv_id[0]);
@@ -266,6 +268,8 @@ static const char full_conf[] =
 	"timeout = 15\n"
 	"timestamp_window = 300\n"
 	"bind_code_to_task = false\n"
+	"max_connections_per_client = 4\n"
+	"request_timeout = 5\n"
 	"\n"
 	"[auth]\n"
 	"trusted_authserv_id = mx.example.net;mx.google.com\n"
@@ -395,6 +399,8 @@ test_full(void)
 	g_assert_cmpuint(cfg->http.timeout, ==, 15);
 	g_assert_cmpuint(cfg->http.timestamp_window, ==, 300);
 	g_assert_false(cfg->http.bind_code_to_task);
+	g_assert_cmpuint(cfg->http.max_connections_per_client, ==, 4);
+	g_assert_cmpuint(cfg->http.request_timeout, ==, 5);
 
 	g_assert_cmpuint(g_strv_length(cfg->trusted_authserv_id), ==, 2);
 	g_assert_cmpstr(cfg->trusted_authserv_id[0], ==, "mx.example.net");
@@ -686,6 +692,10 @@ static const struct error_case error_cases[] = {
 	  "timestamp_window must be a whole number from 0 to 86400" },
 	{ "http-bind-bogus", "[http]\nbind_code_to_task = maybe\n", 2,
 	  "bind_code_to_task must be true or false" },
+	{ "http-request-timeout-0", "[http]\nrequest_timeout = 0\n", 2,
+	  "request_timeout must be a whole number from 1 to 3600" },
+	{ "http-per-client-big", "[http]\nmax_connections_per_client = 70000\n", 2,
+	  "max_connections_per_client must be a whole number from 0 to 65536" },
 	{ "http-signing-key-missing", "[http]\nsigning_key_file = nope\n", 2, "nope" },
 	{ "http-signing-key-empty", "[http]\nsigning_key_file = empty-key\n", 2, "empty" },
 	{ "filters-dir-empty", "[filters]\ndir =\n", 2, "dir must not be empty" },

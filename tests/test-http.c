@@ -11,13 +11,18 @@
  * other bad escapes in the URL, another run's tagged code; and what
  * must keep working: Skyvern's skewed timestamps, '+' in the query, the
  * run's own code first, magic links, task_id echoed, /healthz probing
- * the store once per few seconds.
+ * the store once per few seconds.  Raw-socket requests replay the
+ * framing attacks (sent whole and byte by byte, each with a request
+ * pipelined behind it) and a client trickling its head past
+ * request_timeout.
  *
  * Uppercase hex signatures: accepted (they name the same MAC); tested.
  */
 #include "autoconfig.h"
 
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <curl/curl.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -974,6 +979,177 @@ test_healthz(void)
 	g_assert_cmpstr(r, ==, "ok\n");
 }
 
+/* ---- raw requests ---- */
+
+struct raw {
+	const char *req;
+	gboolean bytewise;      /* send req one byte per write */
+	gboolean trickle;       /* then one more byte every 100 ms */
+	guint wait_ms;          /* how long to read; 0: 5000 */
+	/* out */
+	GString *resp;
+	gboolean closed;        /* the server ended the connection (within 5 s) */
+	double secs;            /* from connect to the end */
+	gint done;
+};
+
+static gpointer
+raw_thread(gpointer data)
+{
+	struct raw *x = data;
+	g_autoptr(GSocketClient) cl = g_socket_client_new();
+	g_autoptr(GSocketConnection) conn = NULL;
+	GSocket *sock;
+	gint64 start = g_get_monotonic_time();
+	gsize len = strlen(x->req);
+	char buf[4096];
+
+	conn = g_socket_client_connect_to_host(cl, "127.0.0.1", (guint16)port, NULL, NULL);
+	g_assert_nonnull(conn);
+	sock = g_socket_connection_get_socket(conn);
+	g_socket_set_option(sock, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+	for (gsize off = 0; off < len; ) {
+		gssize n = g_socket_send(sock, x->req + off, x->bytewise ? 1 : len - off,
+		    NULL, NULL);
+
+		if (n <= 0)
+			break;   /* the server closed early: what follows is unread */
+		off += (gsize)n;
+	}
+	while (g_get_monotonic_time() - start < (x->wait_ms != 0 ? x->wait_ms : 5000) * 1000) {
+		g_autoptr(GError) err = NULL;
+		gssize n;
+
+		if (!g_socket_condition_timed_wait(sock, G_IO_IN, 100 * 1000, NULL, NULL)) {
+			if (x->trickle)
+				(void)g_socket_send(sock, "a", 1, NULL, NULL);
+			continue;
+		}
+		n = g_socket_receive(sock, buf, sizeof buf, NULL, &err);
+		if (n <= 0) {
+			x->closed = TRUE;   /* end of stream, or reset */
+			break;
+		}
+		g_string_append_len(x->resp, buf, n);
+	}
+	x->secs = (double)(g_get_monotonic_time() - start) / G_USEC_PER_SEC;
+	g_atomic_int_set(&x->done, 1);
+	g_main_context_wakeup(NULL);
+	return NULL;
+}
+
+/* Runs x on a client thread while this thread serves. */
+static void
+raw_run(struct raw *x)
+{
+	GThread *t;
+
+	x->resp = g_string_new(NULL);
+	t = g_thread_new("raw", raw_thread, x);
+	while (!g_atomic_int_get(&x->done))
+		g_main_context_iteration(NULL, TRUE);
+	g_thread_join(t);
+}
+
+/* How many status lines ("HTTP/1.x NNN ") resp holds. */
+static guint
+raw_responses(const char *resp)
+{
+	guint n = 0;
+
+	for (const char *p = resp; (p = strstr(p, "HTTP/1.")) != NULL; p++)
+		if (strlen(p) >= 13 && (p[7] == '0' || p[7] == '1') && p[8] == ' ' &&
+		    g_ascii_isdigit(p[9]) && g_ascii_isdigit(p[10]) &&
+		    g_ascii_isdigit(p[11]) && p[12] == ' ')
+			n++;
+	return n;
+}
+
+#define PIPELINED "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+
+/* Issue 10 item 9: ambiguous framing is refused with one answer and the
+ * connection closed; the request pipelined behind it is never answered. */
+static void
+test_framing(void)
+{
+	static const struct {
+		const char *name;
+		const char *req;        /* PIPELINED follows */
+		const char *status;     /* "" : a good request, answered twice */
+	} rows[] = {
+		{ "control", "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "" },
+		{ "cl-te", "POST /totp/a@b.c HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+		  "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "400" },
+		{ "te-cl", "POST /totp/a@b.c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked"
+		  "\r\nContent-Length: 5\r\n\r\n0\r\n\r\n", "400" },
+		{ "te-cl-lowercase", "POST /totp/a@b.c HTTP/1.1\r\nhost: x\r\ntransfer-encoding: "
+		  "CHUNKED\r\ncontent-length: 5\r\n\r\n0\r\n\r\n", "400" },
+		{ "cl-cl-equal", "POST /totp/a@b.c HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+		  "Content-Length: 2\r\n\r\n{}", "400" },
+		{ "cl-cl-differ", "POST /totp/a@b.c HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+		  "Content-Length: 40\r\n\r\n{}", "400" },
+		{ "cl-cl-get", "GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+		  "Content-Length: 0\r\n\r\n", "400" },
+		{ "te-te", "POST /totp/a@b.c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+		  "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "400" },
+		{ "te-http10", "POST /totp/a@b.c HTTP/1.0\r\nHost: x\r\n"
+		  "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "400" },
+		{ "te-gzip", "POST /totp/a@b.c HTTP/1.1\r\nHost: x\r\n"
+		  "Transfer-Encoding: gzip\r\n\r\n", "501" },
+		{ "te-chunked-gzip", "POST /totp/a@b.c HTTP/1.1\r\nHost: x\r\n"
+		  "Transfer-Encoding: chunked, gzip\r\n\r\n", "501" },
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
+		for (int bytewise = 0; bytewise < 2; bytewise++) {
+			g_autofree char *req = g_strconcat(rows[i].req, PIPELINED, NULL);
+			g_autofree char *want = g_strdup_printf("HTTP/1.1 %s ", rows[i].status);
+			/* a kept connection shows within 1 s that it stays open */
+			struct raw x = { .req = req, .bytewise = bytewise,
+			    .wait_ms = *rows[i].status == '\0' ? 1000 : 0 };
+
+			g_test_message("%s %s", rows[i].name, bytewise ? "byte by byte" : "whole");
+			raw_run(&x);
+			if (*rows[i].status == '\0') {
+				g_assert_cmpuint(raw_responses(x.resp->str), ==, 2);
+				g_assert_false(x.closed);
+			} else {
+				g_assert_true(g_str_has_prefix(x.resp->str, want));
+				g_assert_cmpuint(raw_responses(x.resp->str), ==, 1);
+				g_assert_nonnull(strstr(x.resp->str, "\r\nConnection: close\r\n"));
+				g_assert_true(x.closed);
+			}
+			g_string_free(x.resp, TRUE);
+		}
+	}
+}
+
+/* Issue 10 item 7a: a client trickling its request head a byte at a time
+ * (which resets MHD's idle timeout) is cut at request_timeout; so is one
+ * idling after a response on a kept connection. */
+static void
+test_request_timeout(void)
+{
+	struct raw x = { .req = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ", .trickle = TRUE };
+	struct raw y = { .req = PIPELINED };
+
+	cfg->http.request_timeout = 1;
+	raw_run(&x);
+	g_assert_true(x.closed);
+	g_assert_cmpfloat(x.secs, >=, 0.9);
+	g_assert_cmpfloat(x.secs, <, 3.0);
+	g_assert_cmpuint(raw_responses(x.resp->str), ==, 0);
+	g_string_free(x.resp, TRUE);
+	/* answered, then idle: cut a request_timeout after the response */
+	raw_run(&y);
+	g_assert_cmpuint(raw_responses(y.resp->str), ==, 1);
+	g_assert_true(y.closed);
+	g_assert_cmpfloat(y.secs, >=, 0.9);
+	g_assert_cmpfloat(y.secs, <, 3.0);
+	g_string_free(y.resp, TRUE);
+	cfg->http.request_timeout = 10;
+}
+
 static void
 test_other_paths(void)
 {
@@ -1068,6 +1244,8 @@ main(int argc, char **argv)
 	g_test_add_func("/http/healthz-cache", test_healthz_cache);
 #endif
 	g_test_add_func("/http/other-paths", test_other_paths);
+	g_test_add_func("/http/framing", test_framing);
+	g_test_add_func("/http/request-timeout", test_request_timeout);
 	g_test_add_func("/http/no-code-logged", test_no_code_logged);
 	rc = g_test_run();
 
