@@ -5,7 +5,14 @@
  * behaviour lives in a later module, so `otpbridge check` answers for the
  * whole file.  Unknown groups and keys are errors.  Relative paths are
  * resolved against the directory of the config file.  Secrets are read
- * from files or the environment and never appear in an error message.
+ * from files or the environment and never appear in an error message;
+ * neither does the value of a *_file key until it is known to name an
+ * existing file (a secret pasted where a path belongs stays out of the
+ * log).  A secret file must pass the ssh rule: not writable by group or
+ * others, not readable by others, group-readable only by one of our own
+ * groups, owned by us or root (util_secret_mode_problem).
+ * OTPBRIDGE_API_KEY is taken out of the environment once, at start
+ * (config_take_env), so no child (password_command) inherits it.
  *
  * Hostile input: none beyond operator mistakes (see kf.c for bounds).
  */
@@ -14,6 +21,7 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include "config.h"
@@ -113,6 +121,21 @@ config_parse_listen(const char *s, struct listen_addr **addr_r, const char **why
 	return 0;
 }
 
+/* OTPBRIDGE_API_KEY as config_take_env() found it; NULL: not set. */
+static char *config_env_api_key;
+
+void
+config_take_env(void)
+{
+	const char *env = g_getenv(CONFIG_ENV_API_KEY);
+
+	if (env != NULL && *env != '\0') {
+		util_secret_free(&config_env_api_key);
+		config_env_api_key = g_strdup(env);
+	}
+	g_unsetenv(CONFIG_ENV_API_KEY);
+}
+
 /* Fills a sink group's defaults. */
 static void
 config_sink_defaults(struct sink_config *s, const char *listen)
@@ -153,9 +176,11 @@ config_defaults(void)
 	cfg->trusted_authserv_id = g_new0(char *, 1);
 	cfg->filters_dir = g_strdup(DEFAULT_FILTERS_DIR);
 	{
-		const char *env = g_getenv("OTPBRIDGE_API_KEY");
+		const char *env = g_getenv(CONFIG_ENV_API_KEY);
 		if (env != NULL && *env != '\0')
 			cfg->push.api_key = g_strdup(env);
+		else if (config_env_api_key != NULL)
+			cfg->push.api_key = g_strdup(config_env_api_key);
 	}
 	return cfg;
 }
@@ -269,13 +294,68 @@ config_check_readable(const struct kf *kf, const char *group, const char *key,
 	return 0;
 }
 
+/* TRUE when gid is one of this process's groups (or we are root). */
+static gboolean
+config_own_group(gid_t gid)
+{
+	gid_t groups[256];
+	int n;
+
+	if (geteuid() == 0 || gid == getegid())
+		return TRUE;
+	n = getgroups((int)G_N_ELEMENTS(groups), groups);
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return TRUE;
+	return FALSE;
+}
+
+/*
+ * Checks the secret file a *_file key names: it exists, is a regular
+ * file, and passes util_secret_mode_problem() (the ssh rule).  The value
+ * is named in an error only once it is known to name an existing file:
+ * a secret pasted where a path belongs (api_key_file = sk-...) never
+ * reaches the error, and so never the log.
+ */
+static int
+config_check_secret(const struct kf *kf, const char *group, const char *key,
+    const char *path, GError **error)
+{
+	struct stat st;
+	g_autofree char *why = NULL;
+
+	if (path == NULL)
+		return 0;
+	if (stat(path, &st) != 0) {
+		kf_set_error(kf, error, group, key, "%s: cannot read the file it names: %s "
+		    "(the value is not shown: it might be a secret pasted here)", key,
+		    g_strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		kf_set_error(kf, error, group, key, "%s: %s is not a regular file", key, path);
+		return -1;
+	}
+	why = util_secret_mode_problem((guint)st.st_mode, (guint)st.st_uid,
+	    (guint)geteuid(), config_own_group(st.st_gid));
+	if (why != NULL) {
+		kf_set_error(kf, error, group, key, "%s: %s %s", key, path, why);
+		return -1;
+	}
+	return config_check_readable(kf, group, key, path, error);
+}
+
 /* Reads a secret file named by key into *secret. */
 static int
 config_read_secret(const struct kf *kf, const char *group, const char *key,
     const char *path, char **secret, GError **error)
 {
 	GError *err = NULL;
-	char *s = util_read_secret_file(path, &err);
+	char *s;
+
+	if (config_check_secret(kf, group, key, path, error) < 0)
+		return -1;
+	s = util_read_secret_file(path, &err);
 
 	if (s == NULL) {
 		kf_set_error(kf, error, group, key, "%s", err->message);
@@ -520,9 +600,9 @@ config_load_imap(struct config *cfg, const struct kf *kf, const char *g,
 		return -1;
 	}
 	if (config_check_readable(kf, g, "ca_file", ic->ca_file, error) < 0 ||
-	    config_check_readable(kf, g, "password_file", ic->password_file, error) < 0 ||
-	    config_check_readable(kf, g, "client_secret_file", ic->client_secret_file, error) < 0 ||
-	    config_check_readable(kf, g, "refresh_token_file", ic->refresh_token_file, error) < 0)
+	    config_check_secret(kf, g, "password_file", ic->password_file, error) < 0 ||
+	    config_check_secret(kf, g, "client_secret_file", ic->client_secret_file, error) < 0 ||
+	    config_check_secret(kf, g, "refresh_token_file", ic->refresh_token_file, error) < 0)
 		return -1;
 	kf_get_raw(kf, g, "mailbox", &ic->mailbox, NULL);
 	if (kf_get_bool(kf, g, "idle", &ic->idle, error) < 0)

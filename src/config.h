@@ -17,6 +17,7 @@
 #define CONFIG_DEFAULT_URL "https://api.skyvern.com/v1/credentials/totp"
 #define CONFIG_DEFAULT_STORE "var/otpbridge.db"
 #define CONFIG_DEFAULT_LMTP_LISTEN "inet:127.0.0.1:2424"
+#define CONFIG_ENV_API_KEY "OTPBRIDGE_API_KEY"
 
 enum listen_kind { LISTEN_UNIX, LISTEN_INET };
 
@@ -108,6 +109,14 @@ struct config {
  */
 int config_load(const char *path, gboolean must_exist, struct config **cfg_r,
     GError **error);
+/*
+ * Takes OTPBRIDGE_API_KEY out of the environment (so no child process,
+ * such as password_command, inherits it) and keeps it for every later
+ * config_load(), reloads included.  Call it once, first thing in main(),
+ * before any thread starts (unsetenv is not thread-safe).  A variable set
+ * after it (the unit tests) is still read, and wins.
+ */
+void config_take_env(void);
 /* The built-in defaults (SPEC 3), as with no file. */
 struct config *config_defaults(void);
 void config_free(struct config **cfg);

@@ -6,6 +6,7 @@
 #include "autoconfig.h"
 
 #include <string.h>
+#include <unistd.h>
 #include <glib/gstdio.h>
 
 #include "config.h"
@@ -16,6 +17,17 @@
 
 static char *tmpdir;
 static guint dir_seq;
+
+/* Modes of the key-MODE files in every new_dir(). */
+static const guint secret_modes[] = { 0644, 0640, 0660, 0602, 0604, 0400 };
+
+/* Writes a secret file with exactly this mode (whatever the umask). */
+static void
+write_secret(const char *path, const char *text, guint mode)
+{
+	g_assert_true(g_file_set_contents(path, text, -1, NULL));
+	g_assert_cmpint(g_chmod(path, (int)mode), ==, 0);
+}
 
 /* A fresh directory under tmpdir holding the secrets configs refer to. */
 static char *
@@ -31,13 +43,19 @@ new_dir(void)
 	g_autofree char *empty = g_build_filename(d, "empty-key", NULL);
 
 	g_assert_cmpint(g_mkdir(d, 0700), ==, 0);
-	g_assert_true(g_file_set_contents(key, "file-api-key-SECRET\n", -1, NULL));
-	g_assert_true(g_file_set_contents(pass, "hunter2-SECRET\n", -1, NULL));
+	write_secret(key, "file-api-key-SECRET\n", 0600);
+	write_secret(pass, "hunter2-SECRET\n", 0600);
 	g_assert_true(g_file_set_contents(ca, "-----BEGIN CERTIFICATE-----\n", -1, NULL));
-	g_assert_true(g_file_set_contents(tok, "1//refresh-SECRET\n", -1, NULL));
-	g_assert_true(g_file_set_contents(sec, "client-SECRET\n", -1, NULL));
-	g_assert_true(g_file_set_contents(sign, "signing-key-SECRET\r\n", -1, NULL));
-	g_assert_true(g_file_set_contents(empty, "\n", -1, NULL));
+	write_secret(tok, "1//refresh-SECRET\n", 0600);
+	write_secret(sec, "client-SECRET\n", 0600);
+	write_secret(sign, "signing-key-SECRET\r\n", 0600);
+	write_secret(empty, "\n", 0600);
+	/* The same secret with modes the ssh rule refuses (and one it takes). */
+	for (gsize i = 0; i < G_N_ELEMENTS(secret_modes); i++) {
+		g_autofree char *name = g_strdup_printf("key-%04o", secret_modes[i]);
+		g_autofree char *p = g_build_filename(d, name, NULL);
+		write_secret(p, "file-api-key-SECRET\n", secret_modes[i]);
+	}
 	return d;
 }
 
@@ -477,6 +495,9 @@ static const struct ok_case ok_cases[] = {
 	{ "imap-token-url-with-provider", XOAUTH2_CONF "oauth2_provider = microsoft\n"
 	  "token_url = https://login.microsoftonline.com/contoso/oauth2/v2.0/token\n" },
 	{ "imap-token-url-empty-with-provider", XOAUTH2_CONF "oauth2_provider = google\ntoken_url =\n" },
+	/* Readable by its group, which is ours (root:otpbridge 0640). */
+	{ "api-key-own-group-readable", "[push]\napi_key_file = key-0640\n" },
+	{ "api-key-read-only", "[push]\napi_key_file = key-0400\n" },
 };
 
 static void
@@ -534,7 +555,8 @@ static const struct error_case error_cases[] = {
 	{ "url-not-url", "[push]\nurl = api.skyvern.com\n", 2, "url must be an http:// or https:// URL" },
 	{ "url-no-host", "[push]\nurl = https:///v1/credentials/totp\n", 2, "url" },
 	{ "url-empty-authority", "[push]\nurl = https://\n", 2, "url" },
-	{ "api-key-file-missing", "[push]\napi_key_file = no-such-key\n", 2, "no-such-key" },
+	{ "api-key-file-missing", "[push]\napi_key_file = no-such-key\n", 2,
+	  "api_key_file: cannot read the file it names: No such file" },
 	{ "api-key-file-empty", "[push]\napi_key_file = empty-key\n", 2, "empty" },
 	{ "ca-file-missing", "[push]\nca_file = no-ca.pem\n", 2, "cannot read ca_file" },
 	/* [store] */
@@ -586,7 +608,7 @@ static const struct error_case error_cases[] = {
 	{ "imap-plain-no-password", "[imap:work]\nhost = h\nuser = u\nauth = plain\n", 4,
 	  "auth = plain needs password_file or password_command" },
 	{ "imap-password-file-missing", "[imap:work]\nhost = h\nuser = u\npassword_file = nope.pass\n",
-	  4, "cannot read password_file" },
+	  4, "password_file: cannot read the file it names" },
 	{ "imap-tls-none-remote", "[imap:work]\nhost = imap.example.com\ntls = none\nuser = u\n"
 	  "password_file = work.pass\n", 3,
 	  "tls = none is allowed only for a loopback host, not imap.example.com" },
@@ -652,7 +674,42 @@ static const struct error_case error_cases[] = {
 	  "timestamp_window must be a whole number from 0 to 86400" },
 	{ "http-bind-bogus", "[http]\nbind_code_to_task = maybe\n", 2,
 	  "bind_code_to_task must be true or false" },
-	{ "http-signing-key-missing", "[http]\nsigning_key_file = nope\n", 2, "nope" },
+	{ "http-signing-key-missing", "[http]\nsigning_key_file = nope\n", 2,
+	  "signing_key_file: cannot read the file it names" },
+	/* A secret pasted where its file's name belongs never shows (the
+	 * test asserts no "SECRET" in any message). */
+	{ "pasted-api-key", "[push]\napi_key_file = sk-live-PASTED-SECRET-4711\n", 2,
+	  "api_key_file: cannot read the file it names" },
+	{ "pasted-api-key-absolute", "[push]\napi_key_file = /sk-live-PASTED-SECRET\n", 2,
+	  "api_key_file: cannot read the file it names" },
+	{ "pasted-signing-key", "[http]\nsigning_key_file = PASTED-SECRET-x\n", 2,
+	  "signing_key_file: cannot read the file it names" },
+	{ "pasted-password", "[imap:w]\nhost = h\nuser = u\npassword_file = hunter2-SECRET\n",
+	  4, "password_file: cannot read the file it names" },
+	{ "pasted-refresh-token", "[imap:g]\nhost = imap.example.com\nuser = b@example.com\n"
+	  "auth = xoauth2\nclient_id = c\noauth2_provider = google\n"
+	  "refresh_token_file = 1//0g-PASTED-SECRET\n", 7,
+	  "refresh_token_file: cannot read the file it names" },
+	{ "pasted-client-secret", XOAUTH2_CONF "oauth2_provider = google\n"
+	  "client_secret_file = GOCSPX-PASTED-SECRET\n", 8,
+	  "client_secret_file: cannot read the file it names" },
+	/* Secret files others can read or write are refused, as ssh does. */
+	{ "api-key-world-readable", "[push]\napi_key_file = key-0644\n", 2,
+	  "key-0644 is readable by others (mode 0644); chmod 600 it" },
+	{ "api-key-others-only", "[push]\napi_key_file = key-0604\n", 2,
+	  "is readable by others (mode 0604)" },
+	{ "signing-key-group-writable", "[http]\nsigning_key_file = key-0660\n", 2,
+	  "signing_key_file: " },
+	{ "signing-key-group-writable-why", "[http]\nsigning_key_file = key-0660\n", 2,
+	  "is writable by its group (mode 0660); chmod 600 it" },
+	{ "password-file-world-writable", "[imap:w]\nhost = h\nuser = u\n"
+	  "password_file = key-0602\n", 4, "is writable by others (mode 0602)" },
+	{ "refresh-token-world-readable", "[imap:g]\nhost = imap.example.com\n"
+	  "user = b@example.com\nauth = xoauth2\nclient_id = c\noauth2_provider = google\n"
+	  "refresh_token_file = key-0644\n", 7, "refresh_token_file: " },
+	{ "client-secret-world-readable", XOAUTH2_CONF "oauth2_provider = google\n"
+	  "client_secret_file = key-0644\n", 8, "is readable by others (mode 0644)" },
+	{ "api-key-directory", "[push]\napi_key_file = .\n", 2, "is not a regular file" },
 	{ "http-signing-key-empty", "[http]\nsigning_key_file = empty-key\n", 2, "empty" },
 	{ "filters-dir-empty", "[filters]\ndir =\n", 2, "dir must not be empty" },
 };
@@ -680,6 +737,33 @@ test_error(gconstpointer data)
 	g_assert_nonnull(strstr(err->message, c->want));
 	/* No secret ever shows in a message. */
 	g_assert_null(strstr(err->message, "SECRET"));
+}
+
+/* A secret file owned by another user (not root) is refused: that user
+ * could swap the key.  Needs root to give the file away. */
+static void
+test_secret_other_owner(void)
+{
+	g_autofree char *dir = new_dir();
+	g_autofree char *key = g_build_filename(dir, "key-0400", NULL);
+	g_autofree char *path = write_conf(dir, "[push]\napi_key_file = key-0400\n");
+	g_autoptr(GError) err = NULL;
+	struct config *cfg = NULL;
+
+	if (geteuid() != 0) {
+		g_test_skip("needs root to chown a file to another user");
+		return;
+	}
+	g_assert_cmpint(chown(key, 65534, 65534), ==, 0);
+	g_assert_cmpint(config_load(path, TRUE, &cfg, &err), ==, -1);
+	g_assert_error(err, OTPB_ERROR, OTPB_ERROR_CONFIG);
+	if (err != NULL) {
+		g_test_message("%s", err->message);
+		g_assert_nonnull(strstr(err->message, ":2: api_key_file: "));
+		g_assert_nonnull(strstr(err->message,
+		    "is owned by uid 65534, neither this user (uid 0) nor root; chown it"));
+	}
+	config_free(&cfg);
 }
 
 /* "token_url =" is no token_url: the preset's URL is used. */
@@ -952,6 +1036,7 @@ main(int argc, char **argv)
 	g_test_add_func("/config/relative-config-path", test_relative_config_path);
 	g_test_add_func("/config/imap-max-size-order", test_imap_max_size_order);
 	g_test_add_func("/config/token-url-empty", test_token_url_empty);
+	g_test_add_func("/config/secret-other-owner", test_secret_other_owner);
 	for (gsize i = 0; i < G_N_ELEMENTS(ok_cases); i++) {
 		g_autofree char *p = g_strdup_printf("/config/ok/%s", ok_cases[i].name);
 		g_test_add_data_func(p, &ok_cases[i], test_ok);
