@@ -782,3 +782,149 @@ fail:
 	config_free(&cfg);
 	return -1;
 }
+
+/* TRUE when two listen lists name the same addresses in the same order. */
+static gboolean
+config_listen_equal(const GPtrArray *a, const GPtrArray *b)
+{
+	if (a->len != b->len)
+		return FALSE;
+	for (guint i = 0; i < a->len; i++) {
+		const struct listen_addr *x = g_ptr_array_index(a, i);
+		const struct listen_addr *y = g_ptr_array_index(b, i);
+
+		if (x->kind != y->kind || g_strcmp0(x->path, y->path) != 0 ||
+		    g_strcmp0(x->host, y->host) != 0 || x->port != y->port)
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* TRUE when two [imap:NAME] groups differ in anything. */
+static gboolean
+config_imap_differs(const struct imap_config *a, const struct imap_config *b)
+{
+	return g_strcmp0(a->host, b->host) != 0 || a->port != b->port ||
+	    a->tls != b->tls || g_strcmp0(a->ca_file, b->ca_file) != 0 ||
+	    g_strcmp0(a->user, b->user) != 0 ||
+	    g_strcmp0(a->password_file, b->password_file) != 0 ||
+	    g_strcmp0(a->password_command, b->password_command) != 0 ||
+	    a->auth != b->auth || g_strcmp0(a->oauth2_provider, b->oauth2_provider) != 0 ||
+	    g_strcmp0(a->token_url, b->token_url) != 0 ||
+	    g_strcmp0(a->client_id, b->client_id) != 0 ||
+	    g_strcmp0(a->client_secret_file, b->client_secret_file) != 0 ||
+	    g_strcmp0(a->refresh_token_file, b->refresh_token_file) != 0 ||
+	    g_strcmp0(a->mailbox, b->mailbox) != 0 || a->idle != b->idle ||
+	    a->idle_refresh != b->idle_refresh || a->poll_interval != b->poll_interval ||
+	    a->timeout != b->timeout || a->after != b->after ||
+	    g_strcmp0(a->after_folder, b->after_folder) != 0 ||
+	    g_strcmp0(a->identifier, b->identifier) != 0 || a->max_size != b->max_size;
+}
+
+/* Appends "[group] key" to the list in s. */
+static void
+config_name(GString *s, const char *group, const char *key)
+{
+	g_string_append_printf(s, "%s[%s]%s%s", s->len > 0 ? ", " : "", group,
+	    key != NULL ? " " : "", key != NULL ? key : "");
+}
+
+/* The [lmtp]/[smtp] settings fixed when the listeners were opened. */
+static void
+config_sink_restart(GString *s, const char *g, const struct sink_config *a,
+    const struct sink_config *b)
+{
+	if (!config_listen_equal(a->listen, b->listen))
+		config_name(s, g, "listen");
+	if (a->socket_mode != b->socket_mode)
+		config_name(s, g, "socket_mode");
+	if (g_strcmp0(a->socket_group, b->socket_group) != 0)
+		config_name(s, g, "socket_group");
+}
+
+/* A sink whose running listeners reach beyond loopback must keep a
+ * recipients pattern (config_load_sink's rule, against the listeners
+ * that actually run). */
+static int
+config_sink_reload_ok(const char *g, const struct sink_config *running,
+    const struct sink_config *cfg, GError **error)
+{
+	if (cfg->recipients != NULL)
+		return 0;
+	for (guint i = 0; i < running->listen->len; i++) {
+		const struct listen_addr *a = g_ptr_array_index(running->listen, i);
+		if (a->kind == LISTEN_INET && !util_is_loopback_host(a->host)) {
+			g_set_error(error, OTPB_ERROR, OTPB_ERROR_CONFIG,
+			    "[%s] recipients: the running listener on %s is not loopback, "
+			    "so it needs 'recipients' set, or it would be an open sink", g,
+			    a->host);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+config_reload_check(const struct config *running, const struct config *cfg,
+    char **restart_r, GError **error)
+{
+	GString *s;
+
+	*restart_r = NULL;
+	if (config_sink_reload_ok("lmtp", &running->lmtp, &cfg->lmtp, error) < 0 ||
+	    config_sink_reload_ok("smtp", &running->smtp, &cfg->smtp, error) < 0)
+		return -1;
+	s = g_string_new(NULL);
+	if (g_strcmp0(running->store.path, cfg->store.path) != 0)
+		config_name(s, "store", "path");
+	if (running->store.retention != cfg->store.retention)
+		config_name(s, "store", "retention");
+	if (g_strcmp0(running->push.url, cfg->push.url) != 0)
+		config_name(s, "push", "url");
+	/* Compared, never shown. */
+	if (g_strcmp0(running->push.api_key, cfg->push.api_key) != 0)
+		config_name(s, "push", "api_key_file");
+	if (running->push.timeout != cfg->push.timeout)
+		config_name(s, "push", "timeout");
+	if (g_strcmp0(running->push.ca_file, cfg->push.ca_file) != 0)
+		config_name(s, "push", "ca_file");
+	config_sink_restart(s, "lmtp", &running->lmtp, &cfg->lmtp);
+	config_sink_restart(s, "smtp", &running->smtp, &cfg->smtp);
+	if (!config_listen_equal(running->http.listen, cfg->http.listen))
+		config_name(s, "http", "listen");
+	if (running->http.max_connections != cfg->http.max_connections)
+		config_name(s, "http", "max_connections");
+	if (running->http.timeout != cfg->http.timeout)
+		config_name(s, "http", "timeout");
+	/* Accounts, added, removed or changed, by name. */
+	for (guint i = 0; i < running->imap->len; i++) {
+		const struct imap_config *a = g_ptr_array_index(running->imap, i);
+		const struct imap_config *b = NULL;
+		g_autofree char *g = g_strconcat("imap:", a->name, NULL);
+
+		for (guint j = 0; j < cfg->imap->len && b == NULL; j++) {
+			const struct imap_config *c = g_ptr_array_index(cfg->imap, j);
+			if (strcmp(c->name, a->name) == 0)
+				b = c;
+		}
+		if (b == NULL || config_imap_differs(a, b))
+			config_name(s, g, NULL);
+	}
+	for (guint j = 0; j < cfg->imap->len; j++) {
+		const struct imap_config *b = g_ptr_array_index(cfg->imap, j);
+		gboolean known = FALSE;
+
+		for (guint i = 0; i < running->imap->len && !known; i++)
+			known = strcmp(((const struct imap_config *)
+			    g_ptr_array_index(running->imap, i))->name, b->name) == 0;
+		if (!known) {
+			g_autofree char *g = g_strconcat("imap:", b->name, NULL);
+			config_name(s, g, NULL);
+		}
+	}
+	if (s->len > 0)
+		*restart_r = g_string_free(s, FALSE);
+	else
+		g_string_free(s, TRUE);
+	return 0;
+}

@@ -121,6 +121,20 @@ void config_take_env(void);
 struct config *config_defaults(void);
 void config_free(struct config **cfg);
 
+/*
+ * What a SIGHUP may apply of cfg while running (the daemon's listeners,
+ * store, push client and IMAP accounts are those of its start).  Returns
+ * -1 with *error when cfg must not be applied at all (a running listener
+ * beyond loopback would lose its recipients pattern).  Else 0, and
+ * *restart_r is NULL or the settings that differ but take a restart,
+ * "[lmtp] listen, [imap:work]" (g_malloc'd; never a value).  Everything
+ * else (filters, [auth], [push] send and max_age, [lmtp]/[smtp]
+ * recipients and limits, [http] signing key, max_body, timestamp_window,
+ * bind_code_to_task) applies live.
+ */
+int config_reload_check(const struct config *running, const struct config *cfg,
+    char **restart_r, GError **error);
+
 /* Parses "unix:/path" or "inet:host:port" ("inet:[::1]:port"). */
 int config_parse_listen(const char *s, struct listen_addr **addr_r, const char **why);
 void listen_addr_free(gpointer addr);

@@ -22,7 +22,10 @@
  * silence per connection, HTTP_MEMORY_LIMIT bytes of MHD memory per
  * connection (request line and headers), max_body bytes of body: a
  * larger Content-Length gets 413 before the body is read; a chunked body
- * that grows past it is cut by closing the connection.
+ * that grows past it is cut by closing the connection.  A SIGHUP swaps
+ * the signing key, the timestamp window, bind_code_to_task and max_body
+ * for the next request (http_reconfigure); MHD's connection limit and
+ * timeout are fixed when it starts.
  */
 #include "autoconfig.h"
 
@@ -666,6 +669,12 @@ http_new(const struct http_env *env, GError **error)
 	    *env->cfg->http.signing_key == '\0'))
 		g_warning("src=http no signing key: POST /totp answers 503");
 	return h;
+}
+
+void
+http_reconfigure(struct http *h, const struct config *cfg)
+{
+	h->env.cfg = cfg;
 }
 
 void

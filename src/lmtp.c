@@ -17,7 +17,9 @@
  * and recipients; mime.c bounds the parse).  Limits here: max_connections
  * per listener group (421 4.4.5 beyond), timeout seconds of silence
  * (421 4.4.2), LMTP_OUT_MAX bytes of unsent replies before we stop
- * reading a client that does not read, LMTP_READ_CHUNK per read.
+ * reading a client that does not read, LMTP_READ_CHUNK per read.  A
+ * SIGHUP swaps the recipients pattern and these limits for the next RCPT,
+ * accept, read or session (lmtp_reconfigure); the listeners stay.
  */
 #include "autoconfig.h"
 
@@ -696,7 +698,7 @@ struct lmtp *
 lmtp_new(const struct lmtp_env *env, GError **error)
 {
 	struct lmtp *l = g_new0(struct lmtp, 1);
-	const struct config *cfg = env->cfg;     /* the boot config: listeners, limits */
+	const struct config *cfg = env->cfg;     /* the boot config: listeners */
 
 	l->env = *env;
 	l->hostname = g_strdup(g_get_host_name());
@@ -724,6 +726,13 @@ lmtp_set_decision(struct lmtp *l, const struct config *cfg,
 {
 	l->env.cfg = cfg;
 	l->env.set = set;
+}
+
+void
+lmtp_reconfigure(struct lmtp *l, const struct config *cfg)
+{
+	l->sinks[0].cfg = &cfg->lmtp;
+	l->sinks[1].cfg = &cfg->smtp;
 }
 
 guint

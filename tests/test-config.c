@@ -766,6 +766,137 @@ test_secret_other_owner(void)
 	config_free(&cfg);
 }
 
+/* ---- SIGHUP: what applies live, what takes a restart ------------------ */
+
+#define RELOAD_BASE "[push]\nurl = https://x.example/t\napi_key_file = api-key\n" \
+	"timeout = 5\n[store]\npath = db/x.db\n[http]\nlisten = inet:127.0.0.1:8465\n" \
+	"signing_key_file = signing-key\n[lmtp]\nlisten = inet:127.0.0.1:2424\n" \
+	"recipients = ^bot@\n[imap:w]\nhost = h\nuser = u\npassword_file = work.pass\n"
+
+struct reload_case {
+	const char *name;
+	const char *from, *to;  /* RELOAD_BASE with from replaced by to */
+	const char *want;       /* the restart list, NULL: all of it is live */
+};
+
+static const struct reload_case reload_cases[] = {
+	{ "same", "", "", NULL },
+	/* Applied live. */
+	{ "recipients", "^bot@", "^other@", NULL },
+	{ "sink-limits", "recipients = ^bot@\n", "recipients = ^bot@\n"
+	  "max_connections = 3\ntimeout = 10\nmax_recipients = 5\n", NULL },
+	{ "sink-max-size", "^bot@\n[imap:w]\n", "^bot@\nmax_size = 2048\n"
+	  "[imap:w]\nmax_size = 10485760\n", NULL },
+	{ "signing-key", "signing_key_file = signing-key", "signing_key_file = api-key", NULL },
+	{ "http-live", "signing_key_file = signing-key\n", "signing_key_file = signing-key\n"
+	  "timestamp_window = 60\nbind_code_to_task = false\nmax_body = 128\n", NULL },
+	{ "push-decision", "timeout = 5\n", "timeout = 5\nmax_age = 60\nsend = text\n", NULL },
+	{ "auth", "[imap:w]", "[auth]\ntrusted_authserv_id = mx.example.net\n[imap:w]", NULL },
+	/* Named as taking a restart. */
+	{ "lmtp-port", "inet:127.0.0.1:2424", "inet:127.0.0.1:2425", "[lmtp] listen" },
+	{ "lmtp-host", "inet:127.0.0.1:2424", "inet:127.0.0.2:2424", "[lmtp] listen" },
+	{ "lmtp-one-more", "inet:127.0.0.1:2424", "inet:127.0.0.1:2424;unix:/run/o.sock",
+	  "[lmtp] listen" },
+	{ "lmtp-socket-mode", "recipients = ^bot@\n", "recipients = ^bot@\nsocket_mode = 0600\n",
+	  "[lmtp] socket_mode" },
+	{ "smtp-listen", "[http]", "[smtp]\nlisten = inet:127.0.0.1:2525\n[http]", "[smtp] listen" },
+	{ "http-listen", "inet:127.0.0.1:8465", "inet:127.0.0.1:8466", "[http] listen" },
+	{ "http-timeout", "signing_key_file = signing-key\n",
+	  "signing_key_file = signing-key\ntimeout = 5\n", "[http] timeout" },
+	{ "http-max-connections", "signing_key_file = signing-key\n",
+	  "signing_key_file = signing-key\nmax_connections = 5\n", "[http] max_connections" },
+	{ "store-path", "db/x.db", "db/y.db", "[store] path" },
+	{ "store-retention", "db/x.db\n", "db/x.db\nretention = 3600\n", "[store] retention" },
+	{ "push-url", "https://x.example/t", "https://y.example/t", "[push] url" },
+	{ "push-timeout", "timeout = 5\n", "timeout = 6\n", "[push] timeout" },
+	{ "push-key", "api_key_file = api-key", "api_key_file = signing-key", "[push] api_key_file" },
+	{ "imap-changed", "host = h\n", "host = h2\n", "[imap:w]" },
+	/* An account without its own max_size takes [lmtp]'s, which the
+	 * running account thread keeps. */
+	{ "imap-inherited-max-size", "recipients = ^bot@\n",
+	  "recipients = ^bot@\nmax_size = 2048\n", "[imap:w]" },
+	{ "imap-identifier", "password_file = work.pass\n",
+	  "password_file = work.pass\nidentifier = x@example.com\n", "[imap:w]" },
+	{ "imap-added", "password_file = work.pass\n", "password_file = work.pass\n"
+	  "[imap:x]\nhost = h\nuser = u\npassword_file = work.pass\nmailbox = B\n", "[imap:x]" },
+	{ "imap-removed", "[imap:w]\nhost = h\nuser = u\npassword_file = work.pass\n", "",
+	  "[imap:w]" },
+	{ "several", "signing_key_file = signing-key\n", "signing_key_file = signing-key\n"
+	  "timeout = 5\n[smtp]\nlisten = inet:127.0.0.1:2525\n",
+	  "[smtp] listen, [http] timeout" },
+};
+
+/* Loads text from dir; asserts success. */
+static struct config *
+load_in(const char *dir, const char *name, const char *text)
+{
+	g_autofree char *path = g_build_filename(dir, name, NULL);
+	g_autoptr(GError) err = NULL;
+	struct config *cfg = NULL;
+
+	g_assert_true(g_file_set_contents(path, text, -1, NULL));
+	if (config_load(path, TRUE, &cfg, &err) < 0)
+		g_test_message("unexpected error: %s", err->message);
+	g_assert_no_error(err);
+	return cfg;
+}
+
+static void
+test_reload(gconstpointer data)
+{
+	const struct reload_case *c = data;
+	g_autofree char *dir = new_dir();
+	g_autoptr(GString) to = g_string_new(RELOAD_BASE);
+	struct config *a, *b;
+	g_autofree char *restart = NULL;
+	g_autoptr(GError) err = NULL;
+
+	if (*c->from != '\0')
+		g_assert_cmpuint(g_string_replace(to, c->from, c->to, 1), ==, 1);
+	a = load_in(dir, "a.conf", RELOAD_BASE);
+	b = load_in(dir, "b.conf", to->str);
+	if (a == NULL || b == NULL)
+		return;
+	g_assert_cmpint(config_reload_check(a, b, &restart, &err), ==, 0);
+	g_assert_no_error(err);
+	g_assert_cmpstr(restart, ==, c->want);
+	config_free(&a);
+	config_free(&b);
+}
+
+/* A running listener beyond loopback keeps its recipients pattern: a
+ * reload that moves the listener to loopback and drops the pattern would
+ * leave the running (public) listener an open sink. */
+static void
+test_reload_open_sink(void)
+{
+	g_autofree char *dir = new_dir();
+	struct config *a = load_in(dir, "a.conf",
+	    "[smtp]\nlisten = inet:192.0.2.10:25\nrecipients = ^otp@\n");
+	struct config *b = load_in(dir, "b.conf", "[smtp]\nlisten = inet:127.0.0.1:25\n");
+	struct config *c = load_in(dir, "c.conf",
+	    "[smtp]\nlisten = inet:127.0.0.1:25\nrecipients = ^bot@\n");
+	g_autofree char *restart = NULL;
+	g_autoptr(GError) err = NULL;
+
+	if (a == NULL || b == NULL || c == NULL)
+		return;
+	g_assert_cmpint(config_reload_check(a, b, &restart, &err), ==, -1);
+	g_assert_error(err, OTPB_ERROR, OTPB_ERROR_CONFIG);
+	if (err != NULL)
+		g_assert_cmpstr(err->message, ==, "[smtp] recipients: the running listener on "
+		    "192.0.2.10 is not loopback, so it needs 'recipients' set, or it would "
+		    "be an open sink");
+	g_assert_null(restart);
+	g_clear_error(&err);
+	/* With a pattern it applies (the address itself takes a restart). */
+	g_assert_cmpint(config_reload_check(a, c, &restart, &err), ==, 0);
+	g_assert_cmpstr(restart, ==, "[smtp] listen");
+	config_free(&a);
+	config_free(&b);
+	config_free(&c);
+}
+
 /* "token_url =" is no token_url: the preset's URL is used. */
 static void
 test_token_url_empty(void)
@@ -1037,6 +1168,11 @@ main(int argc, char **argv)
 	g_test_add_func("/config/imap-max-size-order", test_imap_max_size_order);
 	g_test_add_func("/config/token-url-empty", test_token_url_empty);
 	g_test_add_func("/config/secret-other-owner", test_secret_other_owner);
+	for (gsize i = 0; i < G_N_ELEMENTS(reload_cases); i++) {
+		g_autofree char *p = g_strdup_printf("/config/reload/%s", reload_cases[i].name);
+		g_test_add_data_func(p, &reload_cases[i], test_reload);
+	}
+	g_test_add_func("/config/reload/open-sink", test_reload_open_sink);
 	for (gsize i = 0; i < G_N_ELEMENTS(ok_cases); i++) {
 		g_autofree char *p = g_strdup_printf("/config/ok/%s", ok_cases[i].name);
 		g_test_add_data_func(p, &ok_cases[i], test_ok);
