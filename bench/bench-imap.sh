@@ -19,6 +19,7 @@ python3 "$top/tests/endpoint.py" --port 0 --port-file "$T/ep.port" --key k --log
 ep=$!
 while [ ! -s "$T/ep.port" ]; do sleep 0.1; done
 printf 'k\n' >"$T/key"; printf 'secret\n' >"$T/pass"
+chmod 600 "$T/key" "$T/pass"
 printf '[acme]\nfrom = ^codes@acme\\.example$\n' >"$T/f/10.conf"
 conf() { # IDLE ACCOUNTS
 	{

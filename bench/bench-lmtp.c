@@ -356,6 +356,7 @@ main(int argc, char **argv)
 	conf = g_build_filename(dir, "otpbridge.conf", NULL);
 	keyf = g_build_filename(dir, "key", NULL);
 	g_file_set_contents(keyf, "bench-key-not-real\n", -1, NULL);
+	g_chmod(keyf, 0600);    /* config.c refuses a key others can read */
 	text = g_strdup_printf("[push]\nurl = http://127.0.0.1:%d/v1/credentials/totp\n"
 	    "api_key_file = key\n[store]\npath = db/otpbridge.db\n"
 	    "[lmtp]\nlisten = inet:127.0.0.1:%d\nmax_connections = 300\n", http_port,

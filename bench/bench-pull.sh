@@ -14,6 +14,7 @@ top_srcdir=$(dirname "$0")/..
 set -- $(free_ports 3)
 LMTP=$1 SMTP=$2 HTTP=$3
 printf 'test_api_key\n' >"$T/key"
+chmod 600 "$T/key"
 cat >"$T/c.conf" <<EOC
 [store]
 path = $T/db/otpbridge.db

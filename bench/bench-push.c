@@ -220,6 +220,7 @@ main(int argc, char **argv)
 	conf = g_build_filename(dir, "otpbridge.conf", NULL);
 	keyf = g_build_filename(dir, "key", NULL);
 	g_file_set_contents(keyf, "bench-key-not-real\n", -1, NULL);
+	g_chmod(keyf, 0600);    /* config.c refuses a key others can read */
 	text = g_strdup_printf("[push]\nurl = %s\napi_key_file = key\n"
 	    "[store]\npath = %s/otpbridge.db\n", url, dir);
 	g_file_set_contents(conf, text, -1, NULL);

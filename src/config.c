@@ -5,7 +5,14 @@
  * behaviour lives in a later module, so `otpbridge check` answers for the
  * whole file.  Unknown groups and keys are errors.  Relative paths are
  * resolved against the directory of the config file.  Secrets are read
- * from files or the environment and never appear in an error message.
+ * from files or the environment and never appear in an error message;
+ * neither does the value of a *_file key until it is known to name an
+ * existing file (a secret pasted where a path belongs stays out of the
+ * log).  A secret file must pass the ssh rule: not writable by group or
+ * others, not readable by others, group-readable only by one of our own
+ * groups, owned by us or root (util_secret_mode_problem).
+ * OTPBRIDGE_API_KEY is taken out of the environment once, at start
+ * (config_take_env), so no child (password_command) inherits it.
  *
  * Hostile input: none beyond operator mistakes (see kf.c for bounds).
  */
@@ -14,6 +21,7 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include "config.h"
@@ -115,6 +123,21 @@ config_parse_listen(const char *s, struct listen_addr **addr_r, const char **why
 	return 0;
 }
 
+/* OTPBRIDGE_API_KEY as config_take_env() found it; NULL: not set. */
+static char *config_env_api_key;
+
+void
+config_take_env(void)
+{
+	const char *env = g_getenv(CONFIG_ENV_API_KEY);
+
+	if (env != NULL && *env != '\0') {
+		util_secret_free(&config_env_api_key);
+		config_env_api_key = g_strdup(env);
+	}
+	g_unsetenv(CONFIG_ENV_API_KEY);
+}
+
 /* Fills a sink group's defaults. */
 static void
 config_sink_defaults(struct sink_config *s, const char *listen)
@@ -157,9 +180,11 @@ config_defaults(void)
 	cfg->trusted_authserv_id = g_new0(char *, 1);
 	cfg->filters_dir = g_strdup(DEFAULT_FILTERS_DIR);
 	{
-		const char *env = g_getenv("OTPBRIDGE_API_KEY");
+		const char *env = g_getenv(CONFIG_ENV_API_KEY);
 		if (env != NULL && *env != '\0')
 			cfg->push.api_key = g_strdup(env);
+		else if (config_env_api_key != NULL)
+			cfg->push.api_key = g_strdup(config_env_api_key);
 	}
 	return cfg;
 }
@@ -273,13 +298,68 @@ config_check_readable(const struct kf *kf, const char *group, const char *key,
 	return 0;
 }
 
+/* TRUE when gid is one of this process's groups (or we are root). */
+static gboolean
+config_own_group(gid_t gid)
+{
+	gid_t groups[256];
+	int n;
+
+	if (geteuid() == 0 || gid == getegid())
+		return TRUE;
+	n = getgroups((int)G_N_ELEMENTS(groups), groups);
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return TRUE;
+	return FALSE;
+}
+
+/*
+ * Checks the secret file a *_file key names: it exists, is a regular
+ * file, and passes util_secret_mode_problem() (the ssh rule).  The value
+ * is named in an error only once it is known to name an existing file:
+ * a secret pasted where a path belongs (api_key_file = sk-...) never
+ * reaches the error, and so never the log.
+ */
+static int
+config_check_secret(const struct kf *kf, const char *group, const char *key,
+    const char *path, GError **error)
+{
+	struct stat st;
+	g_autofree char *why = NULL;
+
+	if (path == NULL)
+		return 0;
+	if (stat(path, &st) != 0) {
+		kf_set_error(kf, error, group, key, "%s: cannot read the file it names: %s "
+		    "(the value is not shown: it might be a secret pasted here)", key,
+		    g_strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		kf_set_error(kf, error, group, key, "%s: %s is not a regular file", key, path);
+		return -1;
+	}
+	why = util_secret_mode_problem((guint)st.st_mode, (guint)st.st_uid,
+	    (guint)geteuid(), config_own_group(st.st_gid));
+	if (why != NULL) {
+		kf_set_error(kf, error, group, key, "%s: %s %s", key, path, why);
+		return -1;
+	}
+	return config_check_readable(kf, group, key, path, error);
+}
+
 /* Reads a secret file named by key into *secret. */
 static int
 config_read_secret(const struct kf *kf, const char *group, const char *key,
     const char *path, char **secret, GError **error)
 {
 	GError *err = NULL;
-	char *s = util_read_secret_file(path, &err);
+	char *s;
+
+	if (config_check_secret(kf, group, key, path, error) < 0)
+		return -1;
+	s = util_read_secret_file(path, &err);
 
 	if (s == NULL) {
 		kf_set_error(kf, error, group, key, "%s", err->message);
@@ -533,9 +613,9 @@ config_load_imap(struct config *cfg, const struct kf *kf, const char *g,
 		return -1;
 	}
 	if (config_check_readable(kf, g, "ca_file", ic->ca_file, error) < 0 ||
-	    config_check_readable(kf, g, "password_file", ic->password_file, error) < 0 ||
-	    config_check_readable(kf, g, "client_secret_file", ic->client_secret_file, error) < 0 ||
-	    config_check_readable(kf, g, "refresh_token_file", ic->refresh_token_file, error) < 0)
+	    config_check_secret(kf, g, "password_file", ic->password_file, error) < 0 ||
+	    config_check_secret(kf, g, "client_secret_file", ic->client_secret_file, error) < 0 ||
+	    config_check_secret(kf, g, "refresh_token_file", ic->refresh_token_file, error) < 0)
 		return -1;
 	kf_get_raw(kf, g, "mailbox", &ic->mailbox, NULL);
 	if (kf_get_bool(kf, g, "idle", &ic->idle, error) < 0)
@@ -734,4 +814,156 @@ fail:
 	kf_free(&kf);
 	config_free(&cfg);
 	return -1;
+}
+
+/* TRUE when two listen lists name the same addresses in the same order. */
+static gboolean
+config_listen_equal(const GPtrArray *a, const GPtrArray *b)
+{
+	if (a->len != b->len)
+		return FALSE;
+	for (guint i = 0; i < a->len; i++) {
+		const struct listen_addr *x = g_ptr_array_index(a, i);
+		const struct listen_addr *y = g_ptr_array_index(b, i);
+
+		if (x->kind != y->kind || g_strcmp0(x->path, y->path) != 0 ||
+		    g_strcmp0(x->host, y->host) != 0 || x->port != y->port)
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* TRUE when two [imap:NAME] groups differ in anything. */
+static gboolean
+config_imap_differs(const struct imap_config *a, const struct imap_config *b)
+{
+	return g_strcmp0(a->host, b->host) != 0 || a->port != b->port ||
+	    a->tls != b->tls || g_strcmp0(a->ca_file, b->ca_file) != 0 ||
+	    g_strcmp0(a->user, b->user) != 0 ||
+	    g_strcmp0(a->password_file, b->password_file) != 0 ||
+	    g_strcmp0(a->password_command, b->password_command) != 0 ||
+	    a->auth != b->auth || g_strcmp0(a->oauth2_provider, b->oauth2_provider) != 0 ||
+	    g_strcmp0(a->token_url, b->token_url) != 0 ||
+	    g_strcmp0(a->client_id, b->client_id) != 0 ||
+	    g_strcmp0(a->client_secret_file, b->client_secret_file) != 0 ||
+	    g_strcmp0(a->refresh_token_file, b->refresh_token_file) != 0 ||
+	    g_strcmp0(a->mailbox, b->mailbox) != 0 || a->idle != b->idle ||
+	    a->idle_refresh != b->idle_refresh || a->poll_interval != b->poll_interval ||
+	    a->timeout != b->timeout || a->after != b->after ||
+	    g_strcmp0(a->after_folder, b->after_folder) != 0 ||
+	    g_strcmp0(a->identifier, b->identifier) != 0 || a->max_size != b->max_size;
+}
+
+/* Appends "[group] key" to the list in s. */
+static void
+config_name(GString *s, const char *group, const char *key)
+{
+	g_string_append_printf(s, "%s[%s]%s%s", s->len > 0 ? ", " : "", group,
+	    key != NULL ? " " : "", key != NULL ? key : "");
+}
+
+/* The [lmtp]/[smtp] settings fixed when the listeners were opened. */
+static void
+config_sink_restart(GString *s, const char *g, const struct sink_config *a,
+    const struct sink_config *b)
+{
+	if (!config_listen_equal(a->listen, b->listen))
+		config_name(s, g, "listen");
+	if (a->socket_mode != b->socket_mode)
+		config_name(s, g, "socket_mode");
+	if (g_strcmp0(a->socket_group, b->socket_group) != 0)
+		config_name(s, g, "socket_group");
+}
+
+/* A sink whose running listeners reach beyond loopback must keep a
+ * recipients pattern (config_load_sink's rule, against the listeners
+ * that actually run). */
+static int
+config_sink_reload_ok(const char *g, const struct sink_config *running,
+    const struct sink_config *cfg, GError **error)
+{
+	if (cfg->recipients != NULL)
+		return 0;
+	for (guint i = 0; i < running->listen->len; i++) {
+		const struct listen_addr *a = g_ptr_array_index(running->listen, i);
+		if (a->kind == LISTEN_INET && !util_is_loopback_host(a->host)) {
+			g_set_error(error, OTPB_ERROR, OTPB_ERROR_CONFIG,
+			    "[%s] recipients: the running listener on %s is not loopback, "
+			    "so it needs 'recipients' set, or it would be an open sink", g,
+			    a->host);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+config_reload_check(const struct config *running, const struct config *cfg,
+    char **restart_r, GError **error)
+{
+	GString *s;
+
+	*restart_r = NULL;
+	if (config_sink_reload_ok("lmtp", &running->lmtp, &cfg->lmtp, error) < 0 ||
+	    config_sink_reload_ok("smtp", &running->smtp, &cfg->smtp, error) < 0)
+		return -1;
+	s = g_string_new(NULL);
+	if (g_strcmp0(running->store.path, cfg->store.path) != 0)
+		config_name(s, "store", "path");
+	if (running->store.retention != cfg->store.retention)
+		config_name(s, "store", "retention");
+	if (g_strcmp0(running->push.url, cfg->push.url) != 0)
+		config_name(s, "push", "url");
+	/* Compared, never shown. */
+	if (g_strcmp0(running->push.api_key, cfg->push.api_key) != 0)
+		config_name(s, "push", "api_key_file");
+	if (running->push.timeout != cfg->push.timeout)
+		config_name(s, "push", "timeout");
+	if (g_strcmp0(running->push.ca_file, cfg->push.ca_file) != 0)
+		config_name(s, "push", "ca_file");
+	if (running->push.http_private != cfg->push.http_private)
+		config_name(s, "push", "allow_http");
+	config_sink_restart(s, "lmtp", &running->lmtp, &cfg->lmtp);
+	config_sink_restart(s, "smtp", &running->smtp, &cfg->smtp);
+	if (!config_listen_equal(running->http.listen, cfg->http.listen))
+		config_name(s, "http", "listen");
+	if (running->http.max_connections != cfg->http.max_connections)
+		config_name(s, "http", "max_connections");
+	if (running->http.timeout != cfg->http.timeout)
+		config_name(s, "http", "timeout");
+	if (running->http.max_connections_per_client != cfg->http.max_connections_per_client)
+		config_name(s, "http", "max_connections_per_client");
+	if (running->http.request_timeout != cfg->http.request_timeout)
+		config_name(s, "http", "request_timeout");
+	/* Accounts, added, removed or changed, by name. */
+	for (guint i = 0; i < running->imap->len; i++) {
+		const struct imap_config *a = g_ptr_array_index(running->imap, i);
+		const struct imap_config *b = NULL;
+		g_autofree char *g = g_strconcat("imap:", a->name, NULL);
+
+		for (guint j = 0; j < cfg->imap->len && b == NULL; j++) {
+			const struct imap_config *c = g_ptr_array_index(cfg->imap, j);
+			if (strcmp(c->name, a->name) == 0)
+				b = c;
+		}
+		if (b == NULL || config_imap_differs(a, b))
+			config_name(s, g, NULL);
+	}
+	for (guint j = 0; j < cfg->imap->len; j++) {
+		const struct imap_config *b = g_ptr_array_index(cfg->imap, j);
+		gboolean known = FALSE;
+
+		for (guint i = 0; i < running->imap->len && !known; i++)
+			known = strcmp(((const struct imap_config *)
+			    g_ptr_array_index(running->imap, i))->name, b->name) == 0;
+		if (!known) {
+			g_autofree char *g = g_strconcat("imap:", b->name, NULL);
+			config_name(s, g, NULL);
+		}
+	}
+	if (s->len > 0)
+		*restart_r = g_string_free(s, FALSE);
+	else
+		g_string_free(s, TRUE);
+	return 0;
 }

@@ -17,6 +17,7 @@
 #define CONFIG_DEFAULT_URL "https://api.skyvern.com/v1/credentials/totp"
 #define CONFIG_DEFAULT_STORE "var/otpbridge.db"
 #define CONFIG_DEFAULT_LMTP_LISTEN "inet:127.0.0.1:2424"
+#define CONFIG_ENV_API_KEY "OTPBRIDGE_API_KEY"
 
 enum listen_kind { LISTEN_UNIX, LISTEN_INET };
 
@@ -113,9 +114,31 @@ struct config {
  */
 int config_load(const char *path, gboolean must_exist, struct config **cfg_r,
     GError **error);
+/*
+ * Takes OTPBRIDGE_API_KEY out of the environment (so no child process,
+ * such as password_command, inherits it) and keeps it for every later
+ * config_load(), reloads included.  Call it once, first thing in main(),
+ * before any thread starts (unsetenv is not thread-safe).  A variable set
+ * after it (the unit tests) is still read, and wins.
+ */
+void config_take_env(void);
 /* The built-in defaults (SPEC 3), as with no file. */
 struct config *config_defaults(void);
 void config_free(struct config **cfg);
+
+/*
+ * What a SIGHUP may apply of cfg while running (the daemon's listeners,
+ * store, push client and IMAP accounts are those of its start).  Returns
+ * -1 with *error when cfg must not be applied at all (a running listener
+ * beyond loopback would lose its recipients pattern).  Else 0, and
+ * *restart_r is NULL or the settings that differ but take a restart,
+ * "[lmtp] listen, [imap:work]" (g_malloc'd; never a value).  Everything
+ * else (filters, [auth], [push] send and max_age, [lmtp]/[smtp]
+ * recipients and limits, [http] signing key, max_body, timestamp_window,
+ * bind_code_to_task) applies live.
+ */
+int config_reload_check(const struct config *running, const struct config *cfg,
+    char **restart_r, GError **error);
 
 /* Parses "unix:/path" or "inet:host:port" ("inet:[::1]:port"). */
 int config_parse_listen(const char *s, struct listen_addr **addr_r, const char **why);

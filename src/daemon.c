@@ -9,10 +9,12 @@
  * SIGHUP reads the config and every filter again; only when all of it
  * loads does the new set replace the old, atomically between two
  * messages (a broken file keeps the running set and logs file:line).
- * What decides a message ([auth], [push] send and max_age, the filters)
- * applies at once; listeners, the store, the push endpoint and the HTTP
- * side are those of the start, and a change to them is logged as needing
- * a restart.
+ * What decides a message ([auth], [push] send and max_age, the filters),
+ * the sink's recipients and limits and the HTTP side's signing key,
+ * timestamp window, bind_code_to_task and max_body apply at once; the
+ * listeners, the store, the push client and the IMAP accounts are those
+ * of the start, and every change to them is named in one log line as
+ * needing a restart (config_reload_check).
  *
  * SIGTERM and SIGINT stop accepting connections, answer idle sessions
  * with 421, let sessions in a transaction finish it, then stop claiming
@@ -145,32 +147,6 @@ daemon_stop_cb(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
-/* Names the boot-time settings that differ in cfg (they need a restart). */
-static void
-daemon_restart_needed(const struct config *old, const struct config *cfg)
-{
-	GString *what = g_string_new(NULL);
-
-	if (g_strcmp0(old->store.path, cfg->store.path) != 0)
-		g_string_append(what, " [store] path;");
-	if (g_strcmp0(old->push.url, cfg->push.url) != 0 ||
-	    g_strcmp0(old->push.api_key, cfg->push.api_key) != 0 ||
-	    old->push.timeout != cfg->push.timeout)
-		g_string_append(what, " [push] url, key or timeout;");
-	if (old->lmtp.listen->len != cfg->lmtp.listen->len ||
-	    old->smtp.listen->len != cfg->smtp.listen->len ||
-	    old->lmtp.max_size != cfg->lmtp.max_size ||
-	    old->smtp.max_size != cfg->smtp.max_size)
-		g_string_append(what, " [lmtp]/[smtp] listeners or limits;");
-	if (old->http.listen->len != cfg->http.listen->len)
-		g_string_append(what, " [http] listen;");
-	if (old->imap->len != cfg->imap->len)
-		g_string_append(what, " [imap:*] accounts;");
-	if (what->len > 0)
-		g_warning("reload: these changes need a restart to apply:%s", what->str);
-	g_string_free(what, TRUE);
-}
-
 static gboolean
 daemon_hup_cb(gpointer data)
 {
@@ -178,8 +154,11 @@ daemon_hup_cb(gpointer data)
 	struct config *cfg = NULL;
 	struct filter_set *set = NULL;
 	GError *err = NULL;
+	g_autofree char *restart = NULL;
 
+	/* d->cfg is what the listeners, store, push client and accounts run. */
 	if (config_load(d->path, d->must_exist, &cfg, &err) < 0 ||
+	    config_reload_check(d->cfg, cfg, &restart, &err) < 0 ||
 	    filter_set_load(cfg->filters_dir, cfg->filters_dir_set, &set, &err) < 0) {
 		g_warning("reload failed, keeping the running configuration: %s",
 		    err->message);
@@ -187,9 +166,14 @@ daemon_hup_cb(gpointer data)
 		config_free(&cfg);
 		return G_SOURCE_CONTINUE;
 	}
-	daemon_restart_needed(d->cfg, cfg);
-	if (d->lmtp != NULL)
+	if (restart != NULL)
+		g_warning("reload: these changes need a restart to apply: %s", restart);
+	if (d->lmtp != NULL) {
 		lmtp_set_decision(d->lmtp, cfg, set);
+		lmtp_reconfigure(d->lmtp, cfg);
+	}
+	if (d->http != NULL)
+		http_reconfigure(d->http, cfg);
 	filter_set_free(&d->set);
 	d->set = set;
 	if (d->live != d->cfg)

@@ -53,6 +53,9 @@
  * listener's watch is paused for UTIL_ACCEPT_PAUSE_MS instead (util.h).
  * HTTP_UNSAVED_MAX pull records held in memory while the store cannot
  * take them (beyond it a new body gets 503, a new handout "").
+ * A SIGHUP swaps the signing key, the timestamp window, bind_code_to_task
+ * and max_body for the next request (http_reconfigure); MHD's connection
+ * limits and timeouts are fixed when it starts.
  */
 #include "autoconfig.h"
 
@@ -1261,6 +1264,12 @@ http_new(const struct http_env *env, GError **error)
 	    *env->cfg->http.signing_key == '\0'))
 		g_warning("src=http no signing key: POST /totp answers 503");
 	return h;
+}
+
+void
+http_reconfigure(struct http *h, const struct config *cfg)
+{
+	h->env.cfg = cfg;
 }
 
 void

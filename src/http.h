@@ -29,6 +29,15 @@ struct http *http_new(const struct http_env *env, GError **error);
 void http_free(struct http **h);
 
 /*
+ * Serves with cfg from now on (SIGHUP reload): the signing key,
+ * timestamp_window, bind_code_to_task, max_body and [push] max_age apply
+ * to the next request.  cfg is not owned and must outlive its use (until
+ * the next call).  Listeners, max_connections and timeout stay those of
+ * http_new() until a restart.
+ */
+void http_reconfigure(struct http *h, const struct config *cfg);
+
+/*
  * The pull contract, pure, for tests and for http.c: checks the
  * x-skyvern-signature header (lowercase hex HMAC-SHA256 of body keyed
  * with key) in constant time.  TRUE when it matches.

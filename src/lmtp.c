@@ -23,6 +23,8 @@
  * up to the process's fd limit), the listener stops watching its socket
  * for UTIL_ACCEPT_PAUSE_MS and tries again, instead of spinning on a
  * socket that stays readable; one log line per episode (util.h).
+ * A SIGHUP swaps the recipients pattern and these limits for the next
+ * RCPT, accept, read or session (lmtp_reconfigure); the listeners stay.
  */
 #include "autoconfig.h"
 
@@ -754,7 +756,7 @@ struct lmtp *
 lmtp_new(const struct lmtp_env *env, GError **error)
 {
 	struct lmtp *l = g_new0(struct lmtp, 1);
-	const struct config *cfg = env->cfg;     /* the boot config: listeners, limits */
+	const struct config *cfg = env->cfg;     /* the boot config: listeners */
 
 	l->env = *env;
 	l->hostname = g_strdup(g_get_host_name());
@@ -782,6 +784,13 @@ lmtp_set_decision(struct lmtp *l, const struct config *cfg,
 {
 	l->env.cfg = cfg;
 	l->env.set = set;
+}
+
+void
+lmtp_reconfigure(struct lmtp *l, const struct config *cfg)
+{
+	l->sinks[0].cfg = &cfg->lmtp;
+	l->sinks[1].cfg = &cfg->smtp;
 }
 
 guint

@@ -35,11 +35,20 @@ struct lmtp *lmtp_new(const struct lmtp_env *env, GError **error);
 
 /*
  * Decides messages with cfg ([auth], [push] send and max_age) and set
- * from now on (SIGHUP reload); neither is owned.  Listeners, limits and
- * the recipients pattern stay those of lmtp_new() until a restart.
+ * from now on (SIGHUP reload); neither is owned.
  */
 void lmtp_set_decision(struct lmtp *l, const struct config *cfg,
     const struct filter_set *set);
+
+/*
+ * Applies cfg's [lmtp]/[smtp] recipients and limits (SIGHUP reload): the
+ * recipients pattern at the next RCPT, max_connections at the next
+ * accept, timeout at a session's next read, max_size and max_recipients
+ * for sessions that connect from now on.  cfg is not owned and must
+ * outlive its use (until the next call).  Listeners, socket_mode and
+ * socket_group stay those of lmtp_new() until a restart.
+ */
+void lmtp_reconfigure(struct lmtp *l, const struct config *cfg);
 
 /*
  * Stops accepting, answers idle sessions with 421 and closes them;

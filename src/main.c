@@ -228,22 +228,14 @@ main_age(gint64 s)
 }
 
 /* The last reply as it may be shown: one line, bounded, and never the
- * code (an endpoint may echo it, a 2xx reply carries it). */
+ * code (an endpoint may echo it, a 2xx reply carries it, also escaped or
+ * percent-encoded: util_redact decodes before it looks). */
 static char *
 main_reply(const struct job *job)
 {
 	g_autofree char *code = json_reply_string(job->body, "content");
-	GString *s;
 
-	if (job->last_reply == NULL)
-		return NULL;
-	s = g_string_new(job->last_reply);
-	if (code != NULL && *code != '\0')
-		g_string_replace(s, code, "[code]", 0);
-	for (gsize i = 0; i < s->len; i++)
-		if ((unsigned char)s->str[i] < 0x20)
-			s->str[i] = ' ';
-	return g_string_free(s, FALSE);
+	return util_redact(job->last_reply, code);
 }
 
 /* Parses a job id argument; -1 when it is not one. */
@@ -371,6 +363,8 @@ main(int argc, char **argv)
 	const char *cmd;
 	int rc;
 
+	/* Before anything else, and before any thread: no child inherits it. */
+	config_take_env();
 	main_parse(&o, "COMMAND [ARGS]", top, &argc, &argv, TRUE);
 	if (o.version) {
 		printf("otpbridge %s\n", PACKAGE_VERSION);

@@ -2,8 +2,11 @@
  * util.c - small shared helpers: error domain, paths, secrets, addresses,
  * bounded file reading.
  *
- * Hostile input: file contents (bounded by the caller's max) and address
- * strings from mail headers (only scanned, never interpreted).  The
+ * Hostile input: file contents (bounded by the caller's max), address
+ * strings from mail headers (only scanned, never interpreted) and an
+ * endpoint's reply text (util_redact: decoded in at most 4 bounded
+ * passes, each linear in its length, for display only).  Secret files
+ * are checked with the ssh rule (util_secret_mode_problem).  The
  * accept-exhaustion episode (util_accept_*) bounds the log lines a client
  * can cause by exhausting descriptors to one per episode.
  */
@@ -56,6 +59,215 @@ util_read_secret_file(const char *path, GError **error)
 		g_free(data);
 		return s;
 	}
+}
+
+char *
+util_secret_mode_problem(guint mode, guint uid, guint euid, gboolean group_ok)
+{
+	guint m = mode & 07777;
+
+	if ((m & 0022) != 0)
+		return g_strdup_printf("is writable by %s (mode %04o); chmod 600 it",
+		    (m & 0002) != 0 ? "others" : "its group", m);
+	if ((m & 0007) != 0)
+		return g_strdup_printf("is readable by others (mode %04o); chmod 600 it", m);
+	if ((m & 0050) != 0 && !group_ok)
+		return g_strdup_printf("is readable by a group this process is not in "
+		    "(mode %04o); chmod 600 it, or chgrp it to the service's group", m);
+	if (uid != euid && uid != 0)
+		return g_strdup_printf("is owned by uid %u, neither this user (uid %u) "
+		    "nor root; chown it", uid, euid);
+	return NULL;
+}
+
+/* The value of hex digit c, or -1. */
+static int
+util_hex(char c)
+{
+	return g_ascii_isxdigit(c) ? g_ascii_xdigit_value(c) : -1;
+}
+
+/* Appends code point cp as UTF-8 (U+FFFD for NUL and surrogates). */
+static void
+util_append_cp(GString *out, gunichar cp)
+{
+	if (cp == 0 || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		cp = 0xfffd;
+	g_string_append_unichar(out, cp);
+}
+
+/* One decoding pass over s (see util_redact); TRUE when it changed s. */
+static gboolean
+util_unescape_once(GString *s)
+{
+	GString *out = g_string_sized_new(s->len);
+	gboolean changed = FALSE;
+	gsize i = 0;
+
+	while (i < s->len) {
+		const char *p = s->str + i;
+		gsize left = s->len - i;
+		int a, b;
+
+		if (p[0] == '\\' && left >= 6 && p[1] == 'u' && util_hex(p[2]) >= 0 &&
+		    util_hex(p[3]) >= 0 && util_hex(p[4]) >= 0 && util_hex(p[5]) >= 0) {
+			gunichar cp = (gunichar)(util_hex(p[2]) << 12 | util_hex(p[3]) << 8 |
+			    util_hex(p[4]) << 4 | util_hex(p[5]));
+			i += 6;
+			/* A surrogate pair: \uD8xx\uDCxx. */
+			if (cp >= 0xd800 && cp <= 0xdbff && s->len - i >= 6 &&
+			    s->str[i] == '\\' && s->str[i + 1] == 'u' &&
+			    util_hex(s->str[i + 2]) >= 0 && util_hex(s->str[i + 3]) >= 0 &&
+			    util_hex(s->str[i + 4]) >= 0 && util_hex(s->str[i + 5]) >= 0) {
+				gunichar lo = (gunichar)(util_hex(s->str[i + 2]) << 12 |
+				    util_hex(s->str[i + 3]) << 8 | util_hex(s->str[i + 4]) << 4 |
+				    util_hex(s->str[i + 5]));
+				if (lo >= 0xdc00 && lo <= 0xdfff) {
+					cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+					i += 6;
+				}
+			}
+			util_append_cp(out, cp);
+			changed = TRUE;
+		} else if (p[0] == '\\' && left >= 2 && strchr("\"\\/bfnrt", p[1]) != NULL &&
+		    p[1] != '\0') {
+			g_string_append_c(out, strchr("\"\\/", p[1]) != NULL ? p[1] : ' ');
+			i += 2;
+			changed = TRUE;
+		} else if (p[0] == '%' && left >= 3 && (a = util_hex(p[1])) >= 0 &&
+		    (b = util_hex(p[2])) >= 0) {
+			/* %00 must not cut the text short: a blank. */
+			g_string_append_c(out, (a << 4 | b) != 0 ? (char)(a << 4 | b) : ' ');
+			i += 3;
+			changed = TRUE;
+		} else if (p[0] == '&' && left >= 4 && p[1] == '#') {
+			gboolean hex = p[2] == 'x' || p[2] == 'X';
+			gsize j = hex ? 3 : 2;
+			guint64 cp = 0;
+
+			while (j < left && j < 12 && (hex ? util_hex(p[j]) >= 0 :
+			    g_ascii_isdigit(p[j]))) {
+				cp = cp * (hex ? 16 : 10) + (guint64)(hex ? util_hex(p[j]) :
+				    g_ascii_digit_value(p[j]));
+				j++;
+			}
+			if (j < left && p[j] == ';' && j > (hex ? 3u : 2u)) {
+				util_append_cp(out, cp > 0x10ffff ? 0xfffd : (gunichar)cp);
+				i += j + 1;
+				changed = TRUE;
+			} else {
+				g_string_append_c(out, p[0]);
+				i++;
+			}
+		} else {
+			g_string_append_c(out, p[0]);
+			i++;
+		}
+	}
+	g_string_assign(s, out->str);
+	g_string_free(out, TRUE);
+	return changed;
+}
+
+/* Replaces each match of key (lower-case letters and digits) in s by
+ * "[code]": key's characters in order, case-insensitive, at most two
+ * other bytes between two of them. */
+static void
+util_redact_key(GString *s, const char *key)
+{
+	GString *out = g_string_sized_new(s->len);
+	gsize n = strlen(key), i = 0;
+
+	while (i < s->len) {
+		gsize j = i, k = 0, gap = 0;
+
+		while (j < s->len && k < n) {
+			if (g_ascii_tolower(s->str[j]) == key[k]) {
+				j++;
+				k++;
+				gap = 0;
+			} else if (k > 0 && gap < 2 && !g_ascii_isalnum(s->str[j])) {
+				j++;
+				gap++;
+			} else {
+				break;
+			}
+		}
+		if (k == n) {
+			g_string_append(out, "[code]");
+			i = j;
+		} else {
+			g_string_append_c(out, s->str[i]);
+			i++;
+		}
+	}
+	g_string_assign(s, out->str);
+	g_string_free(out, TRUE);
+}
+
+/* Replaces every run of 4 or more digits (one blank, '-' or '.' allowed
+ * between two of them) by "[code]". */
+static void
+util_redact_digits(GString *s)
+{
+	GString *out = g_string_sized_new(s->len);
+	gsize i = 0;
+
+	while (i < s->len) {
+		gsize j = i, digits = 0, end = i;
+
+		while (j < s->len && g_ascii_isdigit(s->str[j])) {
+			digits++;
+			end = ++j;
+			if (j + 1 < s->len && strchr(" -.", s->str[j]) != NULL &&
+			    s->str[j] != '\0' && g_ascii_isdigit(s->str[j + 1]))
+				j++;
+		}
+		if (digits >= 4) {
+			g_string_append(out, "[code]");
+			i = end;
+		} else if (digits > 0) {
+			g_string_append_len(out, s->str + i, (gssize)(end - i));
+			i = end;
+		} else {
+			g_string_append_c(out, s->str[i]);
+			i++;
+		}
+	}
+	g_string_assign(s, out->str);
+	g_string_free(out, TRUE);
+}
+
+/* XXX: an echo re-encoded otherwise (base64, a hash) is not recognised;
+ * what an endpoint echoes is not ours to enumerate. */
+char *
+util_redact(const char *text, const char *secret)
+{
+	GString *s, *key;
+	char *valid;
+
+	if (text == NULL)
+		return NULL;
+	s = g_string_new(text);
+	/* Layered encodings (%5Cu0033) unwrap in a few passes; bounded. */
+	for (int pass = 0; pass < 4 && util_unescape_once(s); pass++)
+		;
+	key = g_string_new(NULL);
+	for (const char *p = secret != NULL ? secret : ""; *p != '\0'; p++)
+		if (g_ascii_isalnum(*p))
+			g_string_append_c(key, g_ascii_tolower(*p));
+	if (key->len > 0)
+		util_redact_key(s, key->str);
+	/* send = text: the code is somewhere in the text; mask digit runs. */
+	if (secret != NULL && (strlen(secret) > 16 || strpbrk(secret, " \t\r\n") != NULL))
+		util_redact_digits(s);
+	g_string_free(key, TRUE);
+	valid = g_utf8_make_valid(s->str, (gssize)s->len);
+	g_string_free(s, TRUE);
+	for (char *p = valid; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	return valid;
 }
 
 void

@@ -38,6 +38,27 @@ char *util_resolve_path(const char *base_dir, const char *path);
  */
 char *util_read_secret_file(const char *path, GError **error);
 
+/*
+ * Why a secret file with this mode and owner must not be used (the ssh
+ * rule), as a phrase to follow the file's name ("is readable by others
+ * (mode 0644); chmod 600 it"), g_malloc'd; NULL when it may be used.
+ * Refused: any write bit for group or others, any bit for others, a
+ * group-read bit unless group_ok (the file's group is one of the
+ * process's own), an owner that is neither euid nor root.
+ */
+char *util_secret_mode_problem(guint mode, guint uid, guint euid, gboolean group_ok);
+
+/*
+ * text (an endpoint's reply) as it may be shown: escapes undone (JSON
+ * \uXXXX and \X, %XX, &#N; and &#xH;, repeated for layered encodings),
+ * every occurrence of secret's letters and digits (case-insensitive, at
+ * most two other bytes between two of them) replaced by "[code]", and
+ * control bytes blanked.  When secret is not a short code (send = text:
+ * the whole mail text), every run of 4 or more digits is replaced too.
+ * NULL text gives NULL; secret may be NULL.  g_malloc'd, valid UTF-8.
+ */
+char *util_redact(const char *text, const char *secret);
+
 /* Overwrites and frees a secret; sets *s to NULL.  NULL-safe. */
 void util_secret_free(char **s);
 

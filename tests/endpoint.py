@@ -12,7 +12,9 @@ can check exactly what otpbridge sent and how often.
                     the script, 200.  A number is the status to answer (a 200
                     still needs a valid request); "hang" reads the request and
                     never answers, keeping the connection open; "close" closes
-                    the connection without a reply.
+                    the connection without a reply; "422u", "422p" and
+                    "422h" answer 422 echoing the content with its digits
+                    JSON-escaped, percent-encoded or as HTML entities.
   --delay SECONDS   wait this long before each reply
   --log F           append one JSON line per request: peer (ip:port, so
                     keep-alive reuse shows), method, path, headers
@@ -212,6 +214,16 @@ class Handler(testserver.Handler):
             entry["action"] = token
             status = None
             reply = None
+        elif token in ("422u", "422p", "422h"):
+            # A 422 that echoes the code re-encoded: every digit as a JSON
+            # \\u escape (u), percent-encoded (p) or an HTML entity (h).
+            status = 422
+            enc = {"u": lambda c: "\\u%04x" % ord(c),
+                   "p": lambda c: "%%%02X" % ord(c),
+                   "h": lambda c: "&#%d;" % ord(c)}[token[3]]
+            echoed = "".join(enc(c) if c.isdigit() else c
+                             for c in obj["content"])
+            reply = '{"detail":[{"msg":"scripted 422","input":"%s"}]}' % echoed
         else:
             try:
                 status = int(token)
@@ -248,7 +260,8 @@ class Handler(testserver.Handler):
             return
         if st.delay > 0:
             time.sleep(st.delay)
-        data = json.dumps(reply, separators=(",", ":")).encode("utf-8")
+        data = (reply if isinstance(reply, str) else
+                json.dumps(reply, separators=(",", ":"))).encode("utf-8")
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

@@ -17,6 +17,7 @@ spawn "$PY" "$LIAR" "$T/liar.port" "$T/liar.log" "$BIG"
 wait_for 15 test -s "$T/liar.port" || bail "imap-liar.py did not start"
 printf '%s\n' "$KEY" >"$T/key"
 printf 'secret\n' >"$T/pass"
+chmod 600 "$T/key" "$T/pass"
 acme_filter "$T/f"
 cat >"$T/c.conf" <<EOC
 [push]

@@ -39,6 +39,7 @@ WRONG_RT=1//test-wrong-$(rand)
 printf '%s\n' "$CSECRET" >"$T/secret"
 printf '%s\n' "$RTOKEN" >"$T/refresh"
 printf '%s\n' "$WRONG_RT" >"$T/refresh-wrong"
+chmod 600 "$T/secret" "$T/refresh" "$T/refresh-wrong"
 printf '%s\n%s\n%s\n' "$RTOKEN" "$CSECRET" "$WRONG_RT" >"$T/secrets.mine"
 spawn "$PY" "$OAUTH" --port 0 --port-file "$T/oauth.port" --log "$T/oauth.log" \
     --tokens-file "$T/oauth.tokens" --client-id otpbridge-test \

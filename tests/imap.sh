@@ -9,6 +9,7 @@
 
 imap_start
 printf 'wrong\n' >"$T/badpass"
+chmod 600 "$T/badpass"
 
 seen() { # ID -> "yes" when the message is \Seen
 	doveadm -c "$DC" fetch -u bot flags mailbox INBOX \

@@ -28,6 +28,7 @@ imap_start() {
 	[ -n "$ep_port" ] || bail "endpoint did not start"
 	printf '%s\n' "$KEY" >"$T/key"
 	printf 'secret\n' >"$T/pass"
+	chmod 600 "$T/key" "$T/pass"
 	HTTP=$(free_port)
 	acme_filter "$T/f" 'code = auto'
 }

@@ -34,6 +34,7 @@ HTTP=$(free_port)
 mkdir -p "$T/db"
 printf '%s\n' "$KEY" >"$T/key"
 printf 'test_api_key\n' >"$T/signing-key"
+chmod 600 "$T/key" "$T/signing-key"
 acme_filter "$T/f"
 write_conf() { # PUSH-URL-LINES
 	cat >"$T/otpbridge.conf" <<EOC

@@ -6,6 +6,7 @@
 #include "autoconfig.h"
 
 #include <string.h>
+#include <unistd.h>
 #include <glib/gstdio.h>
 
 #include "config.h"
@@ -16,6 +17,17 @@
 
 static char *tmpdir;
 static guint dir_seq;
+
+/* Modes of the key-MODE files in every new_dir(). */
+static const guint secret_modes[] = { 0644, 0640, 0660, 0602, 0604, 0400 };
+
+/* Writes a secret file with exactly this mode (whatever the umask). */
+static void
+write_secret(const char *path, const char *text, guint mode)
+{
+	g_assert_true(g_file_set_contents(path, text, -1, NULL));
+	g_assert_cmpint(g_chmod(path, (int)mode), ==, 0);
+}
 
 /* A fresh directory under tmpdir holding the secrets configs refer to. */
 static char *
@@ -31,13 +43,19 @@ new_dir(void)
 	g_autofree char *empty = g_build_filename(d, "empty-key", NULL);
 
 	g_assert_cmpint(g_mkdir(d, 0700), ==, 0);
-	g_assert_true(g_file_set_contents(key, "file-api-key-SECRET\n", -1, NULL));
-	g_assert_true(g_file_set_contents(pass, "hunter2-SECRET\n", -1, NULL));
+	write_secret(key, "file-api-key-SECRET\n", 0600);
+	write_secret(pass, "hunter2-SECRET\n", 0600);
 	g_assert_true(g_file_set_contents(ca, "-----BEGIN CERTIFICATE-----\n", -1, NULL));
-	g_assert_true(g_file_set_contents(tok, "1//refresh-SECRET\n", -1, NULL));
-	g_assert_true(g_file_set_contents(sec, "client-SECRET\n", -1, NULL));
-	g_assert_true(g_file_set_contents(sign, "signing-key-SECRET\r\n", -1, NULL));
-	g_assert_true(g_file_set_contents(empty, "\n", -1, NULL));
+	write_secret(tok, "1//refresh-SECRET\n", 0600);
+	write_secret(sec, "client-SECRET\n", 0600);
+	write_secret(sign, "signing-key-SECRET\r\n", 0600);
+	write_secret(empty, "\n", 0600);
+	/* The same secret with modes the ssh rule refuses (and one it takes). */
+	for (gsize i = 0; i < G_N_ELEMENTS(secret_modes); i++) {
+		g_autofree char *name = g_strdup_printf("key-%04o", secret_modes[i]);
+		g_autofree char *p = g_build_filename(d, name, NULL);
+		write_secret(p, "file-api-key-SECRET\n", secret_modes[i]);
+	}
 	return d;
 }
 
@@ -491,6 +509,9 @@ static const struct ok_case ok_cases[] = {
 	{ "imap-token-url-with-provider", XOAUTH2_CONF "oauth2_provider = microsoft\n"
 	  "token_url = https://login.microsoftonline.com/contoso/oauth2/v2.0/token\n" },
 	{ "imap-token-url-empty-with-provider", XOAUTH2_CONF "oauth2_provider = google\ntoken_url =\n" },
+	/* Readable by its group, which is ours (root:otpbridge 0640). */
+	{ "api-key-own-group-readable", "[push]\napi_key_file = key-0640\n" },
+	{ "api-key-read-only", "[push]\napi_key_file = key-0400\n" },
 };
 
 static void
@@ -574,7 +595,8 @@ static const struct error_case error_cases[] = {
 	{ "url-not-url", "[push]\nurl = api.skyvern.com\n", 2, "url must be an http:// or https:// URL" },
 	{ "url-no-host", "[push]\nurl = https:///v1/credentials/totp\n", 2, "url" },
 	{ "url-empty-authority", "[push]\nurl = https://\n", 2, "url" },
-	{ "api-key-file-missing", "[push]\napi_key_file = no-such-key\n", 2, "no-such-key" },
+	{ "api-key-file-missing", "[push]\napi_key_file = no-such-key\n", 2,
+	  "api_key_file: cannot read the file it names: No such file" },
 	{ "api-key-file-empty", "[push]\napi_key_file = empty-key\n", 2, "empty" },
 	{ "ca-file-missing", "[push]\nca_file = no-ca.pem\n", 2, "cannot read ca_file" },
 	/* [store] */
@@ -626,7 +648,7 @@ static const struct error_case error_cases[] = {
 	{ "imap-plain-no-password", "[imap:work]\nhost = h\nuser = u\nauth = plain\n", 4,
 	  "auth = plain needs password_file or password_command" },
 	{ "imap-password-file-missing", "[imap:work]\nhost = h\nuser = u\npassword_file = nope.pass\n",
-	  4, "cannot read password_file" },
+	  4, "password_file: cannot read the file it names" },
 	{ "imap-tls-none-remote", "[imap:work]\nhost = imap.example.com\ntls = none\nuser = u\n"
 	  "password_file = work.pass\n", 3,
 	  "tls = none is allowed only for a loopback host, not imap.example.com" },
@@ -696,7 +718,42 @@ static const struct error_case error_cases[] = {
 	  "request_timeout must be a whole number from 1 to 3600" },
 	{ "http-per-client-big", "[http]\nmax_connections_per_client = 70000\n", 2,
 	  "max_connections_per_client must be a whole number from 0 to 65536" },
-	{ "http-signing-key-missing", "[http]\nsigning_key_file = nope\n", 2, "nope" },
+	{ "http-signing-key-missing", "[http]\nsigning_key_file = nope\n", 2,
+	  "signing_key_file: cannot read the file it names" },
+	/* A secret pasted where its file's name belongs never shows (the
+	 * test asserts no "SECRET" in any message). */
+	{ "pasted-api-key", "[push]\napi_key_file = sk-live-PASTED-SECRET-4711\n", 2,
+	  "api_key_file: cannot read the file it names" },
+	{ "pasted-api-key-absolute", "[push]\napi_key_file = /sk-live-PASTED-SECRET\n", 2,
+	  "api_key_file: cannot read the file it names" },
+	{ "pasted-signing-key", "[http]\nsigning_key_file = PASTED-SECRET-x\n", 2,
+	  "signing_key_file: cannot read the file it names" },
+	{ "pasted-password", "[imap:w]\nhost = h\nuser = u\npassword_file = hunter2-SECRET\n",
+	  4, "password_file: cannot read the file it names" },
+	{ "pasted-refresh-token", "[imap:g]\nhost = imap.example.com\nuser = b@example.com\n"
+	  "auth = xoauth2\nclient_id = c\noauth2_provider = google\n"
+	  "refresh_token_file = 1//0g-PASTED-SECRET\n", 7,
+	  "refresh_token_file: cannot read the file it names" },
+	{ "pasted-client-secret", XOAUTH2_CONF "oauth2_provider = google\n"
+	  "client_secret_file = GOCSPX-PASTED-SECRET\n", 8,
+	  "client_secret_file: cannot read the file it names" },
+	/* Secret files others can read or write are refused, as ssh does. */
+	{ "api-key-world-readable", "[push]\napi_key_file = key-0644\n", 2,
+	  "key-0644 is readable by others (mode 0644); chmod 600 it" },
+	{ "api-key-others-only", "[push]\napi_key_file = key-0604\n", 2,
+	  "is readable by others (mode 0604)" },
+	{ "signing-key-group-writable", "[http]\nsigning_key_file = key-0660\n", 2,
+	  "signing_key_file: " },
+	{ "signing-key-group-writable-why", "[http]\nsigning_key_file = key-0660\n", 2,
+	  "is writable by its group (mode 0660); chmod 600 it" },
+	{ "password-file-world-writable", "[imap:w]\nhost = h\nuser = u\n"
+	  "password_file = key-0602\n", 4, "is writable by others (mode 0602)" },
+	{ "refresh-token-world-readable", "[imap:g]\nhost = imap.example.com\n"
+	  "user = b@example.com\nauth = xoauth2\nclient_id = c\noauth2_provider = google\n"
+	  "refresh_token_file = key-0644\n", 7, "refresh_token_file: " },
+	{ "client-secret-world-readable", XOAUTH2_CONF "oauth2_provider = google\n"
+	  "client_secret_file = key-0644\n", 8, "is readable by others (mode 0644)" },
+	{ "api-key-directory", "[push]\napi_key_file = .\n", 2, "is not a regular file" },
 	{ "http-signing-key-empty", "[http]\nsigning_key_file = empty-key\n", 2, "empty" },
 	{ "filters-dir-empty", "[filters]\ndir =\n", 2, "dir must not be empty" },
 };
@@ -724,6 +781,171 @@ test_error(gconstpointer data)
 	g_assert_nonnull(strstr(err->message, c->want));
 	/* No secret ever shows in a message. */
 	g_assert_null(strstr(err->message, "SECRET"));
+}
+
+/* A secret file owned by another user (not root) is refused: that user
+ * could swap the key.  Needs root to give the file away. */
+static void
+test_secret_other_owner(void)
+{
+	g_autofree char *dir = new_dir();
+	g_autofree char *key = g_build_filename(dir, "key-0400", NULL);
+	g_autofree char *path = write_conf(dir, "[push]\napi_key_file = key-0400\n");
+	g_autoptr(GError) err = NULL;
+	struct config *cfg = NULL;
+
+	if (geteuid() != 0) {
+		g_test_skip("needs root to chown a file to another user");
+		return;
+	}
+	g_assert_cmpint(chown(key, 65534, 65534), ==, 0);
+	g_assert_cmpint(config_load(path, TRUE, &cfg, &err), ==, -1);
+	g_assert_error(err, OTPB_ERROR, OTPB_ERROR_CONFIG);
+	if (err != NULL) {
+		g_test_message("%s", err->message);
+		g_assert_nonnull(strstr(err->message, ":2: api_key_file: "));
+		g_assert_nonnull(strstr(err->message,
+		    "is owned by uid 65534, neither this user (uid 0) nor root; chown it"));
+	}
+	config_free(&cfg);
+}
+
+/* ---- SIGHUP: what applies live, what takes a restart ------------------ */
+
+#define RELOAD_BASE "[push]\nurl = https://x.example/t\napi_key_file = api-key\n" \
+	"timeout = 5\n[store]\npath = db/x.db\n[http]\nlisten = inet:127.0.0.1:8465\n" \
+	"signing_key_file = signing-key\n[lmtp]\nlisten = inet:127.0.0.1:2424\n" \
+	"recipients = ^bot@\n[imap:w]\nhost = h\nuser = u\npassword_file = work.pass\n"
+
+struct reload_case {
+	const char *name;
+	const char *from, *to;  /* RELOAD_BASE with from replaced by to */
+	const char *want;       /* the restart list, NULL: all of it is live */
+};
+
+static const struct reload_case reload_cases[] = {
+	{ "same", "", "", NULL },
+	/* Applied live. */
+	{ "recipients", "^bot@", "^other@", NULL },
+	{ "sink-limits", "recipients = ^bot@\n", "recipients = ^bot@\n"
+	  "max_connections = 3\ntimeout = 10\nmax_recipients = 5\n", NULL },
+	{ "sink-max-size", "^bot@\n[imap:w]\n", "^bot@\nmax_size = 2048\n"
+	  "[imap:w]\nmax_size = 10485760\n", NULL },
+	{ "signing-key", "signing_key_file = signing-key", "signing_key_file = api-key", NULL },
+	{ "http-live", "signing_key_file = signing-key\n", "signing_key_file = signing-key\n"
+	  "timestamp_window = 60\nbind_code_to_task = false\nmax_body = 128\n", NULL },
+	{ "push-decision", "timeout = 5\n", "timeout = 5\nmax_age = 60\nsend = text\n", NULL },
+	{ "auth", "[imap:w]", "[auth]\ntrusted_authserv_id = mx.example.net\n[imap:w]", NULL },
+	/* Named as taking a restart. */
+	{ "lmtp-port", "inet:127.0.0.1:2424", "inet:127.0.0.1:2425", "[lmtp] listen" },
+	{ "lmtp-host", "inet:127.0.0.1:2424", "inet:127.0.0.2:2424", "[lmtp] listen" },
+	{ "lmtp-one-more", "inet:127.0.0.1:2424", "inet:127.0.0.1:2424;unix:/run/o.sock",
+	  "[lmtp] listen" },
+	{ "lmtp-socket-mode", "recipients = ^bot@\n", "recipients = ^bot@\nsocket_mode = 0600\n",
+	  "[lmtp] socket_mode" },
+	{ "smtp-listen", "[http]", "[smtp]\nlisten = inet:127.0.0.1:2525\n[http]", "[smtp] listen" },
+	{ "http-listen", "inet:127.0.0.1:8465", "inet:127.0.0.1:8466", "[http] listen" },
+	{ "http-timeout", "signing_key_file = signing-key\n",
+	  "signing_key_file = signing-key\ntimeout = 5\n", "[http] timeout" },
+	{ "http-max-connections", "signing_key_file = signing-key\n",
+	  "signing_key_file = signing-key\nmax_connections = 5\n", "[http] max_connections" },
+	{ "store-path", "db/x.db", "db/y.db", "[store] path" },
+	{ "store-retention", "db/x.db\n", "db/x.db\nretention = 3600\n", "[store] retention" },
+	{ "push-url", "https://x.example/t", "https://y.example/t", "[push] url" },
+	{ "push-timeout", "timeout = 5\n", "timeout = 6\n", "[push] timeout" },
+	{ "push-allow-http", "timeout = 5\n", "timeout = 5\nallow_http = private\n",
+	  "[push] allow_http" },
+	{ "http-request-timeout", "signing_key_file = signing-key\n",
+	  "signing_key_file = signing-key\nrequest_timeout = 5\n", "[http] request_timeout" },
+	{ "http-per-client", "signing_key_file = signing-key\n",
+	  "signing_key_file = signing-key\nmax_connections_per_client = 2\n",
+	  "[http] max_connections_per_client" },
+	{ "push-key", "api_key_file = api-key", "api_key_file = signing-key", "[push] api_key_file" },
+	{ "imap-changed", "host = h\n", "host = h2\n", "[imap:w]" },
+	/* An account without its own max_size takes [lmtp]'s, which the
+	 * running account thread keeps. */
+	{ "imap-inherited-max-size", "recipients = ^bot@\n",
+	  "recipients = ^bot@\nmax_size = 2048\n", "[imap:w]" },
+	{ "imap-identifier", "password_file = work.pass\n",
+	  "password_file = work.pass\nidentifier = x@example.com\n", "[imap:w]" },
+	{ "imap-added", "password_file = work.pass\n", "password_file = work.pass\n"
+	  "[imap:x]\nhost = h\nuser = u\npassword_file = work.pass\nmailbox = B\n", "[imap:x]" },
+	{ "imap-removed", "[imap:w]\nhost = h\nuser = u\npassword_file = work.pass\n", "",
+	  "[imap:w]" },
+	{ "several", "signing_key_file = signing-key\n", "signing_key_file = signing-key\n"
+	  "timeout = 5\n[smtp]\nlisten = inet:127.0.0.1:2525\n",
+	  "[smtp] listen, [http] timeout" },
+};
+
+/* Loads text from dir; asserts success. */
+static struct config *
+load_in(const char *dir, const char *name, const char *text)
+{
+	g_autofree char *path = g_build_filename(dir, name, NULL);
+	g_autoptr(GError) err = NULL;
+	struct config *cfg = NULL;
+
+	g_assert_true(g_file_set_contents(path, text, -1, NULL));
+	if (config_load(path, TRUE, &cfg, &err) < 0)
+		g_test_message("unexpected error: %s", err->message);
+	g_assert_no_error(err);
+	return cfg;
+}
+
+static void
+test_reload(gconstpointer data)
+{
+	const struct reload_case *c = data;
+	g_autofree char *dir = new_dir();
+	g_autoptr(GString) to = g_string_new(RELOAD_BASE);
+	struct config *a, *b;
+	g_autofree char *restart = NULL;
+	g_autoptr(GError) err = NULL;
+
+	if (*c->from != '\0')
+		g_assert_cmpuint(g_string_replace(to, c->from, c->to, 1), ==, 1);
+	a = load_in(dir, "a.conf", RELOAD_BASE);
+	b = load_in(dir, "b.conf", to->str);
+	if (a == NULL || b == NULL)
+		return;
+	g_assert_cmpint(config_reload_check(a, b, &restart, &err), ==, 0);
+	g_assert_no_error(err);
+	g_assert_cmpstr(restart, ==, c->want);
+	config_free(&a);
+	config_free(&b);
+}
+
+/* A running listener beyond loopback keeps its recipients pattern: a
+ * reload that moves the listener to loopback and drops the pattern would
+ * leave the running (public) listener an open sink. */
+static void
+test_reload_open_sink(void)
+{
+	g_autofree char *dir = new_dir();
+	struct config *a = load_in(dir, "a.conf",
+	    "[smtp]\nlisten = inet:192.0.2.10:25\nrecipients = ^otp@\n");
+	struct config *b = load_in(dir, "b.conf", "[smtp]\nlisten = inet:127.0.0.1:25\n");
+	struct config *c = load_in(dir, "c.conf",
+	    "[smtp]\nlisten = inet:127.0.0.1:25\nrecipients = ^bot@\n");
+	g_autofree char *restart = NULL;
+	g_autoptr(GError) err = NULL;
+
+	if (a == NULL || b == NULL || c == NULL)
+		return;
+	g_assert_cmpint(config_reload_check(a, b, &restart, &err), ==, -1);
+	g_assert_error(err, OTPB_ERROR, OTPB_ERROR_CONFIG);
+	if (err != NULL)
+		g_assert_cmpstr(err->message, ==, "[smtp] recipients: the running listener on "
+		    "192.0.2.10 is not loopback, so it needs 'recipients' set, or it would "
+		    "be an open sink");
+	g_assert_null(restart);
+	g_clear_error(&err);
+	/* With a pattern it applies (the address itself takes a restart). */
+	g_assert_cmpint(config_reload_check(a, c, &restart, &err), ==, 0);
+	g_assert_cmpstr(restart, ==, "[smtp] listen");
+	config_free(&a);
+	config_free(&b);
+	config_free(&c);
 }
 
 /* "token_url =" is no token_url: the preset's URL is used. */
@@ -997,6 +1219,12 @@ main(int argc, char **argv)
 	g_test_add_func("/config/imap-max-size-order", test_imap_max_size_order);
 	g_test_add_func("/config/allow-http", test_allow_http);
 	g_test_add_func("/config/token-url-empty", test_token_url_empty);
+	g_test_add_func("/config/secret-other-owner", test_secret_other_owner);
+	for (gsize i = 0; i < G_N_ELEMENTS(reload_cases); i++) {
+		g_autofree char *p = g_strdup_printf("/config/reload/%s", reload_cases[i].name);
+		g_test_add_data_func(p, &reload_cases[i], test_reload);
+	}
+	g_test_add_func("/config/reload/open-sink", test_reload_open_sink);
 	for (gsize i = 0; i < G_N_ELEMENTS(ok_cases); i++) {
 		g_autofree char *p = g_strdup_printf("/config/ok/%s", ok_cases[i].name);
 		g_test_add_data_func(p, &ok_cases[i], test_ok);

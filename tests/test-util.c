@@ -500,6 +500,108 @@ test_secret_free_null(void)
 	g_assert_null(s);
 }
 
+/* ---- secret file modes (the ssh rule) ----------------------------------- */
+
+struct mode_case {
+	guint mode, uid, euid;
+	gboolean group_ok;
+	const char *want;      /* part of the problem, NULL: accepted */
+};
+
+static const struct mode_case mode_cases[] = {
+	{ 0100600, 0, 0, FALSE, NULL },
+	{ 0100400, 0, 0, FALSE, NULL },
+	{ 0100600, 998, 998, FALSE, NULL },          /* the service user's own */
+	{ 0100640, 0, 998, TRUE, NULL },             /* root:otpbridge 0640 */
+	{ 0100440, 0, 998, TRUE, NULL },
+	{ 0100700, 998, 998, FALSE, NULL },          /* owner bits are the owner's */
+	{ 0100644, 0, 0, TRUE, "is readable by others (mode 0644); chmod 600 it" },
+	{ 0100604, 998, 998, FALSE, "is readable by others (mode 0604)" },
+	{ 0100601, 998, 998, FALSE, "is readable by others (mode 0601)" },
+	{ 0100640, 0, 998, FALSE, "is readable by a group this process is not in (mode 0640)" },
+	{ 0100610, 0, 998, FALSE, "a group this process is not in" },
+	{ 0100660, 0, 998, TRUE, "is writable by its group (mode 0660); chmod 600 it" },
+	{ 0100620, 998, 998, TRUE, "is writable by its group" },
+	{ 0100602, 998, 998, FALSE, "is writable by others (mode 0602)" },
+	{ 0100666, 0, 0, TRUE, "is writable by others (mode 0666)" },
+	{ 0104600, 0, 0, FALSE, NULL },              /* setuid: not a reader */
+	{ 0100600, 1000, 998, FALSE, "is owned by uid 1000, neither this user (uid 998) nor root" },
+	{ 0100600, 998, 0, FALSE, "is owned by uid 998, neither this user (uid 0) nor root" },
+};
+
+static void
+test_secret_mode(gconstpointer data)
+{
+	const struct mode_case *c = data;
+	g_autofree char *why = util_secret_mode_problem(c->mode, c->uid, c->euid, c->group_ok);
+
+	if (c->want == NULL) {
+		g_assert_null(why);
+		return;
+	}
+	g_assert_nonnull(why);
+	if (why != NULL && strstr(why, c->want) == NULL)
+		g_test_message("got '%s', want '%s'", why, c->want);
+	g_assert_nonnull(why != NULL ? strstr(why, c->want) : NULL);
+}
+
+/* ---- util_redact: an endpoint's reply as queue list shows it ----------- */
+
+struct redact_case {
+	const char *name;
+	const char *reply;
+	const char *secret;
+	const char *want;      /* the exact result */
+};
+
+static const struct redact_case redact_cases[] = {
+	{ "plain", "{\"input\":\"482913\"}", "482913", "{\"input\":\"[code]\"}" },
+	{ "json-u-one", "{\"content\":\"48\\u00329\\u0031\\u0033\"}", "482913",
+	  "{\"content\":\"[code]\"}" },
+	{ "json-u-all", "\\u0034\\u0038\\u0032\\u0039\\u0031\\u0033", "482913", "[code]" },
+	{ "json-u-upper", "\\u004B\\u0058R-4T9", "KXR-4T9", "[code]" },
+	{ "json-solidus", "code 48\\/29\\/13 refused", "482913", "code [code] refused" },
+	{ "percent", "content=48%32%3913&x=1", "482913", "content=[code]&x=1" },
+	{ "percent-all", "%34%38%32%39%31%33", "482913", "[code]" },
+	{ "percent-of-json-escape", "48%5Cu00329%5Cu00313", "482913", "[code]" },
+	{ "html-decimal", "<p>&#52;&#56;2913</p>", "482913", "<p>[code]</p>" },
+	{ "html-hex", "&#x34;&#X38;2913", "482913", "[code]" },
+	{ "grouped", "got 482 913 and 482-913", "482913", "got [code] and [code]" },
+	{ "case", "code kxr4t9", "KXR-4T9", "code [code]" },
+	{ "twice", "482913,482913", "482913", "[code],[code]" },
+	{ "not-there", "{\"detail\":\"Invalid credentials\"}", "482913",
+	  "{\"detail\":\"Invalid credentials\"}" },
+	{ "other-number", "request 4829 failed", "482913", "request 4829 failed" },
+	{ "three-gap-is-no-match", "48 - 2913", "482913", "48 - 2913" },
+	{ "no-secret", "a\\u0041b", NULL, "aAb" },
+	{ "controls", "a\nb\\u0007c\\nd", "482913", "a b c d" },
+	{ "percent-nul", "48%0029%0013xx", "482913", "[code]xx" },
+	{ "lone-surrogate", "\\ud800x", NULL, "\xef\xbf\xbdx" },
+	{ "pair", "\\ud83d\\ude00", NULL, "\xf0\x9f\x98\x80" },
+	{ "bad-utf8", "\xff 482913", "482913", "\xef\xbf\xbd [code]" },
+	{ "truncated-escapes", "\\u00 %3 &#52", "482913", "\\u00 %3 &#52" },
+	/* send = text: the code is somewhere in the text; digit runs go. */
+	{ "text-mode", "{\"input\":\"Your code is 4\\u003829 13, valid 10 min\"}",
+	  "Hello,\nyour code is 482913. It expires in 10 minutes.",
+	  "{\"input\":\"Your code is [code], valid 10 min\"}" },
+};
+
+static void
+test_redact(gconstpointer data)
+{
+	const struct redact_case *c = data;
+	g_autofree char *got = util_redact(c->reply, c->secret);
+
+	g_assert_cmpstr(got, ==, c->want);
+	g_assert_true(g_utf8_validate(got, -1, NULL));
+}
+
+static void
+test_redact_null(void)
+{
+	g_assert_null(util_redact(NULL, "482913"));
+}
+
 /* ---- main -------------------------------------------------------------- */
 
 int
@@ -551,6 +653,17 @@ main(int argc, char **argv)
 	g_test_add_func("/util/secret/too-big", test_secret_too_big);
 	g_test_add_func("/util/secret/at-limit", test_secret_at_limit);
 	g_test_add_func("/util/secret/free", test_secret_free_null);
+	for (gsize i = 0; i < G_N_ELEMENTS(mode_cases); i++) {
+		g_autofree char *p = g_strdup_printf("/util/secret-mode/%04o-uid%u-euid%u%s",
+		    mode_cases[i].mode & 07777, mode_cases[i].uid, mode_cases[i].euid,
+		    mode_cases[i].group_ok ? "-own-group" : "");
+		g_test_add_data_func(p, &mode_cases[i], test_secret_mode);
+	}
+	for (gsize i = 0; i < G_N_ELEMENTS(redact_cases); i++) {
+		g_autofree char *p = g_strdup_printf("/util/redact/%s", redact_cases[i].name);
+		g_test_add_data_func(p, &redact_cases[i], test_redact);
+	}
+	g_test_add_func("/util/redact/null", test_redact_null);
 
 	rc = g_test_run();
 	testutil_rm_rf(tmpdir);

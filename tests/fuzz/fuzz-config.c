@@ -71,6 +71,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	/* A secret file that relative paths in the input ("api-key") can name. */
 	if (!g_file_set_contents(fuzz_key_path, "fuzz-secret\n", -1, &err))
 		g_error("fuzz-config: %s", err->message);
+	/* 0600: config.c refuses a secret file others can read. */
+	if (g_chmod(fuzz_key_path, 0600) != 0)
+		g_error("fuzz-config: chmod %s failed", fuzz_key_path);
 	atexit(fuzz_cleanup);
 	return 0;
 }
