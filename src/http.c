@@ -163,7 +163,7 @@ http_metrics(struct http *h, struct MHD_Connection *c, struct http_req *r)
 {
 	g_autoptr(GError) err = NULL;
 	g_autoptr(GString) out = NULL;
-	guint64 counts[4] = { 0 };
+	guint64 counts[JOB_STATES] = { 0 };
 
 	if (store_count(h->env.st, counts, &err) < 0) {
 		g_autofree char *msg = g_strdup_printf("store: %s\n", err->message);

@@ -8,6 +8,11 @@
  * after the job's expiry: claims skip expired jobs and store_expire()
  * marks them.
  *
+ * A newer job of the same identifier and scope supersedes older ones in
+ * the store (store_commit_jobs): a job committed held is not pushed here,
+ * and an attempt whose job was superseded while it was under way is not
+ * retried (result=superseded), so a stale code never follows a fresh one.
+ *
  * Hostile input: endpoint replies (bounded by push.c) are stored and, for
  * a 2xx, read for totp_code_id.  Logs carry job ids, identifiers, filters
  * and statuses, never a code, a body or the key.  Limits: at most
@@ -123,7 +128,19 @@ queue_free(struct queue **qp)
 void
 queue_push_new(struct queue *q, const struct job_in *in)
 {
-	struct job *job = g_new0(struct job, 1);
+	struct job *job;
+
+	metrics_superseded(in->superseded);
+	if (in->held) {
+		/* Born superseded, or waiting for the push of its scope under
+		 * way: the store holds it, a claim takes it when its turn comes. */
+		g_message("job=%" G_GINT64_FORMAT " identifier=%s result=%s", in->id,
+		    in->identifier, in->superseded > 0 ? "superseded (a newer job of "
+		    "this identifier came first; never pushed)" : "waiting (a push of "
+		    "this identifier is under way; pushed after it)");
+		return;
+	}
+	job = g_new0(struct job, 1);
 
 	job->id = in->id;
 	job->state = JOB_PENDING;
@@ -187,6 +204,17 @@ queue_record(struct queue *q, struct job *job, const struct push_result *r,
 		gint64 next = now + delay;
 
 		rc = store_job_retry(q->st, job->id, now, next, r->status, r->reply, &err);
+		if (rc > 0) {
+			/* Superseded while in flight: no retry. */
+			metrics_push("superseded", (double)ms / 1000.0);
+			g_message("job=%" G_GINT64_FORMAT " identifier=%s result=superseded "
+			    "status=%d error=\"%s\" attempts=%u (a newer job of this "
+			    "identifier came meanwhile: not pushed again)", job->id,
+			    job->identifier, r->status,
+			    r->status == 0 && r->error != NULL ? r->error : "",
+			    job->attempts + 1);
+			break;
+		}
 		metrics_push("retry", (double)ms / 1000.0);
 		if (rc == 0)
 			g_message("job=%" G_GINT64_FORMAT " identifier=%s result=retry "
