@@ -180,8 +180,13 @@ static const char *const store_migrations[] = {
 	"CREATE INDEX jobs_due ON jobs(next_attempt) WHERE state = 0;"
 	"CREATE INDEX jobs_code ON jobs(identifier, created) WHERE code IS NOT NULL;"
 	"CREATE INDEX jobs_updated ON jobs(updated) WHERE state <> 0;"
-	/* superseding, and the scope checks of claims */
+	/* superseding: a newer job of the scope (a short range at the end) */
 	"CREATE INDEX jobs_scope ON jobs(identifier, scope, created);"
+	/* ... the older pending ones, and the leases on a scope: few rows
+	 * each, however many finished jobs an identifier has */
+	"CREATE INDEX jobs_scope_due ON jobs(identifier, scope, created) WHERE state = 0;"
+	"CREATE INDEX jobs_scope_leased ON jobs(identifier, scope)"
+	"  WHERE lease_owner IS NOT NULL;"
 	"UPDATE jobs SET state = 4 WHERE state = 0 AND EXISTS (SELECT 1 FROM jobs n"
 	"  WHERE n.identifier = jobs.identifier AND n.scope = jobs.scope"
 	"  AND n.state IN (0, 1) AND (n.created > jobs.created"

@@ -12,7 +12,9 @@ can check exactly what otpbridge sent and how often.
                     the script, 200.  A number is the status to answer (a 200
                     still needs a valid request); "hang" reads the request and
                     never answers, keeping the connection open; "close" closes
-                    the connection without a reply.
+                    the connection without a reply; "STATUS@SECONDS" answers
+                    STATUS after SECONDS (a 200 is stored, and logged, when
+                    the request is read: a reply the client gave up on).
   --delay SECONDS   wait this long before each reply
   --log F           append one JSON line per request: peer (ip:port, so
                     keep-alive reuse shows), method, path, headers
@@ -179,6 +181,7 @@ class Handler(testserver.Handler):
     def handle_any(self):
         st = self.server.state
         token = st.next_token()
+        late = 0.0                  # "STATUS@SECONDS": seconds before the reply
         violation = None
         obj = None
         try:
@@ -213,6 +216,9 @@ class Handler(testserver.Handler):
             status = None
             reply = None
         else:
+            if "@" in token:
+                token, secs = token.split("@", 1)
+                late = float(secs)
             try:
                 status = int(token)
             except ValueError:
@@ -248,6 +254,8 @@ class Handler(testserver.Handler):
             return
         if st.delay > 0:
             time.sleep(st.delay)
+        if entry["action"] == "reply" and violation is None and late > 0:
+            time.sleep(late)
         data = json.dumps(reply, separators=(",", ":")).encode("utf-8")
         try:
             self.send_response(status)
