@@ -361,6 +361,9 @@ daemon_run(struct config *cfg, struct filter_set *set, const char *path,
 		rc = EXIT_TEMPFAIL;
 		goto out;
 	}
+	/* The loop must not wait seconds for another process's lock: the
+	 * group commit and the queue retry from timers instead (lmtp.c, queue.c). */
+	store_set_busy_timeout(d.st, STORE_LOOP_BUSY_MS);
 	d.pc = daemon_push_client(cfg, NULL);
 	qp.owner = owner;
 	qp.timeout = cfg->push.timeout;

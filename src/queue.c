@@ -4,7 +4,11 @@
  * Every outcome is written to the store before anything else happens to
  * the job, so a crash at any point leaves it pending (to be pushed again
  * once its lease lapses) or finished, never lost.  The outcomes of pushes
- * that finish in the same loop turn are written in one transaction.  A push never starts
+ * that finish in the same loop turn are written in one transaction.  When
+ * another process holds the store's lock (the loop's handle waits only
+ * STORE_LOOP_BUSY_MS), the outcomes are kept and written from a timer every
+ * QUEUE_RECORD_RETRY_MS, and no job is claimed until they are: a claim
+ * could take back a job whose lease lapsed meanwhile and push it again.  A push never starts
  * after the job's expiry: claims skip expired jobs and store_expire()
  * marks them.
  *
@@ -25,6 +29,7 @@
 #include "json.h"
 #include "metrics.h"
 #include "queue.h"
+#include "util.h"
 
 struct queue {
 	struct store *st;
@@ -39,6 +44,7 @@ struct queue {
 	gboolean running;            /* daemon mode, claiming */
 	gboolean warned_403;
 	gboolean auth_failing;        /* the last finished push got 403 */
+	gboolean warned_busy;         /* outcomes wait for a busy store: logged */
 	gint64 last_prune;
 	GPtrArray *finished;          /* struct attempt *, outcome not yet written */
 	GQueue backlog;               /* struct job *: leased, waiting for a slot */
@@ -57,6 +63,31 @@ struct attempt {
 };
 
 static void queue_schedule(struct queue *q, gint64 delay_ms);
+static gboolean queue_record_cb(gpointer data);
+
+static void
+attempt_free(gpointer p)
+{
+	struct attempt *a = p;
+
+	job_free(a->job);
+	g_free(a->error);
+	g_free(a->reply);
+	g_free(a);
+}
+
+/* Writes the finished outcomes after delay_ms (0: this loop turn). */
+static void
+queue_record_soon(struct queue *q, guint delay_ms)
+{
+	if (q->record_src != NULL)
+		return;
+	q->record_src = delay_ms == 0 ? g_idle_source_new() :
+	    g_timeout_source_new(delay_ms);
+	g_source_set_priority(q->record_src, G_PRIORITY_DEFAULT);
+	g_source_set_callback(q->record_src, queue_record_cb, q, NULL);
+	g_source_attach(q->record_src, q->ctx);
+}
 
 gint64
 queue_backoff(guint attempts, double r)
@@ -116,6 +147,9 @@ queue_free(struct queue **qp)
 		g_source_destroy(q->record_src);
 		g_source_unref(q->record_src);
 	}
+	/* Outcomes a busy store never took: their leases lapse, the jobs
+	 * are pushed again (at worst a duplicate, never a loss). */
+	g_ptr_array_set_free_func(q->finished, attempt_free);
 	g_ptr_array_unref(q->finished);
 	g_queue_clear_full(&q->backlog, job_free);
 	if (q->ctx != NULL)
@@ -255,16 +289,31 @@ static gboolean
 queue_record_cb(gpointer data)
 {
 	struct queue *q = data;
-	g_autoptr(GPtrArray) done = q->finished;
+	g_autoptr(GPtrArray) done = NULL;
 	GError *err = NULL;
-	gboolean batch;
+	gboolean batch = TRUE;
 
 	g_source_unref(q->record_src);
 	q->record_src = NULL;
+	if (store_batch_begin(q->st, &err) < 0) {
+		if (g_error_matches(err, OTPB_ERROR, OTPB_ERROR_TEMP)) {
+			/* Busy (another process's lock) or full: keep them. */
+			if (!q->warned_busy)
+				g_warning("store=\"%s\" result=outcomes-waiting jobs=%u (written "
+				    "when the store takes writes again)", err->message,
+				    q->finished->len);
+			q->warned_busy = TRUE;
+			g_error_free(err);
+			queue_record_soon(q, QUEUE_RECORD_RETRY_MS);
+			return G_SOURCE_REMOVE;
+		}
+		/* Without a transaction each outcome is its own: slower, not wrong. */
+		g_clear_error(&err);
+		batch = FALSE;
+	}
+	q->warned_busy = FALSE;
+	done = q->finished;
 	q->finished = g_ptr_array_new();
-	/* Without a transaction each outcome is its own: slower, not wrong. */
-	batch = done->len > 1 && store_batch_begin(q->st, &err) == 0;
-	g_clear_error(&err);
 	for (guint i = 0; i < done->len; i++) {
 		struct attempt *a = g_ptr_array_index(done, i);
 		struct push_result r = { a->status, a->error, a->reply, 0 };
@@ -276,14 +325,8 @@ queue_record_cb(gpointer data)
 		g_warning("result=unrecorded jobs=%u error=\"%s\"", done->len, err->message);
 		g_error_free(err);
 	}
-	for (guint i = 0; i < done->len; i++) {
-		struct attempt *a = g_ptr_array_index(done, i);
-
-		job_free(a->job);
-		g_free(a->error);
-		g_free(a->reply);
-		g_free(a);
-	}
+	for (guint i = 0; i < done->len; i++)
+		attempt_free(g_ptr_array_index(done, i));
 	/* In flight until recorded: a drain waits for the outcome too. */
 	q->inflight -= done->len;
 	while (q->inflight < q->max_inflight && !g_queue_is_empty(&q->backlog))
@@ -305,12 +348,7 @@ queue_push_done(const struct push_result *r, gpointer data)
 	a->reply = g_strdup(r->reply);
 	a->ms = (g_get_monotonic_time() - a->started_us) / 1000;
 	g_ptr_array_add(q->finished, a);
-	if (q->record_src == NULL) {
-		q->record_src = g_idle_source_new();
-		g_source_set_priority(q->record_src, G_PRIORITY_DEFAULT);
-		g_source_set_callback(q->record_src, queue_record_cb, q, NULL);
-		g_source_attach(q->record_src, q->ctx);
-	}
+	queue_record_soon(q, 0);
 }
 
 void
@@ -370,8 +408,9 @@ queue_run_due(struct queue *q)
 			goto fail;
 		q->last_prune = now;
 	}
+	/* Not while outcomes wait to be written: see the top of the file. */
 	if (q->inflight < q->max_inflight && g_queue_is_empty(&q->backlog) &&
-	    store_claim_due(q->st, q->owner, now,
+	    q->finished->len == 0 && store_claim_due(q->st, q->owner, now,
 	    now + q->timeout + QUEUE_LEASE_EXTRA, q->max_inflight - q->inflight,
 	    jobs, &err) < 0)
 		goto fail;

@@ -38,7 +38,10 @@
  * Limits: strings and rows at most STORE_LENGTH_MAX bytes (SQLite's
  * length limit), STORE_BATCH_MAX jobs per commit, STORE_ROWS_MAX rows per
  * claim or list, endpoint replies cut to STORE_REPLY_MAX bytes on a UTF-8
- * boundary, STORE_BUSY_MS of waiting for another writer.
+ * boundary, STORE_BUSY_MS of waiting for another writer (the daemon sets
+ * STORE_LOOP_BUSY_MS on its main loop's handle: a lock another process
+ * holds costs the loop that much per call, never seconds; readers are not
+ * blocked by a writer in WAL mode).
  */
 #include "autoconfig.h"
 
@@ -766,6 +769,12 @@ store_open(const char *path, struct store **st_r, GError **error)
 fail:
 	store_close(&st);
 	return -1;
+}
+
+void
+store_set_busy_timeout(struct store *st, guint ms)
+{
+	sqlite3_busy_timeout(st->db, (int)MIN(ms, (guint)G_MAXINT));
 }
 
 void

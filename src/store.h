@@ -80,6 +80,17 @@ void job_free(gpointer job);
 int store_open(const char *path, struct store **st_r, GError **error);
 void store_close(struct store **st);
 
+/* How long one call of the daemon's main loop may wait for another
+ * connection's write lock (store_set_busy_timeout): short, so a lock held
+ * by another process cannot freeze the loop; the callers retry from timers. */
+#define STORE_LOOP_BUSY_MS 20
+/*
+ * Sets how long a call waits for another connection's write lock before
+ * it fails with OTPB_ERROR_TEMP (from store_open: 5 s, right for `deliver`
+ * and the commands, which have nothing else to do meanwhile).
+ */
+void store_set_busy_timeout(struct store *st, guint ms);
+
 /*
  * Commits n jobs in ONE transaction (group commit: the daemon passes the
  * jobs of every session that finished DATA in this loop turn).  A job whose
