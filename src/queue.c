@@ -45,6 +45,7 @@ struct queue {
 	gboolean warned_403;
 	gboolean auth_failing;        /* the last finished push got 403 */
 	gboolean warned_busy;         /* outcomes wait for a busy store: logged */
+	gboolean warned_store;        /* claims fail (a busy store): logged */
 	gint64 last_prune;
 	GPtrArray *finished;          /* struct attempt *, outcome not yet written */
 	GQueue backlog;               /* struct job *: leased, waiting for a slot */
@@ -416,14 +417,22 @@ queue_run_due(struct queue *q)
 		goto fail;
 	for (guint i = 0; i < jobs->len; i++)
 		queue_push(q, g_ptr_array_index(jobs, i));
+	g_ptr_array_set_size(jobs, 0);
 	if (store_next_due(q->st, &when, &err) < 0)
 		goto fail;
+	q->warned_store = FALSE;
 	delay = QUEUE_POLL_MS;
 	if (when > 0 && (when - queue_now()) * 1000 < delay)
 		delay = MAX(0, (when - queue_now()) * 1000);
 	return delay;
 fail:
-	g_warning("store=\"%s\" result=queue-error (retrying in 1 s)", err->message);
+	/* Once per episode: a store locked for minutes is one line. */
+	if (!q->warned_store)
+		g_warning("store=\"%s\" result=queue-error (retrying every second)",
+		    err->message);
+	else
+		g_debug("store=\"%s\" result=queue-error", err->message);
+	q->warned_store = TRUE;
 	g_error_free(err);
 	for (guint i = 0; i < jobs->len; i++)
 		job_free(g_ptr_array_index(jobs, i));
