@@ -4,13 +4,15 @@
  * Every outcome is written to the store before anything else happens to
  * the job, so a crash at any point leaves it pending (to be pushed again
  * once its lease lapses) or finished, never lost.  The outcomes of pushes
- * that finish in the same loop turn are written in one transaction.  When
- * another process holds the store's lock (the loop's handle waits only
- * STORE_LOOP_BUSY_MS), the outcomes are kept and written from a timer every
- * QUEUE_RECORD_RETRY_MS, and no job is claimed until they are: a claim
- * could take back a job whose lease lapsed meanwhile and push it again.  A push never starts
- * after the job's expiry: claims skip expired jobs and store_expire()
- * marks them.
+ * that finish in the same loop turn are written in one transaction.  A
+ * push never starts after the job's expiry: claims skip expired jobs and
+ * store_expire() marks them.
+ *
+ * When another process holds the store's lock (the loop's handle waits
+ * only STORE_LOOP_BUSY_MS), the outcomes are kept and written from a timer
+ * every QUEUE_RECORD_RETRY_MS, and no job is claimed until they are: a
+ * claim could take back a job whose lease lapsed meanwhile and push it
+ * again.
  *
  * A newer job of the same identifier and scope supersedes older ones in
  * the store (store_commit_jobs): a job committed held is not pushed here,

@@ -1,8 +1,9 @@
 #!/bin/sh
 # ops.sh - the daemon as an operator runs it (SPEC 7): SIGHUP with a good
 # and a broken filter file, /metrics after a known sequence of events,
-# /healthz flipping to 503 (full store, bad API key) and back, and the
-# pull endpoint answering Skyvern's exact request bytes end to end.
+# /healthz flipping to 503 (full store, bad API key) and back, the pull
+# endpoint answering Skyvern's exact request bytes end to end, and a store
+# lock held by another process not stalling the daemon.
 . "${top_srcdir:-.}/tests/testlib.sh"
 
 # (free_port, ep_start, acme_filter, mail, mount_tmpfs, skip and $KEY come
