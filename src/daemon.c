@@ -369,6 +369,11 @@ daemon_run(struct config *cfg, struct filter_set *set, const char *path,
 		rc = EXIT_TEMPFAIL;
 		goto out;
 	}
+	/* The loop must not wait seconds for another process's lock: the
+	 * group commit and the queue retry from timers instead (lmtp.c, queue.c).
+	 * XXX an IMAP message whose commit meets the lock is not retried so:
+	 * it is fetched again on its account's next cycle (poll_interval). */
+	store_set_busy_timeout(d.st, STORE_LOOP_BUSY_MS);
 	d.pc = daemon_push_client(cfg, NULL);
 	daemon_warn_clear_http(cfg);
 	qp.owner = owner;

@@ -228,7 +228,7 @@ http_metrics(struct http *h, struct MHD_Connection *c, struct http_req *r)
 {
 	g_autoptr(GError) err = NULL;
 	g_autoptr(GString) out = NULL;
-	guint64 counts[4] = { 0 };
+	guint64 counts[JOB_STATES] = { 0 };
 
 	if (store_count(h->env.st, counts, &err) < 0) {
 		g_autofree char *msg = g_strdup_printf("store: %s\n", err->message);
@@ -877,17 +877,23 @@ http_access_checked(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload_data,
     size_t *upload_data_size, void **req_cls)
 {
-	struct http_req *r;
+	struct http_req *r = *req_cls;
 	enum MHD_Result ret;
 
-	if (*req_cls == NULL) {
-		r = g_new0(struct http_req, 1);
+	/* The first call for a request: http_uri() may have made its
+	 * http_req already (the raw target), which http_access() takes on. */
+	if (r == NULL || !r->begun) {
+		gboolean fresh = r == NULL;
+
+		if (fresh)
+			r = g_new0(struct http_req, 1);
 		if (http_framing_check(c, r, version, &ret) < 0) {
 			*req_cls = r;
 			http_deadline(http_conn_of(c), FALSE);
 			return ret;
 		}
-		g_free(r);
+		if (fresh)
+			g_free(r);
 	}
 	ret = http_access(cls, c, url, method, version, upload_data,
 	    upload_data_size, req_cls);

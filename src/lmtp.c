@@ -13,6 +13,16 @@
  * then do the replies go out.  The jobs are committed leased to the
  * daemon's queue, which pushes them at once.
  *
+ * A store another process holds locked: the loop's store handle waits at
+ * most STORE_LOOP_BUSY_MS per call, so a failed commit (OTPB_ERROR_TEMP)
+ * is tried again from a timer every LMTP_COMMIT_RETRY_MS, the batch kept
+ * and joined by sessions that end DATA meanwhile, for LMTP_COMMIT_PATIENCE_MS
+ * from its first try; only then do its recipients get 451 4.3.0.  The loop
+ * keeps serving every other session, /metrics and /healthz meanwhile.  (A
+ * commit on a worker thread with the full busy timeout was the other
+ * design: a second connection and a hand-off for the same result, since a
+ * client still needs its answer within a bound.)
+ *
  * Hostile input: everything a client sends (proto.c bounds lines, sizes
  * and recipients and closes a session at a bare LF, logged here as
  * reason=bare-lf; mime.c bounds the parse).  Limits here: max_connections
@@ -47,6 +57,8 @@
 #define LMTP_READ_CHUNK (64 * 1024)
 #define LMTP_OUT_MAX (256 * 1024)
 #define LMTP_BACKLOG 128
+#define LMTP_COMMIT_RETRY_MS 50        /* a busy store: try the commit again */
+#define LMTP_COMMIT_PATIENCE_MS 1000   /* ... this long, then 451 */
 
 struct sink;
 
@@ -99,6 +111,7 @@ struct lmtp {
 	GHashTable *sessions;         /* struct session * set */
 	GPtrArray *batch;             /* sessions waiting for the group commit */
 	GSource *commit_src;
+	gint64 commit_first_us;       /* the waiting batch's first try, or 0 */
 	char *hostname;
 	guint64 next_id;
 	gboolean stopping;
@@ -177,6 +190,24 @@ lmtp_commit_cb(gpointer data)
 	ok = all->len == 0 ||
 	    store_commit_jobs(l->env.st, (struct job_in *)(void *)all->data, all->len,
 	    &err) == 0;
+	if (l->commit_first_us == 0)
+		l->commit_first_us = g_get_monotonic_time();
+	if (!ok && g_error_matches(err, OTPB_ERROR, OTPB_ERROR_TEMP) && !l->stopping &&
+	    g_get_monotonic_time() - l->commit_first_us < LMTP_COMMIT_PATIENCE_MS * 1000) {
+		/* Most likely another process's lock: keep the batch (nothing
+		 * was stored) and try again shortly, the loop free meanwhile. */
+		g_debug("store=\"%s\" result=commit-retry sessions=%u jobs=%u",
+		    err->message, batch->len, all->len);
+		g_error_free(err);
+		for (guint i = 0; i < batch->len; i++)
+			g_ptr_array_insert(l->batch, (gint)i, g_ptr_array_index(batch, i));
+		l->commit_src = g_timeout_source_new(LMTP_COMMIT_RETRY_MS);
+		g_source_set_callback(l->commit_src, lmtp_commit_cb, l, NULL);
+		g_source_attach(l->commit_src, NULL);
+		g_source_unref(l->commit_src);
+		return G_SOURCE_REMOVE;
+	}
+	l->commit_first_us = 0;
 	if (!ok) {
 		g_warning("store=\"%s\" result=tempfail sessions=%u jobs=%u "
 		    "(recipients answered 451 4.3.0)", err->message, batch->len, all->len);

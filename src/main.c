@@ -273,12 +273,12 @@ cmd_queue(struct main_opts *o, int argc, char **argv)
 		goto fail;
 	if (strcmp(what, "list") == 0) {
 		g_autoptr(GPtrArray) jobs = g_ptr_array_new_with_free_func(job_free);
-		guint64 counts[4] = { 0 };
+		guint64 counts[JOB_STATES] = { 0 };
 
 		if (store_list(st, 1000, jobs, &err) < 0 || store_count(st, counts, &err) < 0)
 			goto fail;
 		if (!o->json)
-			printf("%-6s %-9s %5s %5s  %-16s %-32s %s\n", "ID", "STATE", "AGE",
+			printf("%-6s %-10s %5s %5s  %-16s %-32s %s\n", "ID", "STATE", "AGE",
 			    "TRIES", "FILTER", "IDENTIFIER", "LAST REPLY");
 		for (guint i = 0; i < jobs->len; i++) {
 			const struct job *j = g_ptr_array_index(jobs, i);
@@ -291,7 +291,7 @@ cmd_queue(struct main_opts *o, int argc, char **argv)
 				printf("%s\n", line);
 				continue;
 			}
-			printf("%-6" G_GINT64_FORMAT " %-9s %5s %5u  %-16.16s %-32.32s ",
+			printf("%-6" G_GINT64_FORMAT " %-10s %5s %5u  %-16.16s %-32.32s ",
 			    j->id, job_state_names[j->state], age, j->attempts,
 			    j->filter != NULL ? j->filter : "-", j->identifier);
 			if (j->last_status > 0)
@@ -305,8 +305,9 @@ cmd_queue(struct main_opts *o, int argc, char **argv)
 		if (!o->json)
 			printf("%" G_GUINT64_FORMAT " pending, %" G_GUINT64_FORMAT
 			    " delivered, %" G_GUINT64_FORMAT " failed, %" G_GUINT64_FORMAT
-			    " expired\n", counts[JOB_PENDING], counts[JOB_DELIVERED],
-			    counts[JOB_FAILED], counts[JOB_EXPIRED]);
+			    " expired, %" G_GUINT64_FORMAT " superseded\n",
+			    counts[JOB_PENDING], counts[JOB_DELIVERED], counts[JOB_FAILED],
+			    counts[JOB_EXPIRED], counts[JOB_SUPERSEDED]);
 	} else {
 		gint64 id = main_job_id(argv[2]);
 		int found;
@@ -323,8 +324,10 @@ cmd_queue(struct main_opts *o, int argc, char **argv)
 			goto fail;
 		if (found == 0) {
 			fprintf(stderr, "otpbridge: no job %" G_GINT64_FORMAT "%s\n", id,
-			    strcmp(what, "retry") == 0 ? " to retry (delivered jobs are not "
-			    "pushed again: a stale code would beat a newer one)" : "");
+			    strcmp(what, "retry") == 0 ? " to retry (delivered and superseded "
+			    "jobs, and jobs with a newer pending or delivered one for their "
+			    "identifier, are not pushed again: a stale code would beat a "
+			    "newer one)" : "");
 			rc = EXIT_NOINPUT;
 		} else {
 			printf("job %" G_GINT64_FORMAT " %s\n", id,

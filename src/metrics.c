@@ -230,6 +230,15 @@ metrics_push_reply(int status)
 }
 
 void
+metrics_superseded(guint n)
+{
+	const char *v[] = { "superseded" };
+
+	if (n > 0)
+		*metrics_cell(METRICS_PUSHES, v) += n;
+}
+
+void
 metrics_accepted(double seconds)
 {
 	metrics_hist_observe(&metrics_accepted_hist, seconds);
@@ -362,9 +371,9 @@ metrics_render_hist(GString *out, const struct metrics_hist *h)
 }
 
 void
-metrics_render(GString *out, const guint64 queue_depth[4], gint64 now)
+metrics_render(GString *out, const guint64 queue_depth[JOB_STATES], gint64 now)
 {
-	static const char *const states[] = { "pending", "delivered", "failed", "expired" };
+	const char *const *states = job_state_names;
 
 	metrics_render_family(out, &metrics_families[METRICS_MESSAGES]);
 	metrics_render_family(out, &metrics_families[METRICS_FILTER]);
@@ -373,7 +382,7 @@ metrics_render(GString *out, const guint64 queue_depth[4], gint64 now)
 	metrics_render_hist(out, &metrics_push_hist);
 	metrics_render_hist(out, &metrics_accepted_hist);
 	metrics_header(out, "otpbridge_queue_jobs", "Jobs in the store by state.", "gauge");
-	for (guint i = 0; i < G_N_ELEMENTS(states); i++)
+	for (guint i = 0; i < JOB_STATES; i++)
 		g_string_append_printf(out, "otpbridge_queue_jobs{state=\"%s\"} %"
 		    G_GUINT64_FORMAT "\n", states[i], queue_depth != NULL ? queue_depth[i] : 0);
 	metrics_render_family(out, &metrics_families[METRICS_SESSIONS]);

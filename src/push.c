@@ -24,8 +24,12 @@
  * Hostile input: the endpoint's replies (status line, headers, body).
  * Headers are parsed and bounded by libcurl; we keep only the status and
  * at most PUSH_REPLY_MAX bytes of body, cut on a UTF-8 boundary and made
- * valid UTF-8 (NULs and invalid bytes become U+FFFD).  A reply longer
- * than PUSH_DISCARD_MAX is aborted (status 0, retryable).
+ * valid UTF-8 (NULs and invalid bytes become U+FFFD).  A reply body
+ * longer than PUSH_DISCARD_MAX is not read further: the transfer is
+ * aborted, and reported with the status line that came before the body
+ * (a 2xx is a delivery, the endpoint has stored the code; only a reply
+ * without a status line is status 0, retryable).  A body cut off by the
+ * timeout or the connection after a 2xx status line is a delivery too.
  *
  * Secrets: the API key lives only in the header list and the body only in
  * the request; both are wiped when freed and never logged (this file logs
@@ -60,7 +64,6 @@
 #define PUSH_CONNECT_TIMEOUT_MAX  10
 #define PUSH_HOST_CONNECTIONS     16
 #define PUSH_TOTAL_CONNECTIONS    32
-#define PUSH_DISCARD_MAX          (16 * 1024 * 1024)
 
 struct push_client;
 
@@ -224,6 +227,18 @@ push_reply_text(const GByteArray *buf, gboolean truncated)
 	return s;
 }
 
+/* The status line received so far (0: none, or not a status). */
+static long
+push_req_status(struct push_req *req)
+{
+	long status = 0;
+
+	if (curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK ||
+	    status < 100 || status > 999)
+		return 0;
+	return status;
+}
+
 /*
  * Reports req to its owner, exactly once, and frees it.  req must
  * already be out of the multi handle and off pc->reqs.
@@ -239,6 +254,16 @@ push_req_report(struct push_req *req, CURLcode code)
 	memset(&r, 0, sizeof(r));
 	if (req->easy == NULL) {
 		r.error = req->fail_error;
+	} else if (code != CURLE_OK && push_req_status(req) / 100 == 2) {
+		/*
+		 * The status line said the endpoint stored it; only the body
+		 * was cut (our bound, the timeout, the connection).  Pushing
+		 * again would only duplicate the code.
+		 */
+		status = push_req_status(req);
+	} else if (code != CURLE_OK && req->overflow && push_req_status(req) > 0) {
+		/* A bounded body under a status line: that status decides. */
+		status = push_req_status(req);
 	} else if (code != CURLE_OK) {
 		/* A transfer that failed midway counts as no reply. */
 		if (req->overflow)

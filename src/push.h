@@ -17,6 +17,9 @@
 #include <glib.h>
 
 #define PUSH_REPLY_MAX 4096      /* bytes of reply body kept */
+/* Bytes of reply body read at all; beyond, the transfer is aborted and
+ * the status line decides (a 2xx is a delivery). */
+#define PUSH_DISCARD_MAX (16 * 1024 * 1024)
 
 struct push_config {
 	const char *url;

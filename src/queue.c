@@ -4,9 +4,20 @@
  * Every outcome is written to the store before anything else happens to
  * the job, so a crash at any point leaves it pending (to be pushed again
  * once its lease lapses) or finished, never lost.  The outcomes of pushes
- * that finish in the same loop turn are written in one transaction.  A push never starts
- * after the job's expiry: claims skip expired jobs and store_expire()
- * marks them.
+ * that finish in the same loop turn are written in one transaction.  A
+ * push never starts after the job's expiry: claims skip expired jobs and
+ * store_expire() marks them.
+ *
+ * When another process holds the store's lock (the loop's handle waits
+ * only STORE_LOOP_BUSY_MS), the outcomes are kept and written from a timer
+ * every QUEUE_RECORD_RETRY_MS, and no job is claimed until they are: a
+ * claim could take back a job whose lease lapsed meanwhile and push it
+ * again.
+ *
+ * A newer job of the same identifier and scope supersedes older ones in
+ * the store (store_commit_jobs): a job committed held is not pushed here,
+ * and an attempt whose job was superseded while it was under way is not
+ * retried (result=superseded), so a stale code never follows a fresh one.
  *
  * Hostile input: endpoint replies (bounded by push.c) are stored and, for
  * a 2xx, read for totp_code_id.  Logs carry job ids, identifiers, filters
@@ -20,6 +31,7 @@
 #include "json.h"
 #include "metrics.h"
 #include "queue.h"
+#include "util.h"
 
 struct queue {
 	struct store *st;
@@ -34,6 +46,8 @@ struct queue {
 	gboolean running;            /* daemon mode, claiming */
 	gboolean warned_403;
 	gboolean auth_failing;        /* the last finished push got 403 */
+	gboolean warned_busy;         /* outcomes wait for a busy store: logged */
+	gboolean warned_store;        /* claims fail (a busy store): logged */
 	gint64 last_prune;
 	GPtrArray *finished;          /* struct attempt *, outcome not yet written */
 	GQueue backlog;               /* struct job *: leased, waiting for a slot */
@@ -52,6 +66,31 @@ struct attempt {
 };
 
 static void queue_schedule(struct queue *q, gint64 delay_ms);
+static gboolean queue_record_cb(gpointer data);
+
+static void
+attempt_free(gpointer p)
+{
+	struct attempt *a = p;
+
+	job_free(a->job);
+	g_free(a->error);
+	g_free(a->reply);
+	g_free(a);
+}
+
+/* Writes the finished outcomes after delay_ms (0: this loop turn). */
+static void
+queue_record_soon(struct queue *q, guint delay_ms)
+{
+	if (q->record_src != NULL)
+		return;
+	q->record_src = delay_ms == 0 ? g_idle_source_new() :
+	    g_timeout_source_new(delay_ms);
+	g_source_set_priority(q->record_src, G_PRIORITY_DEFAULT);
+	g_source_set_callback(q->record_src, queue_record_cb, q, NULL);
+	g_source_attach(q->record_src, q->ctx);
+}
 
 gint64
 queue_backoff(guint attempts, double r)
@@ -111,6 +150,9 @@ queue_free(struct queue **qp)
 		g_source_destroy(q->record_src);
 		g_source_unref(q->record_src);
 	}
+	/* Outcomes a busy store never took: their leases lapse, the jobs
+	 * are pushed again (at worst a duplicate, never a loss). */
+	g_ptr_array_set_free_func(q->finished, attempt_free);
 	g_ptr_array_unref(q->finished);
 	g_queue_clear_full(&q->backlog, job_free);
 	if (q->ctx != NULL)
@@ -123,7 +165,19 @@ queue_free(struct queue **qp)
 void
 queue_push_new(struct queue *q, const struct job_in *in)
 {
-	struct job *job = g_new0(struct job, 1);
+	struct job *job;
+
+	metrics_superseded(in->superseded);
+	if (in->held) {
+		/* Born superseded, or waiting for the push of its scope under
+		 * way: the store holds it, a claim takes it when its turn comes. */
+		g_message("job=%" G_GINT64_FORMAT " identifier=%s result=%s", in->id,
+		    in->identifier, in->superseded > 0 ? "superseded (a newer job of "
+		    "this identifier came first; never pushed)" : "waiting (a push of "
+		    "this identifier is under way; pushed after it)");
+		return;
+	}
+	job = g_new0(struct job, 1);
 
 	job->id = in->id;
 	job->state = JOB_PENDING;
@@ -188,6 +242,17 @@ queue_record(struct queue *q, struct job *job, const struct push_result *r,
 		gint64 next = now + delay;
 
 		rc = store_job_retry(q->st, job->id, now, next, r->status, r->reply, &err);
+		if (rc > 0) {
+			/* Superseded while in flight: no retry. */
+			metrics_push("superseded", (double)ms / 1000.0);
+			g_message("job=%" G_GINT64_FORMAT " identifier=%s result=superseded "
+			    "status=%d error=\"%s\" attempts=%u (a newer job of this "
+			    "identifier came meanwhile: not pushed again)", job->id,
+			    job->identifier, r->status,
+			    r->status == 0 && r->error != NULL ? r->error : "",
+			    job->attempts + 1);
+			break;
+		}
 		metrics_push("retry", (double)ms / 1000.0);
 		if (rc == 0)
 			g_message("job=%" G_GINT64_FORMAT " identifier=%s result=retry "
@@ -228,16 +293,31 @@ static gboolean
 queue_record_cb(gpointer data)
 {
 	struct queue *q = data;
-	g_autoptr(GPtrArray) done = q->finished;
+	g_autoptr(GPtrArray) done = NULL;
 	GError *err = NULL;
-	gboolean batch;
+	gboolean batch = TRUE;
 
 	g_source_unref(q->record_src);
 	q->record_src = NULL;
+	if (store_batch_begin(q->st, &err) < 0) {
+		if (g_error_matches(err, OTPB_ERROR, OTPB_ERROR_TEMP)) {
+			/* Busy (another process's lock) or full: keep them. */
+			if (!q->warned_busy)
+				g_warning("store=\"%s\" result=outcomes-waiting jobs=%u (written "
+				    "when the store takes writes again)", err->message,
+				    q->finished->len);
+			q->warned_busy = TRUE;
+			g_error_free(err);
+			queue_record_soon(q, QUEUE_RECORD_RETRY_MS);
+			return G_SOURCE_REMOVE;
+		}
+		/* Without a transaction each outcome is its own: slower, not wrong. */
+		g_clear_error(&err);
+		batch = FALSE;
+	}
+	q->warned_busy = FALSE;
+	done = q->finished;
 	q->finished = g_ptr_array_new();
-	/* Without a transaction each outcome is its own: slower, not wrong. */
-	batch = done->len > 1 && store_batch_begin(q->st, &err) == 0;
-	g_clear_error(&err);
 	for (guint i = 0; i < done->len; i++) {
 		struct attempt *a = g_ptr_array_index(done, i);
 		struct push_result r = { a->status, a->error, a->reply, 0 };
@@ -249,14 +329,8 @@ queue_record_cb(gpointer data)
 		g_warning("result=unrecorded jobs=%u error=\"%s\"", done->len, err->message);
 		g_error_free(err);
 	}
-	for (guint i = 0; i < done->len; i++) {
-		struct attempt *a = g_ptr_array_index(done, i);
-
-		job_free(a->job);
-		g_free(a->error);
-		g_free(a->reply);
-		g_free(a);
-	}
+	for (guint i = 0; i < done->len; i++)
+		attempt_free(g_ptr_array_index(done, i));
 	/* In flight until recorded: a drain waits for the outcome too. */
 	q->inflight -= done->len;
 	while (q->inflight < q->max_inflight && !g_queue_is_empty(&q->backlog))
@@ -278,12 +352,7 @@ queue_push_done(const struct push_result *r, gpointer data)
 	a->reply = g_strdup(r->reply);
 	a->ms = (g_get_monotonic_time() - a->started_us) / 1000;
 	g_ptr_array_add(q->finished, a);
-	if (q->record_src == NULL) {
-		q->record_src = g_idle_source_new();
-		g_source_set_priority(q->record_src, G_PRIORITY_DEFAULT);
-		g_source_set_callback(q->record_src, queue_record_cb, q, NULL);
-		g_source_attach(q->record_src, q->ctx);
-	}
+	queue_record_soon(q, 0);
 }
 
 void
@@ -343,21 +412,30 @@ queue_run_due(struct queue *q)
 			goto fail;
 		q->last_prune = now;
 	}
+	/* Not while outcomes wait to be written: see the top of the file. */
 	if (q->inflight < q->max_inflight && g_queue_is_empty(&q->backlog) &&
-	    store_claim_due(q->st, q->owner, now,
+	    q->finished->len == 0 && store_claim_due(q->st, q->owner, now,
 	    now + q->timeout + QUEUE_LEASE_EXTRA, q->max_inflight - q->inflight,
 	    jobs, &err) < 0)
 		goto fail;
 	for (guint i = 0; i < jobs->len; i++)
 		queue_push(q, g_ptr_array_index(jobs, i));
+	g_ptr_array_set_size(jobs, 0);
 	if (store_next_due(q->st, &when, &err) < 0)
 		goto fail;
+	q->warned_store = FALSE;
 	delay = QUEUE_POLL_MS;
 	if (when > 0 && (when - queue_now()) * 1000 < delay)
 		delay = MAX(0, (when - queue_now()) * 1000);
 	return delay;
 fail:
-	g_warning("store=\"%s\" result=queue-error (retrying in 1 s)", err->message);
+	/* Once per episode: a store locked for minutes is one line. */
+	if (!q->warned_store)
+		g_warning("store=\"%s\" result=queue-error (retrying every second)",
+		    err->message);
+	else
+		g_debug("store=\"%s\" result=queue-error", err->message);
+	q->warned_store = TRUE;
 	g_error_free(err);
 	for (guint i = 0; i < jobs->len; i++)
 		job_free(g_ptr_array_index(jobs, i));

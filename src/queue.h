@@ -18,6 +18,7 @@
 #define QUEUE_BACKOFF_MAX 30        /* seconds: "about 1 s doubling to 30 s" */
 #define QUEUE_POLL_MS 1000          /* look for other processes' jobs */
 #define QUEUE_LEASE_EXTRA 10        /* seconds a lease outlives the push timeout */
+#define QUEUE_RECORD_RETRY_MS 250   /* a busy store: write the outcomes again */
 
 struct queue_params {
 	const char *owner;           /* lease owner, e.g. "daemon:1234" */

@@ -12,6 +12,16 @@
  * stored completely or not at all.  Busy, full, read-only, I/O and open
  * failures are OTPB_ERROR_TEMP (the caller answers 4xx / EX_TEMPFAIL).
  *
+ * Superseding (SPEC 5, store.h): each job row carries its scope, the
+ * routing fields of its push body as SQLite's json functions read them
+ * (a JSON array; '' for a body that is not JSON).  The commit of a job
+ * supersedes the older pending jobs of its identifier and scope, or the
+ * job itself when a newer one is pending or delivered, and a claim never
+ * takes a job while another of its scope is under a live lease.  All of
+ * it is in the rows (state 4, leases), so it holds across restarts and
+ * between processes.  Migration v2 rebuilds jobs for the wider state
+ * CHECK and the scope column.
+ *
  * Threading: a struct store (one SQLite connection and its cached
  * statements) belongs to one thread at a time; the connection is opened
  * with SQLITE_OPEN_NOMUTEX.  Another thread or process opens its own
@@ -26,7 +36,8 @@
  * row would let an old captured body bind anew.
  *
  * Hostile input: job bodies, codes, identifiers and endpoint replies are
- * only ever bound as parameters, never spliced into SQL; error messages
+ * only ever bound as parameters, never spliced into SQL (a body is read
+ * only by json_valid/json_extract for its scope); error messages
  * name the store path and SQLite's message, never a value.  A replaced
  * file that is not ours (tables but no schema version, a foreign
  * application_id) or a newer schema is refused.
@@ -34,7 +45,10 @@
  * Limits: strings and rows at most STORE_LENGTH_MAX bytes (SQLite's
  * length limit), STORE_BATCH_MAX jobs per commit, STORE_ROWS_MAX rows per
  * claim or list, endpoint replies cut to STORE_REPLY_MAX bytes on a UTF-8
- * boundary, STORE_BUSY_MS of waiting for another writer.
+ * boundary, STORE_BUSY_MS of waiting for another writer (the daemon sets
+ * STORE_LOOP_BUSY_MS on its main loop's handle: a lock another process
+ * holds costs the loop that much per call, never seconds; readers are not
+ * blocked by a writer in WAL mode).
  */
 #include "autoconfig.h"
 
@@ -55,8 +69,19 @@
 #define STORE_APP_ID      0x4f545042   /* "OTPB" */
 
 const char *const job_state_names[] = {
-	"pending", "delivered", "failed", "expired", NULL
+	"pending", "delivered", "failed", "expired", "superseded", NULL
 };
+
+/*
+ * The scope of a push body: what, beside the identifier, decides which
+ * jobs supersede each other (store.h).  Computed by SQLite from the body
+ * at insert (and by the v2 migration for older rows); a body that is not
+ * JSON has the empty scope.
+ */
+#define STORE_SCOPE(b) \
+	"(CASE WHEN json_valid(" b ") THEN json_array(" \
+	"json_extract(" b ", '$.task_id'), json_extract(" b ", '$.workflow_id'), " \
+	"json_extract(" b ", '$.workflow_run_id')) ELSE '' END)"
 
 /*
  * Schema migrations: entry i takes user_version i to i + 1.  A v2 is one
@@ -115,7 +140,68 @@ static const char *const store_migrations[] = {
 	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
 	"  at INTEGER NOT NULL"
 	");",
-	/* v2: the pull side.  Columns added, never a rebuild of jobs.
+	/*
+	 * v2: state 4 (superseded) and the scope column.  SQLite cannot
+	 * widen a CHECK in place: jobs is rebuilt, the v1 columns copied by
+	 * name, ids and the AUTOINCREMENT high-water mark kept.  Dropping
+	 * jobs would cascade into handouts (foreign keys are on and cannot be
+	 * turned off inside the migration's transaction), so handouts are
+	 * kept aside and put back.  Older pending jobs of a scope that has a
+	 * newer pending or delivered one become superseded.
+	 */
+	"CREATE TABLE jobs_v2 ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  state INTEGER NOT NULL DEFAULT 0 CHECK (state BETWEEN 0 AND 4),"
+	"  dedup_key TEXT NOT NULL,"
+	"  identifier TEXT NOT NULL,"
+	"  source TEXT,"
+	"  filter TEXT,"
+	"  body TEXT NOT NULL,"
+	"  code TEXT,"
+	"  created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL,"
+	"  next_attempt INTEGER NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  last_status INTEGER NOT NULL DEFAULT 0,"
+	"  last_reply TEXT,"
+	"  remote_id TEXT,"
+	"  lease_owner TEXT,"
+	"  lease_until INTEGER NOT NULL DEFAULT 0,"
+	"  updated INTEGER NOT NULL,"
+	"  scope TEXT NOT NULL DEFAULT ''"
+	");"
+	"INSERT INTO jobs_v2 (id, state, dedup_key, identifier, source, filter, body,"
+	"  code, created, expires, next_attempt, attempts, last_status, last_reply,"
+	"  remote_id, lease_owner, lease_until, updated, scope)"
+	" SELECT id, state, dedup_key, identifier, source, filter, body,"
+	"  code, created, expires, next_attempt, attempts, last_status, last_reply,"
+	"  remote_id, lease_owner, lease_until, updated, " STORE_SCOPE("body")
+	" FROM jobs;"
+	"UPDATE sqlite_sequence SET seq = max(seq,"
+	"  coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0))"
+	" WHERE name = 'jobs_v2';"
+	"CREATE TABLE handouts_v1 AS"
+	" SELECT rowid AS rid, job_id, consumer, at FROM handouts;"
+	"DROP TABLE jobs;"
+	"ALTER TABLE jobs_v2 RENAME TO jobs;"
+	"INSERT INTO handouts (rowid, job_id, consumer, at)"
+	" SELECT rid, job_id, consumer, at FROM handouts_v1;"
+	"DROP TABLE handouts_v1;"
+	"CREATE INDEX jobs_due ON jobs(next_attempt) WHERE state = 0;"
+	"CREATE INDEX jobs_code ON jobs(identifier, created) WHERE code IS NOT NULL;"
+	"CREATE INDEX jobs_updated ON jobs(updated) WHERE state <> 0;"
+	/* superseding: a newer job of the scope (a short range at the end) */
+	"CREATE INDEX jobs_scope ON jobs(identifier, scope, created);"
+	/* ... the older pending ones, and the leases on a scope: few rows
+	 * each, however many finished jobs an identifier has */
+	"CREATE INDEX jobs_scope_due ON jobs(identifier, scope, created) WHERE state = 0;"
+	"CREATE INDEX jobs_scope_leased ON jobs(identifier, scope)"
+	"  WHERE lease_owner IS NOT NULL;"
+	"UPDATE jobs SET state = 4 WHERE state = 0 AND EXISTS (SELECT 1 FROM jobs n"
+	"  WHERE n.identifier = jobs.identifier AND n.scope = jobs.scope"
+	"  AND n.state IN (0, 1) AND (n.created > jobs.created"
+	"  OR (n.created = jobs.created AND n.id > jobs.id)));",
+	/* v3: the pull side.  Columns added, never a rebuild of jobs.
 	 * run_tag: the run or task a code was pushed for (the push's
 	 * workflow_run_id, else task_id); plus_tag and base: the +detail of
 	 * an address identifier and the identifier without it, so a pull for
@@ -135,7 +221,13 @@ static const char *const store_migrations[] = {
 G_STATIC_ASSERT(STORE_APP_ID == 1330925634);
 /* The SQL below spells job states as numbers. */
 G_STATIC_ASSERT(JOB_PENDING == 0 && JOB_DELIVERED == 1 && JOB_FAILED == 2 &&
-    JOB_EXPIRED == 3);
+    JOB_EXPIRED == 3 && JOB_SUPERSEDED == 4 && JOB_STATES == 5);
+
+/* Another job of j's identifier and scope under a live lease at time t. */
+#define STORE_SCOPE_LEASED(j, t) \
+	"EXISTS (SELECT 1 FROM jobs o WHERE o.identifier = " j ".identifier" \
+	" AND o.scope = " j ".scope AND o.id <> " j ".id AND o.state IN (0, 4)" \
+	" AND o.lease_owner IS NOT NULL AND o.lease_until >= " t ")"
 
 /* The columns of a struct job, in store_job_from_row() order. */
 #define JOB_COLS "id, state, dedup_key, identifier, source, filter, body, " \
@@ -171,6 +263,11 @@ enum store_stmt {
 	ST_PULL_CODE,
 	ST_PULL_BODY_GET,
 	ST_PULL_BODY_SET,
+	ST_NEWER,
+	ST_SUPERSEDE,
+	ST_SET_SUPERSEDED,
+	ST_HOLD,
+	ST_UNLEASE,
 	ST_COUNT_ALL
 };
 
@@ -187,33 +284,41 @@ static const char *const store_sql[ST_COUNT_ALL] = {
 	[ST_INSERT] =
 	    "INSERT INTO jobs (state, dedup_key, identifier, source, filter, body,"
 	    " code, created, expires, next_attempt, lease_owner, lease_until, updated,"
-	    " run_tag, plus_tag, base) "
-	    "VALUES (0, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7, ?9, ?10, ?7, ?11, ?12, ?13)",
+	    " run_tag, plus_tag, base, scope) "
+	    "VALUES (0, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7, ?9, ?10, ?7, ?11, ?12, ?13, "
+	    STORE_SCOPE("?5") ")",
 	[ST_CLAIM_DUE] =
 	    "UPDATE jobs SET lease_owner = ?1, lease_until = ?3 "
-	    "WHERE id IN (SELECT id FROM jobs WHERE state = 0"
+	    "WHERE id IN (SELECT id FROM jobs j WHERE state = 0"
 	    " AND next_attempt <= ?2 AND expires >= ?2"
 	    " AND (lease_owner IS NULL OR lease_until < ?2)"
+	    " AND NOT " STORE_SCOPE_LEASED("j", "?2")
 	    " ORDER BY created, id LIMIT ?4) "
 	    "RETURNING " JOB_COLS,
 	[ST_CLAIM_JOB] =
 	    "UPDATE jobs SET lease_owner = ?2, lease_until = ?4 "
 	    "WHERE id = ?1 AND state = 0 AND expires >= ?3"
-	    " AND (lease_owner IS NULL OR lease_until < ?3 OR lease_owner = ?2)",
-	/* A leased job counts from the second its lease runs out. */
+	    " AND (lease_owner IS NULL OR lease_until < ?3 OR lease_owner = ?2)"
+	    " AND NOT " STORE_SCOPE_LEASED("jobs", "?3"),
+	/* A leased job counts from the second its lease runs out, and so
+	 * does one whose scope has another job under a lease. */
 	[ST_NEXT_DUE] =
-	    "SELECT min(CASE WHEN lease_owner IS NULL THEN next_attempt"
-	    " ELSE max(next_attempt, lease_until + 1) END) "
-	    "FROM jobs WHERE state = 0",
+	    "SELECT min(max(next_attempt,"
+	    " CASE WHEN lease_owner IS NULL THEN 0 ELSE lease_until + 1 END,"
+	    " coalesce((SELECT max(o.lease_until) + 1 FROM jobs o"
+	    "  WHERE o.identifier = j.identifier AND o.scope = j.scope"
+	    "  AND o.id <> j.id AND o.state IN (0, 4) AND o.lease_owner IS NOT NULL),"
+	    " 0))) FROM jobs j WHERE state = 0",
 	[ST_DELIVERED] =
 	    "UPDATE jobs SET state = 1, attempts = attempts + 1, last_status = ?3,"
 	    " last_reply = ?4, remote_id = ?5, lease_owner = NULL, lease_until = 0,"
 	    " updated = ?2 WHERE id = ?1",
-	/* The state is kept: a job expired or dropped meanwhile stays so. */
+	/* The state is kept: a job expired, superseded or dropped meanwhile
+	 * stays so. */
 	[ST_RETRY] =
 	    "UPDATE jobs SET attempts = attempts + 1, next_attempt = ?3,"
 	    " last_status = ?4, last_reply = ?5, lease_owner = NULL, lease_until = 0,"
-	    " updated = ?2 WHERE id = ?1",
+	    " updated = ?2 WHERE id = ?1 RETURNING state",
 	[ST_FAILED] =
 	    "UPDATE jobs SET state = 2, attempts = attempts + 1, last_status = ?3,"
 	    " last_reply = ?4, lease_owner = NULL, lease_until = 0,"
@@ -225,10 +330,14 @@ static const char *const store_sql[ST_COUNT_ALL] = {
 	    " AND (lease_owner IS NULL OR lease_until < ?1)",
 	[ST_LIST] =
 	    "SELECT " JOB_COLS " FROM jobs ORDER BY id DESC LIMIT ?1",
-	/* Not for delivered jobs: a stale code would override a newer one. */
+	/* Not for delivered or superseded jobs, nor under a newer pending or
+	 * delivered one: a stale code would override a newer one. */
 	[ST_REQUEUE] =
 	    "UPDATE jobs SET state = 0, next_attempt = ?2, expires = ?2 + ?3,"
-	    " updated = ?2 WHERE id = ?1 AND state IN (0, 2, 3)",
+	    " updated = ?2 WHERE id = ?1 AND state IN (0, 2, 3)"
+	    " AND NOT EXISTS (SELECT 1 FROM jobs n WHERE n.identifier = jobs.identifier"
+	    "  AND n.scope = jobs.scope AND n.state IN (0, 1) AND (n.created > jobs.created"
+	    "  OR (n.created = jobs.created AND n.id > jobs.id)))",
 	[ST_DROP] = "DELETE FROM jobs WHERE id = ?1",
 	[ST_COUNT] = "SELECT state, count(*) FROM jobs GROUP BY state",
 	[ST_PRUNE_JOBS] =
@@ -277,6 +386,28 @@ static const char *const store_sql[ST_COUNT_ALL] = {
 	[ST_PULL_BODY_SET] =
 	    "INSERT INTO pull_bodies (digest, identifier, first_seen)"
 	    " VALUES (?1, ?2, ?3) ON CONFLICT (digest) DO NOTHING",
+	/* A job of ?1's scope, newer than it, that is pending or delivered. */
+	[ST_NEWER] =
+	    "SELECT 1 FROM jobs n, jobs j WHERE j.id = ?1"
+	    " AND n.identifier = j.identifier AND n.scope = j.scope AND n.id <> j.id"
+	    " AND n.state IN (0, 1) AND n.created > j.created LIMIT 1",
+	/* Older pending jobs of ?1's scope become superseded; each row says
+	 * whether a push of it was under way (a live lease at ?2). */
+	[ST_SUPERSEDE] =
+	    "UPDATE jobs SET state = 4, updated = ?2 FROM (SELECT id AS nid,"
+	    " identifier AS nident, scope AS nscope, created AS ncreated FROM jobs"
+	    " WHERE id = ?1) WHERE identifier = nident AND scope = nscope AND id <> nid"
+	    " AND state = 0 AND (created < ncreated OR (created = ncreated AND id < nid))"
+	    " RETURNING id, lease_owner IS NOT NULL AND lease_until >= ?2",
+	[ST_SET_SUPERSEDED] =
+	    "UPDATE jobs SET state = 4, updated = ?2 WHERE id = ?1",
+	/* After a batch: a job's state, whether it is leased, and whether
+	 * another job of its scope is under a live lease at ?2. */
+	[ST_HOLD] =
+	    "SELECT state, lease_owner IS NOT NULL, " STORE_SCOPE_LEASED("j", "?2")
+	    " FROM jobs j WHERE id = ?1",
+	[ST_UNLEASE] =
+	    "UPDATE jobs SET lease_owner = NULL, lease_until = 0 WHERE id = ?1",
 };
 
 struct store {
@@ -447,7 +578,7 @@ store_job_from_row(sqlite3_stmt *stmt)
 
 	j->id = sqlite3_column_int64(stmt, 0);
 	/* The CHECK constraint holds the range; clamp all the same. */
-	j->state = state >= JOB_PENDING && state <= JOB_EXPIRED ?
+	j->state = state >= JOB_PENDING && state < JOB_STATES ?
 	    (enum job_state)state : JOB_FAILED;
 	j->dedup_key = store_col_text(stmt, 2);
 	j->identifier = store_col_text(stmt, 3);
@@ -692,6 +823,12 @@ fail:
 }
 
 void
+store_set_busy_timeout(struct store *st, guint ms)
+{
+	sqlite3_busy_timeout(st->db, (int)MIN(ms, (guint)G_MAXINT));
+}
+
+void
 store_close(struct store **stp)
 {
 	struct store *st = *stp;
@@ -714,6 +851,8 @@ store_jobs_unset(struct job_in *jobs, guint n)
 	for (guint i = 0; i < n; i++) {
 		jobs[i].id = 0;
 		jobs[i].duplicate = FALSE;
+		jobs[i].held = FALSE;
+		jobs[i].superseded = 0;
 	}
 }
 
@@ -739,10 +878,107 @@ store_split_plus(const char *identifier, char **base_r, char **tag_r)
 	*base_r = g_strdup_printf("%.*s%s", (int)(plus - identifier), identifier, at);
 }
 
-/* Dedup check and insert of one job inside the open transaction. */
-static int
-store_commit_one(struct store *st, struct job_in *j, GError **error)
+/* TRUE when id is one of the first n jobs of the batch. */
+static gboolean
+store_in_batch(const struct job_in *jobs, guint n, gint64 id)
 {
+	for (guint i = 0; i < n; i++) {
+		if (jobs[i].id == id)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/*
+ * Job k of the batch was just inserted: it is superseded itself when a
+ * newer job of its scope is pending or delivered, else it supersedes the
+ * older pending ones (store.h).  Counts, on job k, the jobs outside the
+ * batch that were superseded with no push under way.
+ */
+static int
+store_supersede(struct store *st, struct job_in *jobs, guint k, gint64 now,
+    GError **error)
+{
+	struct job_in *j = &jobs[k];
+	sqlite3_stmt *newer = st->stmt[ST_NEWER];
+	sqlite3_stmt *sup = st->stmt[ST_SUPERSEDE];
+	int r;
+
+	store_bind_int(st, newer, 1, j->id);
+	r = store_step(st, newer, "newer job", error);
+	if (r < 0)
+		return -1;
+	store_done(st, newer);
+	if (r > 0) {
+		sqlite3_stmt *set = st->stmt[ST_SET_SUPERSEDED];
+
+		store_bind_int(st, set, 1, j->id);
+		store_bind_int(st, set, 2, now);
+		return store_run(st, set, "supersede", error);
+	}
+	store_bind_int(st, sup, 1, j->id);
+	store_bind_int(st, sup, 2, now);
+	while ((r = store_step(st, sup, "supersede", error)) > 0) {
+		/* Batch jobs are counted after the batch (store_hold). */
+		if (!sqlite3_column_int(sup, 1) &&
+		    !store_in_batch(jobs, k, sqlite3_column_int64(sup, 0)))
+			j->superseded++;
+	}
+	if (r < 0)
+		return -1;
+	store_done(st, sup);
+	return 0;
+}
+
+/*
+ * After the inserts of a batch: a job superseded within it, or waiting
+ * for a push of its scope under way, is held and loses the lease it was
+ * inserted with (nobody pushes it now; a held pending job is claimed once
+ * that push is over).  Runs in batch order, so the one job of a scope that
+ * stays pending sees its superseded batch-mates unleased.
+ */
+static int
+store_hold(struct store *st, struct job_in *j, gint64 now, GError **error)
+{
+	sqlite3_stmt *hold = st->stmt[ST_HOLD];
+	sqlite3_stmt *un = st->stmt[ST_UNLEASE];
+	gint64 state;
+	gboolean leased, busy;
+	int r;
+
+	store_bind_int(st, hold, 1, j->id);
+	store_bind_int(st, hold, 2, now);
+	r = store_step(st, hold, "hold", error);
+	if (r < 0)
+		return -1;
+	if (r == 0) {
+		store_done(st, hold);
+		g_set_error(error, OTPB_ERROR, OTPB_ERROR_IO,
+		    "store %s: hold: job %" G_GINT64_FORMAT " is gone", st->path, j->id);
+		return -1;
+	}
+	state = sqlite3_column_int64(hold, 0);
+	leased = sqlite3_column_int(hold, 1) != 0;
+	busy = sqlite3_column_int(hold, 2) != 0;
+	store_done(st, hold);
+	if (state == JOB_SUPERSEDED) {
+		j->superseded++;
+		j->held = TRUE;
+	} else if (busy && j->lease_owner != NULL) {
+		j->held = TRUE;
+	}
+	if (!j->held || !leased)
+		return 0;
+	store_bind_int(st, un, 1, j->id);
+	return store_run(st, un, "unlease", error);
+}
+
+/* Dedup check and insert of job k of the batch inside the open transaction. */
+static int
+store_commit_one(struct store *st, struct job_in *jobs, guint k, gint64 now,
+    GError **error)
+{
+	struct job_in *j = &jobs[k];
 	sqlite3_stmt *d = st->stmt[ST_DEDUP];
 	sqlite3_stmt *ins = st->stmt[ST_INSERT];
 
@@ -782,12 +1018,15 @@ store_commit_one(struct store *st, struct job_in *j, GError **error)
 	}
 	j->id = sqlite3_last_insert_rowid(st->db);
 	j->duplicate = FALSE;
-	return 0;
+	return store_supersede(st, jobs, k, now, error);
 }
 
 int
 store_commit_jobs(struct store *st, struct job_in *jobs, guint n, GError **error)
 {
+	/* Leases are live against the clock, whatever created says. */
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+
 	if (n == 0)
 		return 0;
 	if (n > STORE_BATCH_MAX) {
@@ -809,7 +1048,11 @@ store_commit_jobs(struct store *st, struct job_in *jobs, guint n, GError **error
 	if (store_begin(st, error) < 0)
 		return -1;
 	for (guint i = 0; i < n; i++) {
-		if (store_commit_one(st, &jobs[i], error) < 0)
+		if (store_commit_one(st, jobs, i, now, error) < 0)
+			goto fail;
+	}
+	for (guint i = 0; i < n; i++) {
+		if (jobs[i].id > 0 && store_hold(st, &jobs[i], now, error) < 0)
 			goto fail;
 	}
 	if (store_commit(st, error) < 0)
@@ -938,6 +1181,18 @@ store_outcome(struct store *st, enum store_stmt which, gint64 id, gint64 now,
 		store_bind_text(st, stmt, 4, bounded);
 		break;
 	}
+	if (which == ST_RETRY) {
+		/* RETURNING state: 1 when a newer job superseded it. */
+		int r = store_step(st, stmt, "record attempt", error);
+		gint64 state = r > 0 ? sqlite3_column_int64(stmt, 0) : -1;
+
+		if (r < 0)
+			return -1;
+		if (r > 0 && store_step(st, stmt, "record attempt", error) < 0)
+			return -1;
+		store_done(st, stmt);
+		return state == JOB_SUPERSEDED ? 1 : 0;
+	}
 	return store_run(st, stmt, "record attempt", error);
 }
 
@@ -1026,18 +1281,18 @@ store_drop(struct store *st, gint64 id, GError **error)
 }
 
 int
-store_count(struct store *st, guint64 counts[4], GError **error)
+store_count(struct store *st, guint64 counts[JOB_STATES], GError **error)
 {
 	sqlite3_stmt *stmt = st->stmt[ST_COUNT];
-	guint64 c[4] = { 0, 0, 0, 0 };
+	guint64 c[JOB_STATES] = { 0 };
 	int r;
 
-	/* GROUP BY state: at most four rows, the CHECK constraint says. */
+	/* GROUP BY state: at most JOB_STATES rows, the CHECK constraint says. */
 	for (guint rows = 0; (r = store_step(st, stmt, "count", error)) > 0; rows++) {
 		gint64 state = sqlite3_column_int64(stmt, 0);
 		gint64 n = sqlite3_column_int64(stmt, 1);
 
-		if (rows >= 4 || state < 0 || state > 3) {
+		if (rows >= JOB_STATES || state < 0 || state >= JOB_STATES) {
 			store_done(st, stmt);
 			g_set_error(error, OTPB_ERROR, OTPB_ERROR_IO,
 			    "store %s: count: unknown job state %" G_GINT64_FORMAT,

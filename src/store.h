@@ -21,8 +21,14 @@
 
 struct store;
 
-enum job_state { JOB_PENDING = 0, JOB_DELIVERED, JOB_FAILED, JOB_EXPIRED };
-extern const char *const job_state_names[]; /* "pending", "delivered", "failed", "expired", NULL */
+/*
+ * JOB_SUPERSEDED: a newer job of the same identifier and scope (see
+ * store_commit_jobs) was committed; it is never pushed (again).
+ */
+enum job_state { JOB_PENDING = 0, JOB_DELIVERED, JOB_FAILED, JOB_EXPIRED,
+	JOB_SUPERSEDED, JOB_STATES };
+/* "pending", "delivered", "failed", "expired", "superseded", NULL */
+extern const char *const job_state_names[];
 
 /* One job to commit (in) and what became of it (out). */
 struct job_in {
@@ -39,6 +45,12 @@ struct job_in {
 	gint64 lease_until;
 	gint64 id;               /* out: the job id (0 for a duplicate) */
 	gboolean duplicate;      /* out: same dedup_key+identifier within 24 h */
+	gboolean held;           /* out: stored, but not to be pushed now: born
+	                          * superseded, or a push of its scope is in
+	                          * flight (then it is stored unleased and a
+	                          * claim takes it once that push is over) */
+	guint superseded;        /* out: jobs this one's commit made superseded
+	                          * that no push had under way (itself included) */
 };
 
 /* One job as read back. */
@@ -69,6 +81,17 @@ void job_free(gpointer job);
 int store_open(const char *path, struct store **st_r, GError **error);
 void store_close(struct store **st);
 
+/* How long one call of the daemon's main loop may wait for another
+ * connection's write lock (store_set_busy_timeout): short, so a lock held
+ * by another process cannot freeze the loop; the callers retry from timers. */
+#define STORE_LOOP_BUSY_MS 20
+/*
+ * Sets how long a call waits for another connection's write lock before
+ * it fails with OTPB_ERROR_TEMP (from store_open: 5 s, right for `deliver`
+ * and the commands, which have nothing else to do meanwhile).
+ */
+void store_set_busy_timeout(struct store *st, guint ms);
+
 /*
  * Commits n jobs in ONE transaction (group commit: the daemon passes the
  * jobs of every session that finished DATA in this loop turn).  A job whose
@@ -76,12 +99,24 @@ void store_close(struct store **st);
  * created time is not inserted: duplicate = TRUE.  All or nothing: on
  * error no job of the batch is stored.  When this returns 0 the jobs are
  * on disk (fsync'd).
+ *
+ * Superseding (SPEC 5): jobs of one identifier and one scope -- the
+ * task_id, workflow_id and workflow_run_id of the push body, absent ones
+ * included, so codes routed to different runs or tasks never supersede
+ * each other -- are ordered by (created, id).  A new job makes every older
+ * pending one of its scope superseded (one being pushed keeps its lease
+ * until its outcome is recorded, and a retry leaves it superseded); a new
+ * job older than a pending or delivered one of its scope is stored
+ * superseded.  While a push of its scope is under a live lease, a new job
+ * is stored unleased and held, so a fresher code never races a stale one
+ * to the endpoint.
  */
 int store_commit_jobs(struct store *st, struct job_in *jobs, guint n, GError **error);
 
 /*
  * Leases up to limit pending jobs that are due (next_attempt <= now, not
- * under a live lease, the caller's own included: those are in flight) to
+ * under a live lease, the caller's own included: those are in flight, and
+ * no other job of the same identifier and scope under a live lease) to
  * owner until lease_until, oldest first, and appends them (struct job *)
  * to out.
  */
@@ -91,12 +126,16 @@ int store_claim_due(struct store *st, const char *owner, gint64 now,
  * returns 1 when claimed, 0 when not. */
 int store_claim_job(struct store *st, gint64 id, const char *owner, gint64 now,
     gint64 lease_until, GError **error);
-/* The earliest next_attempt of unleased pending jobs, or 0 when none. */
+/* The earliest time a pending job can be claimed (its next_attempt, or
+ * the second after its own lease or a lease on its scope ends), or 0 when
+ * none is pending. */
 int store_next_due(struct store *st, gint64 *when_r, GError **error);
 
 /* Outcomes of an attempt; each clears the lease and counts the attempt. */
 int store_job_delivered(struct store *st, gint64 id, gint64 now, int status,
     const char *reply, const char *remote_id, GError **error);
+/* Returns 1 when a newer job superseded this one while its attempt was
+ * under way (it stays superseded: no retry), else 0. */
 int store_job_retry(struct store *st, gint64 id, gint64 now, gint64 next_attempt,
     int status, const char *reply, GError **error);
 int store_job_failed(struct store *st, gint64 id, gint64 now, int status,
@@ -115,14 +154,17 @@ int store_expire(struct store *st, gint64 now, guint *count_r, GError **error);
 /* `otpbridge queue`: jobs newest first (all states), at most limit. */
 int store_list(struct store *st, guint limit, GPtrArray *out, GError **error);
 /* retry ID: a failed/expired/pending job back to pending, due now, with a
- * fresh expiry of now + max_age; returns 1 when found, 0 when not. */
+ * fresh expiry of now + max_age; returns 1 when found, 0 when not (also
+ * for a delivered or superseded job, and for one with a newer pending or
+ * delivered job of its identifier and scope: a stale code never follows
+ * a fresh one). */
 int store_requeue(struct store *st, gint64 id, gint64 now, gint64 max_age, GError **error);
 /* drop ID: deletes the job; returns 1 when found, 0 when not. */
 int store_drop(struct store *st, gint64 id, GError **error);
-/* Counts by state (array of 4, indexed by enum job_state). */
-int store_count(struct store *st, guint64 counts[4], GError **error);
+/* Counts by state (indexed by enum job_state). */
+int store_count(struct store *st, guint64 counts[JOB_STATES], GError **error);
 
-/* Deletes delivered/failed/expired jobs older than now - retention and
+/* Deletes finished (not pending) jobs older than now - retention and
  * dedup rows older than the window. */
 int store_prune(struct store *st, gint64 now, gint64 retention, GError **error);
 

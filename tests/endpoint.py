@@ -14,7 +14,10 @@ can check exactly what otpbridge sent and how often.
                     never answers, keeping the connection open; "close" closes
                     the connection without a reply; "422u", "422p" and
                     "422h" answer 422 echoing the content with its digits
-                    JSON-escaped, percent-encoded or as HTML entities.
+                    JSON-escaped, percent-encoded or as HTML entities;
+                    "STATUS@SECONDS" answers STATUS after SECONDS (a 200 is
+                    stored, and logged, when the request is read: a reply
+                    the client gave up on).
   --delay SECONDS   wait this long before each reply
   --log F           append one JSON line per request: peer (ip:port, so
                     keep-alive reuse shows), method, path, headers
@@ -181,6 +184,7 @@ class Handler(testserver.Handler):
     def handle_any(self):
         st = self.server.state
         token = st.next_token()
+        late = 0.0                  # "STATUS@SECONDS": seconds before the reply
         violation = None
         obj = None
         try:
@@ -225,6 +229,9 @@ class Handler(testserver.Handler):
                              for c in obj["content"])
             reply = '{"detail":[{"msg":"scripted 422","input":"%s"}]}' % echoed
         else:
+            if "@" in token:
+                token, secs = token.split("@", 1)
+                late = float(secs)
             try:
                 status = int(token)
             except ValueError:
@@ -260,6 +267,8 @@ class Handler(testserver.Handler):
             return
         if st.delay > 0:
             time.sleep(st.delay)
+        if entry["action"] == "reply" and violation is None and late > 0:
+            time.sleep(late)
         data = (reply if isinstance(reply, str) else
                 json.dumps(reply, separators=(",", ":"))).encode("utf-8")
         try:

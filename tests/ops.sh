@@ -1,8 +1,9 @@
 #!/bin/sh
 # ops.sh - the daemon as an operator runs it (SPEC 7): SIGHUP with a good
 # and a broken filter file, /metrics after a known sequence of events,
-# /healthz flipping to 503 (full store, bad API key) and back, and the
-# pull endpoint answering Skyvern's exact request bytes end to end.
+# /healthz flipping to 503 (full store, bad API key) and back, the pull
+# endpoint answering Skyvern's exact request bytes end to end, and a store
+# lock held by another process not stalling the daemon.
 . "${top_srcdir:-.}/tests/testlib.sh"
 
 # (free_port, ep_start, acme_filter, mail, mount_tmpfs, skip and $KEY come
@@ -233,5 +234,107 @@ if mount_tmpfs "$T/db" 512k 2>/dev/null; then
 else
 	skip 14 "needs root for a tmpfs"
 fi
+
+# ---- a store lock held by another process (issue: the loop must not freeze) --
+# Another process (here python3's sqlite3) holds the store's write lock.
+# The daemon's loop waits at most a few ms per store call, so /metrics and
+# /healthz answer far below SQLite's 5 s busy timeout, LMTP answers 451
+# promptly, a push that finishes meanwhile has its outcome written after
+# the release (not pushed again), and the mail the MTA retries is pushed
+# once.  The old daemon waited 5 s per store call, again and again.
+mkdir -p "$T/lk"
+LK_LMTP=$(free_port)
+LK_HTTP=$(free_port)
+ep_start lk 0 "200@2"          # the first push is answered after 2 s
+cat >"$T/lk/otpbridge.conf" <<EOC
+[push]
+url = http://127.0.0.1:$ep_port/v1/credentials/totp
+api_key_file = $T/key
+timeout = 5
+[store]
+path = $T/lk/db/otpbridge.db
+[lmtp]
+listen = inet:127.0.0.1:$LK_LMTP
+[http]
+listen = inet:127.0.0.1:$LK_HTTP
+signing_key_file = $T/signing-key
+[filters]
+dir = $T/f
+EOC
+spawn "$OTPBRIDGE" -c "$T/lk/otpbridge.conf" run 2>"$T/lk/daemon.err"
+lk_d=$last_pid
+wait_for 15 sh -c "curl -sf http://127.0.0.1:$LK_HTTP/healthz >/dev/null"
+lk_send() { # RCPT MAILFILE: swaks over LMTP; $out, and $secs it took
+	_t0=$(date +%s.%N)
+	out=$(timeout 30 swaks --protocol LMTP --server "127.0.0.1:$LK_LMTP" \
+	    --to "$1" --from codes@acme.example --data "@$2" 2>&1)
+	secs=$(echo "$(date +%s.%N) - $_t0" | bc)
+}
+lk_pushes() { # CODE: requests the endpoint got carrying CODE
+	pyq "$T/lk/requests.log" "sum(1 for r in L if json.loads(r['body'])['content'] == '$1')"
+}
+lk_state_is() { # ID STATE
+	[ "$(qj lk "[j['state'] for j in L if j['id'] == $1]")" = "[\"$2\"]" ]
+}
+mail lk a.eml lka bot@otp.example.com 640311
+mail lk b.eml lkb bot2@otp.example.com 640322
+lk_send bot@otp.example.com "$T/lk/a.eml"
+like "$out" '250 2.0.0 <bot@otp.example.com> Ok: queued as 1' "lock: the first mail is queued"
+ok "lock: its push is under way" wait_for 15 sh -c "[ -s '$T/lk/requests.log' ]"
+cat >"$T/lk/locker.py" <<'EOP'
+import os, sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+c.execute("BEGIN IMMEDIATE")           # the write lock, held until told
+open(sys.argv[2], "w").close()
+while not os.path.exists(sys.argv[3]):
+    time.sleep(0.05)
+c.execute("ROLLBACK")
+EOP
+spawn "$PY" "$T/lk/locker.py" "$T/lk/db/otpbridge.db" "$T/lk/locked" "$T/lk/release"
+lk_locker=$last_pid
+ok "lock: another process holds the store's write lock" wait_for 15 test -e "$T/lk/locked"
+# /metrics back to back for 3 s: the queue's timer fires three times, the
+# push's reply comes back; the slowest answer must stay far below 5 s.
+lk_max=$("$PY" - "$LK_HTTP" <<'EOP'
+import sys, time, urllib.request
+end, worst, codes = time.time() + 3, 0.0, set()
+while time.time() < end:
+    t = time.time()
+    with urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=30) as r:
+        r.read()
+        codes.add(r.status)
+    worst = max(worst, time.time() - t)
+print("%.3f %s" % (worst, ",".join(map(str, sorted(codes)))))
+EOP
+)
+like "$lk_max" ' 200$' "lock: /metrics answers 200 while the lock is held ($lk_max)"
+ok "lock: every /metrics answer within 1 s (slowest ${lk_max% *} s)" \
+    test "$(echo "${lk_max% *} < 1" | bc)" = 1
+_t0=$(date +%s.%N)
+lk_hz=$(curl -s -o /dev/null -m 30 -w '%{http_code}' "http://127.0.0.1:$LK_HTTP/healthz")
+lk_hz_s=$(echo "$(date +%s.%N) - $_t0" | bc)
+like "$lk_hz" '^(200|503)$' "lock: /healthz answers ($lk_hz)"
+ok "lock: /healthz answers within 1 s ($lk_hz_s s)" test "$(echo "$lk_hz_s < 1" | bc)" = 1
+lk_send bot2@otp.example.com "$T/lk/b.eml"
+like "$out" '451 4.3.0 <bot2@otp.example.com> Temporary failure' \
+    "lock: LMTP answers 451 when the commit cannot be written"
+ok "lock: ... promptly ($secs s)" test "$(echo "$secs < 3" | bc)" = 1
+ok "lock: the finished push's outcome waits for the store" \
+    grep -q 'result=outcomes-waiting' "$T/lk/daemon.err"
+touch "$T/lk/release"
+stop "$lk_locker" 0
+ok "lock: after the release the first job is recorded delivered" \
+    wait_for 15 lk_state_is 1 delivered
+is "$(lk_pushes 640311)" 1 "lock: ... pushed once, not again"
+lk_send bot2@otp.example.com "$T/lk/b.eml"             # the MTA retries the 451
+like "$out" '250 2.0.0 <bot2@otp.example.com> Ok: queued as' "lock: the retried mail is queued"
+ok "lock: and delivered" wait_for 15 lk_state_is 2 delivered
+is "$(lk_pushes 640322)" 1 "lock: the retried mail is pushed once"
+is "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$LK_HTTP/healthz")" 200 \
+    "lock: /healthz is 200 again"
+stop "$lk_d"
+is "$stop_rc" 0 "lock: the daemon exits 0"
+unlike "$(cat "$T/lk/daemon.err")" '640311|640322' "lock: no log line shows a code"
+stop "$ep_pid"
 
 done_testing

@@ -192,11 +192,12 @@ is "$rc" 0 "f: deliver exits 0 on a 422"
 is "$(qj f422 '[L[0][k] for k in ("state", "last_status")]')" '["failed", 422]' \
     "f: the job failed with 422"
 
-# Two jobs for one daemon, both answered 403: the bad-key line once.
+# Two jobs for one daemon, both answered 403: the bad-key line once.  (Two
+# identifiers: a second code for one identifier would supersede the first.)
 port=$(free_port)
 conf f2x "$port"
 mail f2x m1.eml f3 bot@otp.example.com 937122
-mail f2x m2.eml f4 bot@otp.example.com 937123
+mail f2x m2.eml f4 bot2@otp.example.com 937123
 deliver f2x m1.eml
 deliver f2x m2.eml
 is "$(qj f2x '",".join(j["state"] for j in L)')" pending,pending \
@@ -415,6 +416,90 @@ ok "i: not before the killed daemon's lease lapsed ($((i_done - i_claim)) s afte
 stop "$i_d2"
 is "$stop_rc" 0 "i: the daemon exits 0 on SIGTERM"
 stop "$i_ep2"
+
+# --- n, o, p: a stale code never follows a fresh one (SPEC 5) ---------------
+# The endpoint stores the first push when it reads it but answers only
+# after the 2 s push timeout ("200@4"), so otpbridge sees no reply; a newer
+# code for the same identifier comes meanwhile.  The endpoint's last stored
+# code must be the newer one and the old job must end superseded, pushed
+# once.  "Every job finished" (no job pending) is the signal that nothing
+# is left to push: on the old code the stale job was pending its retry.
+# ids S: "id:state,..." of S's jobs, oldest first.
+ids() { qj "$1" '",".join("%d:%s" % (j["id"], j["state"]) for j in sorted(L, key=lambda j: j["id"]))'; }
+none_pending() { [ "$(qj "$1" 'sum(1 for j in L if j["state"] == "pending")')" = 0 ]; }
+stored() { pyq "$T/$1/requests.log" '",".join(json.loads(r["body"])["content"] for r in L if r["status"] == 200)'; }
+
+# n: the old push in flight in `deliver`, the new code through `deliver`.
+ep_start n 0 "200@4"
+conf n "$ep_port"
+mail n a.eml n1 bot@otp.example.com 731401
+mail n b.eml n2 bot@otp.example.com 731402
+# (a background job's stdin is /dev/null unless its own command redirects it)
+spawn sh -c 'exec timeout 60 "$1" -c "$2" -v deliver <"$3" 2>"$4"' sh \
+    "$OTPBRIDGE" "$T/n/otpbridge.conf" "$T/n/a.eml" "$T/n/deliver-a.err"
+n_a=$last_pid
+ok "n: the first code's push is under way" wait_for 15 nreq_ge n 1
+deliver n b.eml -v
+is "$rc" 0 "n: deliver of the newer code exits 0"
+like "$err" "job=2 identifier=bot@otp.example.com result=waiting" \
+    "n: deliver leaves the newer code to the daemon while the old push is under way"
+stop "$n_a" 0
+is "$stop_rc" 0 "n: deliver of the first code exits 0 after its push timed out"
+like "$(cat "$T/n/deliver-a.err")" "job=1 identifier=bot@otp.example.com result=superseded status=0" \
+    "n: its timed-out push is not retried: superseded"
+daemon n
+ok "n: every job finished" wait_for 30 none_pending n
+is "$(ids n)" "1:superseded,2:delivered" "n: the old job is superseded, the new one delivered"
+is "$(stored n)" "731401,731402" "n: the endpoint stored the old code once, then the new one"
+is "$(qj n '[j["attempts"] for j in L if j["id"] == 1][0]')" 1 "n: the old job had one attempt"
+stop "$dpid"
+stop "$ep_pid"
+
+# o: the old push in flight in the daemon, the new code through `deliver`.
+o_port=$(free_port)
+conf o "$o_port"
+mail o a.eml o1 bot@otp.example.com 731501
+mail o b.eml o2 bot@otp.example.com 731502
+deliver o a.eml
+is "$rc" 0 "o: deliver with nothing listening exits 0 (the daemon pushes it)"
+ep_start o "$o_port" "200@4"
+daemon o
+ok "o: the daemon's push of the first code is under way" wait_for 15 nreq_ge o 1
+deliver o b.eml -v
+like "$err" "job=2 identifier=bot@otp.example.com result=waiting" \
+    "o: deliver leaves the newer code to the daemon"
+ok "o: every job finished" wait_for 30 none_pending o
+is "$(ids o)" "1:superseded,2:delivered" "o: the old job is superseded, the new one delivered"
+is "$(stored o)" "731501,731502" "o: the endpoint stored the old code once, then the new one"
+ok "o: the daemon logs the superseded attempt" \
+    grep -q "job=1 identifier=bot@otp.example.com result=superseded" "$T/o/daemon.err"
+stop "$dpid"
+stop "$ep_pid"
+
+# p: the old job waits for its retry when the new code comes; another
+# run's code (bot+wr_9@) is a scope of its own and is not superseded.
+ep_start p 0 "200@4"
+conf p "$ep_port"
+mail p a.eml p1 bot@otp.example.com 731601
+mail p r.eml p2 bot+wr_9@otp.example.com 731602
+mail p b.eml p3 bot@otp.example.com 731603
+deliver p a.eml
+is "$rc" 0 "p: deliver whose push timed out exits 0"
+is "$(ids p)" "1:pending" "p: the old job waits for its retry"
+deliver p r.eml
+deliver p b.eml -v
+unlike "$err" "result=waiting" "p: no push under way: deliver pushes the newer code itself"
+is "$(ids p)" "1:superseded,2:delivered,3:delivered" "p: the old job is superseded at once"
+daemon p
+ok "p: every job finished" wait_for 30 none_pending p
+is "$(stored p)" "731601,731602,731603" "p: the old code was never pushed again"
+ob p queue retry 1
+is "$rc" 66 "p: queue retry of a superseded job exits 66"
+ob p queue list
+like "$out" '^1 +superseded ' "p: queue list shows the job superseded"
+like "$out" '0 pending, 2 delivered, 0 failed, 0 expired, 1 superseded' "p: queue list counts it"
+stop "$dpid"
+stop "$ep_pid"
 
 # --- secrets ---------------------------------------------------------------
 secrets_checked

@@ -935,7 +935,7 @@ test_metrics(void)
 	g_autofree char *r = NULL;
 	g_autofree char *h = NULL;
 	g_autofree char *line = NULL;
-	guint64 counts[4];
+	guint64 counts[JOB_STATES];
 
 	metrics_push("delivered", 0.2);
 	g_assert_cmpint(store_count(st, counts, &err), ==, 0);

@@ -10,7 +10,7 @@
 
 #include "metrics.h"
 
-static const guint64 depth[4] = { 3, 10, 1, 0 };
+static const guint64 depth[JOB_STATES] = { 3, 10, 1, 0, 2 };
 
 static const char expected_full[] =
 	"# HELP otpbridge_messages_total Recipient decisions by source and result.\n"
@@ -25,6 +25,7 @@ static const char expected_full[] =
 	"# TYPE otpbridge_pushes_total counter\n"
 	"otpbridge_pushes_total{result=\"delivered\"} 2\n"
 	"otpbridge_pushes_total{result=\"retry\"} 1\n"
+	"otpbridge_pushes_total{result=\"superseded\"} 2\n"
 	"# HELP otpbridge_push_replies_total Push attempts by the endpoint's HTTP status (0: no reply).\n"
 	"# TYPE otpbridge_push_replies_total counter\n"
 	"otpbridge_push_replies_total{status=\"0\"} 2\n"
@@ -72,6 +73,7 @@ static const char expected_full[] =
 	"otpbridge_queue_jobs{state=\"delivered\"} 10\n"
 	"otpbridge_queue_jobs{state=\"failed\"} 1\n"
 	"otpbridge_queue_jobs{state=\"expired\"} 0\n"
+	"otpbridge_queue_jobs{state=\"superseded\"} 2\n"
 	"# HELP otpbridge_sessions Open LMTP/SMTP sessions.\n"
 	"# TYPE otpbridge_sessions gauge\n"
 	"otpbridge_sessions{source=\"lmtp\"} 1\n"
@@ -127,6 +129,8 @@ test_full(void)
 	metrics_push("delivered", 0.00390625);
 	metrics_push("retry", 0.5);
 	metrics_push("delivered", 20);
+	metrics_superseded(0);
+	metrics_superseded(2);
 	metrics_accepted(1);      /* on a bound: counted in le="1" */
 	metrics_accepted(1.5);
 	metrics_sessions("lmtp", 1);

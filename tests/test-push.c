@@ -545,6 +545,40 @@ test_large_reply(void)
 	g_free(big);
 }
 
+/*
+ * A reply body past PUSH_DISCARD_MAX is not read to its end, but the
+ * status line before it stands: a 2xx is a delivery (retrying would push
+ * the code again), another status is classified as usual.
+ */
+static void
+test_huge_reply(void)
+{
+	static const int statuses[] = { 200, 201, 400, 502 };
+	const gsize size = PUSH_DISCARD_MAX + 64 * 1024;
+	char *big = letters(size);
+
+	for (guint i = 0; i < G_N_ELEMENTS(statuses); i++) {
+		struct testhttp *srv = testhttp_new(TESTHTTP_REPLY);
+		char *url = testhttp_url(srv, TEST_PATH);
+		struct run run;
+
+		testhttp_set_statuses(srv, &statuses[i], 1);
+		testhttp_set_reply(srv, big, size);
+		run_one(&run, url, 15);
+		g_assert_cmpuint(run.got[0].calls, ==, 1);
+		g_assert_cmpint(run.got[0].status, ==, statuses[i]);
+		g_assert_null(run.got[0].error);
+		g_assert_cmpuint(strlen(run.got[0].reply), ==, PUSH_REPLY_MAX);
+		g_assert_true(memcmp(run.got[0].reply, big, PUSH_REPLY_MAX) == 0);
+		g_assert_cmpuint(testhttp_nreqs(srv), ==, 1);
+		run_fini(&run);
+		testhttp_free(&srv);
+		g_free(url);
+	}
+	g_assert_cmpint(push_classify(200), ==, PUSH_DONE);
+	g_free(big);
+}
+
 struct utf8_case {
 	const char *reply;
 	gsize len;
@@ -1151,6 +1185,7 @@ main(int argc, char **argv)
 	g_test_add_func("/push/reuse", test_reuse);
 	g_test_add_func("/push/concurrent", test_concurrent);
 	g_test_add_func("/push/large-reply", test_large_reply);
+	g_test_add_func("/push/huge-reply", test_huge_reply);
 	g_test_add_func("/push/utf8", test_utf8);
 	g_test_add_func("/push/free-in-flight", test_free_in_flight);
 	g_test_add_func("/push/free-unstarted", test_free_unstarted);

@@ -59,7 +59,26 @@ open_ok(const char *path)
 	return st;
 }
 
-/* A job created at t with key/identifier; strings are static or kept by caller. */
+/*
+ * A push body routed to workflow run run (NULL: none), interned: it lives
+ * as long as the test, like the static strings of a job_in.
+ */
+static const char *
+body_for(const char *run)
+{
+	g_autofree char *b = run == NULL ?
+	    g_strdup("{\"totp_identifier\":\"x\",\"content\":\"123456\"}") :
+	    g_strdup_printf("{\"totp_identifier\":\"x\",\"content\":\"123456\","
+	    "\"workflow_run_id\":\"%s\"}", run);
+
+	return g_intern_string(b);
+}
+
+/*
+ * A job created at t with key/identifier; strings are static or kept by
+ * caller.  Its body names the key as its workflow run, so that jobs of
+ * one identifier never supersede each other here (test_supersede* do).
+ */
 static struct job_in
 job_at(const char *key, const char *ident, gint64 t)
 {
@@ -68,7 +87,7 @@ job_at(const char *key, const char *ident, gint64 t)
 		.identifier = ident,
 		.source = "lmtp",
 		.filter = "github",
-		.body = "{\"totp_identifier\":\"x\",\"content\":\"123456\"}",
+		.body = body_for(key),
 		.code = "123456",
 		.created = t,
 		.expires = t + 600,
@@ -89,7 +108,7 @@ commit1(struct store *st, const char *key, const char *ident, gint64 t)
 }
 
 static void
-counts(struct store *st, guint64 c[4])
+counts(struct store *st, guint64 c[JOB_STATES])
 {
 	g_autoptr(GError) err = NULL;
 
@@ -100,10 +119,14 @@ counts(struct store *st, guint64 c[4])
 static guint64
 count_all(struct store *st)
 {
-	guint64 c[4];
+	guint64 c[JOB_STATES];
+
+	guint64 n = 0;
 
 	counts(st, c);
-	return c[0] + c[1] + c[2] + c[3];
+	for (guint i = 0; i < JOB_STATES; i++)
+		n += c[i];
+	return n;
 }
 
 /* The job with id, read back through store_list (NULL when absent). */
@@ -193,7 +216,7 @@ test_wal_reopen(void)
 	g_assert_cmpstr(j->identifier, ==, "bot@example.com");
 	g_assert_cmpstr(j->source, ==, "lmtp");
 	g_assert_cmpstr(j->filter, ==, "github");
-	g_assert_cmpstr(j->body, ==, "{\"totp_identifier\":\"x\",\"content\":\"123456\"}");
+	g_assert_cmpstr(j->body, ==, body_for("<a@x>"));
 	g_assert_cmpint(j->created, ==, T0);
 	g_assert_cmpint(j->expires, ==, T0 + 600);
 	g_assert_cmpint(j->next_attempt, ==, T0);
@@ -291,7 +314,7 @@ test_group_commit(void)
 	struct job_in jobs[50];
 	char keys[50][32];
 	struct store *st;
-	guint64 c[4];
+	guint64 c[JOB_STATES];
 
 	tmp_init(&t);
 	st = open_ok(t.path);
@@ -461,7 +484,7 @@ test_full_disk(void)
 	g_autofree char *mnt = NULL, *path = NULL, *filler = NULL, *body = NULL;
 	struct job_in small[5], big[20];
 	char skeys[5][16], bkeys[20][16];
-	guint64 c[4];
+	guint64 c[JOB_STATES];
 	struct store *st;
 	FILE *fp;
 	char chunk[4096];
@@ -749,7 +772,7 @@ test_expire(void)
 	g_autoptr(GError) err = NULL;
 	struct store *st;
 	guint n = 99;
-	guint64 c[4];
+	guint64 c[JOB_STATES];
 	gint64 a, b, leased;
 
 	tmp_init(&t);
@@ -792,7 +815,7 @@ test_list_requeue_drop(void)
 	struct store *st;
 	gint64 ids[5];
 	guint n;
-	guint64 c[4];
+	guint64 c[JOB_STATES];
 
 	tmp_init(&t);
 	st = open_ok(t.path);
@@ -844,7 +867,8 @@ test_list_requeue_drop(void)
 	g_assert_cmpint(store_drop(st, ids[4], &err), ==, 1);
 	g_assert_cmpint(commit1(st, "k5", "i", T0), >, ids[4]);
 	g_assert_cmpstr(job_state_names[JOB_EXPIRED], ==, "expired");
-	g_assert_null(job_state_names[4]);
+	g_assert_cmpstr(job_state_names[JOB_SUPERSEDED], ==, "superseded");
+	g_assert_null(job_state_names[JOB_STATES]);
 	store_close(&st);
 	tmp_clear(&t);
 }
@@ -857,7 +881,7 @@ test_prune(void)
 	g_autofree char *who = NULL;
 	struct store *st;
 	gint64 old_done, new_done, old_pending, old_failed;
-	guint64 c[4];
+	guint64 c[JOB_STATES];
 
 	tmp_init(&t);
 	st = open_ok(t.path);
@@ -1252,7 +1276,7 @@ test_two_handles(void)
 	GThread *th[2];
 	g_autoptr(GHashTable) seen = g_hash_table_new(g_direct_hash, g_direct_equal);
 	struct store *st;
-	guint64 c[4];
+	guint64 c[JOB_STATES];
 
 	tmp_init(&t);
 	/* Create the file first so the workers race on writes, not creation. */
@@ -1286,6 +1310,335 @@ test_two_handles(void)
 	tmp_clear(&t);
 }
 
+/* ---- superseding (SPEC 5: a stale code never follows a fresh one) -------- */
+
+/* A job of ident routed to run (NULL: none), created at t. */
+static struct job_in
+job_run(const char *key, const char *ident, const char *run, gint64 t)
+{
+	struct job_in j = job_at(key, ident, t);
+
+	j.body = body_for(run);
+	return j;
+}
+
+/* Commits one job (routed to run) and returns it with its out fields. */
+static struct job_in
+commit_run(struct store *st, const char *key, const char *ident, const char *run,
+    gint64 t, const char *owner, gint64 lease_until)
+{
+	g_autoptr(GError) err = NULL;
+	struct job_in j = job_run(key, ident, run, t);
+
+	j.lease_owner = owner;
+	j.lease_until = lease_until;
+	g_assert_cmpint(store_commit_jobs(st, &j, 1, &err), ==, 0);
+	g_assert_no_error(err);
+	g_assert_cmpint(j.id, >, 0);
+	return j;
+}
+
+static enum job_state
+state_of(struct store *st, gint64 id)
+{
+	g_autoptr(GPtrArray) keep = NULL;
+	struct job *j = get_job(st, id, &keep);
+
+	g_assert_nonnull(j);
+	return j->state;
+}
+
+/* The ids store_claim_due gives owner at now, in order, as "1,2". */
+static char *
+claim_ids(struct store *st, const char *owner, gint64 now)
+{
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GPtrArray) got = g_ptr_array_new_with_free_func(job_free);
+	GString *s = g_string_new(NULL);
+
+	g_assert_cmpint(store_claim_due(st, owner, now, now + 30, 100, got, &err), ==, 0);
+	g_assert_no_error(err);
+	for (guint i = 0; i < got->len; i++)
+		g_string_append_printf(s, "%s%" G_GINT64_FORMAT, i > 0 ? "," : "",
+		    ((struct job *)got->pdata[i])->id);
+	return g_string_free(s, FALSE);
+}
+
+/* Not in flight: older pending jobs of the scope are superseded at once,
+ * a late older one is born superseded, other scopes are left alone, and
+ * the rule holds after a reopen. */
+static void
+test_supersede(void)
+{
+	struct tmp t;
+	g_autoptr(GError) err = NULL;
+	struct store *st;
+	struct job_in a, b, c, late, r1, r2, other, batch[3];
+	guint64 cnt[JOB_STATES];
+	char *ids;
+
+	tmp_init(&t);
+	st = open_ok(t.path);
+	a = commit_run(st, "a", "bot@x", NULL, T0, NULL, 0);
+	g_assert_false(a.held);
+	g_assert_cmpuint(a.superseded, ==, 0);
+	/* Another run's code and another identifier's: scopes of their own. */
+	r1 = commit_run(st, "r1", "bot@x", "wr_1", T0 + 1, NULL, 0);
+	other = commit_run(st, "o", "other@x", NULL, T0 + 1, NULL, 0);
+	b = commit_run(st, "b", "bot@x", NULL, T0 + 5, NULL, 0);
+	g_assert_false(b.held);
+	g_assert_cmpuint(b.superseded, ==, 1);
+	g_assert_cmpint(state_of(st, a.id), ==, JOB_SUPERSEDED);
+	g_assert_cmpint(state_of(st, b.id), ==, JOB_PENDING);
+	g_assert_cmpint(state_of(st, r1.id), ==, JOB_PENDING);
+	g_assert_cmpint(state_of(st, other.id), ==, JOB_PENDING);
+	r2 = commit_run(st, "r2", "bot@x", "wr_2", T0 + 6, NULL, 0);
+	g_assert_cmpuint(r2.superseded, ==, 0);
+	g_assert_cmpint(state_of(st, r1.id), ==, JOB_PENDING);
+	/* A code that arrived before b, committed after it (an IMAP mail
+	 * fetched late): born superseded, never pushed. */
+	late = commit_run(st, "late", "bot@x", NULL, T0 + 3, "daemon", T0 + 100);
+	g_assert_true(late.held);
+	g_assert_cmpuint(late.superseded, ==, 1);
+	g_assert_cmpint(state_of(st, late.id), ==, JOB_SUPERSEDED);
+	g_assert_cmpint(state_of(st, b.id), ==, JOB_PENDING);
+
+	/* The rule is in the store: after a reopen neither a nor late is
+	 * ever claimed, and neither can be queued again. */
+	store_close(&st);
+	st = open_ok(t.path);
+	ids = claim_ids(st, "daemon", T0 + 10);
+	{
+		g_autofree char *want = g_strdup_printf("%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT
+		    ",%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT, r1.id, other.id, b.id, r2.id);
+		g_assert_cmpstr(ids, ==, want);
+	}
+	g_free(ids);
+	g_assert_cmpint(store_requeue(st, a.id, T0 + 10, 600, &err), ==, 0);
+	g_assert_cmpint(store_requeue(st, late.id, T0 + 10, 600, &err), ==, 0);
+	g_assert_no_error(err);
+	/* b delivered: a failed job older than b is not queued again either. */
+	g_assert_cmpint(store_job_delivered(st, b.id, T0 + 11, 200, "{}", "tc_1", &err), ==, 0);
+	g_assert_cmpint(store_job_failed(st, r1.id, T0 + 11, 400, "{}", &err), ==, 0);
+	c = commit_run(st, "c", "bot@x", NULL, T0 + 2, NULL, 0);
+	g_assert_true(c.held);
+	g_assert_cmpint(state_of(st, c.id), ==, JOB_SUPERSEDED);
+	/* r1 has no newer job of its run: `retry` may take it. */
+	g_assert_cmpint(store_requeue(st, r1.id, T0 + 12, 600, &err), ==, 1);
+	g_assert_no_error(err);
+
+	/* One batch, two codes of one scope: the first is superseded and
+	 * loses its lease, the second is pushed; another scope is apart. */
+	batch[0] = job_run("n1", "new@x", NULL, T0 + 20);
+	batch[1] = job_run("n2", "new@x", "wr_9", T0 + 20);
+	batch[2] = job_run("n3", "new@x", NULL, T0 + 20);
+	for (guint i = 0; i < 3; i++) {
+		batch[i].lease_owner = "daemon";
+		batch[i].lease_until = g_get_real_time() / G_USEC_PER_SEC + 100;
+	}
+	g_assert_cmpint(store_commit_jobs(st, batch, 3, &err), ==, 0);
+	g_assert_no_error(err);
+	g_assert_true(batch[0].held);
+	g_assert_cmpuint(batch[0].superseded, ==, 1);
+	g_assert_false(batch[1].held);
+	g_assert_false(batch[2].held);
+	g_assert_cmpuint(batch[2].superseded, ==, 0);
+	g_assert_cmpint(state_of(st, batch[0].id), ==, JOB_SUPERSEDED);
+	g_assert_cmpint(state_of(st, batch[2].id), ==, JOB_PENDING);
+	counts(st, cnt);
+	g_assert_cmpuint(cnt[JOB_SUPERSEDED], ==, 4);
+	store_close(&st);
+	tmp_clear(&t);
+}
+
+/* In flight: a push under a live lease keeps it, its retry leaves it
+ * superseded, and the newer job waits for that push to end. */
+static void
+test_supersede_inflight(void)
+{
+	struct tmp t;
+	g_autoptr(GError) err = NULL;
+	struct store *st;
+	struct job_in a, b, c;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC, when = 0;
+	char *ids;
+
+	tmp_init(&t);
+	st = open_ok(t.path);
+	/* a is being pushed by the daemon; b comes through `deliver`. */
+	a = commit_run(st, "a", "bot@x", NULL, now - 2, "daemon:1", now + 60);
+	g_assert_false(a.held);
+	b = commit_run(st, "b", "bot@x", NULL, now - 1, "deliver:2", now + 60);
+	g_assert_true(b.held);                    /* not pushed by deliver */
+	g_assert_cmpuint(b.superseded, ==, 0);    /* a's attempt will tell */
+	g_assert_cmpint(state_of(st, a.id), ==, JOB_SUPERSEDED);
+	g_assert_cmpint(state_of(st, b.id), ==, JOB_PENDING);
+	/* Nobody takes b while a's push is under way, and the next look is
+	 * due when a's lease ends. */
+	ids = claim_ids(st, "daemon:1", now);
+	g_assert_cmpstr(ids, ==, "");
+	g_free(ids);
+	g_assert_cmpint(store_claim_job(st, b.id, "daemon:1", now, now + 30, &err), ==, 0);
+	g_assert_cmpint(store_next_due(st, &when, &err), ==, 0);
+	g_assert_cmpint(when, ==, now + 61);
+	/* a's reply timed out: its retry is no retry, it stays superseded. */
+	g_assert_cmpint(store_job_retry(st, a.id, now, now + 1, 0, NULL, &err), ==, 1);
+	g_assert_no_error(err);
+	g_assert_cmpint(state_of(st, a.id), ==, JOB_SUPERSEDED);
+	ids = claim_ids(st, "daemon:1", now + 5);
+	{
+		g_autofree char *want = g_strdup_printf("%" G_GINT64_FORMAT, b.id);
+		g_assert_cmpstr(ids, ==, want);
+	}
+	g_free(ids);
+	/* Pending, a retry is a retry. */
+	g_assert_cmpint(store_job_retry(st, b.id, now + 5, now + 6, 502, "{}", &err), ==, 0);
+
+	/* A newer code while b's retry is pushed: b's push was accepted
+	 * after all, and that is what the store says; c then goes. */
+	ids = claim_ids(st, "daemon:1", now + 6);
+	g_free(ids);
+	c = commit_run(st, "c", "bot@x", NULL, now, "daemon:1", now + 60);
+	g_assert_true(c.held);
+	g_assert_cmpint(store_job_delivered(st, b.id, now + 7, 200, "{}", "tc_2", &err), ==, 0);
+	g_assert_cmpint(state_of(st, b.id), ==, JOB_DELIVERED);
+	ids = claim_ids(st, "daemon:1", now + 7);
+	{
+		g_autofree char *want = g_strdup_printf("%" G_GINT64_FORMAT, c.id);
+		g_assert_cmpstr(ids, ==, want);
+	}
+	g_free(ids);
+	/* A lease that lapsed (its owner died) blocks nothing. */
+	{
+		struct job_in d = commit_run(st, "d", "z@x", NULL, now, "gone:9", now - 1);
+		struct job_in e = commit_run(st, "e", "z@x", NULL, now + 1, "daemon:1", now + 60);
+
+		g_assert_cmpint(state_of(st, d.id), ==, JOB_SUPERSEDED);
+		g_assert_false(e.held);
+		g_assert_cmpuint(e.superseded, ==, 1);
+	}
+	store_close(&st);
+	tmp_clear(&t);
+}
+
+/*
+ * A v1 store (as otpbridge before v2 wrote it) is migrated in place: every
+ * row, id and handout kept, ids never reused, older pending jobs of a
+ * scope with a newer one superseded, and the new state accepted.
+ */
+static void
+test_migrate_v1(void)
+{
+	static const char v1[] =
+	    "PRAGMA journal_mode = WAL;"
+	    "PRAGMA application_id = 1330925634;"
+	    "CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	    " state INTEGER NOT NULL DEFAULT 0 CHECK (state BETWEEN 0 AND 3),"
+	    " dedup_key TEXT NOT NULL, identifier TEXT NOT NULL, source TEXT, filter TEXT,"
+	    " body TEXT NOT NULL, code TEXT, created INTEGER NOT NULL,"
+	    " expires INTEGER NOT NULL, next_attempt INTEGER NOT NULL,"
+	    " attempts INTEGER NOT NULL DEFAULT 0, last_status INTEGER NOT NULL DEFAULT 0,"
+	    " last_reply TEXT, remote_id TEXT, lease_owner TEXT,"
+	    " lease_until INTEGER NOT NULL DEFAULT 0, updated INTEGER NOT NULL);"
+	    "CREATE INDEX jobs_due ON jobs(next_attempt) WHERE state = 0;"
+	    "CREATE INDEX jobs_code ON jobs(identifier, created) WHERE code IS NOT NULL;"
+	    "CREATE INDEX jobs_updated ON jobs(updated) WHERE state <> 0;"
+	    "CREATE TABLE dedup (dedup_key TEXT NOT NULL, identifier TEXT NOT NULL,"
+	    " created INTEGER NOT NULL, PRIMARY KEY (dedup_key, identifier)) WITHOUT ROWID;"
+	    "CREATE INDEX dedup_created ON dedup(created);"
+	    "CREATE TABLE handouts (job_id INTEGER NOT NULL REFERENCES jobs(id)"
+	    " ON DELETE CASCADE, consumer TEXT NOT NULL, at INTEGER NOT NULL,"
+	    " UNIQUE (job_id, consumer));"
+	    "CREATE TABLE imap_state (account TEXT NOT NULL, mailbox TEXT NOT NULL,"
+	    " uidvalidity INTEGER NOT NULL, last_uid INTEGER NOT NULL,"
+	    " PRIMARY KEY (account, mailbox)) WITHOUT ROWID;"
+	    "CREATE TABLE probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);"
+	    /* 1 and 2: two pending codes of one scope (the old queue kept
+	     * both); 3: another run's; 4 delivered with a handout; 9 was
+	     * the highest id ever (deleted since). */
+	    "INSERT INTO jobs (id, state, dedup_key, identifier, body, code, created,"
+	    " expires, next_attempt, lease_owner, lease_until, updated) VALUES"
+	    " (1, 0, 'k1', 'bot@x', '{\"totp_identifier\":\"bot@x\",\"content\":\"111111\"}',"
+	    "  '111111', 1700000000, 1700000600, 1700000001, 'daemon:7', 1700000040, 1700000000),"
+	    " (2, 0, 'k2', 'bot@x', '{\"totp_identifier\":\"bot@x\",\"content\":\"222222\"}',"
+	    "  '222222', 1700000005, 1700000605, 1700000005, NULL, 0, 1700000005),"
+	    " (3, 0, 'k3', 'bot@x', '{\"totp_identifier\":\"bot@x\",\"content\":\"333333\","
+	    "\"workflow_run_id\":\"wr_1\"}', '333333', 1700000001, 1700000601, 1700000001,"
+	    "  NULL, 0, 1700000001),"
+	    " (4, 1, 'k4', 'u@x', '{\"totp_identifier\":\"u@x\",\"content\":\"444444\"}',"
+	    "  '444444', 1700000002, 1700000602, 1700000002, NULL, 0, 1700000003);"
+	    "UPDATE jobs SET attempts = 2, last_status = 200, last_reply = 'r', remote_id = 'tc_4'"
+	    " WHERE id = 4;"
+	    "INSERT INTO handouts (job_id, consumer, at) VALUES (4, 'tsk_1', 1700000010);"
+	    "INSERT INTO dedup VALUES ('k1', 'bot@x', 1700000000);"
+	    "INSERT INTO imap_state VALUES ('acct', 'INBOX', 7, 42);"
+	    "UPDATE sqlite_sequence SET seq = 9 WHERE name = 'jobs';"
+	    "PRAGMA user_version = 1;";
+	struct tmp t;
+	g_autoptr(GError) err = NULL;
+	g_autofree char *cli = g_find_program_in_path("sqlite3");
+	g_autoptr(GPtrArray) keep = NULL;
+	g_autofree char *consumer = NULL;
+	struct store *st;
+	struct job *j;
+	struct job_in n;
+	guint32 uv = 0, uid = 0;
+	gboolean found = FALSE;
+
+	if (cli == NULL) {
+		g_test_skip("the sqlite3 command is not installed");
+		return;
+	}
+	tmp_init(&t);
+	{
+		const char *argv[] = { cli, t.path, v1, NULL };
+		g_assert_true(run(argv, NULL));
+	}
+	st = open_ok(t.path);
+	g_assert_cmpint(state_of(st, 1), ==, JOB_SUPERSEDED);
+	g_assert_cmpint(state_of(st, 2), ==, JOB_PENDING);
+	g_assert_cmpint(state_of(st, 3), ==, JOB_PENDING);
+	j = get_job(st, 4, &keep);
+	g_assert_nonnull(j);
+	g_assert_cmpint(j->state, ==, JOB_DELIVERED);
+	g_assert_cmpstr(j->identifier, ==, "u@x");
+	g_assert_cmpuint(j->attempts, ==, 2);
+	g_assert_cmpint(j->last_status, ==, 200);
+	g_assert_cmpstr(j->last_reply, ==, "r");
+	g_assert_cmpstr(j->remote_id, ==, "tc_4");
+	g_assert_cmpint(j->created, ==, 1700000002);
+	g_assert_cmpint(j->updated, ==, 1700000003);
+	g_assert_cmpint(store_code_consumer(st, 4, &consumer, &err), ==, 0);
+	g_assert_cmpstr(consumer, ==, "tsk_1");
+	g_assert_cmpint(store_imap_get(st, "acct", "INBOX", &uv, &uid, &found, &err), ==, 0);
+	g_assert_true(found);
+	g_assert_cmpuint(uid, ==, 42);
+	/* Dedup survived, ids go on above the old high-water mark, and the
+	 * migrated scopes supersede like new ones. */
+	g_assert_cmpint(commit1(st, "k1", "bot@x", 1700000100), ==, 0);
+	n = commit_run(st, "k5", "bot@x", "wr_1", 1700000100, NULL, 0);
+	g_assert_cmpint(n.id, ==, 10);
+	g_assert_cmpuint(n.superseded, ==, 1);
+	g_assert_cmpint(state_of(st, 3), ==, JOB_SUPERSEDED);
+	g_assert_cmpint(state_of(st, 2), ==, JOB_PENDING);
+	store_close(&st);
+	/* Reopening does not migrate again. */
+	st = open_ok(t.path);
+	g_assert_cmpint(state_of(st, 2), ==, JOB_PENDING);
+	store_close(&st);
+	{
+		g_autofree char *out = NULL;
+		const char *argv[] = { cli, t.path, "PRAGMA user_version;", NULL };
+		gchar *so = NULL;
+
+		g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL,
+		    NULL, &so, NULL, NULL, &err));
+		out = g_strstrip(so);
+		g_assert_cmpstr(out, ==, "3");   /* the newest: v3 adds the pull side */
+	}
+	tmp_clear(&t);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1312,5 +1665,8 @@ main(int argc, char **argv)
 	g_test_add_func("/store/imap-state", test_imap_state);
 	g_test_add_func("/store/probe", test_probe);
 	g_test_add_func("/store/two-handles", test_two_handles);
+	g_test_add_func("/store/supersede", test_supersede);
+	g_test_add_func("/store/supersede-inflight", test_supersede_inflight);
+	g_test_add_func("/store/migrate-v1", test_migrate_v1);
 	return g_test_run();
 }

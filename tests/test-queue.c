@@ -1,0 +1,323 @@
+/*
+ * test-queue.c - queue.c over a real store and an in-test HTTP server
+ * (testhttp.c), all in one process as in the daemon:
+ *
+ * - superseding: a newer job committed while the older one's push is
+ *   under way is held; the older attempt gets no reply, and instead of a
+ *   retry it ends superseded; then the newer job is claimed and pushed,
+ *   so the server sees old, new and never old again;
+ * - a store another connection holds locked: the outcome of a finished
+ *   push waits (the job stays in flight, nothing is claimed) and is
+ *   written once the lock is released, the job pushed once.
+ *
+ * The queue runs on a private GMainContext; every wait has a watchdog.
+ */
+#include "autoconfig.h"
+
+#include <string.h>
+#include <glib/gstdio.h>
+
+#include "metrics.h"
+#include "push.h"
+#include "queue.h"
+#include "store.h"
+#include "testhttp.h"
+#include "testutil.h"
+
+#define WATCHDOG_S 20
+#define IDENT      "bot@example.com"
+
+struct fix {
+	char *dir;
+	char *path;
+	struct store *st;
+	struct testhttp *srv;
+	char *url;
+	GMainContext *ctx;
+	struct push_client *pc;
+	struct queue *q;
+};
+
+/* A store, a server answering statuses, and a queue pushing to it. */
+static void
+fix_init(struct fix *f, const int *statuses, guint n)
+{
+	g_autoptr(GError) err = NULL;
+	struct push_config pcfg = { 0 };
+	struct queue_params qp = { "daemon:test", 2, 8, 0 };
+
+	memset(f, 0, sizeof(*f));
+	f->dir = g_dir_make_tmp("test-queue-XXXXXX", &err);
+	g_assert_no_error(err);
+	f->path = g_build_filename(f->dir, "otpbridge.db", NULL);
+	g_assert_cmpint(store_open(f->path, &f->st, &err), ==, 0);
+	store_set_busy_timeout(f->st, STORE_LOOP_BUSY_MS);   /* as the daemon */
+	f->srv = testhttp_new(TESTHTTP_REPLY);
+	testhttp_set_statuses(f->srv, statuses, n);
+	f->url = testhttp_url(f->srv, "/v1/credentials/totp");
+	f->ctx = g_main_context_new();
+	pcfg.url = f->url;
+	pcfg.api_key = "test-key";
+	pcfg.timeout = 2;
+	f->pc = push_client_new(&pcfg, f->ctx);
+	f->q = queue_new(f->st, f->pc, &qp, f->ctx);
+	metrics_reset();
+}
+
+static void
+fix_clear(struct fix *f)
+{
+	queue_stop(f->q);
+	queue_free(&f->q);
+	push_client_free(&f->pc);
+	store_close(&f->st);
+	testhttp_free(&f->srv);
+	g_main_context_unref(f->ctx);
+	testutil_rm_rf(f->dir);
+	g_free(f->url);
+	g_free(f->path);
+	g_free(f->dir);
+}
+
+/* Commits one job for IDENT carrying code, created at created, leased to
+ * the queue as the daemon's listeners do; returns it with its out fields
+ * (body and key are interned: they outlive the job_in). */
+static struct job_in
+commit(struct fix *f, const char *code, gint64 created)
+{
+	g_autoptr(GError) err = NULL;
+	g_autofree char *body = g_strdup_printf(
+	    "{\"totp_identifier\":\"" IDENT "\",\"content\":\"%s\",\"source\":\"email\"}",
+	    code);
+	g_autofree char *key = g_strdup_printf("<%s@example.com>", code);
+	struct job_in in = {
+		.dedup_key = g_intern_string(key),
+		.identifier = IDENT,
+		.source = "lmtp",
+		.filter = "test",
+		.body = g_intern_string(body),
+		.code = g_intern_string(code),
+		.created = created,
+		.expires = created + 600,
+	};
+
+	queue_lease(f->q, &in, g_get_real_time() / G_USEC_PER_SEC);
+	g_assert_cmpint(store_commit_jobs(f->st, &in, 1, &err), ==, 0);
+	g_assert_no_error(err);
+	g_assert_cmpint(in.id, >, 0);
+	return in;
+}
+
+/* The state of job id (a read: it does not wait for a writer). */
+static enum job_state
+state_of(struct store *st, gint64 id, guint *attempts)
+{
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GPtrArray) jobs = g_ptr_array_new_with_free_func(job_free);
+	enum job_state s = JOB_STATES;
+
+	g_assert_cmpint(store_list(st, 100, jobs, &err), ==, 0);
+	for (guint i = 0; i < jobs->len; i++) {
+		const struct job *j = jobs->pdata[i];
+
+		if (j->id == id) {
+			s = j->state;
+			if (attempts != NULL)
+				*attempts = j->attempts;
+		}
+	}
+	g_assert_cmpint(s, !=, JOB_STATES);
+	return s;
+}
+
+static gboolean
+wake_cb(gpointer data)
+{
+	(void)data;
+	return G_SOURCE_CONTINUE;
+}
+
+typedef gboolean (*cond_fn)(struct fix *f, gconstpointer data);
+
+/* Iterates the queue's context until cond holds (watchdog bounded). */
+static void
+run_until(struct fix *f, cond_fn cond, gconstpointer data)
+{
+	gint64 deadline = g_get_monotonic_time() + WATCHDOG_S * G_USEC_PER_SEC;
+	GSource *wake = g_timeout_source_new(10);
+
+	g_source_set_callback(wake, wake_cb, NULL, NULL);
+	g_source_attach(wake, f->ctx);
+	while (!cond(f, data)) {
+		g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+		g_main_context_iteration(f->ctx, TRUE);
+	}
+	g_source_destroy(wake);
+	g_source_unref(wake);
+}
+
+static gboolean
+job_delivered(struct fix *f, gconstpointer data)
+{
+	return state_of(f->st, *(const gint64 *)data, NULL) == JOB_DELIVERED;
+}
+
+static gboolean
+push_answered(struct fix *f, gconstpointer data)
+{
+	(void)data;
+	return testhttp_nreqs(f->srv) >= 1 && push_client_active(f->pc) == 0;
+}
+
+static gboolean
+queue_idle(struct fix *f, gconstpointer data)
+{
+	(void)data;
+	return queue_inflight(f->q) == 0;
+}
+
+/* The content of the push body of request i. */
+static char *
+content_of(struct fix *f, guint i)
+{
+	const struct testhttp_req *r = testhttp_req(f->srv, i);
+	const char *p = strstr(r->body, "\"content\":\"");
+
+	g_assert_nonnull(p);
+	p += strlen("\"content\":\"");
+	return g_strndup(p, strcspn(p, "\""));
+}
+
+static void
+test_supersede_inflight(void)
+{
+	static const int statuses[] = { 0, 200 };   /* no reply, then 200 */
+	struct fix f;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	struct job_in a, b;
+	g_autoptr(GString) text = g_string_new(NULL);
+	guint64 depth[JOB_STATES] = { 0 };
+	guint attempts = 0;
+	char *c;
+
+	fix_init(&f, statuses, G_N_ELEMENTS(statuses));
+	a = commit(&f, "111111", now - 1);
+	g_assert_false(a.held);
+	queue_push_new(f.q, &a);             /* under way from the next turn */
+	b = commit(&f, "222222", now);
+	g_assert_true(b.held);               /* waits for a's push */
+	queue_push_new(f.q, &b);             /* so this sends nothing */
+	g_assert_cmpuint(queue_inflight(f.q), ==, 1);
+	queue_start(f.q);
+	run_until(&f, job_delivered, &b.id);
+	run_until(&f, queue_idle, NULL);
+
+	g_assert_cmpuint(testhttp_nreqs(f.srv), ==, 2);
+	c = content_of(&f, 0);
+	g_assert_cmpstr(c, ==, "111111");
+	g_free(c);
+	c = content_of(&f, 1);
+	g_assert_cmpstr(c, ==, "222222");
+	g_free(c);
+	g_assert_cmpint(state_of(f.st, a.id, &attempts), ==, JOB_SUPERSEDED);
+	g_assert_cmpuint(attempts, ==, 1);
+
+	depth[JOB_SUPERSEDED] = 1;
+	metrics_render(text, depth, now);
+	g_assert_nonnull(strstr(text->str, "otpbridge_pushes_total{result=\"superseded\"} 1\n"));
+	g_assert_null(strstr(text->str, "result=\"retry\""));
+	g_assert_nonnull(strstr(text->str, "otpbridge_pushes_total{result=\"delivered\"} 1\n"));
+	fix_clear(&f);
+}
+
+/* A newer job with no push under way: the older one is superseded at
+ * its commit and never sent; the count shows it. */
+static void
+test_supersede_pending(void)
+{
+	static const int statuses[] = { 200 };
+	struct fix f;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	struct job_in a, b;
+	g_autoptr(GString) text = g_string_new(NULL);
+	guint64 depth[JOB_STATES] = { 0 };
+	char *c;
+
+	fix_init(&f, statuses, G_N_ELEMENTS(statuses));
+	{
+		/* committed by another process, not leased: waits for a claim */
+		g_autoptr(GError) err = NULL;
+		struct job_in in = {
+			.dedup_key = "<a@example.com>", .identifier = IDENT,
+			.source = "deliver", .filter = "test",
+			.body = "{\"totp_identifier\":\"" IDENT "\",\"content\":\"333333\","
+			    "\"source\":\"email\"}",
+			.code = "333333", .created = now - 5, .expires = now + 600,
+		};
+
+		g_assert_cmpint(store_commit_jobs(f.st, &in, 1, &err), ==, 0);
+		a = in;
+	}
+	b = commit(&f, "444444", now);
+	g_assert_false(b.held);
+	g_assert_cmpuint(b.superseded, ==, 1);
+	queue_push_new(f.q, &b);
+	queue_start(f.q);
+	run_until(&f, job_delivered, &b.id);
+	run_until(&f, queue_idle, NULL);
+	g_assert_cmpuint(testhttp_nreqs(f.srv), ==, 1);
+	c = content_of(&f, 0);
+	g_assert_cmpstr(c, ==, "444444");
+	g_free(c);
+	g_assert_cmpint(state_of(f.st, a.id, NULL), ==, JOB_SUPERSEDED);
+	metrics_render(text, depth, now);
+	g_assert_nonnull(strstr(text->str, "otpbridge_pushes_total{result=\"superseded\"} 1\n"));
+	fix_clear(&f);
+}
+
+static void
+test_outcome_busy(void)
+{
+	static const int statuses[] = { 200 };
+	struct fix f;
+	g_autoptr(GError) err = NULL;
+	struct store *other = NULL;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	struct job_in a;
+	guint attempts = 0;
+
+	fix_init(&f, statuses, G_N_ELEMENTS(statuses));
+	a = commit(&f, "555555", now);
+	g_assert_cmpint(store_open(f.path, &other, &err), ==, 0);
+	/* Another connection takes the write lock (BEGIN IMMEDIATE). */
+	g_assert_cmpint(store_batch_begin(other, &err), ==, 0);
+	g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*result=outcomes-waiting*");
+	queue_push_new(f.q, &a);
+	run_until(&f, push_answered, NULL);
+	/* The outcome's first write runs now and finds the store locked. */
+	while (g_main_context_iteration(f.ctx, FALSE))
+		;
+	g_test_assert_expected_messages();
+	g_assert_cmpuint(queue_inflight(f.q), ==, 1);
+	g_assert_cmpint(state_of(f.st, a.id, &attempts), ==, JOB_PENDING);
+	g_assert_cmpuint(attempts, ==, 0);
+	/* Released: written within a retry period, and pushed only once. */
+	g_assert_cmpint(store_batch_end(other, &err), ==, 0);
+	g_assert_no_error(err);
+	run_until(&f, queue_idle, NULL);
+	g_assert_cmpint(state_of(f.st, a.id, &attempts), ==, JOB_DELIVERED);
+	g_assert_cmpuint(attempts, ==, 1);
+	g_assert_cmpuint(testhttp_nreqs(f.srv), ==, 1);
+	store_close(&other);
+	fix_clear(&f);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/queue/supersede-inflight", test_supersede_inflight);
+	g_test_add_func("/queue/supersede-pending", test_supersede_pending);
+	g_test_add_func("/queue/outcome-busy", test_outcome_busy);
+	return g_test_run();
+}
