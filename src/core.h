@@ -18,6 +18,11 @@ struct envelope {
 	const char *rcpt;        /* envelope recipient, or NULL: first To */
 	const char *account;     /* IMAP account name, or NULL */
 	const char *account_identifier; /* the account's identifier, or NULL */
+	/* IMAP: the authserv-ids the account trusts (its provider strips
+	 * forged ones, so they count anywhere in the header), or NULL for
+	 * [auth]'s.  Without an account, [auth]'s count only above the
+	 * topmost Received: unless mta_strips_forged (doc/security.md). */
+	char *const *trusted_authserv_id;
 };
 
 /* What we would POST (SPEC 1.1); NULL optional fields are omitted. */
@@ -30,6 +35,7 @@ struct push_job {
 struct core_options {
 	char *const *trusted_authserv_id; /* NULL-terminated, may be NULL */
 	enum send_mode default_send;      /* [push] send */
+	gboolean mta_strips_forged;       /* [auth]: trusted A-R count anywhere */
 };
 
 struct verdict {

@@ -204,8 +204,10 @@ daemon_imap_msg(struct imap_account *a, const struct imap_msg *m, gpointer data)
 {
 	struct daemon *d = data;
 	const struct imap_config *ic = daemon_imap_config(d, m->account);
-	struct core_options copt = { d->live->trusted_authserv_id, d->live->push.send };
-	struct envelope env = { NULL, m->account, ic != NULL ? ic->identifier : NULL };
+	struct core_options copt = { d->live->trusted_authserv_id, d->live->push.send,
+		d->live->mta_strips_forged };
+	struct envelope env = { NULL, m->account, ic != NULL ? ic->identifier : NULL,
+		ic != NULL ? ic->trusted_authserv_id : NULL };
 	g_autofree char *src = g_strconcat("imap:", m->account, NULL);
 	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
 	struct message *msg = NULL;

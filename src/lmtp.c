@@ -222,7 +222,8 @@ session_data(struct session *s)
 {
 	const struct proto_txn *t = proto_txn(s->proto);
 	const struct config *cfg = s->l->env.cfg;
-	struct core_options copt = { cfg->trusted_authserv_id, cfg->push.send };
+	struct core_options copt = { cfg->trusted_authserv_id, cfg->push.send,
+	    cfg->mta_strips_forged };
 	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
 	GError *err = NULL;
 
@@ -245,7 +246,7 @@ session_data(struct session *s)
 		return;
 	}
 	for (guint i = 0; i < t->n_rcpts; i++) {
-		struct envelope env = { t->rcpts[i], NULL, NULL };
+		struct envelope env = { t->rcpts[i], NULL, NULL, NULL };
 		struct verdict v;
 
 		core_decide(s->l->env.set, &copt, s->msg, &env, &v);

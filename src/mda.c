@@ -79,8 +79,9 @@ mda_deliver(const struct config *cfg, const struct filter_set *set,
 	GError *err = NULL;
 	struct message *msg = NULL;
 	struct verdict v;
-	struct core_options copt = { cfg->trusted_authserv_id, cfg->push.send };
-	struct envelope env = { rcpt, NULL, NULL };
+	struct core_options copt = { cfg->trusted_authserv_id, cfg->push.send,
+	    cfg->mta_strips_forged };
+	struct envelope env = { rcpt, NULL, NULL, NULL };
 	struct intake_job ij;
 	struct store *st = NULL;
 	g_autofree char *owner = g_strdup_printf("deliver:%d", (int)getpid());

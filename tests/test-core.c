@@ -135,7 +135,71 @@ make_message(const struct row *r)
 	msg->text = g_strdup(r->text);
 	if (r->ar != NULL)
 		g_ptr_array_add(msg->auth_results, g_strdup(r->ar));
+	/* As the MTA that hands the mail over writes it: above its Received:. */
+	msg->has_received = TRUE;
+	msg->ar_above_received = msg->auth_results->len;
 	return msg;
+}
+
+/* ---- which Authentication-Results count, per source ------------------- */
+
+#define NO_RECEIVED (-1)
+
+struct src_row {
+	const char *name;
+	const char *ar;          /* one Authentication-Results */
+	int above;               /* A-R above the topmost Received: (0/1), or NO_RECEIVED */
+	const char *account;     /* IMAP account, or NULL: an MTA handed it over */
+	gboolean account_ids;    /* the account trusts only mx.google.com */
+	gboolean empty_ids;      /* the account trusts no id (a Microsoft host) */
+	gboolean strips;         /* [auth] mta_strips_forged */
+	gboolean forward;
+};
+
+static const struct src_row src_rows[] = {
+	{ "mta-above-received", "mx.otp.example.com; dkim=pass header.d=bank.example",
+	  1, NULL, FALSE, FALSE, FALSE, TRUE },
+	{ "mta-forged-below-received", "mx.otp.example.com; dkim=pass header.d=bank.example",
+	  0, NULL, FALSE, FALSE, FALSE, FALSE },
+	{ "mta-no-received", "mx.otp.example.com; dkim=pass header.d=bank.example",
+	  NO_RECEIVED, NULL, FALSE, FALSE, FALSE, FALSE },
+	{ "mta-below-but-strips-forged", "mx.otp.example.com; dkim=pass header.d=bank.example",
+	  0, NULL, FALSE, FALSE, TRUE, TRUE },
+	{ "mta-account-ids-not-used", "mx.google.com; dkim=pass header.d=bank.example",
+	  1, NULL, TRUE, FALSE, FALSE, FALSE },
+	{ "imap-provider-id-below-received", "mx.google.com; dkim=pass header.i=@bank.example",
+	  0, "gmail", TRUE, FALSE, FALSE, TRUE },
+	{ "imap-auth-id-not-the-providers", "mx.otp.example.com; dkim=pass header.d=bank.example",
+	  1, "gmail", TRUE, FALSE, FALSE, FALSE },
+	{ "imap-inherits-auth-anywhere", "mx.otp.example.com; dkim=pass header.d=bank.example",
+	  0, "self", FALSE, FALSE, FALSE, TRUE },
+	{ "imap-trusts-no-id", "mx.otp.example.com; dkim=pass header.d=bank.example",
+	  1, "o365", FALSE, TRUE, FALSE, FALSE },
+};
+
+static void
+test_src_row(gconstpointer data)
+{
+	const struct src_row *r = data;
+	char *trusted[] = { "mx.otp.example.com", NULL };
+	char *google[] = { "mx.google.com", NULL };
+	char *none[] = { NULL };
+	struct core_options opt = { trusted, SEND_AUTO, r->strips };
+	struct envelope env = { NULL, r->account, NULL,
+		r->account_ids ? google : r->empty_ids ? none : NULL };
+	struct row base = { r->name, "alerts@bank.example", "bot@otp.example.com", "Code",
+	    "Code 123456", r->ar, NULL, NULL, SEND_AUTO, FALSE, NULL, NULL, NULL, NULL };
+	struct message *msg = make_message(&base);
+	struct verdict v;
+
+	msg->has_received = r->above != NO_RECEIVED;
+	msg->ar_above_received = r->above == NO_RECEIVED ? 1 : (guint)r->above;
+	core_decide(set, &opt, msg, &env, &v);
+	g_assert_cmpint(v.forward, ==, r->forward);
+	g_assert_cmpstr(v.filter, ==, "spoofable");
+	g_assert_cmpstr(v.reason, ==, r->forward ? "code" : "auth-fail");
+	verdict_clear(&v);
+	message_free(&msg);
 }
 
 static void
@@ -143,8 +207,8 @@ test_row(gconstpointer data)
 {
 	const struct row *r = data;
 	char *trusted[] = { "mx.otp.example.com", NULL };
-	struct core_options opt = { trusted, r->default_send };
-	struct envelope env = { r->rcpt, r->account, NULL };
+	struct core_options opt = { trusted, r->default_send, FALSE };
+	struct envelope env = { r->rcpt, r->account, NULL, NULL };
 	struct message *msg = make_message(r);
 	struct verdict v;
 
@@ -169,8 +233,8 @@ static void
 test_builtin(void)
 {
 	struct filter_set *b = filter_set_builtin();
-	struct core_options opt = { NULL, SEND_AUTO };
-	struct envelope env = { NULL, "work", "Bot@Example.com" };
+	struct core_options opt = { NULL, SEND_AUTO, FALSE };
+	struct envelope env = { NULL, "work", "Bot@Example.com", NULL };
 	struct message *msg = message_new();
 	struct verdict v;
 
@@ -200,8 +264,8 @@ test_text_bound(void)
 {
 	struct row r = rows[9];
 	char *trusted[] = { NULL };
-	struct core_options opt = { trusted, SEND_AUTO };
-	struct envelope env = { NULL, NULL, NULL };
+	struct core_options opt = { trusted, SEND_AUTO, FALSE };
+	struct envelope env = { NULL, NULL, NULL, NULL };
 	GString *big = g_string_new("a");
 	struct message *msg;
 	struct verdict v;
@@ -235,6 +299,11 @@ main(int argc, char **argv)
 	if (filter_set_load(tmpdir, TRUE, &set, &err) < 0)
 		g_error("%s", err->message);
 
+	for (gsize i = 0; i < G_N_ELEMENTS(src_rows); i++) {
+		g_autofree char *name = g_strdup_printf("/core/auth-source/%s",
+		    src_rows[i].name);
+		g_test_add_data_func(name, &src_rows[i], test_src_row);
+	}
 	for (gsize i = 0; i < G_N_ELEMENTS(rows); i++) {
 		g_autofree char *name = g_strdup_printf("/core/%s", rows[i].name);
 		g_test_add_data_func(name, &rows[i], test_row);
