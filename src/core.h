@@ -42,7 +42,7 @@ struct verdict {
 	gboolean forward;
 	char *filter;            /* the deciding filter's name, NULL if none */
 	const char *reason;      /* static token: code link text no-match
-	                            no-code auth-fail no-identifier */
+	                            no-code auth-fail no-identifier expired */
 	const char *detail;      /* static human detail, may be NULL */
 	char *code;              /* the extracted code, NULL if none */
 	struct push_job push;    /* filled when forward */

@@ -183,4 +183,47 @@ printf '[lmtp]\nlisten = inet:127.0.0.1:2424;unix:/run/otpbridge/lmtp.sock\n\n[a
 run "$OTPBRIDGE" -c "$T/loopback.conf" check
 is "$rc/$err" "0/" "check: loopback and unix listeners, no warning"
 
+# --- max_age counts from the MTA's Received: date (SPEC 5) -------------------
+# deliver: a code that sat in a queue for 2 hours (max_age 600) is dropped,
+# one received a minute ago is queued with that as its birth, and a date
+# in the future is clamped to arrival.  No API key: a dry run.
+mkdir -p "$T/fresh"
+printf '[store]\npath = fresh.db\n\n[filters]\ndir = filters.d\n' >"$T/fresh/otpbridge.conf"
+acme_filter "$T/fresh/filters.d"
+# rcvd_mail FILE ID SECONDS-AGO CODE: an Acme mail carrying CODE whose topmost
+# Received: is that old.
+rcvd_mail() {
+	{
+		printf 'Received: from mail.acme.example by mx.otp.example.com (Postfix)\n'
+		printf '\twith ESMTP id %s for <bot@otp.example.com>; %s\n' "$2" \
+		    "$(date -u -R -d "@$(($(date +%s) - $3))")"
+		printf 'From: Acme <codes@acme.example>\nTo: bot@otp.example.com\n'
+		printf 'Subject: Your code\nMessage-ID: <%s@acme.example>\n\nYour code is %s.\n' "$2" "$4"
+	} >"$T/fresh/$1"
+}
+rcvd_mail old.eml old 7200 318207
+rcvd_mail recent.eml recent 60 318208
+rcvd_mail future.eml future -86400 318209
+run sh -c '"$1" -c "$2" deliver <"$3"' sh "$OTPBRIDGE" "$T/fresh/otpbridge.conf" "$T/fresh/old.eml"
+is "$rc" 0 "deliver: a mail received 2 h ago exits 0 (accepted)"
+like "$err" 'result=dropped reason=expired' "deliver: but its code is dropped as expired"
+unlike "$err" 'dry-run' "deliver: and nothing is pushed"
+recent_at=$(($(date +%s) - 60))
+run sh -c '"$1" -c "$2" deliver <"$3"' sh "$OTPBRIDGE" "$T/fresh/otpbridge.conf" "$T/fresh/recent.eml"
+like "$err" 'result=queued' "deliver: a mail received a minute ago is queued"
+like "$err" 'result=dry-run' "deliver: and pushed"
+before=$(date +%s)
+run sh -c '"$1" -c "$2" deliver <"$3"' sh "$OTPBRIDGE" "$T/fresh/otpbridge.conf" "$T/fresh/future.eml"
+after=$(date +%s)
+like "$err" 'result=dry-run' "deliver: a Received: date a day ahead is pushed"
+run "$OTPBRIDGE" -c "$T/fresh/otpbridge.conf" queue list --json
+printf '%s\n' "$out" >"$T/fresh/q.json"
+is "$(pyq "$T/fresh/q.json" 'len(L)')" 2 "queue list: two jobs, none for the expired code"
+created=$(pyq "$T/fresh/q.json" 'L[1]["created"]')
+ok "the recent code's age counts from its Received: date ($created vs $recent_at)" \
+    test "$created" -ge $((recent_at - 2)) -a "$created" -le "$recent_at"
+created=$(pyq "$T/fresh/q.json" 'L[0]["created"]')
+ok "the future date is clamped to arrival ($before <= $created <= $after)" \
+    test "$created" -ge "$before" -a "$created" -le "$after"
+
 done_testing

@@ -651,11 +651,12 @@ like "$n_chk" '^bad 0$' "n: the endpoint accepted every push"
 like "$n_chk" '^jobs ([0-9]+) pushed \1$' "n: one job per pushed message"
 stop "$n_ep"
 
-# --- au: a forged Authentication-Results -------------------------------------------------------
+# --- au: a forged Authentication-Results, and freshness from Received: -----------------------
 # A bank filter needs dkim; [auth] trusts mx.otp.example.com.  The sender
 # wrote a trusted-looking A-R, which arrives below the Received: of the MTA
 # that hands the mail over: not authenticated.  The MTA's own, above its
-# Received:, is.
+# Received:, is.  max_age (600 s) counts from that Received: date: a code
+# that sat two hours in a queue is not pushed.
 ep_start au 0
 au_ep=$ep_pid
 conf au "$ep_port" "[lmtp]" "listen = unix:$T/au/lmtp.sock" "" \
@@ -682,6 +683,7 @@ $_ar"; fi
 }
 au_mail forged.eml au1 ar-last 5 602811
 au_mail genuine.eml au2 ar-first 5 602812
+au_mail queued.eml au3 ar-first 7200 602813
 ok "au: the daemon starts (LMTP, [auth] trusted_authserv_id)" wait_for 15 started au
 txn "unix:$T/au/lmtp.sock" LHLO "$T/au/forged.eml" alerts@bank.example bot+au1@otp.example.com
 like "$out" '^S: 250 2\.0\.0 <bot\+au1@otp\.example\.com> Ok: not forwarded \(auth-fail\)$' \
@@ -690,6 +692,9 @@ txn "unix:$T/au/lmtp.sock" LHLO "$T/au/genuine.eml" alerts@bank.example bot+au2@
 like "$out" '^S: 250 2\.0\.0 <bot\+au2@otp\.example\.com> Ok: queued as [0-9]+$' \
     "au: the MTA's own A-R above its Received: is: queued"
 ok "au: and pushed" wait_for 15 npush_is au bot+au2@otp.example.com 1
+txn "unix:$T/au/lmtp.sock" LHLO "$T/au/queued.eml" alerts@bank.example bot+au3@otp.example.com
+like "$out" '^S: 250 2\.0\.0 <bot\+au3@otp\.example\.com> Ok: not forwarded \(expired\)$' \
+    "au: a mail received 2 h ago (max_age 600): 250, not forwarded (expired)"
 like "$(cat "$T/au/daemon.err")" 'rcpt=bot\+au1@otp\.example\.com filter=bank result=dropped reason=auth-fail' \
     "au: the daemon logs the forged one as dropped, auth-fail"
 is "$(qj au '[j["identifier"] for j in L]')" '["bot+au2@otp.example.com"]' \

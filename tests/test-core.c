@@ -1,6 +1,8 @@
 /*
  * test-core.c - the decision table of doc/core.md section 4: which
- * filter decides, auth failures, send modes, templates, identifiers.
+ * filter decides, auth failures (and which Authentication-Results count
+ * for each source), send modes, templates, identifiers; and the
+ * freshness every source applies after it (intake_born, intake_stale).
  * Messages are built by hand so each row changes one thing.
  */
 #include "autoconfig.h"
@@ -10,6 +12,7 @@
 
 #include "core.h"
 #include "filter.h"
+#include "intake.h"
 #include "json.h"
 #include "message.h"
 
@@ -284,6 +287,77 @@ test_text_bound(void)
 	g_string_free(big, TRUE);
 }
 
+/* ---- freshness: when a code was born, and a code already too old ------- */
+
+struct born_case {
+	const char *name;
+	gint64 received_date;    /* the topmost Received: date, 0: none/unreadable */
+	gint64 arrival;
+	gint64 want;
+};
+
+static const struct born_case born_cases[] = {
+	{ "no-received-date-is-arrival", 0, 1000000, 1000000 },
+	{ "received-date-counts", 400000, 1000000, 400000 },
+	{ "received-date-equal-arrival", 1000000, 1000000, 1000000 },
+	{ "future-date-clamped-to-arrival", 1000001, 1000000, 1000000 },
+	{ "far-future-clamped", G_MAXINT64, 1000000, 1000000 },
+	{ "negative-date-is-arrival", -5, 1000000, 1000000 },
+};
+
+static void
+test_born(gconstpointer data)
+{
+	const struct born_case *c = data;
+	struct message *msg = message_new();
+
+	msg->received_date = c->received_date;
+	g_assert_cmpint(intake_born(msg, c->arrival), ==, c->want);
+	message_free(&msg);
+}
+
+struct stale_case {
+	const char *name;
+	gint64 age;              /* now - born */
+	gboolean forward;        /* the verdict before */
+	gboolean want_stale;
+};
+
+static const struct stale_case stale_cases[] = {
+	{ "fresh", 10, TRUE, FALSE },
+	{ "just-inside-max-age", 599, TRUE, FALSE },
+	{ "exactly-max-age", 600, TRUE, FALSE },
+	{ "one-second-past", 601, TRUE, TRUE },
+	{ "two-hours-in-a-queue", 7200, TRUE, TRUE },
+	{ "not-forwarded-stays-as-is", 7200, FALSE, FALSE },
+};
+
+static void
+test_stale(gconstpointer data)
+{
+	const struct stale_case *c = data;
+	struct verdict v = { 0 };
+	gint64 now = 2000000;
+
+	v.forward = c->forward;
+	v.reason = c->forward ? "code" : "auth-fail";
+	v.code = g_strdup("123456");
+	v.push.identifier = g_strdup("bot@otp.example.com");
+	v.push.content = g_strdup("123456");
+	g_assert_cmpint(intake_stale(&v, now - c->age, now, 600), ==, c->want_stale);
+	if (c->want_stale) {
+		g_assert_false(v.forward);
+		g_assert_cmpstr(v.reason, ==, "expired");
+		g_assert_nonnull(v.detail);
+		g_assert_null(v.push.content);
+		g_assert_null(v.push.identifier);
+	} else {
+		g_assert_cmpint(v.forward, ==, c->forward);
+		g_assert_cmpstr(v.reason, ==, c->forward ? "code" : "auth-fail");
+	}
+	verdict_clear(&v);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -299,6 +373,14 @@ main(int argc, char **argv)
 	if (filter_set_load(tmpdir, TRUE, &set, &err) < 0)
 		g_error("%s", err->message);
 
+	for (gsize i = 0; i < G_N_ELEMENTS(born_cases); i++) {
+		g_autofree char *name = g_strdup_printf("/core/born/%s", born_cases[i].name);
+		g_test_add_data_func(name, &born_cases[i], test_born);
+	}
+	for (gsize i = 0; i < G_N_ELEMENTS(stale_cases); i++) {
+		g_autofree char *name = g_strdup_printf("/core/stale/%s", stale_cases[i].name);
+		g_test_add_data_func(name, &stale_cases[i], test_stale);
+	}
 	for (gsize i = 0; i < G_N_ELEMENTS(src_rows); i++) {
 		g_autofree char *name = g_strdup_printf("/core/auth-source/%s",
 		    src_rows[i].name);
