@@ -9,7 +9,7 @@ pkgs="build-essential autoconf automake libtool pkg-config
  libglib2.0-dev libgmime-3.0-dev libetpan-dev libpcre2-dev libcurl4-gnutls-dev
  libgnutls28-dev libsasl2-modules libsqlite3-dev libjson-glib-dev libgumbo-dev libmicrohttpd-dev libsystemd-dev
  clang libclang-rt-14-dev python3 swaks dovecot-imapd postfix openssl sqlite3 curl
- systemd"
+ systemd opendkim opendkim-tools python3-dkim"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
