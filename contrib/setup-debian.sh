@@ -12,7 +12,7 @@ pkgs="build-essential autoconf automake libtool pkg-config
  libgnutls28-dev libsasl2-modules libsqlite3-dev libjson-glib-dev libgumbo-dev libmicrohttpd-dev libsystemd-dev
  clang libclang-rt-14-dev python3 swaks dovecot-imapd postfix openssl sqlite3 curl
  prometheus
- systemd"
+ systemd opendkim opendkim-tools python3-dkim"
 if [ "${1:-}" = packaging ]; then
 	pkgs="$pkgs debhelper dh-autoreconf dpkg-dev fakeroot lintian
  mmdebstrap podman podman-compose python3-yaml uidmap"

@@ -41,12 +41,13 @@ static const char *const imap_keys[] = { "host", "port", "tls", "ca_file",
 	"user", "password_file", "password_command", "auth", "oauth2_provider",
 	"token_url", "client_id", "client_secret_file", "refresh_token_file",
 	"mailbox", "idle", "idle_refresh", "poll_interval", "timeout", "after",
-	"identifier", "max_size", NULL };
+	"identifier", "max_size", "trusted_authserv_id", NULL };
 static const char *const http_keys[] = { "listen", "signing_key_file",
 	"max_body", "max_connections", "timeout", "timestamp_window",
 	"bind_code_to_task",
 	"max_connections_per_client", "request_timeout", NULL };
-static const char *const auth_keys[] = { "trusted_authserv_id", NULL };
+static const char *const auth_keys[] = { "trusted_authserv_id",
+	"mta_strips_forged", NULL };
 static const char *const filters_keys[] = { "dir", NULL };
 
 static const char *const tls_names[] = { "implicit", "starttls", "none", NULL };
@@ -208,6 +209,7 @@ imap_config_free(struct imap_config *ic)
 	g_free(ic->mailbox);
 	g_free(ic->after_folder);
 	g_free(ic->identifier);
+	g_strfreev(ic->trusted_authserv_id);
 	g_free(ic);
 }
 
@@ -526,6 +528,31 @@ config_load_sink(struct sink_config *s, const struct kf *kf, const char *g,
 	return 0;
 }
 
+/*
+ * The authserv-ids a well-known IMAP provider writes into, and strips
+ * from, incoming mail, by host; NULL when the host is not one of them.
+ * XXX Microsoft 365 and Outlook.com write their Authentication-Results
+ * without an authserv-id (RFC 8601 requires one), so nothing can be
+ * attributed to them: their preset trusts no id, and filters that need
+ * authentication fail there until the operator names an id.
+ */
+static char **
+config_imap_preset_ids(const char *host)
+{
+	static const char *const google[] = { "imap.gmail.com",
+		"imap.googlemail.com", NULL };
+	static const char *const microsoft[] = { "outlook.office365.com",
+		"outlook.office.com", "imap-mail.outlook.com", NULL };
+
+	for (gsize i = 0; microsoft[i] != NULL; i++)
+		if (g_ascii_strcasecmp(host, microsoft[i]) == 0)
+			return g_new0(char *, 1);
+	for (gsize i = 0; google[i] != NULL; i++)
+		if (g_ascii_strcasecmp(host, google[i]) == 0)
+			return g_strsplit("mx.google.com", ";", -1);
+	return NULL;
+}
+
 static int
 config_load_imap(struct config *cfg, const struct kf *kf, const char *g,
     const char *base, GError **error)
@@ -654,6 +681,14 @@ config_load_imap(struct config *cfg, const struct kf *kf, const char *g,
 	kf_get_raw(kf, g, "identifier", &ic->identifier, NULL);
 	if (ic->identifier == NULL && util_is_addr_spec(ic->user))
 		ic->identifier = g_strdup(ic->user);
+	if (kf_has_key(kf, g, "trusted_authserv_id")) {
+		ic->trusted_authserv_id = g_new0(char *, 1);
+		if (kf_get_list(kf, g, "trusted_authserv_id", &ic->trusted_authserv_id,
+		    error) < 0)
+			return -1;
+	} else {
+		ic->trusted_authserv_id = config_imap_preset_ids(ic->host);
+	}
 	return 0;
 }
 
@@ -729,7 +764,9 @@ config_load_group(struct config *cfg, const struct kf *kf, const char *g,
 	if (strcmp(g, "http") == 0)
 		return config_load_http(cfg, kf, base, error);
 	if (strcmp(g, "auth") == 0) {
-		if (kf_check_keys(kf, g, auth_keys, error) < 0)
+		if (kf_check_keys(kf, g, auth_keys, error) < 0 ||
+		    kf_get_bool(kf, g, "mta_strips_forged", &cfg->mta_strips_forged,
+		    error) < 0)
 			return -1;
 		return kf_get_list(kf, g, "trusted_authserv_id",
 		    &cfg->trusted_authserv_id, error);
@@ -834,6 +871,15 @@ config_listen_equal(const GPtrArray *a, const GPtrArray *b)
 }
 
 /* TRUE when two [imap:NAME] groups differ in anything. */
+/* Two NULL-terminated lists (or NULLs) with the same strings in order. */
+static gboolean
+config_strv_equal(char **a, char **b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return g_strv_equal((const char *const *)a, (const char *const *)b);
+}
+
 static gboolean
 config_imap_differs(const struct imap_config *a, const struct imap_config *b)
 {
@@ -851,7 +897,8 @@ config_imap_differs(const struct imap_config *a, const struct imap_config *b)
 	    a->idle_refresh != b->idle_refresh || a->poll_interval != b->poll_interval ||
 	    a->timeout != b->timeout || a->after != b->after ||
 	    g_strcmp0(a->after_folder, b->after_folder) != 0 ||
-	    g_strcmp0(a->identifier, b->identifier) != 0 || a->max_size != b->max_size;
+	    g_strcmp0(a->identifier, b->identifier) != 0 || a->max_size != b->max_size ||
+	    !config_strv_equal(a->trusted_authserv_id, b->trusted_authserv_id);
 }
 
 /* Appends "[group] key" to the list in s. */

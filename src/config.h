@@ -68,6 +68,10 @@ struct imap_config {
 	char *after_folder;    /* IMAP_AFTER_MOVE */
 	char *identifier;
 	guint64 max_size;
+	/* authserv-ids this account's provider writes (and strips from
+	 * incoming mail): the key, else a preset for the host, else NULL
+	 * ([auth]'s apply); may be empty (none trusted) */
+	char **trusted_authserv_id;
 };
 
 struct config {
@@ -104,6 +108,7 @@ struct config {
 		gboolean bind_code_to_task;
 	} http;
 	char **trusted_authserv_id; /* NULL-terminated, never NULL */
+	gboolean mta_strips_forged; /* [auth]: the MTA removes forged A-R */
 	char *filters_dir;
 	gboolean filters_dir_set;   /* given in the file: must exist */
 };

@@ -161,6 +161,18 @@ core_extract(const struct filter *f, const struct message *msg,
 		core_extract_body(f, msg->forwarded, v, link);
 }
 
+/* How many of msg's Authentication-Results may count for this source. */
+static guint
+core_auth_usable(const struct core_options *opt, const struct message *msg,
+    const struct envelope *env)
+{
+	enum auth_where where = env->account != NULL || opt->mta_strips_forged ?
+	    AUTH_ANYWHERE : AUTH_ABOVE_RECEIVED;
+
+	return auth_usable(where, msg->auth_results->len, msg->has_received,
+	    msg->ar_above_received);
+}
+
 void
 core_decide(const struct filter_set *set, const struct core_options *opt,
     const struct message *msg, const struct envelope *env, struct verdict *v)
@@ -181,7 +193,9 @@ core_decide(const struct filter_set *set, const struct core_options *opt,
 		return;
 	}
 	v->filter = g_strdup(f->name);
-	if (!auth_check(msg->auth_results, opt->trusted_authserv_id,
+	if (!auth_check(msg->auth_results, core_auth_usable(opt, msg, env),
+	    env->account != NULL && env->trusted_authserv_id != NULL ?
+	    env->trusted_authserv_id : opt->trusted_authserv_id,
 	    msg->from_domain, f->require_auth, &why)) {
 		v->reason = "auth-fail";
 		v->detail = why;

@@ -23,6 +23,11 @@ struct envelope {
 	const char *rcpt;        /* envelope recipient, or NULL: first To */
 	const char *account;     /* IMAP account name, or NULL */
 	const char *account_identifier; /* the account's identifier, or NULL */
+	/* IMAP: the authserv-ids the account trusts (its provider strips
+	 * forged ones, so they count anywhere in the header), or NULL for
+	 * [auth]'s.  Without an account, [auth]'s count only above the
+	 * topmost Received: unless mta_strips_forged (doc/security.md). */
+	char *const *trusted_authserv_id;
 };
 
 /* What we would POST (SPEC 1.1); NULL optional fields are omitted. */
@@ -35,6 +40,7 @@ struct push_job {
 struct core_options {
 	char *const *trusted_authserv_id; /* NULL-terminated, may be NULL */
 	enum send_mode default_send;      /* [push] send */
+	gboolean mta_strips_forged;       /* [auth]: trusted A-R count anywhere */
 };
 
 struct verdict {
@@ -42,7 +48,7 @@ struct verdict {
 	char *filter;            /* the deciding filter's name, NULL if none */
 	const char *reason;      /* static token: code link text no-match
 	                            no-code short-text auth-fail
-	                            no-identifier */
+	                            no-identifier expired */
 	const char *detail;      /* static human detail, may be NULL */
 	char *code;              /* the extracted code, NULL if none */
 	struct push_job push;    /* filled when forward */

@@ -207,10 +207,12 @@ daemon_imap_msg(struct imap_account *a, const struct imap_msg *m, gpointer data)
 {
 	struct daemon *d = data;
 	const struct imap_config *ic = daemon_imap_config(d, m->account);
-	struct core_options copt = { d->live->trusted_authserv_id, d->live->push.send };
-	struct envelope env = { NULL, m->account, ic != NULL ? ic->identifier : NULL };
+	struct core_options copt = { d->live->trusted_authserv_id, d->live->push.send,
+		d->live->mta_strips_forged };
+	struct envelope env = { NULL, m->account, ic != NULL ? ic->identifier : NULL,
+		ic != NULL ? ic->trusted_authserv_id : NULL };
 	g_autofree char *src = g_strconcat("imap:", m->account, NULL);
-	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC, arrived;
 	struct message *msg = NULL;
 	struct verdict v = { 0 };
 	GError *err = NULL;
@@ -222,13 +224,13 @@ daemon_imap_msg(struct imap_account *a, const struct imap_msg *m, gpointer data)
 		goto done;
 	}
 	core_decide(d->set, &copt, msg, &env, &v);
+	/* The code's age counts from its arrival in the mailbox. */
+	arrived = m->internal_date > 0 && m->internal_date < now ? m->internal_date : now;
+	intake_stale(&v, arrived, now, d->live->push.max_age);
 	if (!v.forward) {
 		intake_log(msg, src, NULL, &v, "dropped", 0);
 	} else {
 		struct intake_job ij;
-		/* The code's age counts from its arrival in the mailbox. */
-		gint64 arrived = m->internal_date > 0 && m->internal_date < now ?
-		    m->internal_date : now;
 
 		intake_job_init(&ij, msg, &v, src, arrived, d->live->push.max_age);
 		queue_lease(d->q, &ij.in, now);

@@ -1,6 +1,9 @@
 /*
  * intake.c - verdict to job, and the decision log line (see intake.h).
  *
+ * A code's age counts from the topmost Received: date (intake_born()), never
+ * from a date later than arrival; a code already past max_age is dropped.
+ *
  * Hostile input: Message-IDs and addresses from mail end up in log lines;
  * they are cut to INTAKE_LABEL_MAX and every byte outside printable ASCII
  * (and blanks, quotes, '=') is replaced, so a header cannot forge fields
@@ -41,6 +44,26 @@ intake_job_init(struct intake_job *j, const struct message *msg,
 	j->in.run_tag = j->run_tag;
 	j->in.created = now;
 	j->in.expires = now + max_age;
+}
+
+gint64
+intake_born(const struct message *msg, gint64 arrival)
+{
+	if (msg->received_date <= 0 || msg->received_date > arrival)
+		return arrival;
+	return msg->received_date;
+}
+
+gboolean
+intake_stale(struct verdict *v, gint64 born, gint64 now, guint max_age)
+{
+	if (!v->forward || born + (gint64)max_age >= now)
+		return FALSE;
+	v->forward = FALSE;
+	v->reason = "expired";
+	v->detail = "older than [push] max_age when it arrived";
+	push_job_clear(&v->push);
+	return TRUE;
 }
 
 void

@@ -261,8 +261,9 @@ session_data(struct session *s)
 {
 	const struct proto_txn *t = proto_txn(s->proto);
 	const struct config *cfg = s->l->env.cfg;
-	struct core_options copt = { cfg->trusted_authserv_id, cfg->push.send };
-	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	struct core_options copt = { cfg->trusted_authserv_id, cfg->push.send,
+	    cfg->mta_strips_forged };
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC, born;
 	GError *err = NULL;
 
 	if (t->too_big) {
@@ -283,15 +284,17 @@ session_data(struct session *s)
 		session_finish_data(s);
 		return;
 	}
+	born = intake_born(s->msg, now);
 	for (guint i = 0; i < t->n_rcpts; i++) {
-		struct envelope env = { t->rcpts[i], NULL, NULL };
+		struct envelope env = { t->rcpts[i], NULL, NULL, NULL };
 		struct verdict v;
 
 		core_decide(s->l->env.set, &copt, s->msg, &env, &v);
+		intake_stale(&v, born, now, cfg->push.max_age);
 		s->rcpt_reasons[i] = v.reason;   /* static */
 		if (v.forward) {
 			struct intake_job ij;
-			intake_job_init(&ij, s->msg, &v, s->sink->name, now,
+			intake_job_init(&ij, s->msg, &v, s->sink->name, born,
 			    cfg->push.max_age);
 			g_array_append_val(s->jobs, ij);
 			g_array_append_val(s->job_rcpt, i);

@@ -112,6 +112,34 @@ main_warn_auth(const struct config *cfg, const struct filter_set *set)
 	}
 }
 
+/*
+ * Warns when a trusted authserv-id meets an LMTP/SMTP listener that other
+ * hosts can reach: whoever connects writes headers above every Received:.
+ */
+static void
+main_warn_exposed(const struct config *cfg)
+{
+	const struct sink_config *sinks[] = { &cfg->lmtp, &cfg->smtp };
+	const char *names[] = { "lmtp", "smtp" };
+
+	if (cfg->trusted_authserv_id[0] == NULL)
+		return;
+	for (gsize s = 0; s < G_N_ELEMENTS(sinks); s++)
+		for (guint i = 0; i < sinks[s]->listen->len; i++) {
+			const struct listen_addr *a = g_ptr_array_index(sinks[s]->listen, i);
+
+			if (a->kind != LISTEN_INET || util_is_loopback_host(a->host))
+				continue;
+			fprintf(stderr, "%s: warning: [auth] trusted_authserv_id is set "
+			    "and [%s] listens on %s, reachable from other hosts: anyone "
+			    "who connects can write a trusted Authentication-Results "
+			    "(listen on loopback or a unix socket, or firewall it to "
+			    "your MTA)\n", cfg->path != NULL ? cfg->path :
+			    "(built-in defaults)", names[s], a->host);
+			return;
+		}
+}
+
 static int
 cmd_check(struct main_opts *o)
 {
@@ -121,6 +149,7 @@ cmd_check(struct main_opts *o)
 	if (main_load(o, &cfg, &set) < 0)
 		return EXIT_CONFIG;
 	main_warn_auth(cfg, set);
+	main_warn_exposed(cfg);
 	printf("%s: ok: %u filter%s%s from %u file%s, %u IMAP account%s, "
 	    "lmtp %u listener%s, smtp %u, http %u, push %s\n",
 	    cfg->path != NULL ? cfg->path : "(built-in defaults)",
@@ -172,13 +201,14 @@ cmd_test(struct main_opts *o, int argc, char **argv)
 	mime_init();
 	copt.trusted_authserv_id = cfg->trusted_authserv_id;
 	copt.default_send = cfg->push.send;
+	copt.mta_strips_forged = cfg->mta_strips_forged;
 	for (int i = 1; i < argc; i++) {
 		const char *file = argv[i];
 		char *data = NULL;
 		gsize len = 0;
 		GError *err = NULL;
 		struct message *msg = NULL;
-		struct envelope env = { o->rcpt, NULL, NULL };
+		struct envelope env = { o->rcpt, NULL, NULL, NULL };
 		struct verdict v;
 
 		if (util_read_file(file, cfg->lmtp.max_size, &data, &len, &err) < 0 ||

@@ -79,8 +79,9 @@ mda_deliver(const struct config *cfg, const struct filter_set *set,
 	GError *err = NULL;
 	struct message *msg = NULL;
 	struct verdict v;
-	struct core_options copt = { cfg->trusted_authserv_id, cfg->push.send };
-	struct envelope env = { rcpt, NULL, NULL };
+	struct core_options copt = { cfg->trusted_authserv_id, cfg->push.send,
+	    cfg->mta_strips_forged };
+	struct envelope env = { rcpt, NULL, NULL, NULL };
 	struct intake_job ij;
 	struct store *st = NULL;
 	g_autofree char *owner = g_strdup_printf("deliver:%d", (int)getpid());
@@ -108,13 +109,15 @@ mda_deliver(const struct config *cfg, const struct filter_set *set,
 	}
 	g_free(data);
 	core_decide(set, &copt, msg, &env, &v);
+	intake_stale(&v, intake_born(msg, now), now, cfg->push.max_age);
 	if (!v.forward) {
 		intake_log(msg, "deliver", rcpt, &v, "dropped", 0);
 		goto out;
 	}
 	if (store_open(cfg->store.path, &st, &err) < 0)
 		goto tempfail;
-	intake_job_init(&ij, msg, &v, "deliver", now, cfg->push.max_age);
+	intake_job_init(&ij, msg, &v, "deliver", intake_born(msg, now),
+	    cfg->push.max_age);
 	ij.in.lease_owner = owner;
 	ij.in.lease_until = now + cfg->push.timeout + QUEUE_LEASE_EXTRA;
 	if (store_commit_jobs(st, &ij.in, 1, &err) < 0) {

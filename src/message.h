@@ -26,6 +26,11 @@ struct message {
 	char *text;            /* the chosen body as text, "" when none */
 	GPtrArray *links;      /* struct link *: links of the HTML part */
 	GPtrArray *auth_results; /* char *: Authentication-Results values, topmost first */
+	gboolean has_received; /* the header has a Received: field */
+	guint ar_above_received; /* auth_results[0..n) stand above the topmost
+	                            Received: (all of them when there is none) */
+	gint64 received_date;  /* date after the last ';' of the topmost
+	                          Received:, Unix seconds; 0 when absent/bad */
 	gint64 date;           /* Date header as Unix seconds, 0 when absent/bad */
 	char digest[65];       /* SHA-256 of the raw bytes, lowercase hex */
 	gboolean text_truncated; /* the body text was cut at MIME_TEXT_MAX */

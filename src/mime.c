@@ -3,7 +3,8 @@
  *
  * This is the only file that includes GMime.  It reads the envelope
  * headers (From, To, Cc, Delivered-To, X-Original-To, Subject, Date,
- * Message-ID, Authentication-Results), hashes the raw bytes, walks the
+ * Message-ID, Authentication-Results, and where the topmost Received:
+ * stands with its date), hashes the raw bytes, walks the
  * MIME tree for the body text (the first non-blank text/plain, else the
  * first text/html through html_to_text()) and converts every charset to
  * UTF-8.  The walk does not enter a message/rfc822 part: the first one
@@ -27,7 +28,7 @@
  * character boundary, text_truncated set), MIME_LIST_MAX entries in each
  * address or header list, MIME_HEADER_MAX bytes per kept header value
  * (the subject decoder reads at most twice that, in words of at most
- * MIME_WORD_MAX bytes).  GMime's own RFC 2047 decoder is quadratic on
+ * MIME_WORD_MAX bytes), MIME_DATE_MAX bytes of a Received: date.  GMime's own RFC 2047 decoder is quadratic on
  * unterminated encoded words; mime_defuse_words() disarms those first
  * (copying the input only then), so no header costs quadratic time.
  * The subject is decoded here, not by GMime, which loses text after a
@@ -52,6 +53,7 @@
 #define MIME_LIST_MAX		256
 #define MIME_HEADER_MAX		(8 * 1024)
 #define MIME_WORD_MAX		1024	/* encoded text of one RFC 2047 word */
+#define MIME_DATE_MAX		256	/* the date of a Received: field */
 
 #define MIME_REPLACEMENT	"\xef\xbf\xbd"	/* U+FFFD in UTF-8 */
 
@@ -833,6 +835,27 @@ mime_collapse(char *s)
 	s[n] = '\0';
 }
 
+/*
+ * Notes the topmost Received: field: which Authentication-Results stand
+ * above it, and its date (after the last ';', RFC 5321 4.4), bounded.
+ */
+static void
+mime_received(struct message *msg, const char *raw)
+{
+	const char *semi = raw != NULL ? strrchr(raw, ';') : NULL;
+	GDateTime *date;
+
+	msg->has_received = TRUE;
+	msg->ar_above_received = msg->auth_results->len;
+	if (semi == NULL || strlen(semi + 1) > MIME_DATE_MAX)
+		return;
+	date = g_mime_utils_header_decode_date(semi + 1);
+	if (date != NULL) {
+		msg->received_date = MAX(g_date_time_to_unix(date), 0);
+		g_date_time_unref(date);
+	}
+}
+
 /* Reads the envelope headers of the top-level message into msg. */
 static void
 mime_headers(struct message *msg, GMimeMessage *message, GMimeParserOptions *opts)
@@ -878,7 +901,10 @@ mime_headers(struct message *msg, GMimeMessage *message, GMimeParserOptions *opt
 		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
 		const char *name = g_mime_header_get_name(h);
 
-		if (g_ascii_strcasecmp(name, "Authentication-Results") == 0) {
+		if (g_ascii_strcasecmp(name, "Received") == 0) {
+			if (!msg->has_received)
+				mime_received(msg, g_mime_header_get_raw_value(h));
+		} else if (g_ascii_strcasecmp(name, "Authentication-Results") == 0) {
 			if (msg->auth_results->len < MIME_LIST_MAX)
 				g_ptr_array_add(msg->auth_results,
 				    mime_unfold(g_mime_header_get_raw_value(h)));
@@ -894,6 +920,8 @@ mime_headers(struct message *msg, GMimeMessage *message, GMimeParserOptions *opt
 			g_free(v);
 		}
 	}
+	if (!msg->has_received)
+		msg->ar_above_received = msg->auth_results->len;
 }
 
 /* Length of an RFC 2047 word start "=?charset?B?" at s (0: none). */

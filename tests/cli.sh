@@ -104,4 +104,126 @@ run "$OTPBRIDGE" -c "$C" test "$T/ok.eml" "$T/nonexistent.eml" "$T/ok.eml"
 is "$rc" 66 "one bad file among good ones still fails the run"
 is "$(printf '%s\n' "$out" | grep -c 'forward filter=acme')" 2 "but every good file is still reported"
 
+# --- Authentication-Results: only the MTA's own counts (doc/security.md) ----
+# The MTA that hands a mail over writes its Authentication-Results above
+# the Received: it adds (Postfix + OpenDKIM do); one below it came with
+# the mail, whatever its authserv-id says.
+mkdir -p "$T/auth.d"
+printf '[bank]\nfrom = @bank\\.example$\nrequire_auth = dkim\ncode = (?<code>\\d{6})\n' \
+    >"$T/auth.d/10-bank.conf"
+printf '[auth]\ntrusted_authserv_id = mx.otp.example.com\n\n[filters]\ndir = auth.d\n' \
+    >"$T/auth.conf"
+printf '[auth]\ntrusted_authserv_id = mx.otp.example.com\nmta_strips_forged = true\n\n[filters]\ndir = auth.d\n' \
+    >"$T/strips.conf"
+RCVD='Received: from mail.bank.example (mail.bank.example [192.0.2.7])
+	by mx.otp.example.com (Postfix) with ESMTPS id 4F1A2B3C
+	for <bot@otp.example.com>; Tue, 25 Nov 2025 10:00:01 +0000'
+AR='Authentication-Results: mx.otp.example.com;
+	dkim=pass header.d=bank.example header.s=s1'
+BODY='From: Bank <alerts@bank.example>
+To: bot@otp.example.com
+Subject: Your sign-in code
+Message-ID: <ar@bank.example>
+
+Your code is 274019.'
+printf '%s\n%s\n%s\n' "$RCVD" "$AR" "$BODY" >"$T/ar-below.eml"
+printf '%s\n%s\n%s\n' "$AR" "$RCVD" "$BODY" >"$T/ar-above.eml"
+printf '%s\n%s\n' "$AR" "$BODY" >"$T/ar-no-received.eml"
+printf '%s\n%s\n%s\n' "$(printf '%s\n' "$AR" | sed 's/mx\.otp\.example\.com;/"mx.otp.example.com";/')" \
+    "$RCVD" "$BODY" >"$T/ar-quoted-id.eml"
+printf '%s\n%s\n%s\n' "$(printf '%s\n' "$AR" | sed 's/header\.s=s1/header.i=@bank.example (unclosed/')" \
+    "$RCVD" "$BODY" >"$T/ar-unbalanced.eml"
+printf '%s\n%s\n%s\n' "$(printf '%s\n' "$AR" | sed 's/header\.d=bank\.example/header.d=evil.example header.i=@bank.example/')" \
+    "$RCVD" "$BODY" >"$T/ar-i-not-d.eml"
+
+run "$OTPBRIDGE" -c "$T/auth.conf" test "$T/ar-below.eml"
+like "$out" 'drop filter=bank reason=auth-fail \(the trusted Authentication-Results does not stand above the topmost Received: \(it came with the mail\)\)$' \
+    "test: a trusted-looking A-R below the MTA's Received: does not authenticate"
+run "$OTPBRIDGE" -c "$T/auth.conf" test "$T/ar-above.eml"
+like "$out" 'forward filter=bank reason=code code=274019' \
+    "test: the same A-R above the MTA's Received: does"
+run "$OTPBRIDGE" -c "$T/auth.conf" test "$T/ar-no-received.eml"
+like "$out" 'drop filter=bank reason=auth-fail' \
+    "test: with no Received: at all, no MTA vouches for the A-R: auth-fail"
+run "$OTPBRIDGE" -c "$T/auth.conf" test "$T/ar-quoted-id.eml"
+like "$out" 'drop filter=bank reason=auth-fail \(no Authentication-Results from a trusted authserv-id\)' \
+    "test: a quoted authserv-id is no one's"
+run "$OTPBRIDGE" -c "$T/auth.conf" test "$T/ar-unbalanced.eml"
+like "$out" 'drop filter=bank reason=auth-fail \(.*unbalanced' \
+    "test: an unbalanced comment fails the trusted header"
+run "$OTPBRIDGE" -c "$T/auth.conf" test "$T/ar-i-not-d.eml"
+like "$out" 'drop filter=bank reason=auth-fail' \
+    "test: header.i of the From domain does not override a header.d of another"
+run "$OTPBRIDGE" -c "$T/strips.conf" test "$T/ar-below.eml"
+like "$out" 'forward filter=bank reason=code code=274019' \
+    "test: mta_strips_forged = true: a trusted A-R counts wherever it stands"
+printf '[auth]\nmta_strips_forged = maybe\n' >"$T/strips-bad.conf"
+run "$OTPBRIDGE" -c "$T/strips-bad.conf" check
+is "$rc" 78 "check: mta_strips_forged must be a boolean"
+like "$err" "^$T/strips-bad.conf:2: " "and says file:line"
+
+# check warns (one line, exit 0) when a trusted authserv-id meets a listener
+# other hosts can reach: whoever connects writes an A-R above every Received:.
+printf '[lmtp]\nlisten = inet:0.0.0.0:2424\nrecipients = @otp\\.example\\.com$\n\n[auth]\ntrusted_authserv_id = mx.otp.example.com\n' \
+    >"$T/exposed.conf"
+run "$OTPBRIDGE" -c "$T/exposed.conf" check
+is "$rc" 0 "check: trusted id + LMTP on 0.0.0.0 still exits 0"
+is "$(printf '%s\n' "$err" | grep -c .)" 1 "check: and writes exactly one line on stderr"
+like "$err" "^$T/exposed.conf: warning: \[auth\] trusted_authserv_id is set and \[lmtp\] listens on 0\.0\.0\.0, reachable from other hosts" \
+    "check: the line names the file, the listener and the risk"
+printf '[smtp]\nlisten = inet:127.0.0.1:2525;inet:[::]:2526\nrecipients = @otp\\.example\\.com$\n\n[auth]\ntrusted_authserv_id = mx.otp.example.com\n' \
+    >"$T/exposed6.conf"
+run "$OTPBRIDGE" -c "$T/exposed6.conf" check
+like "$err" 'warning: .*\[smtp\] listens on \[?::\]?' "check: an SMTP listener on [::] is named too"
+sed '/^\[auth\]/,$d' "$T/exposed.conf" >"$T/exposed-noauth.conf"
+run "$OTPBRIDGE" -c "$T/exposed-noauth.conf" check
+is "$rc/$err" "0/" "check: no trusted id, no warning"
+printf '[lmtp]\nlisten = inet:127.0.0.1:2424;unix:/run/otpbridge/lmtp.sock\n\n[auth]\ntrusted_authserv_id = mx.otp.example.com\n' \
+    >"$T/loopback.conf"
+run "$OTPBRIDGE" -c "$T/loopback.conf" check
+is "$rc/$err" "0/" "check: loopback and unix listeners, no warning"
+
+# --- max_age counts from the MTA's Received: date (SPEC 5) -------------------
+# deliver: a code that sat in a queue for 2 hours (max_age 600) is dropped,
+# one received a minute ago is queued with that as its birth, and a date
+# in the future is clamped to arrival.  No API key: a dry run.
+mkdir -p "$T/fresh"
+printf '[store]\npath = fresh.db\n\n[filters]\ndir = filters.d\n' >"$T/fresh/otpbridge.conf"
+acme_filter "$T/fresh/filters.d"
+# rcvd_mail FILE ID SECONDS-AGO CODE: an Acme mail carrying CODE whose topmost
+# Received: is that old.
+rcvd_mail() {
+	{
+		printf 'Received: from mail.acme.example by mx.otp.example.com (Postfix)\n'
+		printf '\twith ESMTP id %s for <bot@otp.example.com>; %s\n' "$2" \
+		    "$(date -u -R -d "@$(($(date +%s) - $3))")"
+		printf 'From: Acme <codes@acme.example>\nTo: bot@otp.example.com\n'
+		printf 'Subject: Your code\nMessage-ID: <%s@acme.example>\n\nYour code is %s.\n' "$2" "$4"
+	} >"$T/fresh/$1"
+}
+rcvd_mail old.eml old 7200 318207
+rcvd_mail recent.eml recent 60 318208
+rcvd_mail future.eml future -86400 318209
+run sh -c '"$1" -c "$2" deliver <"$3"' sh "$OTPBRIDGE" "$T/fresh/otpbridge.conf" "$T/fresh/old.eml"
+is "$rc" 0 "deliver: a mail received 2 h ago exits 0 (accepted)"
+like "$err" 'result=dropped reason=expired' "deliver: but its code is dropped as expired"
+unlike "$err" 'dry-run' "deliver: and nothing is pushed"
+recent_at=$(($(date +%s) - 60))
+run sh -c '"$1" -c "$2" deliver <"$3"' sh "$OTPBRIDGE" "$T/fresh/otpbridge.conf" "$T/fresh/recent.eml"
+like "$err" 'result=queued' "deliver: a mail received a minute ago is queued"
+like "$err" 'result=dry-run' "deliver: and pushed"
+before=$(date +%s)
+run sh -c '"$1" -c "$2" deliver <"$3"' sh "$OTPBRIDGE" "$T/fresh/otpbridge.conf" "$T/fresh/future.eml"
+after=$(date +%s)
+like "$err" 'result=dry-run' "deliver: a Received: date a day ahead is pushed"
+run "$OTPBRIDGE" -c "$T/fresh/otpbridge.conf" queue list --json
+printf '%s\n' "$out" >"$T/fresh/q.json"
+is "$(pyq "$T/fresh/q.json" 'len(L)')" 2 "queue list: two jobs, none for the expired code"
+created=$(pyq "$T/fresh/q.json" 'L[1]["created"]')
+ok "the recent code's age counts from its Received: date ($created vs $recent_at)" \
+    test "$created" -ge $((recent_at - 2)) -a "$created" -le "$recent_at"
+created=$(pyq "$T/fresh/q.json" 'L[0]["created"]')
+ok "the future date is clamped to arrival ($before <= $created <= $after)" \
+    test "$created" -ge "$before" -a "$created" -le "$after"
+
 done_testing

@@ -721,6 +721,59 @@ like "$n_chk" '^bad 0$' "n: the endpoint accepted every push"
 like "$n_chk" '^jobs ([0-9]+) pushed \1$' "n: one job per pushed message"
 stop "$n_ep"
 
+# --- au: a forged Authentication-Results, and freshness from Received: -----------------------
+# A bank filter needs dkim; [auth] trusts mx.otp.example.com.  The sender
+# wrote a trusted-looking A-R, which arrives below the Received: of the MTA
+# that hands the mail over: not authenticated.  The MTA's own, above its
+# Received:, is.  max_age (600 s) counts from that Received: date: a code
+# that sat two hours in a queue is not pushed.
+ep_start au 0
+au_ep=$ep_pid
+conf au "$ep_port" "[lmtp]" "listen = unix:$T/au/lmtp.sock" "" \
+    "[auth]" "trusted_authserv_id = mx.otp.example.com"
+printf '[bank]\nfrom = @bank\\.example$\nrequire_auth = dkim\ncode = (?<code>\\d{6})\n' \
+    >"$T/au/filters.d/20-bank.conf"
+daemon au
+au_pid=$dpid
+# au_mail FILE ID ORDER AGE CODE: a bank mail with CODE; ORDER "ar-first"
+# puts the A-R above the Received:, else below; AGE: seconds since the
+# Received: date.
+au_mail() {
+	CODES="$CODES $5"
+	_rc="Received: from mail.bank.example (mail.bank.example [192.0.2.7])
+	by mx.otp.example.com (Postfix) with ESMTPS id $2
+	for <bot+$2@otp.example.com>; $(date -u -R -d "@$(($(date +%s) - $4))")"
+	_ar="Authentication-Results: mx.otp.example.com;
+	dkim=pass header.d=bank.example header.s=s1"
+	if [ "$3" = ar-first ]; then _h="$_ar
+$_rc"; else _h="$_rc
+$_ar"; fi
+	printf '%s\nFrom: Bank <alerts@bank.example>\nTo: bot+%s@otp.example.com\nSubject: Sign-in code\nMessage-ID: <%s@bank.example>\n\nYour code is %s.\n' \
+	    "$_h" "$2" "$2" "$5" >"$T/au/$1"
+}
+au_mail forged.eml au1 ar-last 5 602811
+au_mail genuine.eml au2 ar-first 5 602812
+au_mail queued.eml au3 ar-first 7200 602813
+ok "au: the daemon starts (LMTP, [auth] trusted_authserv_id)" wait_for 15 started au
+txn "unix:$T/au/lmtp.sock" LHLO "$T/au/forged.eml" alerts@bank.example bot+au1@otp.example.com
+like "$out" '^S: 250 2\.0\.0 <bot\+au1@otp\.example\.com> Ok: not forwarded \(auth-fail\)$' \
+    "au: a forged A-R below the MTA's Received: is not trusted: 250, not forwarded (auth-fail)"
+txn "unix:$T/au/lmtp.sock" LHLO "$T/au/genuine.eml" alerts@bank.example bot+au2@otp.example.com
+like "$out" '^S: 250 2\.0\.0 <bot\+au2@otp\.example\.com> Ok: queued as [0-9]+$' \
+    "au: the MTA's own A-R above its Received: is: queued"
+ok "au: and pushed" wait_for 15 npush_is au bot+au2@otp.example.com 1
+txn "unix:$T/au/lmtp.sock" LHLO "$T/au/queued.eml" alerts@bank.example bot+au3@otp.example.com
+like "$out" '^S: 250 2\.0\.0 <bot\+au3@otp\.example\.com> Ok: not forwarded \(expired\)$' \
+    "au: a mail received 2 h ago (max_age 600): 250, not forwarded (expired)"
+like "$(cat "$T/au/daemon.err")" 'rcpt=bot\+au1@otp\.example\.com filter=bank result=dropped reason=auth-fail' \
+    "au: the daemon logs the forged one as dropped, auth-fail"
+is "$(qj au '[j["identifier"] for j in L]')" '["bot+au2@otp.example.com"]' \
+    "au: the store holds one job, the genuine one"
+is "$(pyq "$T/au/requests.log" 'sorted(b["totp_identifier"] for b in B)')" \
+    '["bot+au2@otp.example.com"]' "au: the endpoint got the genuine code only"
+stop "$au_pid"
+stop "$au_ep"
+
 # --- i (part 2): the idle session timed out --------------------------------------------------------
 if [ -n "$i_client" ]; then
 	stop "$i_client" 0

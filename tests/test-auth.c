@@ -1,7 +1,9 @@
 /*
  * test-auth.c - auth.c: Authentication-Results (RFC 8601) read only from
- * trusted authserv-ids, topmost trusted header decides, DKIM/SPF/DMARC
- * alignment with the From domain.
+ * trusted authserv-ids written as bare tokens, only where the source lets
+ * them count (above the topmost Received: for mail an MTA hands over),
+ * topmost trusted header decides, unbalanced quotes and comments fail,
+ * DKIM/SPF/DMARC alignment with the From domain (header.d decides).
  */
 #include "autoconfig.h"
 
@@ -159,6 +161,66 @@ static const struct ar_case ar_cases[] = {
 	{ "quoted-semicolon-injection", "github.com", AUTH_DKIM,
 	  { "mx.example.net; spf=pass smtp.mailfrom=\"x; dkim=pass header.d=github.com ; y\"@evil.org;"
 	    " dkim=none" }, FALSE },
+	/* The authserv-id is a bare token: a quoted or commented id, which
+	 * an MTA stripping forged copies of its own id may not recognise,
+	 * is no one's. */
+	{ "quoted-id", "github.com", AUTH_DKIM,
+	  { "\"mx.example.net\"; dkim=pass header.d=github.com" }, FALSE },
+	{ "quoted-id-part", "github.com", AUTH_DKIM,
+	  { "mx.\"example\".net; dkim=pass header.d=github.com" }, FALSE },
+	{ "quoted-id-glued", "github.com", AUTH_DKIM,
+	  { "mx.example.net\"x\"; dkim=pass header.d=github.com" }, FALSE },
+	{ "comment-before-id", "github.com", AUTH_DKIM,
+	  { "(relay) mx.example.net; dkim=pass header.d=github.com" }, FALSE },
+	{ "comment-glued-to-id", "github.com", AUTH_DKIM,
+	  { "mx.example.net(x); dkim=pass header.d=github.com" }, FALSE },
+	{ "id-inside-comment", "github.com", AUTH_DKIM,
+	  { "(mx.example.net); dkim=pass header.d=github.com" }, FALSE },
+	{ "escaped-id", "github.com", AUTH_DKIM,
+	  { "mx.example\\.net; dkim=pass header.d=github.com" }, FALSE },
+	{ "bad-id-above-trusted-pass", "github.com", AUTH_DKIM,
+	  { "\"mx.example.net\"; dkim=fail header.d=github.com",
+	    "mx.example.net; dkim=pass header.d=github.com" }, TRUE },
+	/* Unbalanced quotes and comments fail a trusted header instead of
+	 * being read past. */
+	{ "unbalanced-quote", "github.com", AUTH_DKIM,
+	  { "mx.example.net; dkim=pass header.d=github.com reason=\"unterminated" }, FALSE },
+	{ "unbalanced-quote-in-value", "github.com", AUTH_DKIM,
+	  { "mx.example.net; dkim=pass header.d=\"github.com" }, FALSE },
+	{ "unbalanced-comment", "github.com", AUTH_DKIM,
+	  { "mx.example.net; dkim=pass header.d=github.com (unterminated" }, FALSE },
+	{ "unbalanced-nested-comment", "github.com", AUTH_DKIM,
+	  { "mx.example.net; dkim=pass (a (b) header.d=github.com" }, FALSE },
+	{ "stray-close-paren", "github.com", AUTH_DKIM,
+	  { "mx.example.net; dkim=pass ) header.d=github.com" }, FALSE },
+	{ "trailing-backslash", "github.com", AUTH_DKIM,
+	  { "mx.example.net; dkim=pass header.d=github.com \\" }, FALSE },
+	{ "unbalanced-trusted-decides", "github.com", AUTH_DKIM,
+	  { "mx.example.net; dkim=pass header.d=github.com (x",
+	    "mx.example.net; dkim=pass header.d=github.com" }, FALSE },
+	{ "unbalanced-untrusted-skipped", "github.com", AUTH_DKIM,
+	  { "mx.evil.org; x=\"", "mx.example.net; dkim=pass header.d=github.com" }, TRUE },
+	{ "quote-in-comment-literal", "github.com", AUTH_DKIM,
+	  { "mx.example.net; dkim=pass (it\"s ok) header.d=github.com" }, TRUE },
+	{ "paren-in-quote-literal", "github.com", AUTH_DKIM,
+	  { "mx.example.net; dkim=pass reason=\"a ) b\" header.d=github.com" }, TRUE },
+	/* header.d decides DKIM alignment; a header.i outside header.d fails. */
+	{ "dkim-d-other-i-aligned", "github.com", AUTH_DKIM,
+	  { "mx.example.net; dkim=pass header.d=evil.org header.i=@github.com" }, FALSE },
+	{ "dkim-d-aligned-i-other", "github.com", AUTH_DKIM,
+	  { "mx.example.net; dkim=pass header.d=github.com header.i=@evil.org" }, FALSE },
+	{ "dkim-i-before-d-other", "github.com", AUTH_DKIM,
+	  { "mx.example.net; dkim=pass header.i=@github.com header.d=evil.org" }, FALSE },
+	{ "dkim-i-subdomain-of-d", "github.com", AUTH_DKIM,
+	  { "mx.example.net; dkim=pass header.d=github.com header.i=@mail.github.com" }, TRUE },
+	{ "dkim-i-user-at-d", "github.com", AUTH_DKIM,
+	  { "mx.example.net; dkim=pass header.d=github.com header.i=noreply@github.com" }, TRUE },
+	{ "dkim-i-parent-of-d", "github.com", AUTH_DKIM,
+	  { "mx.example.net; dkim=pass header.d=mail.github.com header.i=@github.com" }, FALSE },
+	{ "dkim-two-d-one-other", "github.com", AUTH_DKIM,
+	  { "mx.example.net; dkim=pass header.d=github.com header.d=evil.org" }, FALSE },
+	{ "dkim-i-only-other", "github.com", AUTH_DKIM,
+	  { "mx.example.net; dkim=pass header.i=@evil.org header.s=x" }, FALSE },
 	/* version after the authserv-id */
 	{ "version-number", "github.com", AUTH_DKIM,
 	  { "mx.example.net 1; dkim=pass header.d=github.com" }, TRUE },
@@ -206,8 +268,8 @@ test_ar(gconstpointer data)
 
 	for (int i = 0; i < MAX_AR && c->ar[i] != NULL; i++)
 		g_ptr_array_add(ar, (gpointer)c->ar[i]);
-	got = auth_check(ar, c->no_trusted ? none_trusted : trusted, c->from_domain,
-	    c->req, &why);
+	got = auth_check(ar, ar->len, c->no_trusted ? none_trusted : trusted,
+	    c->from_domain, c->req, &why);
 	g_assert_cmpint(got, ==, c->want);
 	if (!got) {
 		g_assert_nonnull(why);
@@ -221,13 +283,13 @@ test_ar_nulls(void)
 {
 	const char *why = NULL;
 
-	g_assert_false(auth_check(NULL, trusted, "github.com", AUTH_DKIM, &why));
+	g_assert_false(auth_check(NULL, 0, trusted, "github.com", AUTH_DKIM, &why));
 	g_assert_nonnull(why);
 	why = NULL;
-	g_assert_false(auth_check(NULL, NULL, "github.com", AUTH_DKIM, &why));
+	g_assert_false(auth_check(NULL, 0, NULL, "github.com", AUTH_DKIM, &why));
 	g_assert_nonnull(why);
 	g_assert_nonnull(strstr(why, "trusted"));
-	g_assert_true(auth_check(NULL, NULL, NULL, AUTH_NONE, &why));
+	g_assert_true(auth_check(NULL, 0, NULL, NULL, AUTH_NONE, &why));
 }
 
 /* The explanation distinguishes the failures. */
@@ -238,15 +300,98 @@ test_ar_why(void)
 	const char *why = NULL;
 
 	g_ptr_array_add(ar, (gpointer)"mx.evil.org; dkim=pass header.d=github.com");
-	g_assert_false(auth_check(ar, trusted, "github.com", AUTH_DKIM, &why));
+	g_assert_false(auth_check(ar, ar->len, trusted, "github.com", AUTH_DKIM, &why));
 	g_assert_nonnull(strstr(why, "trusted"));
 	g_ptr_array_add(ar, (gpointer)"mx.example.net; dkim=fail header.d=github.com");
-	g_assert_false(auth_check(ar, trusted, "github.com", AUTH_DKIM, &why));
+	g_assert_false(auth_check(ar, ar->len, trusted, "github.com", AUTH_DKIM, &why));
 	g_assert_nonnull(strstr(why, "dkim"));
-	g_assert_false(auth_check(ar, trusted, "github.com", AUTH_SPF, &why));
+	g_assert_false(auth_check(ar, ar->len, trusted, "github.com", AUTH_SPF, &why));
 	g_assert_nonnull(strstr(why, "spf"));
-	g_assert_false(auth_check(ar, trusted, "github.com", AUTH_DMARC, &why));
+	g_assert_false(auth_check(ar, ar->len, trusted, "github.com", AUTH_DMARC, &why));
 	g_assert_nonnull(strstr(why, "dmarc"));
+}
+
+/* ---- where a trusted header must stand ---------------------------------- */
+
+#define NO_RECEIVED (-1)
+
+struct where_case {
+	const char *name;
+	enum auth_where where;
+	int received;            /* headers above the topmost Received:, or NO_RECEIVED */
+	const char *ar[MAX_AR];  /* topmost first */
+	gboolean want;
+	const char *why;         /* a word of the explanation, when it fails */
+};
+
+static const struct where_case where_cases[] = {
+	/* LMTP/SMTP/deliver/test: the MTA that handed the mail over wrote
+	 * the headers above its own Received:; the rest came with the mail. */
+	{ "forged-below-received", AUTH_ABOVE_RECEIVED, 0,
+	  { "mx.example.net; dkim=pass header.d=github.com" }, FALSE, "above" },
+	{ "genuine-above-received", AUTH_ABOVE_RECEIVED, 1,
+	  { "mx.example.net; dkim=pass header.d=github.com" }, TRUE, NULL },
+	{ "no-received-at-all", AUTH_ABOVE_RECEIVED, NO_RECEIVED,
+	  { "mx.example.net; dkim=pass header.d=github.com" }, FALSE, "above" },
+	{ "genuine-fail-above-forged-pass-below", AUTH_ABOVE_RECEIVED, 1,
+	  { "mx.example.net; dkim=fail header.d=github.com",
+	    "mx.example.net; dkim=pass header.d=github.com" }, FALSE, "dkim" },
+	{ "genuine-pass-above-forged-fail-below", AUTH_ABOVE_RECEIVED, 1,
+	  { "mx.example.net; dkim=pass header.d=github.com",
+	    "mx.example.net; dkim=fail header.d=github.com" }, TRUE, NULL },
+	{ "untrusted-above-forged-trusted-below", AUTH_ABOVE_RECEIVED, 1,
+	  { "mx.other.org; dkim=pass header.d=github.com",
+	    "mx.example.net; dkim=pass header.d=github.com" }, FALSE, "above" },
+	{ "two-above-topmost-decides", AUTH_ABOVE_RECEIVED, 2,
+	  { "mx.example.net; dkim=pass header.d=github.com",
+	    "mx.google.com; dkim=fail header.d=github.com" }, TRUE, NULL },
+	{ "two-above-topmost-fail-decides", AUTH_ABOVE_RECEIVED, 2,
+	  { "mx.example.net; none",
+	    "mx.google.com; dkim=pass header.d=github.com" }, FALSE, "dkim" },
+	{ "forged-quoted-id-above", AUTH_ABOVE_RECEIVED, 1,
+	  { "\"mx.example.net\"; dkim=pass header.d=github.com" }, FALSE, "trusted" },
+	{ "no-headers", AUTH_ABOVE_RECEIVED, 0, { NULL }, FALSE, "trusted" },
+	/* An IMAP provider's own id, or an MTA that strips forged ones:
+	 * anywhere (Gmail's stands below Google's own Received: lines). */
+	{ "provider-below-received", AUTH_ANYWHERE, 0,
+	  { "mx.google.com; dkim=pass header.i=@github.com" }, TRUE, NULL },
+	{ "provider-no-received", AUTH_ANYWHERE, NO_RECEIVED,
+	  { "mx.google.com; dkim=pass header.d=github.com" }, TRUE, NULL },
+	{ "strips-forged-below", AUTH_ANYWHERE, 0,
+	  { "mx.other.org; dkim=fail",
+	    "mx.example.net; dkim=pass header.d=github.com" }, TRUE, NULL },
+};
+
+static void
+test_where(gconstpointer data)
+{
+	const struct where_case *c = data;
+	g_autoptr(GPtrArray) ar = g_ptr_array_new();
+	const char *why = NULL;
+	guint usable;
+	gboolean got;
+
+	for (int i = 0; i < MAX_AR && c->ar[i] != NULL; i++)
+		g_ptr_array_add(ar, (gpointer)c->ar[i]);
+	usable = auth_usable(c->where, ar->len, c->received != NO_RECEIVED,
+	    c->received == NO_RECEIVED ? ar->len : (guint)c->received);
+	got = auth_check(ar, usable, trusted, "github.com", AUTH_DKIM, &why);
+	g_assert_cmpint(got, ==, c->want);
+	if (!got) {
+		g_assert_nonnull(why);
+		g_assert_nonnull(strstr(why, c->why));
+	}
+}
+
+/* auth_usable() counts what may count, never more than there is. */
+static void
+test_usable(void)
+{
+	g_assert_cmpuint(auth_usable(AUTH_ANYWHERE, 3, FALSE, 3), ==, 3);
+	g_assert_cmpuint(auth_usable(AUTH_ANYWHERE, 3, TRUE, 0), ==, 3);
+	g_assert_cmpuint(auth_usable(AUTH_ABOVE_RECEIVED, 3, TRUE, 1), ==, 1);
+	g_assert_cmpuint(auth_usable(AUTH_ABOVE_RECEIVED, 3, FALSE, 3), ==, 0);
+	g_assert_cmpuint(auth_usable(AUTH_ABOVE_RECEIVED, 2, TRUE, 5), ==, 2);
 }
 
 static void
@@ -310,6 +455,11 @@ main(int argc, char **argv)
 	g_test_add_func("/auth/check/nulls", test_ar_nulls);
 	g_test_add_func("/auth/check/why", test_ar_why);
 	g_test_add_func("/auth/names", test_names);
+	for (gsize i = 0; i < G_N_ELEMENTS(where_cases); i++) {
+		g_autofree char *p = g_strdup_printf("/auth/where/%s", where_cases[i].name);
+		g_test_add_data_func(p, &where_cases[i], test_where);
+	}
+	g_test_add_func("/auth/usable", test_usable);
 	for (gsize i = 0; i < G_N_ELEMENTS(align_cases); i++) {
 		g_autofree char *p = g_strdup_printf("/auth/aligned/%zu-%s-%s", i,
 		    align_cases[i].d != NULL ? align_cases[i].d : "null",

@@ -565,6 +565,8 @@ static const struct error_case error_cases[] = {
 	{ "unknown-key-http", "[http]\nsigning_key = x\n", 2, "unknown key 'signing_key' in [http]" },
 	{ "unknown-key-auth", "[auth]\ntrusted_authserv_ids = x\n", 2,
 	  "unknown key 'trusted_authserv_ids' in [auth]" },
+	{ "auth-strips-not-bool", "[auth]\ntrusted_authserv_id = x\nmta_strips_forged = sure\n", 3,
+	  "mta_strips_forged" },
 	{ "unknown-key-filters", "[filters]\ndirectory = x\n", 2,
 	  "unknown key 'directory' in [filters]" },
 	/* [push] */
@@ -853,6 +855,8 @@ static const struct reload_case reload_cases[] = {
 	{ "store-retention", "db/x.db\n", "db/x.db\nretention = 3600\n", "[store] retention" },
 	{ "push-url", "https://x.example/t", "https://y.example/t", "[push] url" },
 	{ "push-timeout", "timeout = 5\n", "timeout = 6\n", "[push] timeout" },
+	{ "imap-trusted-ids", "password_file = work.pass\n",
+	  "password_file = work.pass\ntrusted_authserv_id = mx.google.com\n", "[imap:w]" },
 	{ "push-allow-http", "timeout = 5\n", "timeout = 5\nallow_http = private\n",
 	  "[push] allow_http" },
 	{ "http-request-timeout", "signing_key_file = signing-key\n",
@@ -1139,6 +1143,71 @@ test_imap_max_size_order(void)
 	config_free(&b);
 }
 
+/* ---- which authserv-ids an IMAP account trusts -------------------------- */
+
+struct imap_ids_case {
+	const char *name;
+	const char *group;     /* the [imap:x] lines after the group header */
+	const char *want;      /* the ids joined by ';', "" none, NULL: [auth]'s */
+};
+
+#define IMAP_BASE "user = u\npassword_file = work.pass\n"
+
+static const struct imap_ids_case imap_ids_cases[] = {
+	{ "gmail-preset", "host = imap.gmail.com\n" IMAP_BASE, "mx.google.com" },
+	{ "gmail-preset-case", "host = IMAP.GMail.com\n" IMAP_BASE, "mx.google.com" },
+	{ "googlemail-preset", "host = imap.googlemail.com\n" IMAP_BASE, "mx.google.com" },
+	{ "outlook-preset-trusts-none", "host = outlook.office365.com\n" IMAP_BASE, "" },
+	{ "outlook-com-preset-trusts-none", "host = imap-mail.outlook.com\n" IMAP_BASE, "" },
+	{ "other-host-uses-auth", "host = imap.example.org\n" IMAP_BASE, NULL },
+	{ "lookalike-host-uses-auth", "host = imap.gmail.com.example.org\n" IMAP_BASE, NULL },
+	{ "explicit-wins", "host = imap.gmail.com\n" IMAP_BASE
+	  "trusted_authserv_id = mx.google.com;arc.example\n", "mx.google.com;arc.example" },
+	{ "explicit-other-host", "host = imap.example.org\n" IMAP_BASE
+	  "trusted_authserv_id = mail.example.org\n", "mail.example.org" },
+	{ "explicit-empty-trusts-none", "host = imap.gmail.com\n" IMAP_BASE
+	  "trusted_authserv_id =\n", "" },
+};
+
+static void
+test_imap_ids(gconstpointer data)
+{
+	const struct imap_ids_case *c = data;
+	g_autofree char *text = g_strconcat("[auth]\ntrusted_authserv_id = mx.example.net\n"
+	    "mta_strips_forged = true\n[imap:x]\n", c->group, NULL);
+	struct config *cfg = load_text_ok(text, NULL);
+	struct imap_config *ic;
+
+	if (cfg == NULL || cfg->imap->len != 1)
+		return;
+	g_assert_true(cfg->mta_strips_forged);
+	ic = imap_at(cfg, 0);
+	if (c->want == NULL) {
+		g_assert_null(ic->trusted_authserv_id);
+	} else {
+		g_autofree char *got = NULL;
+
+		g_assert_nonnull(ic->trusted_authserv_id);
+		got = g_strjoinv(";", ic->trusted_authserv_id);
+		g_assert_cmpstr(got, ==, c->want);
+	}
+	config_free(&cfg);
+}
+
+/* mta_strips_forged is off unless the operator says so. */
+static void
+test_strips_default(void)
+{
+	struct config *cfg = load_text_ok("[auth]\ntrusted_authserv_id = mx.example.net\n", NULL);
+
+	if (cfg != NULL)
+		g_assert_false(cfg->mta_strips_forged);
+	config_free(&cfg);
+	cfg = config_defaults();
+	g_assert_false(cfg->mta_strips_forged);
+	config_free(&cfg);
+}
+
 /* ---- config_parse_listen ----------------------------------------------- */
 
 struct listen_case {
@@ -1225,6 +1294,12 @@ main(int argc, char **argv)
 		g_test_add_data_func(p, &reload_cases[i], test_reload);
 	}
 	g_test_add_func("/config/reload/open-sink", test_reload_open_sink);
+	for (gsize i = 0; i < G_N_ELEMENTS(imap_ids_cases); i++) {
+		g_autofree char *p = g_strdup_printf("/config/imap-trusted-ids/%s",
+		    imap_ids_cases[i].name);
+		g_test_add_data_func(p, &imap_ids_cases[i], test_imap_ids);
+	}
+	g_test_add_func("/config/strips-forged-default", test_strips_default);
 	for (gsize i = 0; i < G_N_ELEMENTS(ok_cases); i++) {
 		g_autofree char *p = g_strdup_printf("/config/ok/%s", ok_cases[i].name);
 		g_test_add_data_func(p, &ok_cases[i], test_ok);

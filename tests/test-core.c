@@ -1,6 +1,8 @@
 /*
  * test-core.c - the decision table of doc/core.md section 4: which
- * filter decides, auth failures, send modes, templates, identifiers.
+ * filter decides, auth failures (and which Authentication-Results count
+ * for each source), send modes, templates, identifiers; and the
+ * freshness every source applies after it (intake_born, intake_stale).
  * Messages are built by hand so each row changes one thing.
  */
 #include "autoconfig.h"
@@ -10,6 +12,7 @@
 
 #include "core.h"
 #include "filter.h"
+#include "intake.h"
 #include "json.h"
 #include "message.h"
 
@@ -191,7 +194,71 @@ make_message(const struct row *r)
 		g_free(msg->forwarded->text);
 		msg->forwarded->text = g_strdup(r->fwd_text);
 	}
+	/* As the MTA that hands the mail over writes it: above its Received:. */
+	msg->has_received = TRUE;
+	msg->ar_above_received = msg->auth_results->len;
 	return msg;
+}
+
+/* ---- which Authentication-Results count, per source ------------------- */
+
+#define NO_RECEIVED (-1)
+
+struct src_row {
+	const char *name;
+	const char *ar;          /* one Authentication-Results */
+	int above;               /* A-R above the topmost Received: (0/1), or NO_RECEIVED */
+	const char *account;     /* IMAP account, or NULL: an MTA handed it over */
+	gboolean account_ids;    /* the account trusts only mx.google.com */
+	gboolean empty_ids;      /* the account trusts no id (a Microsoft host) */
+	gboolean strips;         /* [auth] mta_strips_forged */
+	gboolean forward;
+};
+
+static const struct src_row src_rows[] = {
+	{ "mta-above-received", "mx.otp.example.com; dkim=pass header.d=bank.example",
+	  1, NULL, FALSE, FALSE, FALSE, TRUE },
+	{ "mta-forged-below-received", "mx.otp.example.com; dkim=pass header.d=bank.example",
+	  0, NULL, FALSE, FALSE, FALSE, FALSE },
+	{ "mta-no-received", "mx.otp.example.com; dkim=pass header.d=bank.example",
+	  NO_RECEIVED, NULL, FALSE, FALSE, FALSE, FALSE },
+	{ "mta-below-but-strips-forged", "mx.otp.example.com; dkim=pass header.d=bank.example",
+	  0, NULL, FALSE, FALSE, TRUE, TRUE },
+	{ "mta-account-ids-not-used", "mx.google.com; dkim=pass header.d=bank.example",
+	  1, NULL, TRUE, FALSE, FALSE, FALSE },
+	{ "imap-provider-id-below-received", "mx.google.com; dkim=pass header.i=@bank.example",
+	  0, "gmail", TRUE, FALSE, FALSE, TRUE },
+	{ "imap-auth-id-not-the-providers", "mx.otp.example.com; dkim=pass header.d=bank.example",
+	  1, "gmail", TRUE, FALSE, FALSE, FALSE },
+	{ "imap-inherits-auth-anywhere", "mx.otp.example.com; dkim=pass header.d=bank.example",
+	  0, "self", FALSE, FALSE, FALSE, TRUE },
+	{ "imap-trusts-no-id", "mx.otp.example.com; dkim=pass header.d=bank.example",
+	  1, "o365", FALSE, TRUE, FALSE, FALSE },
+};
+
+static void
+test_src_row(gconstpointer data)
+{
+	const struct src_row *r = data;
+	char *trusted[] = { "mx.otp.example.com", NULL };
+	char *google[] = { "mx.google.com", NULL };
+	char *none[] = { NULL };
+	struct core_options opt = { trusted, SEND_AUTO, r->strips };
+	struct envelope env = { NULL, r->account, NULL,
+		r->account_ids ? google : r->empty_ids ? none : NULL };
+	struct row base = { r->name, "alerts@bank.example", "bot@otp.example.com", "Code",
+	    "Code 123456", r->ar, NULL, NULL, SEND_AUTO, FALSE, NULL, NULL, NULL, NULL };
+	struct message *msg = make_message(&base);
+	struct verdict v;
+
+	msg->has_received = r->above != NO_RECEIVED;
+	msg->ar_above_received = r->above == NO_RECEIVED ? 1 : (guint)r->above;
+	core_decide(set, &opt, msg, &env, &v);
+	g_assert_cmpint(v.forward, ==, r->forward);
+	g_assert_cmpstr(v.filter, ==, "spoofable");
+	g_assert_cmpstr(v.reason, ==, r->forward ? "code" : "auth-fail");
+	verdict_clear(&v);
+	message_free(&msg);
 }
 
 static void
@@ -199,8 +266,8 @@ test_row(gconstpointer data)
 {
 	const struct row *r = data;
 	char *trusted[] = { "mx.otp.example.com", NULL };
-	struct core_options opt = { trusted, r->default_send };
-	struct envelope env = { r->rcpt, r->account, NULL };
+	struct core_options opt = { trusted, r->default_send, FALSE };
+	struct envelope env = { r->rcpt, r->account, NULL, NULL };
 	struct message *msg = make_message(r);
 	struct verdict v;
 
@@ -225,8 +292,8 @@ static void
 test_builtin(void)
 {
 	struct filter_set *b = filter_set_builtin();
-	struct core_options opt = { NULL, SEND_AUTO };
-	struct envelope env = { NULL, "work", "Bot@Example.com" };
+	struct core_options opt = { NULL, SEND_AUTO, FALSE };
+	struct envelope env = { NULL, "work", "Bot@Example.com", NULL };
 	struct message *msg = message_new();
 	struct verdict v;
 
@@ -256,8 +323,8 @@ test_text_bound(void)
 {
 	struct row r = rows[9];
 	char *trusted[] = { NULL };
-	struct core_options opt = { trusted, SEND_AUTO };
-	struct envelope env = { NULL, NULL, NULL };
+	struct core_options opt = { trusted, SEND_AUTO, FALSE };
+	struct envelope env = { NULL, NULL, NULL, NULL };
 	GString *big = g_string_new("a");
 	struct message *msg;
 	struct verdict v;
@@ -276,6 +343,77 @@ test_text_bound(void)
 	g_string_free(big, TRUE);
 }
 
+/* ---- freshness: when a code was born, and a code already too old ------- */
+
+struct born_case {
+	const char *name;
+	gint64 received_date;    /* the topmost Received: date, 0: none/unreadable */
+	gint64 arrival;
+	gint64 want;
+};
+
+static const struct born_case born_cases[] = {
+	{ "no-received-date-is-arrival", 0, 1000000, 1000000 },
+	{ "received-date-counts", 400000, 1000000, 400000 },
+	{ "received-date-equal-arrival", 1000000, 1000000, 1000000 },
+	{ "future-date-clamped-to-arrival", 1000001, 1000000, 1000000 },
+	{ "far-future-clamped", G_MAXINT64, 1000000, 1000000 },
+	{ "negative-date-is-arrival", -5, 1000000, 1000000 },
+};
+
+static void
+test_born(gconstpointer data)
+{
+	const struct born_case *c = data;
+	struct message *msg = message_new();
+
+	msg->received_date = c->received_date;
+	g_assert_cmpint(intake_born(msg, c->arrival), ==, c->want);
+	message_free(&msg);
+}
+
+struct stale_case {
+	const char *name;
+	gint64 age;              /* now - born */
+	gboolean forward;        /* the verdict before */
+	gboolean want_stale;
+};
+
+static const struct stale_case stale_cases[] = {
+	{ "fresh", 10, TRUE, FALSE },
+	{ "just-inside-max-age", 599, TRUE, FALSE },
+	{ "exactly-max-age", 600, TRUE, FALSE },
+	{ "one-second-past", 601, TRUE, TRUE },
+	{ "two-hours-in-a-queue", 7200, TRUE, TRUE },
+	{ "not-forwarded-stays-as-is", 7200, FALSE, FALSE },
+};
+
+static void
+test_stale(gconstpointer data)
+{
+	const struct stale_case *c = data;
+	struct verdict v = { 0 };
+	gint64 now = 2000000;
+
+	v.forward = c->forward;
+	v.reason = c->forward ? "code" : "auth-fail";
+	v.code = g_strdup("123456");
+	v.push.identifier = g_strdup("bot@otp.example.com");
+	v.push.content = g_strdup("123456");
+	g_assert_cmpint(intake_stale(&v, now - c->age, now, 600), ==, c->want_stale);
+	if (c->want_stale) {
+		g_assert_false(v.forward);
+		g_assert_cmpstr(v.reason, ==, "expired");
+		g_assert_nonnull(v.detail);
+		g_assert_null(v.push.content);
+		g_assert_null(v.push.identifier);
+	} else {
+		g_assert_cmpint(v.forward, ==, c->forward);
+		g_assert_cmpstr(v.reason, ==, c->forward ? "code" : "auth-fail");
+	}
+	verdict_clear(&v);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -291,6 +429,19 @@ main(int argc, char **argv)
 	if (filter_set_load(tmpdir, TRUE, &set, &err) < 0)
 		g_error("%s", err->message);
 
+	for (gsize i = 0; i < G_N_ELEMENTS(born_cases); i++) {
+		g_autofree char *name = g_strdup_printf("/core/born/%s", born_cases[i].name);
+		g_test_add_data_func(name, &born_cases[i], test_born);
+	}
+	for (gsize i = 0; i < G_N_ELEMENTS(stale_cases); i++) {
+		g_autofree char *name = g_strdup_printf("/core/stale/%s", stale_cases[i].name);
+		g_test_add_data_func(name, &stale_cases[i], test_stale);
+	}
+	for (gsize i = 0; i < G_N_ELEMENTS(src_rows); i++) {
+		g_autofree char *name = g_strdup_printf("/core/auth-source/%s",
+		    src_rows[i].name);
+		g_test_add_data_func(name, &src_rows[i], test_src_row);
+	}
 	for (gsize i = 0; i < G_N_ELEMENTS(rows); i++) {
 		g_autofree char *name = g_strdup_printf("/core/%s", rows[i].name);
 		g_test_add_data_func(name, &rows[i], test_row);

@@ -31,6 +31,9 @@ struct mime_case {
 	const char *fwd_subject;
 	const char *fwd_text;
 	const char *fwd_links;
+	/* "received=0|1 above=N date=UNIX": the topmost Received:, which
+	 * Authentication-Results stand above it, its date; NULL: unchecked */
+	const char *received;
 };
 
 #define HDR "From: sender@example.com\r\nSubject: t\r\n"
@@ -74,6 +77,38 @@ static const struct mime_case mime_cases[] = {
 	    "From: a@b.c\r\n\r\nx\r\n",
 	    .auth_results = "mx.example.com; dkim=pass header.d=github.com; dmarc=pass\n"
 	    "forged.example; dkim=fail" },
+	{ .name = "received-position-and-date",
+	    .input = "Authentication-Results: mx.example.com; dkim=pass header.d=github.com\r\n"
+	    "Received: from a (a [192.0.2.1])\r\n\tby mx.example.com (Postfix) with ESMTP id X;\r\n"
+	    "\tMon, 1 Jan 2024 10:00:00 +0000 (UTC)\r\n"
+	    "Authentication-Results: mx.example.com; dkim=pass header.d=evil.example\r\n"
+	    "Received: from b by c; Tue, 2 Jan 2024 10:00:00 +0000\r\n"
+	    "From: a@b.c\r\n\r\nx\r\n",
+	    .received = "received=1 above=1 date=1704103200" },
+	{ .name = "received-below-all-ar",
+	    .input = "Received: by mx.example.com; Mon, 1 Jan 2024 12:00:00 +0200\r\n"
+	    "Authentication-Results: mx.example.com; dkim=pass header.d=github.com\r\n"
+	    "From: a@b.c\r\n\r\nx\r\n",
+	    .received = "received=1 above=0 date=1704103200" },
+	{ .name = "received-none",
+	    .input = "Authentication-Results: mx.example.com; dkim=pass\r\n"
+	    "Authentication-Results: mx.example.com; spf=pass\r\n"
+	    "From: a@b.c\r\n\r\nx\r\n",
+	    .received = "received=0 above=2 date=0" },
+	{ .name = "received-no-date",
+	    .input = "Received: by mx.example.com with LMTP\r\n"
+	    "Received: from x by y; Mon, 1 Jan 2024 10:00:00 +0000\r\n"
+	    "From: a@b.c\r\n\r\nx\r\n",
+	    .received = "received=1 above=0 date=0" },
+	{ .name = "received-bad-date",
+	    .input = "Received: by mx.example.com; not a date at all\r\n"
+	    "From: a@b.c\r\n\r\nx\r\n",
+	    .received = "received=1 above=0 date=0" },
+	{ .name = "received-semicolon-in-comment-last-wins",
+	    .input = "Received: from x (helo; Mon, 1 Jan 2001 00:00:00 +0000) by y;\r\n"
+	    " Mon, 1 Jan 2024 10:00:00 +0000\r\n"
+	    "From: a@b.c\r\n\r\nx\r\n",
+	    .received = "received=1 above=0 date=1704103200" },
 	{ .name = "message-id-date",
 	    .input = "Message-ID: <Abc.123@mail.example>\r\n"
 	    "Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n\r\nx",
@@ -399,6 +434,13 @@ test_mime_case(gconstpointer data)
 	check_list(m->to, c->to);
 	check_list(m->delivered_to, c->delivered_to);
 	check_list(m->auth_results, c->auth_results);
+	if (c->received != NULL) {
+		g_autofree char *got = g_strdup_printf("received=%d above=%u date=%"
+		    G_GINT64_FORMAT, m->has_received, m->ar_above_received,
+		    m->received_date);
+
+		g_assert_cmpstr(got, ==, c->received);
+	}
 	if (c->links != NULL) {
 		char *got = join_links(m->links);
 

@@ -134,7 +134,7 @@ fuzz_decide(const struct filter_set *set, const struct message *msg,
     const struct envelope *env)
 {
 	static char *const trusted[] = { "mx.example.net", "mx.google.com", NULL };
-	const struct core_options opt = { trusted, SEND_AUTO };
+	const struct core_options opt = { trusted, SEND_AUTO, FALSE };
 	struct verdict v;
 	char *line;
 
@@ -192,8 +192,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return -1;       /* keep it out of the corpus */
 
 	if (mime_parse((const char *)data, size, &msg, &err) == 0) {
-		const struct envelope env_rcpt = { "bot+task-7@otp.example.com", NULL, NULL };
-		const struct envelope env_imap = { NULL, "work", NULL };
+		const struct envelope env_rcpt = { "bot+task-7@otp.example.com", NULL, NULL,
+			NULL };
+		const struct envelope env_imap = { NULL, "work", NULL, NULL };
 
 		if (msg == NULL || msg->subject == NULL || msg->text == NULL ||
 		    !g_utf8_validate(msg->subject, -1, NULL) ||

@@ -92,10 +92,11 @@ def mail(num, name, from_name, from_addr, subject, text, charset="utf-8", cte="q
         fn = '"%s"' % fn if any(c in fn for c in ",.()") else fn
     hdr = ("Return-Path: <bounce-%s@%s>\r\n" % (h[:8], dom) +
            "Delivered-To: %s\r\n" % to +
-           "Received: from mta%d.%s (mta%d.%s [198.51.100.%d])\r\n\tby mx.otp.example.com (Postfix) with ESMTPS id %s\r\n\tfor <%s>; %s\r\n"
-           % (num % 9 + 1, dom, num % 9 + 1, dom, num % 200 + 20, h[8:19].upper(), to, date) +
+           # The MTA's own verdict above its Received:, where OpenDKIM puts it.
            "Authentication-Results: mx.otp.example.com;\r\n\tdkim=pass header.d=%s header.s=s1 header.b=%s;\r\n\tspf=pass smtp.mailfrom=%s;\r\n\tdmarc=pass header.from=%s\r\n"
            % (dom, h[20:28], dom, dom) +
+           "Received: from mta%d.%s (mta%d.%s [198.51.100.%d])\r\n\tby mx.otp.example.com (Postfix) with ESMTPS id %s\r\n\tfor <%s>; %s\r\n"
+           % (num % 9 + 1, dom, num % 9 + 1, dom, num % 200 + 20, h[8:19].upper(), to, date) +
            "Date: %s\r\n" % date +
            "From: %s <%s>\r\n" % (fn, from_addr) +
            "To: %s\r\n" % to +
