@@ -556,6 +556,34 @@ mime_walk(GMimeObject *obj, guint depth, struct mime_walk *w)
 }
 
 /*
+ * TRUE when obj or a part under it (message/rfc822 parts not entered) is
+ * text/calendar or application/ics, inline or attached: an invitation.
+ * Counts the parts it looks at in *parts, bounded like the body's walk.
+ */
+static gboolean
+mime_has_calendar(GMimeObject *obj, guint depth, guint *parts)
+{
+	GMimeContentType *ct;
+
+	if (obj == NULL || depth > MIME_DEPTH_MAX || ++*parts > MIME_PARTS_MAX ||
+	    GMIME_IS_MESSAGE_PART(obj))
+		return FALSE;
+	if (GMIME_IS_MULTIPART(obj)) {
+		GMimeMultipart *mp = GMIME_MULTIPART(obj);
+		int count = g_mime_multipart_get_count(mp);
+
+		for (int i = 0; i < count; i++) {
+			if (mime_has_calendar(g_mime_multipart_get_part(mp, i), depth + 1, parts))
+				return TRUE;
+		}
+		return FALSE;
+	}
+	ct = g_mime_object_get_content_type(obj);
+	return ct != NULL && (g_mime_content_type_is_type(ct, "text", "calendar") ||
+	    g_mime_content_type_is_type(ct, "application", "ics"));
+}
+
+/*
  * Fills msg->text (and msg->links) from the MIME tree of message; returns
  * the first message/rfc822 part found (not owned), or NULL.  *parts counts
  * the parts walked, across calls.
@@ -566,6 +594,12 @@ mime_body(struct message *msg, GMimeMessage *message, guint *parts)
 	struct mime_walk w = { NULL, FALSE, NULL, NULL, *parts };
 
 	mime_walk(g_mime_message_get_mime_part(message), 0, &w);
+	{
+		guint seen = 0;
+
+		msg->calendar = mime_has_calendar(g_mime_message_get_mime_part(message),
+		    0, &seen);
+	}
 	*parts = w.parts;
 	if (w.text == NULL && w.html != NULL) {
 		gboolean cut = FALSE;
