@@ -135,6 +135,11 @@ core_extract_body(const struct filter *f, const struct message *msg,
 		}
 		return;
 	}
+	/* A meeting invitation (a text/calendar part) carries a passcode and
+	 * a meeting ID, never a sign-in code or link (doc/core.md section 3):
+	 * the built-in detector takes nothing from it. */
+	if (msg->calendar)
+		return;
 	{
 		struct detection d = { DETECT_NONE, NULL };
 
@@ -211,6 +216,11 @@ core_decide(const struct filter_set *set, const struct core_options *opt,
 	} else if (link != NULL && f->code == NULL) {
 		v->reason = "link";
 		v->push.content = g_steal_pointer(&link);
+	} else if (send == SEND_AUTO && msg->calendar && f->code == NULL) {
+		/* its text would hand the meeting's passcode to Skyvern's parser */
+		v->reason = "no-code";
+		v->detail = "a meeting invitation (text/calendar part)";
+		return;
 	} else if (send != SEND_CODE) {
 		v->reason = "text";
 		v->push.content = core_text_content(msg);

@@ -75,6 +75,7 @@
 #include <string.h>
 
 #include "detect.h"
+#define LEXICON_SHORT_FLAGS   /* K_OTP for LEXICON_OTP, ... */
 #include "lexicon.h"
 #include "message.h"
 
@@ -89,26 +90,6 @@
 #define DETECT_EARLY_BYTES 2048
 #define DETECT_KW_BUCKETS  (36 + 64)   /* a-z, 0-9, then UTF-8 lead bytes */
 
-/* The lexicon's flags, short (lexicon.h says what each means). */
-#define K_OTP     LEXICON_OTP
-#define K_CODE    LEXICON_CODE
-#define K_WEAK    LEXICON_WEAK
-#define K_NEG     LEXICON_NEG
-#define K_LABEL   LEXICON_LABEL
-#define K_PHONE   LEXICON_PHONE
-#define K_POST    LEXICON_POST
-#define K_CUR     LEXICON_CUR
-#define K_NUMW    LEXICON_NUMW
-#define K_COP     LEXICON_COP
-#define K_FUNC    LEXICON_FUNC
-#define K_LINK    LEXICON_LINK
-#define K_LINKNEG LEXICON_LINKNEG
-#define K_PROMO   LEXICON_PROMO
-#define K_PFX     LEXICON_PFX
-#define K_NEGD    LEXICON_NEGD
-#define K_CONJ    LEXICON_CONJ
-#define K_MEET    LEXICON_MEET
-#define K_TXN     LEXICON_TXN
 
 #define K_KW    (K_OTP | K_CODE | K_WEAK)
 #define K_DECOY (K_NEG | K_LABEL | K_PHONE | K_POST | K_CUR | K_NEGD)

@@ -17,26 +17,9 @@
  */
 #include "autoconfig.h"
 
+#define LEXICON_SHORT_FLAGS
 #include "lexicon.h"
 
-#define K_OTP     LEXICON_OTP
-#define K_CODE    LEXICON_CODE
-#define K_WEAK    LEXICON_WEAK
-#define K_NEG     LEXICON_NEG
-#define K_LABEL   LEXICON_LABEL
-#define K_PHONE   LEXICON_PHONE
-#define K_POST    LEXICON_POST
-#define K_CUR     LEXICON_CUR
-#define K_NUMW    LEXICON_NUMW
-#define K_COP     LEXICON_COP
-#define K_FUNC    LEXICON_FUNC
-#define K_LINK    LEXICON_LINK
-#define K_LINKNEG LEXICON_LINKNEG
-#define K_PROMO   LEXICON_PROMO
-#define K_PFX     LEXICON_PFX
-#define K_CONJ    LEXICON_CONJ
-#define K_MEET    LEXICON_MEET
-#define K_TXN     LEXICON_TXN
 
 #define KW(w, f)     { w, sizeof(w) - 1, f, NULL }
 #define KWN(w, f, n) { w, sizeof(w) - 1, f, n }

@@ -39,6 +39,31 @@ struct lexicon_entry {
 	const char *need;  /* "in|on": counts only before one of these (folded) words */
 };
 
+/* Short names for the flags, for the two files whose tables and rules
+ * use them densely (lexicon.c, detect.c): they define LEXICON_SHORT_FLAGS
+ * before including this header. */
+#ifdef LEXICON_SHORT_FLAGS
+#define K_OTP     LEXICON_OTP
+#define K_CODE    LEXICON_CODE
+#define K_WEAK    LEXICON_WEAK
+#define K_NEG     LEXICON_NEG
+#define K_LABEL   LEXICON_LABEL
+#define K_PHONE   LEXICON_PHONE
+#define K_POST    LEXICON_POST
+#define K_CUR     LEXICON_CUR
+#define K_NUMW    LEXICON_NUMW
+#define K_COP     LEXICON_COP
+#define K_FUNC    LEXICON_FUNC
+#define K_LINK    LEXICON_LINK
+#define K_LINKNEG LEXICON_LINKNEG
+#define K_PROMO   LEXICON_PROMO
+#define K_PFX     LEXICON_PFX
+#define K_NEGD    LEXICON_NEGD
+#define K_CONJ    LEXICON_CONJ
+#define K_MEET    LEXICON_MEET
+#define K_TXN     LEXICON_TXN
+#endif
+
 #define LEXICON_WORDS_MAX   1024
 #define LEXICON_PHRASES_MAX 256
 

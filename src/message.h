@@ -34,6 +34,9 @@ struct message {
 	gint64 date;           /* Date header as Unix seconds, 0 when absent/bad */
 	char digest[65];       /* SHA-256 of the raw bytes, lowercase hex */
 	gboolean text_truncated; /* the body text was cut at MIME_TEXT_MAX */
+	/* a text/calendar (or application/ics) part anywhere in the message:
+	 * a meeting invitation, whose passcode and ID are not sign-in codes */
+	gboolean calendar;
 	/*
 	 * The first attached message/rfc822 (a mail forwarded as an
 	 * attachment): its subject, text and links only, read when the

@@ -556,6 +556,34 @@ mime_walk(GMimeObject *obj, guint depth, struct mime_walk *w)
 }
 
 /*
+ * TRUE when obj or a part under it (message/rfc822 parts not entered) is
+ * text/calendar or application/ics, inline or attached: an invitation.
+ * Counts the parts it looks at in *parts, bounded like the body's walk.
+ */
+static gboolean
+mime_has_calendar(GMimeObject *obj, guint depth, guint *parts)
+{
+	GMimeContentType *ct;
+
+	if (obj == NULL || depth > MIME_DEPTH_MAX || ++*parts > MIME_PARTS_MAX ||
+	    GMIME_IS_MESSAGE_PART(obj))
+		return FALSE;
+	if (GMIME_IS_MULTIPART(obj)) {
+		GMimeMultipart *mp = GMIME_MULTIPART(obj);
+		int count = g_mime_multipart_get_count(mp);
+
+		for (int i = 0; i < count; i++) {
+			if (mime_has_calendar(g_mime_multipart_get_part(mp, i), depth + 1, parts))
+				return TRUE;
+		}
+		return FALSE;
+	}
+	ct = g_mime_object_get_content_type(obj);
+	return ct != NULL && (g_mime_content_type_is_type(ct, "text", "calendar") ||
+	    g_mime_content_type_is_type(ct, "application", "ics"));
+}
+
+/*
  * Fills msg->text (and msg->links) from the MIME tree of message; returns
  * the first message/rfc822 part found (not owned), or NULL.  *parts counts
  * the parts walked, across calls.
@@ -566,6 +594,12 @@ mime_body(struct message *msg, GMimeMessage *message, guint *parts)
 	struct mime_walk w = { NULL, FALSE, NULL, NULL, *parts };
 
 	mime_walk(g_mime_message_get_mime_part(message), 0, &w);
+	{
+		guint seen = 0;
+
+		msg->calendar = mime_has_calendar(g_mime_message_get_mime_part(message),
+		    0, &seen);
+	}
 	*parts = w.parts;
 	if (w.text == NULL && w.html != NULL) {
 		gboolean cut = FALSE;
@@ -856,13 +890,31 @@ mime_received(struct message *msg, const char *raw)
 	}
 }
 
+/* Sets msg->subject from the Subject header of hl: decoded by us (see
+ * mime_decode_text), blanks collapsed, cut at MIME_HEADER_MAX bytes. */
+static void
+mime_subject(struct message *msg, GMimeHeaderList *hl)
+{
+	GMimeHeader *sh = g_mime_header_list_get_header(hl, "Subject");
+	const char *s;
+	char *subject;
+
+	if (sh == NULL || (s = g_mime_header_get_raw_value(sh)) == NULL)
+		return;
+	subject = mime_decode_text(s);
+	mime_collapse(subject);
+	if (strlen(subject) > MIME_HEADER_MAX)
+		subject[mime_utf8_cut(subject, strlen(subject), MIME_HEADER_MAX)] = '\0';
+	g_free(msg->subject);
+	msg->subject = subject;
+}
+
 /* Reads the envelope headers of the top-level message into msg. */
 static void
 mime_headers(struct message *msg, GMimeMessage *message, GMimeParserOptions *opts)
 {
 	GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(message));
 	GPtrArray *from = g_ptr_array_new_with_free_func(g_free);
-	GMimeHeader *sh;
 	const char *s;
 	GDateTime *date;
 	int count;
@@ -880,16 +932,7 @@ mime_headers(struct message *msg, GMimeMessage *message, GMimeParserOptions *opt
 	mime_addr_list(g_mime_message_get_to(message), msg->to, 0);
 	mime_addr_list(g_mime_message_get_cc(message), msg->to, 0);
 
-	sh = g_mime_header_list_get_header(hl, "Subject");
-	if (sh != NULL && (s = g_mime_header_get_raw_value(sh)) != NULL) {
-		char *subject = mime_decode_text(s);
-
-		mime_collapse(subject);
-		if (strlen(subject) > MIME_HEADER_MAX)
-			subject[mime_utf8_cut(subject, strlen(subject), MIME_HEADER_MAX)] = '\0';
-		g_free(msg->subject);
-		msg->subject = subject;
-	}
+	mime_subject(msg, hl);
 	s = g_mime_message_get_message_id(message);
 	if (s != NULL && *s != '\0' && strlen(s) <= MIME_HEADER_MAX)
 		msg->message_id = g_utf8_make_valid(s, -1);
@@ -1024,24 +1067,12 @@ mime_forwarded(struct message *msg, GMimeMessagePart *part, guint *parts)
 {
 	GMimeMessage *inner = g_mime_message_part_get_message(part);
 	struct message *fwd;
-	GMimeHeader *sh;
-	const char *s;
 
 	if (inner == NULL)
 		return;
 	fwd = message_new();
 	(void)mime_body(fwd, inner, parts);
-	sh = g_mime_header_list_get_header(
-	    g_mime_object_get_header_list(GMIME_OBJECT(inner)), "Subject");
-	if (sh != NULL && (s = g_mime_header_get_raw_value(sh)) != NULL) {
-		char *subject = mime_decode_text(s);
-
-		mime_collapse(subject);
-		if (strlen(subject) > MIME_HEADER_MAX)
-			subject[mime_utf8_cut(subject, strlen(subject), MIME_HEADER_MAX)] = '\0';
-		g_free(fwd->subject);
-		fwd->subject = subject;
-	}
+	mime_subject(fwd, g_mime_object_get_header_list(GMIME_OBJECT(inner)));
 	msg->forwarded = fwd;
 }
 

@@ -74,6 +74,7 @@ struct row {
 	const char *push;        /* exact JSON body, or NULL */
 	/* a forwarded message (msg->forwarded) when fwd_text is not NULL */
 	const char *fwd_subject, *fwd_text;
+	gboolean calendar;       /* msg->calendar: a text/calendar part */
 };
 
 static const struct row rows[] = {
@@ -145,6 +146,24 @@ static const struct row rows[] = {
 	 * A forwarded message (attached message/rfc822) is read only when the
 	 * message's own body has no code, with its own subject.
 	 */
+	/*
+	 * A text/calendar part makes the mail a meeting invitation: the
+	 * built-in detector takes no code from it, even beside "passcode";
+	 * a filter's own pattern still does (the operator asked for it).
+	 */
+	{ "calendar-passcode-not-a-code", "info@default.example", "bot@otp.example.com",
+	  "Weekly sync", "Join Zoom Meeting\nPasscode: 738291", NULL, NULL, NULL, SEND_CODE,
+	  FALSE, "default-send", "no-code", NULL, NULL, NULL, NULL, TRUE },
+	{ "calendar-no-text-fallback", "info@default.example", "bot@otp.example.com",
+	  "Sync", "Your one-time passcode is 738291 for the call", NULL, NULL, NULL, SEND_AUTO,
+	  FALSE, "default-send", "no-code", NULL, NULL, NULL, NULL, TRUE },
+	{ "calendar-send-text-is-the-operators-choice", "info@default.example",
+	  "bot@otp.example.com", "Sync", "Your one-time passcode is 738291 for the call",
+	  NULL, NULL, NULL, SEND_TEXT, TRUE, "default-send", "text", NULL, NULL, NULL, NULL,
+	  TRUE },
+	{ "calendar-custom-pattern-still-applies", "codes@acme.example", "bot@otp.example.com",
+	  "x", "PIN: 4242", NULL, NULL, NULL, SEND_AUTO, TRUE, "custom", "code", "4242",
+	  NULL, NULL, NULL, TRUE },
 	{ "fwd-read-when-body-has-none", "info@default.example", "bot@otp.example.com", "Fwd: see below",
 	  "see below", NULL, NULL, NULL, SEND_CODE, TRUE, "default-send", "code", "551730",
 	  "{\"totp_identifier\":\"bot@otp.example.com\",\"content\":\"551730\",\"source\":\"email\"}",
@@ -187,6 +206,7 @@ make_message(const struct row *r)
 	msg->text = g_strdup(r->text);
 	if (r->ar != NULL)
 		g_ptr_array_add(msg->auth_results, g_strdup(r->ar));
+	msg->calendar = r->calendar;
 	if (r->fwd_text != NULL) {
 		msg->forwarded = message_new();
 		g_free(msg->forwarded->subject);

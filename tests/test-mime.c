@@ -34,6 +34,9 @@ struct mime_case {
 	/* "received=0|1 above=N date=UNIX": the topmost Received:, which
 	 * Authentication-Results stand above it, its date; NULL: unchecked */
 	const char *received;
+	/* "0" or "1": msg->calendar (a text/calendar or application/ics
+	 * part); NULL: unchecked */
+	const char *calendar;
 };
 
 #define HDR "From: sender@example.com\r\nSubject: t\r\n"
@@ -270,6 +273,46 @@ static const struct mime_case mime_cases[] = {
 	 * message/rfc822 is read apart (its own body, none of its attachments
 	 * or forwarded messages), for core.c to read when the outer has no code.
 	 */
+	/*
+	 * A meeting invitation: a text/calendar part beside the text (as
+	 * Google Calendar and Outlook send it), or an .ics attachment, or
+	 * application/ics; one inside a forwarded message is that message's.
+	 */
+	{ .name = "calendar-alternative",
+	    .input = HDR "Content-Type: multipart/alternative; boundary=b\r\n\r\n"
+	    "--b\r\nContent-Type: text/plain\r\n\r\nJoin: passcode 738291\r\n"
+	    "--b\r\nContent-Type: text/calendar; method=REQUEST\r\n\r\n"
+	    "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n--b--\r\n",
+	    .text = "Join: passcode 738291", .calendar = "1" },
+	{ .name = "calendar-ics-attachment",
+	    .input = HDR "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+	    "--b\r\nContent-Type: text/plain\r\n\r\nSee the invite.\r\n"
+	    "--b\r\nContent-Type: application/ics; name=invite.ics\r\n"
+	    "Content-Disposition: attachment; filename=invite.ics\r\n\r\n"
+	    "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n--b--\r\n",
+	    .text = "See the invite.", .calendar = "1" },
+	{ .name = "calendar-nested-after-the-text",
+	    .input = HDR "Content-Type: multipart/mixed; boundary=o\r\n\r\n"
+	    "--o\r\nContent-Type: multipart/alternative; boundary=i\r\n\r\n"
+	    "--i\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+	    "--i\r\nContent-Type: text/html\r\n\r\n<p>hello</p>\r\n--i--\r\n"
+	    "--o\r\nContent-Type: text/calendar\r\n\r\nBEGIN:VCALENDAR\r\n--o--\r\n",
+	    .text = "hello", .calendar = "1" },
+	{ .name = "calendar-none",
+	    .input = HDR "Content-Type: multipart/alternative; boundary=b\r\n\r\n"
+	    "--b\r\nContent-Type: text/plain\r\n\r\nYour code is 738291\r\n"
+	    "--b\r\nContent-Type: text/html\r\n\r\n<p>x</p>\r\n--b--\r\n",
+	    .calendar = "0" },
+	{ .name = "calendar-only-in-forwarded",
+	    .input = HDR "Content-Type: multipart/mixed; boundary=out\r\n\r\n"
+	    "--out\r\nContent-Type: text/plain\r\n\r\nsee below\r\n"
+	    "--out\r\nContent-Type: message/rfc822\r\n\r\n"
+	    "From: inner@example.com\r\nSubject: inner\r\n"
+	    "Content-Type: multipart/alternative; boundary=in\r\n\r\n"
+	    "--in\r\nContent-Type: text/plain\r\n\r\ninner\r\n"
+	    "--in\r\nContent-Type: text/calendar\r\n\r\nBEGIN:VCALENDAR\r\n--in--\r\n"
+	    "--out--\r\n",
+	    .text = "see below", .fwd_text = "inner", .calendar = "0" },
 	{ .name = "forwarded-rfc822",
 	    .input = HDR "Content-Type: multipart/mixed; boundary=out\r\n\r\n"
 	    "--out\r\nContent-Type: message/rfc822\r\n\r\n"
@@ -434,6 +477,8 @@ test_mime_case(gconstpointer data)
 	check_list(m->to, c->to);
 	check_list(m->delivered_to, c->delivered_to);
 	check_list(m->auth_results, c->auth_results);
+	if (c->calendar != NULL)
+		g_assert_cmpint(m->calendar, ==, *c->calendar == '1');
 	if (c->received != NULL) {
 		g_autofree char *got = g_strdup_printf("received=%d above=%u date=%"
 		    G_GINT64_FORMAT, m->has_received, m->ar_above_received,
