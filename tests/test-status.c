@@ -147,15 +147,21 @@ fill_store(const char *path)
 {
 	g_autoptr(GError) err = NULL;
 	struct store *st = NULL;
+	/* designated: struct job_in may grow */
 	struct job_in j[3] = {
-		{ "<1@x>", "bot@otp.example.com", "lmtp", "acme",
-		  "{\"content\":\"" CODE_A "\"}", CODE_A, T0, T0 + 600, NULL, 0, 0, FALSE },
-		{ "<2@x>", "other@otp.example.com", "imap:work", "acme",
-		  "{\"content\":\"" CODE_B "\"}", CODE_B, T0 + 1, T0 + 601, NULL, 0, 0, FALSE },
-		{ "<3@x>", "bot@otp.example.com", "smtp", "github",
-		  "{\"content\":\"" CODE_B "\"}", CODE_B, T0 + 2, T0 + 602, NULL, 0, 0, FALSE },
+		{ .dedup_key = "<1@x>", .identifier = "bot@otp.example.com",
+		  .source = "lmtp", .filter = "acme",
+		  .body = "{\"content\":\"" CODE_A "\"}", .code = CODE_A,
+		  .created = T0, .expires = T0 + 600 },
+		{ .dedup_key = "<2@x>", .identifier = "other@otp.example.com",
+		  .source = "imap:work", .filter = "acme",
+		  .body = "{\"content\":\"" CODE_B "\"}", .code = CODE_B,
+		  .created = T0 + 1, .expires = T0 + 601 },
+		{ .dedup_key = "<3@x>", .identifier = "bot@otp.example.com",
+		  .source = "smtp", .filter = "github",
+		  .body = "{\"content\":\"" CODE_B "\"}", .code = CODE_B,
+		  .created = T0 + 2, .expires = T0 + 602 },
 	};
-
 	g_assert_cmpint(store_open(path, &st, &err), ==, 0);
 	g_assert_cmpint(store_commit_jobs(st, j, 3, &err), ==, 0);
 	g_assert_cmpint(store_job_delivered(st, j[0].id, T0 + 10, 200,
