@@ -17,6 +17,7 @@ mkdir -p "$T/a"
 ep_start a 0 "200,400"
 [ -n "$ep_port" ] || bail "the endpoint did not start"
 printf '%s\n' "$KEY" >"$T/a/key"
+chmod 600 "$T/a/key"
 acme_filter "$T/a/f"
 DB=$T/a/db/otpbridge.db
 cat >"$T/a/otpbridge.conf" <<EOC

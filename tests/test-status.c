@@ -276,11 +276,15 @@ test_report(void)
 	g_autofree char *cs = NULL;
 	struct config *cfg = NULL;
 	struct status_report r;
+	g_autofree char *pass = g_build_filename(dir, "pass", NULL);
 
+	/* a secret file readable by others may be refused: 0600 */
+	g_assert_true(g_file_set_contents(pass, "secret\n", -1, NULL));
+	g_assert_cmpint(g_chmod(pass, 0600), ==, 0);
 	cs = g_strdup_printf("[push]\nurl = https://user:pw@api.example.com:8443/v1/totp?k=s\n"
 	    "[store]\npath = %s/otpbridge.db\n[lmtp]\nlisten = inet:127.0.0.1:2424\n"
-	    "[imap:work]\nhost = imap.example.com\nuser = bot\npassword_file = /dev/null\n",
-	    dir);
+	    "[imap:work]\nhost = imap.example.com\nuser = bot\npassword_file = %s\n",
+	    dir, pass);
 	g_assert_true(g_file_set_contents(conf, cs, -1, NULL));
 	g_assert_cmpint(config_load(conf, TRUE, &cfg, &err), ==, 0);
 	g_assert_no_error(err);
