@@ -1,7 +1,7 @@
 /*
  * daemon.c - `otpbridge run`: opens the store, starts the push runner and
- * the LMTP/SMTP sink, the HTTP side (pull, /metrics, /healthz) and one
- * IMAP thread per account; one GLib main loop for everything else
+ * the LMTP/SMTP sink, the HTTP side (pull, /metrics, /healthz, /status)
+ * and one IMAP thread per account; one GLib main loop for everything else
  * (STYLE: one process, one event loop).  IMAP threads only fetch: each
  * message is decided and committed here, and only then told to the
  * thread, which marks, moves or deletes it.
