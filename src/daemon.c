@@ -1,7 +1,7 @@
 /*
  * daemon.c - `otpbridge run`: opens the store, starts the push runner and
- * the LMTP/SMTP sink, the HTTP side (pull, /metrics, /healthz) and one
- * IMAP thread per account; one GLib main loop for everything else
+ * the LMTP/SMTP sink, the HTTP side (pull, /metrics, /healthz, /status)
+ * and one IMAP thread per account; one GLib main loop for everything else
  * (STYLE: one process, one event loop).  IMAP threads only fetch: each
  * message is decided and committed here, and only then told to the
  * thread, which marks, moves or deletes it.
@@ -37,11 +37,13 @@
 #include "http.h"
 #include "imap.h"
 #include "intake.h"
+#include "json.h"
 #include "lmtp.h"
 #include "metrics.h"
 #include "mime.h"
 #include "push.h"
 #include "queue.h"
+#include "status.h"
 #include "store.h"
 #include "util.h"
 
@@ -341,6 +343,38 @@ daemon_health(gpointer data)
 	return g_string_free(why, FALSE);
 }
 
+/* GET /status for `otpbridge status`: what only the running daemon
+ * knows (its IMAP connections), as JSON.  No code, no secret. */
+static char *
+daemon_status(gpointer data)
+{
+	struct daemon *d = data;
+	struct status_live l;
+	char *body;
+
+	status_live_init(&l);
+	l.version = g_strdup(PACKAGE_VERSION);
+	l.pid = (gint64)getpid();
+	l.started = d->started;
+	l.store = g_strdup(d->cfg->store.path);
+	l.push_auth_failing = queue_auth_failing(d->q);
+	for (guint i = 0; d->imap != NULL && i < d->imap->len; i++) {
+		struct imap_account *a = g_ptr_array_index(d->imap, i);
+		struct status_imap_live *al = g_new0(struct status_imap_live, 1);
+		struct imap_status st = { 0 };
+
+		imap_account_status(a, &st);
+		al->account = g_strdup(imap_account_name(a));
+		al->connected = st.connected;
+		al->last_sync = st.last_sync;
+		al->last_error = st.last_error;
+		g_ptr_array_add(l.imap, al);
+	}
+	body = json_status_live(&l);
+	status_live_clear(&l);
+	return body;
+}
+
 #ifdef HAVE_SYSTEMD
 /* Tells systemd's watchdog the loop is alive. */
 static gboolean
@@ -385,7 +419,7 @@ daemon_run(struct config *cfg, struct filter_set *set, const char *path,
 	d.q = queue_new(d.st, d.pc, &qp, NULL);
 	{
 		struct lmtp_env env = { d.st, d.q, cfg, set };
-		struct http_env henv = { d.st, cfg, daemon_health, &d };
+		struct http_env henv = { d.st, cfg, daemon_health, &d, daemon_status, &d };
 
 		d.lmtp = lmtp_new(&env, &err);
 		if (d.lmtp == NULL ||

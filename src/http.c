@@ -1,7 +1,8 @@
 /*
  * http.c - the HTTP side (SPEC 1.2, 7): Skyvern's pull endpoint
- * (POST /totp?identifier=ADDR or POST /totp/ADDR), GET /metrics and
- * GET /healthz, served by libmicrohttpd; the only file that includes it.
+ * (POST /totp?identifier=ADDR or POST /totp/ADDR), GET /metrics,
+ * GET /healthz and GET /status (for `otpbridge status`), served by
+ * libmicrohttpd; the only file that includes it.
  *
  * MHD runs without a thread of its own: each daemon is started with
  * MHD_USE_EPOLL, its epoll fd is watched on the default GLib main context
@@ -15,8 +16,11 @@
  * parsed.  The identifier comes from the request target as sent (MHD's
  * URI callback), decoded here: '+' is a plus, not a blank, in the path
  * and in the query alike; %00, a bad escape, a control byte or a second
- * identifier= is a 400, never a cut identifier.  Every logged string is
- * reduced to printable ASCII.  A code or the key is never logged.
+ * identifier= is a 400, never a cut identifier.  GET /status answers
+ * only a client on this host (unix socket, loopback, or the listener's
+ * own address) whose request carries no Forwarded/X-Forwarded-For/
+ * X-Real-IP header (a reverse proxy on this host relaying someone else):
+ * 403 otherwise.  Every logged string is reduced to printable ASCII.  A code or the key is never logged.
  *
  * SECURITY (the pull side; the man page's THREAT MODEL): Skyvern signs
  * the body only, so whoever holds one signed body can send it with any
@@ -68,6 +72,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 #include <gio/gio.h>
 #include <glib-unix.h>
 #include <glib/gstdio.h>
@@ -133,7 +138,7 @@ struct http {
 };
 
 enum http_route { HTTP_ROUTE_NONE, HTTP_ROUTE_PULL, HTTP_ROUTE_METRICS,
-	HTTP_ROUTE_HEALTHZ };
+	HTTP_ROUTE_HEALTHZ, HTTP_ROUTE_STATUS };
 
 /* Per request; freed by the completion callback. */
 struct http_req {
@@ -279,6 +284,81 @@ http_healthz(struct http *h, struct MHD_Connection *c, struct http_req *r)
 	if (why->len == 0)
 		return http_reply(c, r, MHD_HTTP_OK, HTTP_TEXT, "ok\n", NULL);
 	return http_reply(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, HTTP_TEXT, why->str, NULL);
+}
+
+/* TRUE when the address is loopback (127/8, ::1, ::ffff:127/104). */
+static gboolean
+http_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		return IN6_IS_ADDR_LOOPBACK(a) ||
+		    (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return FALSE;
+}
+
+/*
+ * TRUE when the client of c is on this host: a unix-socket peer, a
+ * loopback address, or the connection's own local address (a client on
+ * this host that connected to a non-loopback listener), and no proxy
+ * header says it relays someone else (a reverse proxy on this host).
+ */
+static gboolean
+http_local_client(struct MHD_Connection *c)
+{
+	static const char *const relayed[] = { "Forwarded", "X-Forwarded-For",
+		"X-Real-IP", NULL };
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const union MHD_ConnectionInfo *fi =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	const struct sockaddr *peer = ci != NULL ? ci->client_addr : NULL;
+	struct sockaddr_storage local;
+	socklen_t len = sizeof local;
+
+	for (guint i = 0; relayed[i] != NULL; i++)
+		if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, relayed[i]) != NULL)
+			return FALSE;
+	if (fi != NULL && getsockname(fi->connect_fd, (struct sockaddr *)&local, &len) == 0 &&
+	    local.ss_family == AF_UNIX)
+		return TRUE;
+	if (peer == NULL)
+		return FALSE;
+	if (peer->sa_family == AF_UNIX || http_loopback(peer))
+		return TRUE;
+	if (fi == NULL || len > sizeof local)
+		return FALSE;
+	if (peer->sa_family == AF_INET && local.ss_family == AF_INET)
+		return ((const struct sockaddr_in *)peer)->sin_addr.s_addr ==
+		    ((const struct sockaddr_in *)&local)->sin_addr.s_addr;
+	if (peer->sa_family == AF_INET6 && local.ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)peer)->sin6_addr,
+		    &((const struct sockaddr_in6 *)&local)->sin6_addr,
+		    sizeof(struct in6_addr)) == 0;
+	return FALSE;
+}
+
+/* GET /status: the daemon's live state, for `otpbridge status` on this
+ * host only (it names accounts, paths and IMAP errors; never a code or a
+ * secret). */
+static enum MHD_Result
+http_status(struct http *h, struct MHD_Connection *c, struct http_req *r)
+{
+	g_autofree char *body = NULL;
+
+	if (h->env.status == NULL)
+		return http_reply(c, r, MHD_HTTP_NOT_FOUND, HTTP_TEXT, "not found\n", NULL);
+	if (!http_local_client(c)) {
+		g_message("src=http path=/status result=refused (not a local client)");
+		return http_reply_error(c, r, MHD_HTTP_FORBIDDEN,
+		    "/status is served to clients on this host only", NULL);
+	}
+	body = h->env.status(h->env.status_data);
+	return http_reply(c, r, MHD_HTTP_OK, HTTP_JSON, body, NULL);
 }
 
 /*
@@ -697,6 +777,13 @@ http_begin(struct http *h, struct MHD_Connection *c, struct http_req *r,
 		r->route = url[1] == 'm' ? HTTP_ROUTE_METRICS : HTTP_ROUTE_HEALTHZ;
 		return MHD_YES;
 	}
+	if (strcmp(url, "/status") == 0) {
+		if (!get)
+			return http_reply(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, HTTP_TEXT,
+			    "method not allowed\n", "GET, HEAD");
+		r->route = HTTP_ROUTE_STATUS;
+		return MHD_YES;
+	}
 	return http_reply(c, r, MHD_HTTP_NOT_FOUND, HTTP_TEXT, "not found\n", NULL);
 }
 
@@ -725,6 +812,8 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 		return http_metrics(h, c, r);
 	if (r->route == HTTP_ROUTE_HEALTHZ)
 		return http_healthz(h, c, r);
+	if (r->route == HTTP_ROUTE_STATUS)
+		return http_status(h, c, r);
 	if (r->route != HTTP_ROUTE_PULL)
 		return MHD_NO;   /* a refusal MHD did not take */
 	if (*upload_data_size > 0) {

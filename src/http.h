@@ -1,6 +1,7 @@
 /*
  * http.h - the small HTTP side (SPEC 1.2, 7): the Skyvern pull endpoint,
- * GET /metrics and GET /healthz, served by libmicrohttpd on the GLib main
+ * GET /metrics, GET /healthz and GET /status (local clients only),
+ * served by libmicrohttpd on the GLib main
  * loop (http.c is the only file that includes it).  Loopback by default;
  * request bodies, connections and time per request are bounded.
  */
@@ -19,6 +20,10 @@ struct http_env {
 	const struct config *cfg;    /* [http], [push] max_age */
 	http_health_fn health;       /* extra checks beyond the store probe; may be NULL */
 	gpointer health_data;
+	/* GET /status: the daemon's live state as JSON (json_status_live());
+	 * NULL: 404.  Served to local clients only (http.c). */
+	char *(*status)(gpointer data);
+	gpointer status_data;
 };
 
 struct http;

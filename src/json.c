@@ -8,6 +8,10 @@
  * (bounded by OAUTH_REPLY_MAX) are hostile: nesting is limited before
  * json-glib's recursive parser sees them.
  *
+ * The daemon's GET /status body is read by `otpbridge status` from
+ * whatever answers on the [http] address (STATUS_REPLY_MAX bytes at
+ * most): nesting is limited likewise and every member's type checked.
+ *
  * Secrets: a token reply holds an access token and maybe a refresh
  * token.  Our copies are wiped when freed.  XXX json-glib's own copies
  * (scanner buffer, nodes) are freed without a wipe; the caller wipes the
@@ -19,6 +23,7 @@
 #include <json-glib/json-glib.h>
 
 #include "json.h"
+#include "status.h"
 #include "store.h"
 #include "util.h"
 
@@ -400,4 +405,327 @@ char *
 json_error_body(const char *message)
 {
 	return json_one_string("error", message);
+}
+
+/* ---- `otpbridge status` and the daemon's GET /status ---------------- */
+
+static void
+json_add_int(JsonBuilder *b, const char *key, gint64 v)
+{
+	json_builder_set_member_name(b, key);
+	json_builder_add_int_value(b, v);
+}
+
+static void
+json_add_bool(JsonBuilder *b, const char *key, gboolean v)
+{
+	json_builder_set_member_name(b, key);
+	json_builder_add_boolean_value(b, v);
+}
+
+/* key: v, or key: null when v is 0 (a time never reached). */
+static void
+json_add_time(JsonBuilder *b, const char *key, gint64 v)
+{
+	json_builder_set_member_name(b, key);
+	if (v == 0)
+		json_builder_add_null_value(b);
+	else
+		json_builder_add_int_value(b, v);
+}
+
+char *
+json_status_live(const struct status_live *l)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+
+	json_builder_begin_object(b);
+	json_add_nullable(b, "version", l->version);
+	json_add_int(b, "pid", l->pid);
+	json_add_int(b, "started", l->started);
+	json_add_nullable(b, "store", l->store);
+	json_add_bool(b, "push_auth_failing", l->push_auth_failing);
+	json_builder_set_member_name(b, "imap");
+	json_builder_begin_array(b);
+	for (guint i = 0; l->imap != NULL && i < l->imap->len; i++) {
+		const struct status_imap_live *a = g_ptr_array_index(l->imap, i);
+
+		json_builder_begin_object(b);
+		json_add_nullable(b, "account", a->account);
+		json_add_bool(b, "connected", a->connected);
+		json_add_time(b, "last_sync", a->last_sync);
+		json_add_nullable(b, "last_error", a->last_error);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+	json_builder_end_object(b);
+	return json_finish(b);
+}
+
+/* Reads member name of obj: 1 when present with the wanted type (*v set),
+ * 0 when absent or null, -1 for another type. */
+static int
+json_status_int(JsonObject *obj, const char *name, gint64 *v)
+{
+	JsonNode *m = json_object_get_member(obj, name);
+
+	if (m == NULL || JSON_NODE_HOLDS_NULL(m))
+		return 0;
+	if (!JSON_NODE_HOLDS_VALUE(m) || json_node_get_value_type(m) != G_TYPE_INT64)
+		return -1;
+	*v = json_node_get_int(m);
+	return 1;
+}
+
+static int
+json_status_bool(JsonObject *obj, const char *name, gboolean *v)
+{
+	JsonNode *m = json_object_get_member(obj, name);
+
+	if (m == NULL || JSON_NODE_HOLDS_NULL(m))
+		return 0;
+	if (!JSON_NODE_HOLDS_VALUE(m) || json_node_get_value_type(m) != G_TYPE_BOOLEAN)
+		return -1;
+	*v = json_node_get_boolean(m);
+	return 1;
+}
+
+int
+json_status_live_parse(const char *body, gsize len, struct status_live *l)
+{
+	g_autoptr(JsonObject) obj = json_parse_object(body, len, JSON_STATUS_DEPTH_MAX);
+	JsonNode *m;
+	JsonArray *arr;
+
+	if (obj == NULL ||
+	    json_pull_member(obj, "version", &l->version) < 0 ||
+	    json_status_int(obj, "pid", &l->pid) < 0 ||
+	    json_status_int(obj, "started", &l->started) < 0 ||
+	    json_pull_member(obj, "store", &l->store) < 0 ||
+	    json_status_bool(obj, "push_auth_failing", &l->push_auth_failing) < 0)
+		return -1;
+	m = json_object_get_member(obj, "imap");
+	if (m == NULL || JSON_NODE_HOLDS_NULL(m))
+		return 0;
+	if (!JSON_NODE_HOLDS_ARRAY(m))
+		return -1;
+	arr = json_node_get_array(m);
+	for (guint i = 0; i < json_array_get_length(arr); i++) {
+		JsonNode *e = json_array_get_element(arr, i);
+		JsonObject *o;
+		struct status_imap_live *a;
+
+		if (!JSON_NODE_HOLDS_OBJECT(e))
+			return -1;
+		o = json_node_get_object(e);
+		a = g_new0(struct status_imap_live, 1);
+		if (json_pull_member(o, "account", &a->account) < 0 ||
+		    json_status_bool(o, "connected", &a->connected) < 0 ||
+		    json_status_int(o, "last_sync", &a->last_sync) < 0 ||
+		    json_pull_member(o, "last_error", &a->last_error) < 0 ||
+		    a->account == NULL) {
+			gboolean bad = a->account != NULL;
+
+			g_free(a->account);
+			g_free(a->last_error);
+			g_free(a);
+			if (bad)
+				return -1;
+			continue;
+		}
+		g_ptr_array_add(l->imap, a);
+	}
+	return 0;
+}
+
+/* One job outcome of the store, without its body or code. */
+static void
+json_status_outcome(JsonBuilder *b, const struct store_outcome *o)
+{
+	g_autofree char *state = status_state_name(o->state);
+
+	json_builder_begin_object(b);
+	json_add_int(b, "job", o->id);
+	json_add_nullable(b, "identifier", o->identifier);
+	json_add_nullable(b, "source", o->source);
+	json_add_nullable(b, "filter", o->filter);
+	json_add_nullable(b, "state", state);
+	json_add_int(b, "created", o->created);
+	json_add_int(b, "updated", o->updated);
+	json_add_int(b, "attempts", o->attempts);
+	json_builder_set_member_name(b, "http_status");
+	if (o->last_status > 0)
+		json_builder_add_int_value(b, o->last_status);
+	else
+		json_builder_add_null_value(b);
+	json_builder_end_object(b);
+}
+
+static void
+json_status_listeners(JsonBuilder *b, const char *key, const GPtrArray *listen)
+{
+	json_builder_set_member_name(b, key);
+	json_builder_begin_array(b);
+	for (guint i = 0; listen != NULL && i < listen->len; i++) {
+		g_autofree char *s = status_listen_label(g_ptr_array_index(listen, i));
+
+		json_builder_add_string_value(b, s);
+	}
+	json_builder_end_array(b);
+}
+
+/* The live entry of account, or NULL. */
+static const struct status_imap_live *
+json_status_imap_live(const struct status_report *r, const char *account)
+{
+	for (guint i = 0; r->live_ok && r->live.imap != NULL && i < r->live.imap->len; i++) {
+		const struct status_imap_live *a = g_ptr_array_index(r->live.imap, i);
+
+		if (g_strcmp0(a->account, account) == 0)
+			return a;
+	}
+	return NULL;
+}
+
+char *
+json_status_report(const struct status_report *r)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	const struct config *cfg = r->cfg;
+
+	json_builder_begin_object(b);
+	json_add_int(b, "time", r->now);
+	json_add_nullable(b, "config", cfg->path);
+
+	json_builder_set_member_name(b, "listeners");
+	json_builder_begin_object(b);
+	json_status_listeners(b, "lmtp", cfg->lmtp.listen);
+	json_status_listeners(b, "smtp", cfg->smtp.listen);
+	json_status_listeners(b, "http", cfg->http.listen);
+	json_builder_end_object(b);
+
+	json_builder_set_member_name(b, "daemon");
+	json_builder_begin_object(b);
+	json_add_nullable(b, "asked", r->daemon_at);
+	json_add_bool(b, "running", r->health_status > 0 || r->live_ok);
+	json_add_nullable(b, "error", r->daemon_error);
+	json_builder_set_member_name(b, "healthy");
+	if (r->health_status > 0)
+		json_builder_add_boolean_value(b, r->health_status == 200);
+	else
+		json_builder_add_null_value(b);
+	json_add_nullable(b, "health", r->health);
+	json_add_nullable(b, "version", r->live_ok ? r->live.version : NULL);
+	json_builder_set_member_name(b, "pid");
+	if (r->live_ok && r->live.pid > 0)
+		json_builder_add_int_value(b, r->live.pid);
+	else
+		json_builder_add_null_value(b);
+	json_add_time(b, "started", r->live_ok ? r->live.started : 0);
+	json_add_nullable(b, "store", r->live_ok ? r->live.store : NULL);
+	json_builder_end_object(b);
+
+	json_builder_set_member_name(b, "push");
+	json_builder_begin_object(b);
+	json_add_nullable(b, "host", r->push_host);
+	json_add_bool(b, "dry_run", r->dry_run);
+	json_builder_set_member_name(b, "auth_failing");
+	if (r->live_ok)
+		json_builder_add_boolean_value(b, r->live.push_auth_failing);
+	else
+		json_builder_add_null_value(b);
+	json_builder_set_member_name(b, "last");
+	if (r->last_attempt != NULL)
+		json_status_outcome(b, r->last_attempt);
+	else
+		json_builder_add_null_value(b);
+	json_builder_end_object(b);
+
+	json_builder_set_member_name(b, "store");
+	json_builder_begin_object(b);
+	json_add_nullable(b, "path", cfg->store.path);
+	json_add_bool(b, "ok", r->store_ok);
+	json_add_bool(b, "busy", r->store_busy);
+	json_add_nullable(b, "error", r->store_error);
+	json_builder_end_object(b);
+
+	json_builder_set_member_name(b, "queue");
+	if (r->store_ok) {
+		guint64 retrying = 0;
+
+		json_builder_begin_object(b);
+		/* every state this build knows, 0 when it has no job */
+		for (int s = 0; job_state_names[s] != NULL; s++) {
+			guint64 n = 0;
+
+			for (guint i = 0; i < r->counts->len; i++)
+				if (g_array_index(r->counts, struct store_state_count, i).state == s)
+					n = g_array_index(r->counts, struct store_state_count, i).jobs;
+			json_add_int(b, job_state_names[s], (gint64)n);
+		}
+		for (guint i = 0; i < r->counts->len; i++) {
+			const struct store_state_count *c =
+			    &g_array_index(r->counts, struct store_state_count, i);
+			g_autofree char *name = status_state_name(c->state);
+
+			retrying += c->retrying;
+			/* a state a newer schema wrote: by its number */
+			if (c->state >= 0 &&
+			    c->state < (int)g_strv_length((char **)job_state_names))
+				continue;
+			json_add_int(b, name, (gint64)c->jobs);
+		}
+		json_add_int(b, "retrying", (gint64)retrying);
+		json_builder_end_object(b);
+	} else {
+		json_builder_add_null_value(b);
+	}
+
+	json_builder_set_member_name(b, "imap");
+	json_builder_begin_array(b);
+	for (guint i = 0; i < cfg->imap->len; i++) {
+		const struct imap_config *ic = g_ptr_array_index(cfg->imap, i);
+		const struct status_imap_live *a = json_status_imap_live(r, ic->name);
+		const struct status_imap_stored *s = r->imap_stored != NULL &&
+		    i < r->imap_stored->len ?
+		    &g_array_index(r->imap_stored, struct status_imap_stored, i) : NULL;
+
+		json_builder_begin_object(b);
+		json_add_nullable(b, "account", ic->name);
+		json_add_nullable(b, "host", ic->host);
+		json_add_nullable(b, "mailbox", ic->mailbox);
+		json_builder_set_member_name(b, "connected");
+		if (a != NULL)
+			json_builder_add_boolean_value(b, a->connected);
+		else
+			json_builder_add_null_value(b);
+		json_add_time(b, "last_sync", a != NULL ? a->last_sync : 0);
+		json_builder_set_member_name(b, "last_sync_age");
+		if (a != NULL && a->last_sync > 0)
+			json_builder_add_int_value(b, MAX(r->now - a->last_sync, 0));
+		else
+			json_builder_add_null_value(b);
+		json_add_nullable(b, "last_error", a != NULL ? a->last_error : NULL);
+		json_builder_set_member_name(b, "uidvalidity");
+		if (s != NULL && s->found)
+			json_builder_add_int_value(b, s->uidvalidity);
+		else
+			json_builder_add_null_value(b);
+		json_builder_set_member_name(b, "last_uid");
+		if (s != NULL && s->found)
+			json_builder_add_int_value(b, s->last_uid);
+		else
+			json_builder_add_null_value(b);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+
+	json_builder_set_member_name(b, "last_delivery");
+	json_builder_begin_array(b);
+	for (guint i = 0; r->recent != NULL && i < r->recent->len; i++)
+		json_status_outcome(b, g_ptr_array_index(r->recent, i));
+	json_builder_end_array(b);
+	json_add_int(b, "identifiers", (gint64)r->identifiers);
+	json_builder_end_object(b);
+	return json_finish(b);
 }

@@ -73,4 +73,23 @@ char *json_pull_reply(const char *task_id, const char *code);
 /* {"error":"<message>"}.  g_malloc'd. */
 char *json_error_body(const char *message);
 
+/* ---- `otpbridge status` and the daemon's GET /status ---------------- */
+struct status_live;
+struct status_report;
+#define JSON_STATUS_DEPTH_MAX 8      /* nesting refused beyond this */
+
+/* The daemon's GET /status body for l (compact).  g_malloc'd. */
+char *json_status_live(const struct status_live *l);
+/*
+ * Parses len raw bytes of a GET /status body into *l (which the caller
+ * initialised with status_live_init() and clears).  Returns -1 when it is
+ * not a JSON object, holds a NUL, nests deeper than JSON_STATUS_DEPTH_MAX
+ * or a known member has the wrong type; unknown members are ignored, and
+ * so are IMAP entries without an account name.
+ */
+int json_status_live_parse(const char *body, gsize len, struct status_live *l);
+/* The `otpbridge status --json` object (one line, no newline).  The keys
+ * are documented in otpbridge(8).  g_malloc'd. */
+char *json_status_report(const struct status_report *r);
+
 #endif

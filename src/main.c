@@ -20,6 +20,7 @@
 #include "mda.h"
 #include "message.h"
 #include "mime.h"
+#include "status.h"
 #include "store.h"
 #include "util.h"
 
@@ -39,7 +40,8 @@ static const char main_summary[] =
 	"  check                    load the config and every filter, report the first error\n"
 	"  test [--rcpt A] [--json] FILE...  show what each message would push\n"
 	"  deliver [--rcpt A]       one message on stdin, as an MDA\n"
-	"  queue [list|retry ID|drop ID]  the durable push queue";
+	"  queue [list|retry ID|drop ID]  the durable push queue\n"
+	"  status [--json]          listeners, endpoint, queue, IMAP accounts, last deliveries";
 
 static void
 main_usage(void)
@@ -377,6 +379,38 @@ out:
 	return rc;
 }
 
+/* `otpbridge status [--json]`: the report on stdout, also when the store
+ * cannot be read (then 66 when it is missing, 75 when busy, 74 else). */
+static int
+cmd_status(struct main_opts *o, int argc)
+{
+	struct config *cfg = NULL;
+	struct filter_set *set = NULL;
+	struct status_report r;
+	g_autofree char *out = NULL;
+	int rc = 0;
+
+	if (argc > 1) {
+		main_usage();
+		return EXIT_USAGE;
+	}
+	if (main_load(o, &cfg, &set) < 0)
+		return EXIT_CONFIG;
+	status_collect(cfg, g_get_real_time() / G_USEC_PER_SEC, &r);
+	out = o->json ? json_status_report(&r) : status_text(&r);
+	printf("%s%s", out, o->json ? "\n" : "");
+	fflush(stdout);
+	if (!r.store_ok) {
+		fprintf(stderr, "otpbridge: %s\n", r.store_error);
+		rc = r.store_missing ? EXIT_NOINPUT : r.store_busy ? EXIT_TEMPFAIL :
+		    EXIT_IOERR;
+	}
+	status_report_clear(&r);
+	filter_set_free(&set);
+	config_free(&cfg);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -460,6 +494,16 @@ main(int argc, char **argv)
 		main_parse(&o, "[list|retry ID|drop ID]", test_opts, &argc, &argv, FALSE);
 		log_init(o.verbose);
 		rc = cmd_queue(&o, argc, argv);
+	} else if (strcmp(cmd, "status") == 0) {
+		const GOptionEntry status_opts[] = {
+			{ "json", 0, 0, G_OPTION_ARG_NONE, &o.json,
+			  "one JSON object", NULL },
+			{ NULL }
+		};
+
+		main_parse(&o, "", status_opts, &argc, &argv, FALSE);
+		log_init(o.verbose);
+		rc = cmd_status(&o, argc);
 	} else {
 		fprintf(stderr, "otpbridge: unknown command '%s'\n", cmd);
 		main_usage();

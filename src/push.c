@@ -41,6 +41,10 @@
  * endpoint (more requests wait in curl's queue), PUSH_REPLY_MAX bytes of
  * reply kept, PUSH_DISCARD_MAX bytes of reply read at all.
  *
+ * push_get() is one blocking GET of a local service (the daemon's own
+ * HTTP side, for `otpbridge status`): http only, no proxy, no redirect,
+ * a total timeout in milliseconds, the reply bounded by the caller.
+ *
  * push_form_post() is apart from all that: one blocking request on its
  * own easy handle, for a caller on its own thread (OAuth token refresh).
  * Same rules (http/https only, no redirect, verified TLS, both timeouts,
@@ -925,6 +929,79 @@ push_form_post(const char *url, const char *const *fields, guint timeout_s,
 		*reply_len = f.len;
 	} else {
 		push_wipe_free(f.data, f.cap);
+	}
+	return ret;
+}
+
+/* Sets every option of one blocking local GET. */
+static CURLcode
+push_get_setup(CURL *e, const char *url, const char *unix_path, guint timeout_ms,
+    struct push_form *f, char *errbuf)
+{
+	long t = (long)MAX(timeout_ms, 1);
+
+	PUSH_SETOPT(e, CURLOPT_ERRORBUFFER, errbuf);
+	PUSH_SETOPT(e, CURLOPT_NOSIGNAL, 1L);
+	PUSH_SETOPT(e, CURLOPT_URL, url);
+	PUSH_SETOPT(e, CURLOPT_PROTOCOLS_STR, "http");
+	PUSH_SETOPT(e, CURLOPT_FOLLOWLOCATION, 0L);
+	/* "": no proxy, not even one named by http_proxy in the environment */
+	PUSH_SETOPT(e, CURLOPT_PROXY, "");
+	if (unix_path != NULL)
+		PUSH_SETOPT(e, CURLOPT_UNIX_SOCKET_PATH, unix_path);
+	PUSH_SETOPT(e, CURLOPT_TIMEOUT_MS, t);
+	PUSH_SETOPT(e, CURLOPT_CONNECTTIMEOUT_MS, t);
+	PUSH_SETOPT(e, CURLOPT_USERAGENT, "otpbridge/" PACKAGE_VERSION);
+	PUSH_SETOPT(e, CURLOPT_HTTPGET, 1L);
+	PUSH_SETOPT(e, CURLOPT_MAXFILESIZE_LARGE,
+	    (curl_off_t)MIN(f->max, (gsize)G_MAXINT64));
+	PUSH_SETOPT(e, CURLOPT_WRITEFUNCTION, push_form_write_cb);
+	PUSH_SETOPT(e, CURLOPT_WRITEDATA, f);
+	return CURLE_OK;
+}
+
+int
+push_get(const char *url, const char *unix_path, guint timeout_ms,
+    gsize reply_max, int *status, char **reply, char **err)
+{
+	struct push_form f;
+	char errbuf[CURL_ERROR_SIZE];
+	CURL *e;
+	CURLcode rc;
+	long code = 0;
+	int ret = -1;
+
+	*status = 0;
+	*reply = NULL;
+	*err = NULL;
+	push_global_init();
+	memset(&f, 0, sizeof(f));
+	f.max = MIN(reply_max, G_MAXSIZE - 1);
+	errbuf[0] = '\0';
+	e = curl_easy_init();
+	if (e == NULL)
+		g_abort();   /* only fails on allocation failure */
+	rc = push_get_setup(e, url, unix_path, timeout_ms, &f, errbuf);
+	if (rc == CURLE_OK)
+		rc = curl_easy_perform(e);
+	if (rc == CURLE_OK) {
+		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+		if (code >= 100 && code <= 999)
+			ret = 0;
+		else
+			*err = g_strdup("no HTTP status");
+	} else if (f.overflow || rc == CURLE_FILESIZE_EXCEEDED) {
+		*err = g_strdup_printf("reply larger than %" G_GSIZE_FORMAT " bytes",
+		    f.max);
+	} else {
+		*err = g_strdup(errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
+	}
+	curl_easy_cleanup(e);
+	if (ret == 0) {
+		*status = (int)code;
+		*reply = f.data != NULL ? f.data : g_strdup("");
+	} else {
+		g_free(f.data);
 	}
 	return ret;
 }

@@ -94,4 +94,16 @@ guint push_client_active(const struct push_client *pc);
 int push_form_post(const char *url, const char *const *fields, guint timeout_s,
     gsize reply_max, int *status, char **reply, gsize *reply_len, char **err);
 
+/*
+ * One blocking GET of a local HTTP service (`otpbridge status` asking the
+ * daemon): http only, over unix_path when non-NULL (the URL's host is then
+ * only the Host header), no proxy whatever the environment says, no
+ * redirect, timeout_ms in all (connect included).  Returns 0 when a reply
+ * arrived (*status, *reply g_malloc'd and NUL-terminated, at most
+ * reply_max bytes), -1 otherwise with *err (g_malloc'd: curl's words, or
+ * "reply larger than N bytes").
+ */
+int push_get(const char *url, const char *unix_path, guint timeout_ms,
+    gsize reply_max, int *status, char **reply, char **err);
+
 #endif

@@ -5,6 +5,11 @@
  * This is the only file that includes sqlite3.h; callers see plain
  * structs and GErrors in the OTPB_ERROR domain.
  *
+ * `otpbridge status` reads the file through its own handle
+ * (store_open_readonly): opened read-only and query-only, never created,
+ * migrated or written, with the caller's short busy timeout; its queries
+ * (store_ro_*) read counts, outcomes and IMAP state, never a body or a code.
+ *
  * Durability: a function that writes returns 0 only after SQLite's
  * COMMIT returned, i.e. after the WAL was fsync'd.  store_commit_jobs()
  * runs the dedup check and the inserts of a whole batch inside one
@@ -56,7 +61,9 @@
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <glib/gstdio.h>
 #include <sqlite3.h>
 
 #include "store.h"
@@ -1506,4 +1513,277 @@ store_pull_body_set(struct store *st, const char *digest, const char *identifier
 	store_bind_text(st, stmt, 2, identifier);
 	store_bind_int(st, stmt, 3, first_seen);
 	return store_run(st, stmt, "bind pull body", error);
+}
+
+/* ---- read-only access, for `otpbridge status` ------------------------- */
+
+/* The columns of a struct store_outcome, in store_outcome_from_row() order:
+ * never the body or the code. */
+#define OUTCOME_COLS "id, state, identifier, source, filter, created, " \
+	"updated, attempts, last_status"
+
+/* Like store_fail(), but a lock held by another process reads as such. */
+static int
+store_ro_fail(struct store *st, int rc, const char *what, GError **error)
+{
+	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
+		g_set_error(error, OTPB_ERROR, OTPB_ERROR_TEMP,
+		    "store %s is busy: another process holds a lock on it (%s)",
+		    st->path, sqlite3_errstr(rc));
+		return -1;
+	}
+	return store_fail(st, rc, what, error);
+}
+
+/* Prepares sql and binds nothing; -1 with *error. */
+static int
+store_ro_prepare(struct store *st, const char *sql, sqlite3_stmt **stmt_r,
+    GError **error)
+{
+	int rc = sqlite3_prepare_v2(st->db, sql, -1, stmt_r, NULL);
+
+	if (rc != SQLITE_OK) {
+		sqlite3_finalize(*stmt_r);
+		*stmt_r = NULL;
+		return store_ro_fail(st, rc, "query", error);
+	}
+	return 0;
+}
+
+/* Steps stmt: 1 for a row, 0 when done, -1 with *error. */
+static int
+store_ro_step(struct store *st, sqlite3_stmt *stmt, const char *what, GError **error)
+{
+	int rc = sqlite3_step(stmt);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	return store_ro_fail(st, rc, what, error);
+}
+
+/* A one-integer result (a pragma or a count). */
+static int
+store_ro_int(struct store *st, const char *sql, gint64 *v, GError **error)
+{
+	sqlite3_stmt *stmt = NULL;
+	int r;
+
+	if (store_ro_prepare(st, sql, &stmt, error) < 0)
+		return -1;
+	r = store_ro_step(st, stmt, sql, error);
+	if (r == 0) {
+		g_set_error(error, OTPB_ERROR, OTPB_ERROR_IO, "store %s: %s: no row",
+		    st->path, sql);
+		r = -1;
+	}
+	if (r > 0)
+		*v = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	return r > 0 ? 0 : -1;
+}
+
+int
+store_open_readonly(const char *path, guint busy_ms, struct store **st_r,
+    GError **error)
+{
+	struct store *st;
+	GStatBuf sb;
+	g_autofree char *wal = NULL;
+	g_autofree char *escaped = NULL;
+	g_autofree char *uri = NULL;
+	gint64 app_id = 0, version = 0;
+	int rc;
+
+	*st_r = NULL;
+	if (g_stat(path, &sb) < 0) {
+		int e = errno;
+
+		g_set_error(error, OTPB_ERROR, OTPB_ERROR_IO, "store %s: %s%s", path,
+		    e == ENOENT ? "does not exist" : g_strerror(e),
+		    e == ENOENT ? " (the daemon creates it when it first starts; "
+		    "check [store] path)" : "");
+		return -1;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		g_set_error(error, OTPB_ERROR, OTPB_ERROR_IO,
+		    "store %s: not a regular file", path);
+		return -1;
+	}
+	st = g_new0(struct store, 1);
+	st->path = g_strdup(path);
+	wal = g_strconcat(path, "-wal", NULL);
+	escaped = g_uri_escape_string(path, G_URI_RESERVED_CHARS_ALLOWED_IN_PATH, TRUE);
+	/*
+	 * Without a -wal file no process has the store open and every commit
+	 * is in the main file: it is read as immutable, because a read-only
+	 * WAL connection would create -wal and -shm files and leave them
+	 * behind.  XXX a daemon starting during this read may checkpoint
+	 * into the file under us: at worst a wrong count or an error here,
+	 * never harm to the store, which this handle cannot write.
+	 */
+	uri = g_strdup_printf("file:%s%s", escaped,
+	    g_file_test(wal, G_FILE_TEST_EXISTS) ? "" : "?immutable=1");
+	/* No SQLITE_OPEN_CREATE: a file removed meanwhile is not made again. */
+	rc = sqlite3_open_v2(uri, &st->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
+	    SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		store_ro_fail(st, rc, "open", error);
+		goto fail;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, (int)MIN(busy_ms, (guint)G_MAXINT));
+	sqlite3_limit(st->db, SQLITE_LIMIT_LENGTH, STORE_LENGTH_MAX);
+	sqlite3_db_config(st->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	if (store_exec(st, "PRAGMA query_only = ON", "query_only", error) < 0 ||
+	    store_exec(st, "PRAGMA trusted_schema = OFF", "trusted_schema", error) < 0 ||
+	    store_ro_int(st, "PRAGMA application_id", &app_id, error) < 0 ||
+	    store_ro_int(st, "PRAGMA user_version", &version, error) < 0)
+		goto fail;
+	if (app_id != STORE_APP_ID || version < 1) {
+		g_set_error(error, OTPB_ERROR, OTPB_ERROR_CONFIG,
+		    "store %s: not an otpbridge store", path);
+		goto fail;
+	}
+	*st_r = st;
+	return 0;
+fail:
+	store_close(&st);
+	return -1;
+}
+
+int
+store_ro_counts(struct store *st, GArray *out, GError **error)
+{
+	sqlite3_stmt *stmt = NULL;
+	g_autoptr(GArray) got = g_array_new(FALSE, TRUE, sizeof(struct store_state_count));
+	int r;
+
+	if (store_ro_prepare(st, "SELECT state, count(*),"
+	    " sum(state = 0 AND attempts > 0) FROM jobs GROUP BY state ORDER BY state",
+	    &stmt, error) < 0)
+		return -1;
+	while ((r = store_ro_step(st, stmt, "count", error)) > 0) {
+		struct store_state_count c;
+
+		c.state = (int)CLAMP(sqlite3_column_int64(stmt, 0), G_MININT, G_MAXINT);
+		c.jobs = (guint64)MAX(sqlite3_column_int64(stmt, 1), 0);
+		c.retrying = (guint64)MAX(sqlite3_column_int64(stmt, 2), 0);
+		g_array_append_val(got, c);
+	}
+	sqlite3_finalize(stmt);
+	if (r < 0)
+		return -1;
+	g_array_append_vals(out, got->data, got->len);
+	return 0;
+}
+
+void
+store_outcome_free(gpointer p)
+{
+	struct store_outcome *o = p;
+
+	if (o == NULL)
+		return;
+	g_free(o->identifier);
+	g_free(o->source);
+	g_free(o->filter);
+	g_free(o);
+}
+
+/* Builds a struct store_outcome from a row of OUTCOME_COLS. */
+static struct store_outcome *
+store_outcome_from_row(sqlite3_stmt *stmt)
+{
+	struct store_outcome *o = g_new0(struct store_outcome, 1);
+
+	o->id = sqlite3_column_int64(stmt, 0);
+	o->state = (int)CLAMP(sqlite3_column_int64(stmt, 1), G_MININT, G_MAXINT);
+	o->identifier = store_col_text(stmt, 2);
+	o->source = store_col_text(stmt, 3);
+	o->filter = store_col_text(stmt, 4);
+	o->created = sqlite3_column_int64(stmt, 5);
+	o->updated = sqlite3_column_int64(stmt, 6);
+	o->attempts = (guint)CLAMP(sqlite3_column_int64(stmt, 7), 0, (gint64)G_MAXUINT);
+	o->last_status = sqlite3_column_int(stmt, 8);
+	return o;
+}
+
+int
+store_ro_last_attempt(struct store *st, struct store_outcome **out_r, GError **error)
+{
+	sqlite3_stmt *stmt = NULL;
+	int r;
+
+	*out_r = NULL;
+	if (store_ro_prepare(st, "SELECT " OUTCOME_COLS " FROM jobs WHERE attempts > 0"
+	    " ORDER BY updated DESC, id DESC LIMIT 1", &stmt, error) < 0)
+		return -1;
+	r = store_ro_step(st, stmt, "last attempt", error);
+	if (r > 0)
+		*out_r = store_outcome_from_row(stmt);
+	sqlite3_finalize(stmt);
+	return r < 0 ? -1 : 0;
+}
+
+int
+store_ro_last_per_identifier(struct store *st, guint limit, GPtrArray *out,
+    guint64 *identifiers_r, GError **error)
+{
+	g_autoptr(GPtrArray) got = g_ptr_array_new_with_free_func(store_outcome_free);
+	sqlite3_stmt *stmt = NULL;
+	gint64 n = 0;
+	int r;
+
+	*identifiers_r = 0;
+	limit = MIN(limit, STORE_ROWS_MAX);
+	if (store_ro_int(st, "SELECT count(DISTINCT identifier) FROM jobs", &n, error) < 0 ||
+	    store_ro_prepare(st, "SELECT " OUTCOME_COLS " FROM jobs WHERE id IN"
+	    " (SELECT max(id) FROM jobs GROUP BY identifier) ORDER BY id DESC LIMIT ?1",
+	    &stmt, error) < 0)
+		return -1;
+	if ((r = sqlite3_bind_int64(stmt, 1, limit)) != SQLITE_OK) {
+		sqlite3_finalize(stmt);
+		return store_fail(st, r, "last per identifier", error);
+	}
+	while ((r = store_ro_step(st, stmt, "last per identifier", error)) > 0 &&
+	    got->len < limit)
+		g_ptr_array_add(got, store_outcome_from_row(stmt));
+	sqlite3_finalize(stmt);
+	if (r < 0)
+		return -1;
+	for (guint i = 0; i < got->len; i++)
+		g_ptr_array_add(out, got->pdata[i]);
+	g_ptr_array_set_free_func(got, NULL);
+	*identifiers_r = (guint64)MAX(n, 0);
+	return 0;
+}
+
+int
+store_ro_imap(struct store *st, const char *account, const char *mailbox,
+    guint32 *uidvalidity_r, guint32 *last_uid_r, gboolean *found_r, GError **error)
+{
+	sqlite3_stmt *stmt = NULL;
+	int r;
+
+	*found_r = FALSE;
+	*uidvalidity_r = 0;
+	*last_uid_r = 0;
+	if (store_ro_prepare(st, "SELECT uidvalidity, last_uid FROM imap_state"
+	    " WHERE account = ?1 AND mailbox = ?2", &stmt, error) < 0)
+		return -1;
+	if ((r = sqlite3_bind_text(stmt, 1, account, -1, SQLITE_STATIC)) != SQLITE_OK ||
+	    (r = sqlite3_bind_text(stmt, 2, mailbox, -1, SQLITE_STATIC)) != SQLITE_OK) {
+		sqlite3_finalize(stmt);
+		return store_fail(st, r, "imap state", error);
+	}
+	r = store_ro_step(st, stmt, "imap state", error);
+	if (r > 0) {
+		*uidvalidity_r = (guint32)sqlite3_column_int64(stmt, 0);
+		*last_uid_r = (guint32)sqlite3_column_int64(stmt, 1);
+		*found_r = TRUE;
+	}
+	sqlite3_finalize(stmt);
+	return r < 0 ? -1 : 0;
 }

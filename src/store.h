@@ -222,4 +222,55 @@ int store_probe(struct store *st, GError **error);
 /* How many probes this handle has run (for the /healthz cache's test). */
 guint64 store_probe_count(const struct store *st);
 
+/* ---- read-only access, for `otpbridge status` ------------------------- */
+
+/*
+ * Opens an existing store read-only and query-only: no file is created,
+ * nothing is migrated or written, no write lock is taken.  Waits at most
+ * busy_ms for another process's lock.  A missing file is OTPB_ERROR_IO
+ * ("does not exist"); a store locked by another process is
+ * OTPB_ERROR_TEMP ("busy"); a file that is not an otpbridge store is
+ * OTPB_ERROR_CONFIG.  Only the store_ro_* functions and store_close()
+ * may be used on the handle.
+ */
+int store_open_readonly(const char *path, guint busy_ms, struct store **st_r,
+    GError **error);
+
+/* Jobs in one state: state is an enum job_state, or another number a
+ * newer schema wrote. */
+struct store_state_count {
+	int state;
+	guint64 jobs;
+	guint64 retrying;        /* pending jobs already attempted at least once */
+};
+/* Appends one struct store_state_count per state present, by state. */
+int store_ro_counts(struct store *st, GArray *out, GError **error);
+
+/* What became of one job, without its body or code. */
+struct store_outcome {
+	gint64 id;
+	int state;               /* as in struct store_state_count */
+	char *identifier;
+	char *source;
+	char *filter;
+	gint64 created;
+	gint64 updated;          /* the last attempt's time once attempted */
+	guint attempts;
+	int last_status;         /* HTTP status of the last attempt, 0: none */
+};
+void store_outcome_free(gpointer outcome);
+
+/* The job attempted most recently (the push endpoint's last result);
+ * *out_r NULL when no job was ever attempted. */
+int store_ro_last_attempt(struct store *st, struct store_outcome **out_r,
+    GError **error);
+/* The newest job of each identifier, newest first, at most limit of them
+ * (struct store_outcome *, appended to out); *identifiers_r how many
+ * identifiers the store holds in all. */
+int store_ro_last_per_identifier(struct store *st, guint limit, GPtrArray *out,
+    guint64 *identifiers_r, GError **error);
+/* The stored IMAP state of account+mailbox, like store_imap_get(). */
+int store_ro_imap(struct store *st, const char *account, const char *mailbox,
+    guint32 *uidvalidity_r, guint32 *last_uid_r, gboolean *found_r, GError **error);
+
 #endif

@@ -39,6 +39,11 @@ ok "/healthz is 200 while the account syncs" sh -c \
     "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$HTTP/healthz)\" = 200 ]"
 ok "/metrics shows the account connected" wait_for 10 sh -c \
     "curl -s http://127.0.0.1:$HTTP/metrics | grep -q 'otpbridge_imap_connected{account=\"bot\"} 1'"
+"$OTPBRIDGE" -c "$T/otpbridge.conf" status --json >"$T/status.json" 2>>"$T/status.err"
+is "$(pyq "$T/status.json" '[(a["account"], a["connected"], 0 <= a["last_sync_age"] < 60, a["last_error"], a["last_uid"] >= 2) for a in L[0]["imap"]]')" \
+    '[["bot", true, true, null, true]]' "status --json: bot connected, synced just now, no error, its stored UID"
+like "$("$OTPBRIDGE" -c "$T/otpbridge.conf" status 2>&1)" '  bot +INBOX: connected, last sync [0-9]+s ago; stored uid [0-9]+' \
+    "status: the account as a person reads it"
 stop "$dpid"
 is "$stop_rc" 0 "SIGTERM: exits 0"
 
