@@ -124,7 +124,7 @@ is "$rc" 0 "--json with the daemon: exit 0"
 is "$(sj '[J["daemon"]["running"], J["daemon"]["healthy"], J["daemon"]["pid"], J["daemon"]["asked"]]')" \
     "[true, true, $dpid, \"unix:$T/a/http.sock\"]" "--json daemon: running, healthy, pid, where asked"
 is "$(sj 'J["queue"]')" \
-    '{"pending": 0, "delivered": 1, "failed": 1, "expired": 0, "retrying": 0}' "--json queue by state"
+    '{"pending": 0, "delivered": 1, "failed": 1, "expired": 0, "superseded": 0, "retrying": 0}' "--json queue by state"
 is "$(sj '[(d["identifier"], d["filter"], d["source"], d["state"], d["http_status"]) for d in J["last_delivery"]]')" \
     '[["other@otp.example.com", "acme", "lmtp", "failed", 400], ["bot@otp.example.com", "acme", "lmtp", "delivered", 200]]' \
     "--json last delivery per identifier, newest first"

@@ -315,7 +315,7 @@ test_report(void)
 	g_assert_null(strstr(json, "k=s"));
 	g_assert_nonnull(strstr(text, "push:       api.example.com:8443 (dry run"));
 	g_assert_nonnull(strstr(text, "queue:      1 pending, 1 delivered, 1 failed, "
-	    "0 expired (1 pending retrying)"));
+	    "0 expired, 0 superseded (1 pending retrying)"));
 	g_assert_nonnull(strstr(text, "last result: failed (HTTP 400), 40s ago"));
 	g_assert_nonnull(strstr(text, "work             INBOX: NOT connected, last sync "
 	    "30s ago, last error: NO [AUTH] ?[2Jlogin failed??X; stored uid 42 "
@@ -324,7 +324,7 @@ test_report(void)
 	g_assert_nonnull(strstr(text, "NOT healthy (/healthz 503)\n"
 	    "            imap:work has not synced?]0;pwned?\n"));
 	g_assert_nonnull(strstr(json, "\"queue\":{\"pending\":1,\"delivered\":1,"
-	    "\"failed\":1,\"expired\":0,\"retrying\":1}"));
+	    "\"failed\":1,\"expired\":0,\"superseded\":0,\"retrying\":1}"));
 	g_assert_nonnull(strstr(json, "\"last_sync_age\":30"));
 	status_report_clear(&r);
 	config_free(&cfg);
