@@ -182,7 +182,11 @@ void
 core_decide(const struct filter_set *set, const struct core_options *opt,
     const struct message *msg, const struct envelope *env, struct verdict *v)
 {
-	struct match_input in = { msg, env->rcpt, env->account };
+	/* patterns see the recipient's normal form; ${rcpt} and ${plus} the
+	 * address as given (a run id in the tag keeps its case) */
+	g_autofree char *rcpt_norm = env->rcpt != NULL ?
+	    util_normalize_identifier(env->rcpt) : NULL;
+	struct match_input in = { msg, rcpt_norm, env->account };
 	const struct filter *f;
 	const char *why = NULL;
 	enum send_mode send;

@@ -527,14 +527,19 @@ session_free(struct session *s)
 	g_free(s);
 }
 
-/* proto's RCPT check: the [lmtp]/[smtp] recipients pattern. */
+/* proto's RCPT check: the [lmtp]/[smtp] recipients pattern, over the
+ * address's normal form (util_normalize_address: U-labels, NFC). */
 static const char *
 session_rcpt_check(const char *addr, gpointer data)
 {
 	struct session *s = data;
 	const struct regex *re = s->sink->cfg->recipients;
+	g_autofree char *norm = NULL;
 
-	if (re == NULL || regex_match(re, addr, strlen(addr)))
+	if (re == NULL)
+		return NULL;
+	norm = util_normalize_identifier(addr);
+	if (regex_match(re, norm, strlen(norm)))
 		return NULL;
 	return "550 5.1.1 Recipient address rejected: not an address this sink serves";
 }

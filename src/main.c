@@ -7,6 +7,8 @@
  */
 #include "autoconfig.h"
 
+#include <langinfo.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +32,7 @@ struct main_opts {
 	char *config;       /* -c FILE, NULL: the default path */
 	gboolean verbose;
 	gboolean version;
-	char *rcpt;         /* test/deliver --rcpt */
+	char *rcpt;         /* test/deliver --rcpt, raw bytes (main_rcpt_utf8) */
 	gboolean json;      /* test --json, queue --json */
 };
 
@@ -78,6 +80,48 @@ main_parse(struct main_opts *o, const char *params, const GOptionEntry *extra,
 		main_usage();
 		exit(EXIT_USAGE);
 	}
+}
+
+/*
+ * --rcpt as UTF-8 whatever the locale (the option is taken as raw bytes:
+ * GLib's string conversion refuses UTF-8 under LC_ALL=C).  Bytes that are
+ * UTF-8 are taken as they are - an MTA passes the recipient so, whatever
+ * its locale - and other bytes are read in the charset of the locale the
+ * environment names (a Latin-1 terminal), without switching the
+ * process's own locale.  Replaces o->rcpt; -1 and a message on stderr
+ * when neither reads it, or it is no valid address text.
+ */
+static int
+main_rcpt_utf8(struct main_opts *o)
+{
+	g_autofree char *utf8 = NULL;
+	g_autofree char *norm = NULL;
+	g_autoptr(GError) err = NULL;
+	const char *cs = "ANSI_X3.4-1968";
+	locale_t loc;
+
+	if (o->rcpt == NULL)
+		return 0;
+	loc = newlocale(LC_CTYPE_MASK, "", (locale_t)0);
+	if (loc != (locale_t)0)
+		cs = nl_langinfo_l(CODESET, loc);
+	if (g_utf8_validate(o->rcpt, -1, NULL))
+		utf8 = g_strdup(o->rcpt);
+	else if (g_ascii_strcasecmp(cs, "UTF-8") != 0 &&
+	    g_ascii_strcasecmp(cs, "ANSI_X3.4-1968") != 0)
+		utf8 = g_convert(o->rcpt, -1, "UTF-8", cs, NULL, NULL, NULL);
+	if (utf8 == NULL) {
+		fprintf(stderr, "otpbridge: --rcpt: the address is not valid UTF-8 "
+		    "(nor text in %s, the locale's charset)\n", cs);
+	} else if ((norm = util_normalize_address(utf8, &err)) == NULL) {
+		fprintf(stderr, "otpbridge: --rcpt: %s\n", err->message);
+	} else {
+		g_free(o->rcpt);
+		o->rcpt = g_steal_pointer(&utf8);
+	}
+	if (loc != (locale_t)0)
+		freelocale(loc);
+	return norm != NULL ? 0 : -1;
 }
 
 /* Loads the config and filters; on error prints file:line and returns -1. */
@@ -421,7 +465,7 @@ main(int argc, char **argv)
 		{ NULL }
 	};
 	const GOptionEntry test_opts[] = {
-		{ "rcpt", 0, 0, G_OPTION_ARG_STRING, &o.rcpt,
+		{ "rcpt", 0, 0, G_OPTION_ARG_FILENAME, &o.rcpt,
 		  "envelope recipient (default: the first To address)", "ADDR" },
 		{ "json", 0, 0, G_OPTION_ARG_NONE, &o.json,
 		  "one JSON object per file", NULL },
@@ -455,7 +499,7 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "test") == 0) {
 		main_parse(&o, "FILE...", test_opts, &argc, &argv, FALSE);
 		log_init(o.verbose);
-		rc = cmd_test(&o, argc, argv);
+		rc = main_rcpt_utf8(&o) < 0 ? EXIT_USAGE : cmd_test(&o, argc, argv);
 	} else if (strcmp(cmd, "run") == 0) {
 		struct config *cfg = NULL;
 		struct filter_set *set = NULL;
@@ -480,6 +524,8 @@ main(int argc, char **argv)
 		log_init(o.verbose);
 		if (argc > 1) {
 			main_usage();
+			rc = EXIT_USAGE;
+		} else if (main_rcpt_utf8(&o) < 0) {
 			rc = EXIT_USAGE;
 		} else if (main_load(&o, &cfg, &set) < 0) {
 			/* Our own trouble: the MTA keeps the mail and retries. */

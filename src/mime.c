@@ -623,7 +623,14 @@ mime_body(struct message *msg, GMimeMessage *message, guint *parts)
 	return w.forwarded;
 }
 
-/* A lower-cased, valid UTF-8 copy of an address; NULL when empty. */
+static char *mime_decode_text(const char *raw);
+
+/*
+ * A lower-cased, valid UTF-8 copy of an address; NULL when empty.  An
+ * address written as one RFC 2047 word (=?UTF-8?B?...?=, which RFC 2047
+ * forbids in an addr-spec but mailers send for UTF-8 addresses) is
+ * decoded when what it holds is a bare addr-spec.
+ */
 static char *
 mime_addr(const char *addr)
 {
@@ -631,7 +638,19 @@ mime_addr(const char *addr)
 
 	if (addr == NULL || *addr == '\0')
 		return NULL;
-	valid = g_utf8_make_valid(addr, -1);
+	if (g_str_has_prefix(addr, "=?") && g_str_has_suffix(addr, "?=") &&
+	    strlen(addr) <= MIME_HEADER_MAX) {
+		char *dec = mime_decode_text(addr);
+
+		if (util_is_addr_spec(dec) && strchr(dec, '"') == NULL)
+			valid = dec;
+		else {
+			g_free(dec);
+			valid = g_utf8_make_valid(addr, -1);
+		}
+	} else {
+		valid = g_utf8_make_valid(addr, -1);
+	}
 	lower = g_utf8_strdown(g_strstrip(valid), -1);
 	g_free(valid);
 	if (*lower == '\0' || strlen(lower) > MIME_HEADER_MAX) {

@@ -42,8 +42,18 @@
  *
  * Choices: DATA lines have no length limit (only the total counts).
  * Command lines must be printable ASCII (no controls, no NUL); 8-bit
- * bytes are only diagnosed inside MAIL/RCPT paths (553 5.6.7: SMTPUTF8 is
- * not offered).  "RCPT TO:<postmaster>" is accepted syntactically (RFC 5321
+ * bytes are only allowed inside MAIL/RCPT paths.  SMTPUTF8 (RFC 6531) is
+ * offered after LHLO/EHLO (not HELO): UTF-8 is read as atext and as
+ * sub-domain letters (quoted strings too) in the MAIL path and in the
+ * RCPT paths of a transaction whose MAIL carried the SMTPUTF8 parameter,
+ * and must be valid UTF-8 there (else 501 5.1.7/5.1.3: overlong forms,
+ * surrogates, stray or truncated bytes); a non-ASCII path in a
+ * transaction without it gets 553 5.6.7.  Addresses are handed on as
+ * sent: their normal form (NFC, lower case, U-labels) is
+ * util_normalize_address()'s, decided where the identifier is made.
+ * XXX: a label holding UTF-8 may have 4 x 63 bytes (its A-label's 63 is
+ * not computed here); PROTO_ADDR_MAX still bounds the whole address.
+ * "RCPT TO:<postmaster>" is accepted syntactically (RFC 5321
  * 4.5.1 says it MUST be) and handed to rcpt_check as "postmaster", which
  * decides like for any other address.  Quoted local parts are kept as
  * sent, quotes included.  Protocol errors (500-503, 553, 555) count
@@ -59,6 +69,7 @@
 #define PROTO_ADDR_MAX 320        /* mailbox: local@domain */
 #define PROTO_HOST_MAX 255        /* our hostname, the HELO argument */
 #define PROTO_REPLY_MAX 510       /* a reply line without its CRLF */
+#define PROTO_NOT_UTF8 "553 5.6.7 Non-ASCII address needs SMTPUTF8 on MAIL FROM"
 
 enum proto_state {
 	PROTO_ST_CMD,                /* reading command lines */
@@ -81,6 +92,7 @@ enum proto_path {
 	PROTO_PATH_OK,
 	PROTO_PATH_SYNTAX,
 	PROTO_PATH_8BIT,
+	PROTO_PATH_BADUTF8,
 	PROTO_PATH_LONG,
 };
 
@@ -100,6 +112,8 @@ struct proto {
 	guint errors;
 
 	char *helo;                  /* NULL until LHLO/EHLO/HELO */
+	gboolean ext;                /* LHLO/EHLO: the extensions were offered */
+	gboolean smtputf8;           /* this transaction's MAIL said SMTPUTF8 */
 	char *mail_from;             /* NULL: no MAIL yet */
 	GPtrArray *rcpts;            /* char *, NULL-terminated */
 
@@ -151,6 +165,7 @@ static void
 proto_txn_reset(struct proto *p)
 {
 	g_clear_pointer(&p->mail_from, g_free);
+	p->smtputf8 = FALSE;
 	g_ptr_array_set_size(p->rcpts, 0);
 	g_ptr_array_add(p->rcpts, NULL);
 	g_clear_pointer(&p->data, g_free);
@@ -268,10 +283,18 @@ proto_is_atext(unsigned char c)
 	return g_ascii_isalnum(c) || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
-/* Parses a domain or address literal at s[*i]; FALSE on a syntax error
- * (*i then stops at the offending byte). */
+/* A letter of a sub-domain: ASCII alphanumeric, or any 8-bit byte when
+ * UTF-8 is allowed (its validity is checked on the whole path). */
 static gboolean
-proto_parse_domain(const char *s, gsize len, gsize *i)
+proto_is_let_dig(unsigned char c, gboolean utf8)
+{
+	return g_ascii_isalnum(c) || (utf8 && c >= 0x80);
+}
+
+/* Parses a domain or address literal at s[*i]; FALSE on a syntax error
+ * (*i then stops at the offending byte).  utf8: U-labels are allowed. */
+static gboolean
+proto_parse_domain(const char *s, gsize len, gboolean utf8, gsize *i)
 {
 	gsize j = *i;
 
@@ -289,14 +312,19 @@ proto_parse_domain(const char *s, gsize len, gsize *i)
 	}
 	for (;;) {
 		gsize start = j;
+		gboolean wide = FALSE;
 
-		if (j >= len || !g_ascii_isalnum(s[j])) {
+		if (j >= len || !proto_is_let_dig((unsigned char)s[j], utf8)) {
 			*i = j;
 			return FALSE;
 		}
-		while (j < len && (g_ascii_isalnum(s[j]) || s[j] == '-' || s[j] == '_'))
+		while (j < len && (proto_is_let_dig((unsigned char)s[j], utf8) ||
+		    s[j] == '-' || s[j] == '_')) {
+			if ((unsigned char)s[j] >= 0x80)
+				wide = TRUE;
 			j++;
-		if (s[j - 1] == '-' || j - start > 63) {
+		}
+		if (s[j - 1] == '-' || j - start > (wide ? 4 * 63 : 63)) {
 			*i = j;
 			return FALSE;
 		}
@@ -309,9 +337,10 @@ proto_parse_domain(const char *s, gsize len, gsize *i)
 	}
 }
 
-/* Parses a local part (dot-string or quoted string) at s[*i]. */
+/* Parses a local part (dot-string or quoted string) at s[*i]; utf8:
+ * 8-bit bytes are atext and qtext (RFC 6531 3.3). */
 static gboolean
-proto_parse_local(const char *s, gsize len, gsize *i)
+proto_parse_local(const char *s, gsize len, gboolean utf8, gsize *i)
 {
 	gsize j = *i;
 
@@ -330,7 +359,7 @@ proto_parse_local(const char *s, gsize len, gsize *i)
 					return FALSE;
 				}
 				j++;
-			} else if (c < 32 || c > 126) {
+			} else if (c < 32 || c == 127 || (c > 127 && !utf8)) {
 				break;
 			}
 		}
@@ -338,11 +367,13 @@ proto_parse_local(const char *s, gsize len, gsize *i)
 		return FALSE;
 	}
 	for (;;) {
-		if (j >= len || !proto_is_atext((unsigned char)s[j])) {
+		if (j >= len || !(proto_is_atext((unsigned char)s[j]) ||
+		    (utf8 && (unsigned char)s[j] >= 0x80))) {
 			*i = j;
 			return FALSE;
 		}
-		while (j < len && proto_is_atext((unsigned char)s[j]))
+		while (j < len && (proto_is_atext((unsigned char)s[j]) ||
+		    (utf8 && (unsigned char)s[j] >= 0x80)))
 			j++;
 		if (j < len && s[j] == '.') {
 			j++;
@@ -357,12 +388,14 @@ proto_parse_local(const char *s, gsize len, gsize *i)
  * Parses "<path>" at the start of s[0, len): "<>" (when allow_null), an
  * optional source route "@a,@b:" that is dropped, then local@domain or,
  * when allow_postmaster, a bare "postmaster".  On success *addr is the
- * mailbox ("" for <>) and *end the index after '>'.  An 8-bit byte where
- * the parse failed gives PROTO_PATH_8BIT.
+ * mailbox ("" for <>) and *end the index after '>'.  Without utf8, an
+ * 8-bit byte where the parse failed gives PROTO_PATH_8BIT; with it, 8-bit
+ * bytes are letters and a mailbox that is not valid UTF-8 gives
+ * PROTO_PATH_BADUTF8.
  */
 static enum proto_path
 proto_parse_path(const char *s, gsize len, gboolean allow_null,
-    gboolean allow_postmaster, char **addr, gsize *end)
+    gboolean allow_postmaster, gboolean utf8, char **addr, gsize *end)
 {
 	gsize i = 1, start;
 	gboolean ok;
@@ -380,7 +413,7 @@ proto_parse_path(const char *s, gsize len, gboolean allow_null,
 	if (i < len && s[i] == '@') {
 		for (;;) {
 			i++;  /* the '@' */
-			if (!proto_parse_domain(s, len, &i))
+			if (!proto_parse_domain(s, len, utf8, &i))
 				goto fail;
 			if (i < len && s[i] == ',' && i + 1 < len && s[i + 1] == '@') {
 				i++;
@@ -393,12 +426,12 @@ proto_parse_path(const char *s, gsize len, gboolean allow_null,
 		i++;
 	}
 	start = i;
-	ok = proto_parse_local(s, len, &i);
+	ok = proto_parse_local(s, len, utf8, &i);
 	if (!ok)
 		goto fail;
 	if (i < len && s[i] == '@') {
 		i++;
-		if (!proto_parse_domain(s, len, &i))
+		if (!proto_parse_domain(s, len, utf8, &i))
 			goto fail;
 	} else if (!(allow_postmaster && i - start == 10 &&
 	    g_ascii_strncasecmp(s + start, "postmaster", 10) == 0)) {
@@ -408,10 +441,14 @@ proto_parse_path(const char *s, gsize len, gboolean allow_null,
 		goto fail;
 	if (i - start > PROTO_ADDR_MAX)
 		return PROTO_PATH_LONG;
+	if (utf8 && !g_utf8_validate(s + start, (gssize)(i - start), NULL))
+		return PROTO_PATH_BADUTF8;
 	*addr = g_strndup(s + start, i - start);
 	*end = i + 1;
 	return PROTO_PATH_OK;
 fail:
+	if (utf8)
+		return PROTO_PATH_SYNTAX;
 	/* XXX: an 8-bit byte anywhere in the path means "needs SMTPUTF8",
 	 * even when the parse failed on an earlier byte. */
 	for (gsize k = 1; k < len && s[k] != '>' && s[k] != ' '; k++)
@@ -423,6 +460,16 @@ fail:
 }
 
 /* ---- commands -------------------------------------------------------- */
+
+/* TRUE when s holds no 8-bit byte. */
+static gboolean
+proto_is_ascii(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s >= 0x80)
+			return FALSE;
+	return TRUE;
+}
 
 /* TRUE when the argument starts with the keyword (case-insensitive, e.g.
  * "FROM:"); *rest is then after it and any spaces. */
@@ -454,6 +501,7 @@ proto_cmd_hello(struct proto *p, const char *arg, const char *verb, gboolean ext
 	proto_txn_reset(p);
 	g_free(p->helo);
 	p->helo = g_strdup(arg);
+	p->ext = ext;
 	if (!ext) {
 		g_string_append_printf(out, "250 %s\r\n", p->host);
 		return;
@@ -462,15 +510,18 @@ proto_cmd_hello(struct proto *p, const char *arg, const char *verb, gboolean ext
 	proto_reply(out, "250-PIPELINING");
 	proto_reply(out, "250-ENHANCEDSTATUSCODES");
 	proto_reply(out, "250-8BITMIME");
+	proto_reply(out, "250-SMTPUTF8");
 	g_string_append_printf(out, "250 SIZE %" G_GUINT64_FORMAT "\r\n", p->max_size);
 }
 
-/* Checks the ESMTP parameters of MAIL; returns NULL or the error reply. */
+/* Checks the ESMTP parameters of MAIL; returns NULL or the error reply.
+ * *smtputf8: the SMTPUTF8 parameter was given (RFC 6531 3.4). */
 static const char *
-proto_mail_params(struct proto *p, const char *s)
+proto_mail_params(struct proto *p, const char *s, gboolean *smtputf8)
 {
 	gboolean seen_size = FALSE, seen_body = FALSE, over = FALSE;
 
+	*smtputf8 = FALSE;
 	while (*s != '\0') {
 		const char *kw = s, *eq = NULL, *val;
 		gsize kwlen, vlen;
@@ -518,6 +569,11 @@ proto_mail_params(struct proto *p, const char *s)
 			if (!(vlen == 4 && g_ascii_strncasecmp(val, "7BIT", 4) == 0) &&
 			    !(vlen == 8 && g_ascii_strncasecmp(val, "8BITMIME", 8) == 0))
 				return "555 5.5.4 Unsupported BODY type";
+		} else if (kwlen == 8 && g_ascii_strncasecmp(kw, "SMTPUTF8", 8) == 0 &&
+		    p->ext) {
+			if (*smtputf8 || eq != NULL)
+				return "501 5.5.4 Bad SMTPUTF8 parameter";
+			*smtputf8 = TRUE;
 		} else {
 			return "555 5.5.4 Unsupported parameter";
 		}
@@ -529,22 +585,29 @@ proto_mail_params(struct proto *p, const char *s)
 
 /*
  * Parses the <path> of MAIL (sender) or RCPT (recipient) at *rest, then
- * expects a blank or the end.  On success returns the address and moves
- * *rest past the blanks after it; else answers out and returns NULL.
+ * expects a blank or the end; utf8: UTF-8 is allowed in it.  On success
+ * returns the address and moves *rest past the blanks after it; else
+ * answers out and returns NULL.
  */
 static char *
-proto_take_path(struct proto *p, const char **rest, gboolean sender, GString *out)
+proto_take_path(struct proto *p, const char **rest, gboolean sender,
+    gboolean utf8, GString *out)
 {
 	const char *bad = sender ? "501 5.1.7 Bad sender address syntax" :
 	    "501 5.1.3 Bad recipient address syntax";
 	char *addr = NULL;
 	gsize end = 0;
 
-	switch (proto_parse_path(*rest, strlen(*rest), sender, !sender, &addr, &end)) {
+	switch (proto_parse_path(*rest, strlen(*rest), sender, !sender, utf8,
+	    &addr, &end)) {
 	case PROTO_PATH_OK:
 		break;
 	case PROTO_PATH_8BIT:
-		proto_error(p, out, "553 5.6.7 Non-ASCII address needs SMTPUTF8, not offered");
+		proto_error(p, out, PROTO_NOT_UTF8);
+		return NULL;
+	case PROTO_PATH_BADUTF8:
+		proto_error(p, out, sender ? "501 5.1.7 Sender address is not valid UTF-8" :
+		    "501 5.1.3 Recipient address is not valid UTF-8");
 		return NULL;
 	case PROTO_PATH_LONG:
 		proto_error(p, out, sender ? "501 5.1.7 Sender address too long" :
@@ -572,6 +635,7 @@ proto_cmd_mail(struct proto *p, const char *arg, GString *out)
 {
 	const char *rest, *err;
 	char *addr = NULL;
+	gboolean smtputf8 = FALSE;
 
 	if (p->helo == NULL) {
 		proto_error(p, out, p->dialect == PROTO_LMTP ?
@@ -586,9 +650,15 @@ proto_cmd_mail(struct proto *p, const char *arg, GString *out)
 		proto_error(p, out, "501 5.5.4 Syntax: MAIL FROM:<address>");
 		return;
 	}
-	if ((addr = proto_take_path(p, &rest, TRUE, out)) == NULL)
+	/* UTF-8 is read here when offered; the parameter decides below */
+	if ((addr = proto_take_path(p, &rest, TRUE, p->ext, out)) == NULL)
 		return;
-	err = proto_mail_params(p, rest);
+	err = proto_mail_params(p, rest, &smtputf8);
+	if (err == NULL && !smtputf8 && !proto_is_ascii(addr)) {
+		g_free(addr);
+		proto_error(p, out, PROTO_NOT_UTF8);
+		return;
+	}
 	if (err != NULL) {
 		g_free(addr);
 		if (err[0] == '5' && err[1] == '5' && err[2] == '2')
@@ -598,6 +668,7 @@ proto_cmd_mail(struct proto *p, const char *arg, GString *out)
 		return;
 	}
 	p->mail_from = addr;
+	p->smtputf8 = smtputf8;
 	proto_reply(out, "250 2.1.0 Ok");
 }
 
@@ -616,7 +687,7 @@ proto_cmd_rcpt(struct proto *p, const char *arg, GString *out)
 		proto_error(p, out, "501 5.5.4 Syntax: RCPT TO:<address>");
 		return;
 	}
-	if ((addr = proto_take_path(p, &rest, FALSE, out)) == NULL)
+	if ((addr = proto_take_path(p, &rest, FALSE, p->smtputf8, out)) == NULL)
 		return;
 	if (*rest != '\0') {
 		g_free(addr);

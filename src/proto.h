@@ -4,7 +4,8 @@
  * server is callbacks over a protocol library; this is that library).
  *
  * RFC 5321 (SMTP), RFC 2033 (LMTP), RFC 1870 (SIZE), RFC 2920
- * (PIPELINING), RFC 3463/2034 (ENHANCEDSTATUSCODES), RFC 6152 (8BITMIME).
+ * (PIPELINING), RFC 3463/2034 (ENHANCEDSTATUSCODES), RFC 6152 (8BITMIME),
+ * RFC 6531 (SMTPUTF8: UTF-8 addresses when MAIL says so).
  * The session layer (lmtp.c) owns sockets, timeouts and the store; it
  * feeds whatever bytes arrive, writes whatever replies come out, and
  * answers the DATA event with one reply per recipient (LMTP) or one
@@ -26,7 +27,8 @@ struct proto_limits {
 };
 
 /*
- * Checks one RCPT address (bare addr-spec, as given, not lower-cased).
+ * Checks one RCPT address (bare addr-spec, as given, not lower-cased;
+ * valid UTF-8, non-ASCII only in an SMTPUTF8 transaction).
  * Returns NULL to accept, or a complete reply line without CRLF to refuse
  * (e.g. "550 5.1.1 <x@y>: Recipient address rejected").  The string must
  * stay valid until the next call.

@@ -3,7 +3,10 @@
  * bounded file reading.
  *
  * Hostile input: file contents (bounded by the caller's max), address
- * strings from mail headers (only scanned, never interpreted) and an
+ * strings from mail headers, the envelope and the command line
+ * (util_normalize_address: invalid UTF-8 is refused, each A-label is
+ * decoded by GLib's bounded punycode decoder and kept only when it gives
+ * a real U-label; work is linear in the address) and an
  * endpoint's reply text (util_redact: decoded in at most 4 bounded
  * passes, each linear in its length, for display only).  Secret files
  * are checked with the ssh rule (util_secret_mode_problem).  The
@@ -417,17 +420,98 @@ util_is_addr_spec(const char *s)
 	return TRUE;
 }
 
+/* Lower-cases and NFC-normalises UTF-8 text, one character at a time
+ * (g_unichar_tolower: the same in every locale, unlike g_utf8_strdown,
+ * which follows a Turkish or Lithuanian LC_CTYPE). */
+static void
+util_lower_nfc(GString *out, const char *s, gssize len)
+{
+	g_autofree char *nfc = g_utf8_normalize(s, len, G_NORMALIZE_NFC);
+	g_autofree char *again = NULL;
+	GString *low = g_string_new(NULL);
+
+	for (const char *p = nfc; *p != '\0'; p = g_utf8_next_char(p))
+		g_string_append_unichar(low, g_unichar_tolower(g_utf8_get_char(p)));
+	again = g_utf8_normalize(low->str, (gssize)low->len, G_NORMALIZE_NFC);
+	g_string_append(out, again);
+	g_string_free(low, TRUE);
+}
+
+/*
+ * The U-label of an A-label ("xn--bcher-kva" -> "bücher"), or NULL when
+ * label is no A-label or decodes to something no domain label holds
+ * (nothing, ASCII only, controls, blanks, dots, U+FFFD).
+ */
+static char *
+util_u_label(const char *label, gsize len)
+{
+	g_autofree char *a = g_ascii_strdown(label, (gssize)len);
+	char *u;
+	gboolean wide = FALSE;
+
+	if (len <= 4 || strncmp(a, "xn--", 4) != 0 ||
+	    (u = g_hostname_to_unicode(a)) == NULL)
+		return NULL;
+	for (const char *p = u; *p != '\0'; p = g_utf8_next_char(p)) {
+		gunichar c = g_utf8_get_char(p);
+
+		if (c >= 0x80)
+			wide = TRUE;
+		if (c == '.' || c == '@' || c == 0xfffd || g_unichar_iscntrl(c) ||
+		    g_unichar_isspace(c) || g_unichar_type(c) == G_UNICODE_FORMAT) {
+			wide = FALSE;
+			break;
+		}
+	}
+	if (!wide) {
+		g_free(u);
+		return NULL;
+	}
+	return u;
+}
+
+char *
+util_normalize_address(const char *s, GError **error)
+{
+	g_autofree char *t = g_strstrip(g_strdup(s != NULL ? s : ""));
+	const char *at, *label;
+	GString *out;
+
+	if (!g_utf8_validate(t, -1, NULL)) {
+		g_set_error(error, OTPB_ERROR, OTPB_ERROR_DATA,
+		    "the address is not valid UTF-8");
+		return NULL;
+	}
+	if (!util_is_addr_spec(t))
+		return g_steal_pointer(&t);
+	at = strchr(t, '@');
+	out = g_string_sized_new(strlen(t) + 8);
+	util_lower_nfc(out, t, at - t);
+	g_string_append_c(out, '@');
+	label = at + 1;
+	for (;;) {
+		const char *dot = strchr(label, '.');
+		gsize len = dot != NULL ? (gsize)(dot - label) : strlen(label);
+		g_autofree char *u = util_u_label(label, len);
+
+		if (u != NULL)
+			util_lower_nfc(out, u, -1);
+		else
+			util_lower_nfc(out, label, (gssize)len);
+		if (dot == NULL)
+			break;
+		g_string_append_c(out, '.');
+		label = dot + 1;
+	}
+	return g_string_free(out, FALSE);
+}
+
 char *
 util_normalize_identifier(const char *s)
 {
-	char *t = g_strstrip(g_strdup(s != NULL ? s : ""));
+	g_autofree char *valid = g_utf8_make_valid(s != NULL ? s : "", -1);
 
-	if (util_is_addr_spec(t)) {
-		char *lower = g_utf8_strdown(t, -1);
-		g_free(t);
-		return lower;
-	}
-	return t;
+	return util_normalize_address(valid, NULL);
 }
 
 int

@@ -83,9 +83,25 @@ struct sockaddr;
 gboolean util_sockaddr_in_scope(const struct sockaddr *sa, gboolean private_ok);
 
 /*
- * Normalises an identifier for the push body: a bare addr-spec (one '@',
- * no blanks or angle brackets) is lower-cased; anything else is returned
- * trimmed and unchanged.  g_malloc'd.
+ * The normal form of an identifier or address, the one every path uses
+ * (envelope recipient of LMTP/SMTP and --rcpt, IMAP account identifier,
+ * To/Delivered-To of the mail, the pull endpoint's ?identifier=): s is
+ * trimmed; when it is a bare addr-spec (one '@', no blanks or angle
+ * brackets) the local part and the domain are NFC-normalised and
+ * lower-cased character by character (the same in every locale), and
+ * each A-label of the domain ("xn--bcher-kva") becomes its U-label
+ * ("bücher"): an A-label and its U-label are one identifier.  An A-label
+ * that does not decode to a real U-label stays as it is (lower-cased).
+ * Anything else (a phone number, "Name <a@b>") is returned trimmed and
+ * unchanged, as Skyvern matches it exactly.  Returns NULL and sets
+ * *error (OTPB_ERROR_DATA) when s is not valid UTF-8.  g_malloc'd.
+ */
+char *util_normalize_address(const char *s, GError **error);
+
+/*
+ * util_normalize_address() for text already checked (or known to be
+ * UTF-8): an invalid sequence becomes U+FFFD instead of an error, so the
+ * result is never NULL ("" for NULL).  g_malloc'd.
  */
 char *util_normalize_identifier(const char *s);
 

@@ -226,4 +226,66 @@ created=$(pyq "$T/fresh/q.json" 'L[0]["created"]')
 ok "the future date is clamped to arrival ($before <= $created <= $after)" \
     test "$created" -ge "$before" -a "$created" -le "$after"
 
+# --- --rcpt with an internationalised address, under every locale --------
+# GLib's option parser converts a string argument from the locale's
+# charset, so UTF-8 failed under C.  Locales this machine may lack are
+# made in $T/loc with localedef (read through LOCPATH) when it can.
+U=$(printf 'B\303\230t@B\303\274cher.Example')      # BØt@Bücher.Example, UTF-8
+L1=$(printf 'B\330t@B\374cher.Example')              # the same in Latin-1
+WANT=$(printf '{"totp_identifier":"b\303\270t@b\303\274cher.example","content":"482913","source":"email"}')
+locs="C POSIX C.UTF-8"
+latin1=""
+mkdir -p "$T/loc"
+if command -v localedef >/dev/null 2>&1; then
+	localedef -i en_US -f UTF-8 "$T/loc/en_US.UTF-8" >/dev/null 2>&1
+	localedef -i de_DE -f ISO-8859-1 "$T/loc/de_DE.ISO-8859-1" >/dev/null 2>&1
+	[ -d "$T/loc/en_US.UTF-8" ] && locs="$locs en_US.UTF-8"
+	[ -d "$T/loc/de_DE.ISO-8859-1" ] && latin1=de_DE.ISO-8859-1
+fi
+# push_of OUT: the "push" object of a test --json line.
+push_of() { printf '%s\n' "$1" | sed -n 's/^.*"push":\(.*\)}$/\1/p'; }
+for l in $locs; do
+	run env LOCPATH="$T/loc" LC_ALL=$l "$OTPBRIDGE" -c "$C" test --json --rcpt "$U" "$T/ok.eml"
+	is "$rc:$(push_of "$out")" "0:$WANT" "LC_ALL=$l: test --rcpt with a UTF-8 address pushes its normal form"
+done
+run env LC_ALL=C "$OTPBRIDGE" -c "$C" test --json --rcpt 'BØt@XN--BCHER-KVA.example' "$T/ok.eml"
+is "$rc:$(push_of "$out")" "0:$WANT" "test --rcpt with the A-label domain pushes the same identifier"
+run env LC_ALL=C "$OTPBRIDGE" -c "$C" test --json --rcpt "$(printf 'bo\314\210t@x.example')" "$T/ok.eml"
+like "$(push_of "$out")" "$(printf '"totp_identifier":"b\303\266t@x.example"')" "test --rcpt: a decomposed ö is pushed composed (NFC)"
+run env LC_ALL=C "$OTPBRIDGE" -c "$C" test --json --rcpt 'БОТ@ПРИМЕР.РФ' "$T/ok.eml"
+like "$(push_of "$out")" '"totp_identifier":"бот@пример.рф"' "test --rcpt with a Cyrillic address: lower-cased"
+for l in C POSIX C.UTF-8; do
+	run env LC_ALL=$l "$OTPBRIDGE" -c "$C" test --json --rcpt "$L1" "$T/ok.eml"
+	is "$rc" 64 "LC_ALL=$l: test --rcpt with Latin-1 bytes exits 64"
+	like "$err" '^otpbridge: --rcpt: the address is not valid UTF-8' "LC_ALL=$l: and says why"
+	is "$out" "" "LC_ALL=$l: and prints no verdict"
+done
+if [ -n "$latin1" ]; then
+	run env LOCPATH="$T/loc" LC_ALL=$latin1 "$OTPBRIDGE" -c "$C" test --json --rcpt "$L1" "$T/ok.eml"
+	is "$rc:$(push_of "$out")" "0:$WANT" "LC_ALL=$latin1: Latin-1 --rcpt bytes are read in the locale's charset"
+	run env LOCPATH="$T/loc" LC_ALL=$latin1 "$OTPBRIDGE" -c "$C" test --json --rcpt "$U" "$T/ok.eml"
+	is "$rc:$(push_of "$out")" "0:$WANT" "LC_ALL=$latin1: UTF-8 --rcpt bytes (as an MTA passes them) stay UTF-8"
+else
+	skip 2 "localedef cannot make a Latin-1 locale here"
+fi
+
+# deliver --rcpt: the same identifier reaches the endpoint under each locale.
+ep_start d 0
+conf d "$ep_port"
+n=0
+for l in $locs ${latin1:+$latin1}; do
+	n=$((n + 1))
+	r=$U
+	[ "$l" = "$latin1" ] && r=$L1
+	mail d "m$n.eml" "idn$n" "Other@acme.example" 482913
+	run env LOCPATH="$T/loc" LC_ALL=$l "$OTPBRIDGE" -c "$T/d/otpbridge.conf" deliver --rcpt "$r" <"$T/d/m$n.eml"
+	is "$rc:$(pyq "$T/d/requests.log" "L[$n - 1]['body'] if len(L) >= $n else 'no request'")" "0:$WANT" \
+	    "LC_ALL=$l: deliver --rcpt pushes the same body"
+	printf '%s\n' "$err" >>"$T/deliver-err.log"
+done
+run env LC_ALL=C "$OTPBRIDGE" -c "$T/d/otpbridge.conf" deliver --rcpt "$L1" <"$T/d/m1.eml"
+is "$rc" 64 "LC_ALL=C: deliver --rcpt with Latin-1 bytes exits 64 (EX_USAGE)"
+is "$(pyq "$T/d/requests.log" 'len(L)')" "$n" "and pushes nothing"
+ok "deliver's output never shows the code" sh -c '! grep -q 482913 "$1"' sh "$T/deliver-err.log"
+
 done_testing

@@ -806,6 +806,43 @@ else
 fi
 stop "$q_pid"
 
+# --- u: SMTPUTF8, internationalised recipients (RFC 6531) ---------------------------------------
+# swaks has no SMTPUTF8 option: the raw client speaks it.  The recipients
+# pattern names the U-label; the A-label form of the same domain matches
+# it too, and both reach the endpoint as one normal form.
+ep_start u 0
+conf u "$ep_port" "[lmtp]" "listen = unix:$T/u/lmtp.sock" 'recipients = @bücher\.example$'
+daemon u
+u_pid=$dpid
+if wait_for 15 started u; then
+	mail u m.eml u1 'BØt@Bücher.example' 401290
+	{
+		printf '< 1\n> LHLO client.example\n< 1\n'
+		printf '> MAIL FROM:<codes@acme.example>\n< 1\n> RCPT TO:<bøt@bücher.example>\n< 1\n> RSET\n< 1\n'
+		printf '> MAIL FROM:<codes@acme.example> SMTPUTF8\n< 1\n'
+		printf '> RCPT TO:<BØt+wr_8@Bücher.example>\n< 1\n'
+		printf '> RCPT TO:<Bot@XN--BCHER-KVA.example>\n< 1\n'
+		printf '> RCPT TO:<bot@elsewhere.example>\n< 1\n'
+		printf '> DATA\n< 1\n'
+		sed 's/^\./../; s/^/> /' "$T/u/m.eml"
+		printf '> .\n< 2\n> QUIT\n< 1\n'
+	} >"$T/.script"
+	chat_file "unix:$T/u/lmtp.sock"
+	like "$out" '^S: 250-SMTPUTF8$' "u: LHLO lists SMTPUTF8"
+	is "$(codes "$out")" "220 250 250 553 250 250 250 250 550 354 250 250 221" \
+	    "u: UTF-8 RCPT: 553 without SMTPUTF8, 250 with it (U- and A-label), 550 outside the pattern"
+	like "$out" '^S: 553 5\.6\.7 ' "u: the refusal without SMTPUTF8 is 553 5.6.7"
+	u_two() { [ "$(pyq "$T/u/requests.log" 'len(B)')" = 2 ]; }
+	ok "u: both recipients are pushed" wait_for 15 u_two
+	is "$(pyq "$T/u/requests.log" '" ".join(sorted(b["totp_identifier"] + "=" + str(b.get("workflow_run_id")) for b in B))')" \
+	    'bot@bücher.example=None bøt+wr_8@bücher.example=wr_8' \
+	    "u: identifiers in the normal form (lower case, U-label), the run id from the tag"
+else
+	echo "# daemon u did not start: $(cat "$T/u/daemon.err")"
+	skip 5 "daemon u did not start"
+fi
+stop "$u_pid"
+
 # --- the main daemon: nothing pushed that must not be -----------------------------------------------
 stop "$m_pid"
 is "$stop_rc" 0 "the main daemon exits 0 on SIGTERM"

@@ -71,6 +71,19 @@ static const struct mime_case mime_cases[] = {
 	    .from = "alice@example.com", .from_domain = "example.com",
 	    .to = "a@x.com\nb@y.com\nsecond@x.com\nc@z.com\nd@q.org",
 	    .delivered_to = "bot+tag@example.com\nother@ex.com\nthird@ex.com" },
+	{ .name = "addresses-utf8",
+	    /* RFC 6532 raw UTF-8, and a whole address as one RFC 2047 word
+	     * (B and Q), which mailers send; a word that holds no bare
+	     * addr-spec stays as it was */
+	    .input = "To: \xd0\x91\xd0\x9e\xd0\xa2@\xd0\x9f\xd0\xa0.\xd0\xa0\xd0\xa4, "
+	    "=?UTF-8?B?0JHQntCiQNCf0KAu0KDQpA==?=, =?utf-8?q?B=C3=98t@x.example?=, "
+	    "=?utf-8?q?a_b@x?=\r\n"
+	    "Delivered-To: =?UTF-8?B?0JHQntCiQNCf0KAu0KDQpA==?=\r\n"
+	    "Subject: a\r\n\r\nx\r\n",
+	    .to = "\xd0\xb1\xd0\xbe\xd1\x82@\xd0\xbf\xd1\x80.\xd1\x80\xd1\x84\n"
+	    "\xd0\xb1\xd0\xbe\xd1\x82@\xd0\xbf\xd1\x80.\xd1\x80\xd1\x84\n"
+	    "b\xc3\xb8t@x.example\n=?utf-8?q?a_b@x?=",
+	    .delivered_to = "\xd0\xb1\xd0\xbe\xd1\x82@\xd0\xbf\xd1\x80.\xd1\x80\xd1\x84" },
 	{ .name = "from-missing", .input = "Subject: s\r\n\r\nx", .from = "" },
 	{ .name = "auth-results-order",
 	    .input = "Authentication-Results: mx.example.com;\r\n"

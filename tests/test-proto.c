@@ -34,7 +34,7 @@ size_t __sanitizer_get_current_allocated_bytes(void);
 #define LHLO "LHLO client.test\r\n"
 #define EHLO "EHLO client.test\r\n"
 #define EXT(sz) "250-mx.test\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n" \
-	"250-8BITMIME\r\n250 SIZE " sz "\r\n"
+	"250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE " sz "\r\n"
 #define HL GL EXT("10000")           /* greeting and LHLO reply, defaults */
 #define HS GS EXT("10000")
 #define M(a) "MAIL FROM:<" a ">\r\n"
@@ -52,7 +52,15 @@ size_t __sanitizer_get_current_allocated_bytes(void);
 #define BADCHAR "500 5.5.2 Invalid character in command\r\n"
 #define BADFROM "501 5.1.7 Bad sender address syntax\r\n"
 #define BADTO "501 5.1.3 Bad recipient address syntax\r\n"
-#define NOTUTF8 "553 5.6.7 Non-ASCII address needs SMTPUTF8, not offered\r\n"
+#define NOTUTF8 "553 5.6.7 Non-ASCII address needs SMTPUTF8 on MAIL FROM\r\n"
+#define BADUTF8FROM "501 5.1.7 Sender address is not valid UTF-8\r\n"
+#define BADUTF8TO "501 5.1.3 Recipient address is not valid UTF-8\r\n"
+/* UTF-8 addresses (RFC 6531): jörg, bøt, bücher, бот@пример.рф */
+#define U_JORG "j\xc3\xb6rg"
+#define U_BOT "b\xc3\xb8t"
+#define U_BUCHER "b\xc3\xbc" "cher"
+#define U_RU "\xd0\xb1\xd0\xbe\xd1\x82@\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80." \
+	"\xd1\x80\xd1\x84"
 #define UNSUPP "555 5.5.4 Unsupported parameter\r\n"
 #define TOOLONG "500 5.5.2 Line too long\r\n"
 #define NOTIMPL "502 5.5.1 Command not implemented\r\n"
@@ -677,13 +685,64 @@ static const struct row rows[] = {
 	  IN(LHLO "MAIL FROM:<j\xc3\xb6rg@b.test>\r\nMAIL FROM:<a@b\xc3\xa4.test>\r\n"
 	     "MAIL FROM:<\"\xc3\xa4\"@b.test>\r\n" M("a@b.test") "RCPT TO:<\xe2\x82\xac@d.test>\r\n"),
 	  HL NOTUTF8 NOTUTF8 NOTUTF8 OKM NOTUTF8 },
+	/* --- SMTPUTF8 (RFC 6531): UTF-8 in MAIL/RCPT paths only when MAIL said so */
+	{ "smtputf8-lmtp", PROTO_LMTP, 0, 0,
+	  IN(LHLO "MAIL FROM:<" U_JORG "@" U_BUCHER ".test> SMTPUTF8\r\n"
+	     "RCPT TO:<" U_RU ">\r\nRCPT TO:<" U_BOT "@xn--bcher-kva.test>\r\n"
+	     "RCPT TO:<\"\xc3\xa4 x\"@d.test>\r\n"
+	     "DATA\r\nSubject: hi\r\n\r\nbody\r\n.\r\n"),
+	  HL OKM OKR OKR OKR GO DLV(U_RU) DLV(U_BOT "@xn--bcher-kva.test")
+	  DLV("\"\xc3\xa4 x\"@d.test"),
+	  TX("[" U_JORG "@" U_BUCHER ".test>" U_RU "," U_BOT "@xn--bcher-kva.test,"
+	     "\"\xc3\xa4 x\"@d.test]Subject: hi\r\n\r\nbody\r\n") },
+	{ "smtputf8-smtp", PROTO_SMTP, 0, 0,
+	  IN(EHLO "MAIL FROM:<> smtputf8 BODY=8BITMIME SIZE=10\r\n"
+	     "RCPT TO:<" U_BOT "@" U_BUCHER ".test>\r\nDATA\r\nx\r\n.\r\n"),
+	  HS OKM OKR GO OK,
+	  TX("[>" U_BOT "@" U_BUCHER ".test]x\r\n") },
+	{ "smtputf8-per-transaction", PROTO_LMTP, 0, 0,
+	  /* the parameter covers its own transaction only; ASCII needs none */
+	  IN(LHLO "MAIL FROM:<a@b.test> SMTPUTF8\r\nRCPT TO:<" U_BOT "@d.test>\r\n"
+	     "RSET\r\n" M("a@b.test") "RCPT TO:<" U_BOT "@d.test>\r\n" R("c@d.test")
+	     "RCPT TO:<c@" U_BUCHER ".test>\r\n" "DATA\r\nx\r\n.\r\n"
+	     "RCPT TO:<" U_BOT "@d.test>\r\n" "MAIL FROM:<" U_BOT "@d.test>\r\n"),
+	  HL OKM OKR OK OKM NOTUTF8 OKR NOTUTF8 GO DLV("c@d.test") NEEDMAIL NOTUTF8,
+	  TX("[a@b.test>c@d.test]x\r\n") },
+	{ "smtputf8-not-after-helo", PROTO_SMTP, 0, 0,
+	  /* HELO offers no extensions: SMTPUTF8 was never advertised */
+	  IN("HELO client.test\r\nMAIL FROM:<a@b.test> SMTPUTF8\r\n"
+	     "MAIL FROM:<" U_BOT "@d.test>\r\n" EHLO "MAIL FROM:<" U_BOT "@d.test> SMTPUTF8\r\n"),
+	  GS "250 mx.test\r\n" UNSUPP NOTUTF8 EXT("10000") OKM },
+	{ "smtputf8-bad-parameter", PROTO_LMTP, 0, 0,
+	  IN(LHLO "MAIL FROM:<a@b.test> SMTPUTF8=yes\r\nMAIL FROM:<a@b.test> SMTPUTF8=\r\n"
+	     "MAIL FROM:<a@b.test> SMTPUTF8 SMTPUTF8\r\n"
+	     "MAIL FROM:<" U_BOT "@d.test> SIZE=1 SMTPUTF8=1\r\n"),
+	  HL "501 5.5.4 Bad SMTPUTF8 parameter\r\n501 5.5.4 Bad SMTPUTF8 parameter\r\n"
+	  "501 5.5.4 Bad SMTPUTF8 parameter\r\n501 5.5.4 Bad SMTPUTF8 parameter\r\n" },
+	{ "smtputf8-invalid-utf8", PROTO_LMTP, 0, 0,
+	  /* hostile bytes: Latin-1, an overlong '@', a surrogate, a lone
+	   * continuation byte, a truncated sequence at the '>' */
+	  IN(LHLO "MAIL FROM:<b\xf8t@d.test> SMTPUTF8\r\n"
+	     "MAIL FROM:<a\xc0\x80@d.test> SMTPUTF8\r\n"
+	     "MAIL FROM:<a@b.test> SMTPUTF8\r\n"
+	     "RCPT TO:<b\xf8t@d.test>\r\nRCPT TO:<a@\xed\xa0\x80.test>\r\n"
+	     "RCPT TO:<\x80@d.test>\r\nRCPT TO:<a@d\xc3>\r\n"
+	     "RCPT TO:<\"\xff\"@d.test>\r\n" "RCPT TO:<" U_BOT "@d.test>\r\n"),
+	  HL BADUTF8FROM BADUTF8FROM OKM BADUTF8TO BADUTF8TO BADUTF8TO BADUTF8TO BADUTF8TO OKR },
+	{ "smtputf8-syntax-still-checked", PROTO_LMTP, 0, 0,
+	  /* UTF-8 joins atext and sub-domain letters, nothing else changes */
+	  IN(LHLO "MAIL FROM:<a@b.test> SMTPUTF8\r\n"
+	     "RCPT TO:<" U_BOT " x@d.test>\r\nRCPT TO:<" U_BOT "@-" U_BUCHER ".test>\r\n"
+	     "RCPT TO:<" U_BOT "@" U_BUCHER "..test>\r\nRCPT TO:<" U_BOT ">\r\n"
+	     "RCPT TO:<" U_BOT "@d.test> SMTPUTF8\r\n" "RCPT TO:<" U_BUCHER "-x@" U_BUCHER "-x.test>\r\n"),
+	  HL OKM BADTO BADTO BADTO BADTO UNSUPP OKR },
 	{ "mail-params", PROTO_LMTP, 0, 0,
 	  IN(LHLO "MAIL FROM:<a@b.test> size=100 body=8bitmime\r\nRSET\r\n"
 	     "MAIL FROM:<a@b.test>   SIZE=10000   BODY=7BIT   \r\nRSET\r\n"
 	     "MAIL FROM:<> BODY=8BITMIME\r\n"),
 	  HL OKM OK OKM OK OKM },
 	{ "mail-unknown-param", PROTO_LMTP, 0, 0,
-	  IN(LHLO "MAIL FROM:<a@b.test> RET=FULL\r\nMAIL FROM:<a@b.test> SMTPUTF8\r\n"
+	  IN(LHLO "MAIL FROM:<a@b.test> RET=FULL\r\nMAIL FROM:<a@b.test> MT-PRIORITY=1\r\n"
 	     "MAIL FROM:<a@b.test> BODY=BINARYMIME\r\nMAIL FROM:<a@b.test> AUTH=<>\r\n"),
 	  HL UNSUPP UNSUPP "555 5.5.4 Unsupported BODY type\r\n" UNSUPP },
 	{ "mail-bad-param-syntax", PROTO_LMTP, 0, 0,

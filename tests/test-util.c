@@ -245,7 +245,63 @@ static const struct norm_case norm_cases[] = {
 	{ "two-at", "A@B@C", "A@B@C" },
 	{ "empty", "", "" },
 	{ "blanks", "   ", "" },
+	/* internationalised addresses (RFC 6531/6532): one normal form */
+	{ "idn-local", "B\xc3\x98t@OTP.Example.COM", "b\xc3\xb8t@otp.example.com" },
+	{ "idn-domain", "Bot@B\xc3\xbc" "cher.Example", "bot@b\xc3\xbc" "cher.example" },
+	{ "idn-cyrillic", "\xd0\x91\xd0\x9e\xd0\xa2@\xd0\x9f\xd0\xa0\xd0\x98\xd0\x9c"
+	  "\xd0\x95\xd0\xa0.\xd0\xa0\xd0\xa4",
+	  "\xd0\xb1\xd0\xbe\xd1\x82@\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80."
+	  "\xd1\x80\xd1\x84" },
+	{ "idn-a-label", "bot@xn--bcher-kva.example", "bot@b\xc3\xbc" "cher.example" },
+	{ "idn-a-label-upper", "Bot@XN--BCHER-KVA.Example", "bot@b\xc3\xbc" "cher.example" },
+	{ "idn-a-labels-all", "\xd0\xb1\xd0\xbe\xd1\x82@xn--e1afmkfd.xn--p1ai",
+	  "\xd0\xb1\xd0\xbe\xd1\x82@\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80."
+	  "\xd1\x80\xd1\x84" },
+	{ "idn-nfd-local", "bo\xcc\x88t@x.example", "b\xc3\xb6t@x.example" },
+	{ "idn-nfd-domain", "bot@bu\xcc\x88" "cher.example", "bot@b\xc3\xbc" "cher.example" },
+	{ "idn-a-label-bad", "bot@xn--zz.example", "bot@xn--zz.example" },
+	{ "idn-a-label-ascii", "bot@XN--A-.example", "bot@xn--a-.example" },
+	{ "idn-a-label-empty", "bot@xn--.example", "bot@xn--.example" },
+	{ "idn-plus-kept", "B\xc3\x98t+WR_1@x.example", "b\xc3\xb8t+wr_1@x.example" },
+	{ "idn-dotless-i", "\xc4\xb0NFO@x.example", "info@x.example" },
+	{ "idn-display-name", "\xd0\x98\xd0\xbc\xd1\x8f <A@B>", "\xd0\x98\xd0\xbc\xd1\x8f <A@B>" },
+	{ "invalid-utf8-replaced", "b\xf8t@X.example", "b\xef\xbf\xbdt@x.example" },
 };
+
+/* util_normalize_address: what it refuses, and that it agrees with
+ * util_normalize_identifier on everything else. */
+static const char *const norm_bad[] = {
+	"b\xf8t@x.example",              /* Latin-1 */
+	"bot@b\xfc\x63her.example",      /* \x63: c */
+	"\xc0\xaf@x.example",            /* overlong '/' */
+	"bot@x.example\xed\xa0\x80",     /* a UTF-16 surrogate */
+	"\xff",
+	"Name <b\xf8t@x>",
+};
+
+static void
+test_normalize_bad(void)
+{
+	for (gsize i = 0; i < G_N_ELEMENTS(norm_bad); i++) {
+		g_autoptr(GError) err = NULL;
+		char *got = util_normalize_address(norm_bad[i], &err);
+
+		g_assert_null(got);
+		g_assert_error(err, OTPB_ERROR, OTPB_ERROR_DATA);
+		g_assert_nonnull(strstr(err->message, "not valid UTF-8"));
+	}
+	for (gsize i = 0; i < G_N_ELEMENTS(norm_cases); i++) {
+		g_autoptr(GError) err = NULL;
+		g_autofree char *got = util_normalize_address(norm_cases[i].in, &err);
+
+		if (g_utf8_validate(norm_cases[i].in, -1, NULL)) {
+			g_assert_no_error(err);
+			g_assert_cmpstr(got, ==, norm_cases[i].want);
+		} else {
+			g_assert_null(got);
+		}
+	}
+}
 
 static void
 test_normalize(gconstpointer data)
@@ -637,6 +693,7 @@ main(int argc, char **argv)
 		g_test_add_data_func(p, &norm_cases[i], test_normalize);
 	}
 	g_test_add_func("/util/normalize/null", test_normalize_null);
+	g_test_add_func("/util/normalize/bad-utf8", test_normalize_bad);
 	g_test_add_func("/util/resolve-path", test_resolve_path);
 	g_test_add_func("/util/read-file/exact-limit", test_read_file_exact_limit);
 	g_test_add_func("/util/read-file/over-limit", test_read_file_over_limit);
