@@ -32,7 +32,7 @@ static const char *const imap_keys[] = { "host", "port", "tls", "ca_file",
 	"user", "password_file", "password_command", "auth", "oauth2_provider",
 	"token_url", "client_id", "client_secret_file", "refresh_token_file",
 	"mailbox", "idle", "idle_refresh", "poll_interval", "timeout", "after",
-	"identifier", "max_size", NULL };
+	"identifier", "max_size", "auth_url", "device_url", NULL };
 static const char *const http_keys[] = { "listen", "signing_key_file",
 	"max_body", "max_connections", "timeout", "timestamp_window",
 	"bind_code_to_task", NULL };
@@ -176,6 +176,8 @@ imap_config_free(struct imap_config *ic)
 	g_free(ic->client_id);
 	g_free(ic->client_secret_file);
 	g_free(ic->refresh_token_file);
+	g_free(ic->auth_url);
+	g_free(ic->device_url);
 	g_free(ic->mailbox);
 	g_free(ic->after_folder);
 	g_free(ic->identifier);
@@ -213,6 +215,7 @@ config_free(struct config **cfgp)
 	util_secret_free(&cfg->http.signing_key);
 	g_strfreev(cfg->trusted_authserv_id);
 	g_free(cfg->filters_dir);
+	g_free(cfg->oauth_account);
 	g_free(cfg);
 	*cfgp = NULL;
 }
@@ -433,6 +436,57 @@ config_load_sink(struct sink_config *s, const struct kf *kf, const char *g,
 	return 0;
 }
 
+/*
+ * refresh_token_file must be readable, except for the account that
+ * `otpbridge oauth` is about to write it for; a missing one says how to
+ * obtain it.
+ */
+static int
+config_check_token_file(const struct config *cfg, const struct kf *kf,
+    const char *g, const struct imap_config *ic, GError **error)
+{
+	const char *path = ic->refresh_token_file;
+
+	if (path == NULL || access(path, R_OK) == 0)
+		return 0;
+	if (errno == ENOENT && cfg->oauth_account != NULL &&
+	    strcmp(cfg->oauth_account, ic->name) == 0)
+		return 0;
+	if (errno == ENOENT && ic->auth == IMAP_AUTH_XOAUTH2) {
+		kf_set_error(kf, error, g, "refresh_token_file",
+		    "cannot read refresh_token_file '%s': %s (run 'otpbridge oauth "
+		    "%s' to obtain it)", path, g_strerror(ENOENT), ic->name);
+		return -1;
+	}
+	return config_check_readable(kf, g, "refresh_token_file", path, error);
+}
+
+/* auth_url and device_url (otpbridge oauth): https unless loopback, like
+ * token_url; empty is unset. */
+static int
+config_load_onboard_urls(const struct kf *kf, const char *g,
+    struct imap_config *ic, GError **error)
+{
+	const char *keys[] = { "auth_url", "device_url" };
+	char **vals[] = { &ic->auth_url, &ic->device_url };
+
+	for (guint i = 0; i < G_N_ELEMENTS(keys); i++) {
+		g_autofree char *bad = g_strdup_printf("%s must be an https:// URL "
+		    "(http:// only to a loopback host)", keys[i]);
+		g_autofree char *clear = g_strdup_printf("%s must be https unless "
+		    "the host is loopback (what it carries would travel in clear)",
+		    keys[i]);
+
+		kf_get_raw(kf, g, keys[i], vals[i], NULL);
+		if (*vals[i] != NULL && **vals[i] == '\0')
+			g_clear_pointer(vals[i], g_free);
+		if (*vals[i] != NULL && config_check_url(kf, g, keys[i], *vals[i],
+		    bad, clear, error) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 config_load_imap(struct config *cfg, const struct kf *kf, const char *g,
     const char *base, GError **error)
@@ -522,7 +576,8 @@ config_load_imap(struct config *cfg, const struct kf *kf, const char *g,
 	if (config_check_readable(kf, g, "ca_file", ic->ca_file, error) < 0 ||
 	    config_check_readable(kf, g, "password_file", ic->password_file, error) < 0 ||
 	    config_check_readable(kf, g, "client_secret_file", ic->client_secret_file, error) < 0 ||
-	    config_check_readable(kf, g, "refresh_token_file", ic->refresh_token_file, error) < 0)
+	    config_check_token_file(cfg, kf, g, ic, error) < 0 ||
+	    config_load_onboard_urls(kf, g, ic, error) < 0)
 		return -1;
 	kf_get_raw(kf, g, "mailbox", &ic->mailbox, NULL);
 	if (kf_get_bool(kf, g, "idle", &ic->idle, error) < 0)
@@ -638,9 +693,28 @@ config_load_group(struct config *cfg, const struct kf *kf, const char *g,
 	return -1;
 }
 
+/* config_load(), with the account whose refresh token is onboarded. */
+static int
+config_load_as(const char *path, gboolean must_exist, const char *oauth_account,
+    struct config **cfg_r, GError **error);
+
 int
 config_load(const char *path, gboolean must_exist, struct config **cfg_r,
     GError **error)
+{
+	return config_load_as(path, must_exist, NULL, cfg_r, error);
+}
+
+int
+config_load_oauth(const char *path, const char *account, struct config **cfg_r,
+    GError **error)
+{
+	return config_load_as(path, TRUE, account, cfg_r, error);
+}
+
+static int
+config_load_as(const char *path, gboolean must_exist, const char *oauth_account,
+    struct config **cfg_r, GError **error)
 {
 	struct config *cfg;
 	struct kf *kf = NULL;
@@ -665,6 +739,7 @@ config_load(const char *path, gboolean must_exist, struct config **cfg_r,
 	}
 	cfg = config_defaults();
 	cfg->path = g_strdup(path);
+	cfg->oauth_account = g_strdup(oauth_account);
 	base = g_path_get_dirname(path);
 	groups = kf_groups(kf);
 	for (gsize i = 0; groups[i] != NULL; i++) {

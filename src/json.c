@@ -304,11 +304,12 @@ json_token_digits(const char *s)
 	return neg ? 0 : v;
 }
 
-/* The expires_in member: seconds, 0..G_MAXINT64, or -1 when absent. */
+/* A member counting seconds (expires_in, interval): 0..G_MAXINT64, or -1
+ * when absent. */
 static gint64
-json_token_expires(JsonObject *obj)
+json_token_seconds(JsonObject *obj, const char *name)
 {
-	JsonNode *m = json_object_get_member(obj, "expires_in");
+	JsonNode *m = json_object_get_member(obj, name);
 	gint64 v;
 	double d;
 
@@ -334,6 +335,13 @@ json_token_expires(JsonObject *obj)
 	default:
 		return -1;
 	}
+}
+
+/* The expires_in member: seconds, 0..G_MAXINT64, or -1 when absent. */
+static gint64
+json_token_expires(JsonObject *obj)
+{
+	return json_token_seconds(obj, "expires_in");
 }
 
 int
@@ -389,4 +397,41 @@ char *
 json_error_body(const char *message)
 {
 	return json_one_string("error", message);
+}
+
+int
+json_device_parse(const char *body, gsize len, struct json_device *d)
+{
+	g_autoptr(JsonObject) obj = NULL;
+
+	memset(d, 0, sizeof *d);
+	d->expires_in = -1;
+	d->interval = -1;
+	obj = json_parse_object(body, len, JSON_TOKEN_DEPTH_MAX);
+	if (obj == NULL)
+		return -1;
+	d->device_code = json_token_string(obj, "device_code");
+	d->user_code = json_token_string(obj, "user_code");
+	d->verification_uri = json_token_string(obj, "verification_uri");
+	if (d->verification_uri == NULL)   /* Google's older spelling */
+		d->verification_uri = json_token_string(obj, "verification_url");
+	d->message = json_token_string(obj, "message");
+	d->error = json_token_string(obj, "error");
+	d->error_description = json_token_string(obj, "error_description");
+	d->expires_in = json_token_seconds(obj, "expires_in");
+	d->interval = json_token_seconds(obj, "interval");
+	return 0;
+}
+
+void
+json_device_clear(struct json_device *d)
+{
+	util_secret_free(&d->device_code);
+	g_clear_pointer(&d->user_code, g_free);
+	g_clear_pointer(&d->verification_uri, g_free);
+	g_clear_pointer(&d->message, g_free);
+	g_clear_pointer(&d->error, g_free);
+	g_clear_pointer(&d->error_description, g_free);
+	d->expires_in = -1;
+	d->interval = -1;
 }
