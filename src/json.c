@@ -4,12 +4,12 @@
  * Hostile input: strings from mail (codes, identifiers, text) are written
  * as JSON strings; json-glib escapes them.  Endpoint replies are parsed
  * (bounded by the push client) only to read one string member.  Pull
- * request bodies (bounded by [http] max_body) and OAuth token replies
- * (bounded by OAUTH_REPLY_MAX) are hostile: nesting is limited before
+ * request bodies (bounded by [http] max_body) and OAuth token and device
+ * authorization replies (bounded by OAUTH_REPLY_MAX) are hostile: nesting is limited before
  * json-glib's recursive parser sees them.
  *
  * Secrets: a token reply holds an access token and maybe a refresh
- * token.  Our copies are wiped when freed.  XXX json-glib's own copies
+ * token; a device authorization reply a device code.  Our copies are wiped when freed.  XXX json-glib's own copies
  * (scanner buffer, nodes) are freed without a wipe; the caller wipes the
  * reply body it gave us.
  */

@@ -1,12 +1,18 @@
 /*
  * oauth.c - OAuth2 access tokens for IMAP XOAUTH2: the refresh-token grant
  * (RFC 6749 section 6) against Google's, Microsoft's or a configured token
- * endpoint.  This file is policy only: push_form_post() does the HTTP and
+ * endpoint; for `otpbridge oauth` (onboard.c) also the code and device
+ * grants, the device authorization request (RFC 8628), the endpoint
+ * presets, and the atomic write of a refresh token (the IMAP thread's
+ * rotated token goes through it too).  This file is policy only: push_form_post() does the HTTP and
  * json_token_parse() reads the reply.  Blocking, for an IMAP account's
  * thread; no globals; it logs nothing (the caller logs the error).
  *
- * Hostile input: the token endpoint's reply, at most OAUTH_REPLY_MAX bytes
- * (nesting bounded by json.c).  Its text reaches an operator only through
+ * Hostile input: the token endpoint's reply, and the device endpoint's,
+ * at most OAUTH_REPLY_MAX bytes each (nesting bounded by json.c); a device
+ * reply's lifetime and interval are clamped (OAUTH_DEVICE_MAX,
+ * OAUTH_INTERVAL_MAX) and its user code, URL and message are shown only
+ * as sanitised text, never one that holds the device code.  Its text reaches an operator only through
  * the error string, and only as printable ASCII, cut to OAUTH_TEXT_MAX
  * bytes, and dropped when it shares OAUTH_ECHO_MIN bytes in a row with a
  * secret (a server may echo what it was sent).  The access token must be
@@ -15,7 +21,8 @@
  * OAUTH_EXPIRES_MAX].
  *
  * Secrets: the refresh token, the client secret (read from its file for
- * each refresh and never kept) and the access token.  Every copy made
+ * each request and never kept), the access token, and for onboarding the
+ * authorization code, the PKCE verifier and the device code.  Every copy made
  * here is wiped before it is freed, and no error string holds one: the
  * last check before an error is returned replaces one that would.
  */
@@ -527,7 +534,9 @@ oauth_device_start(const struct imap_config *ic, guint timeout,
 		goto out;
 	}
 	parsed = json_device_parse(reply, reply_len, &jd);
-	secrets[0] = jd.device_code;
+	/* From the reply: server text is checked against it, not our own
+	 * messages (a short one would match them by chance). */
+	secrets[OAUTH_SENT] = jd.device_code;
 	if (status != 200) {
 		msg = oauth_status_error_at("device endpoint", status,
 		    parsed == 0 ? jd.error : NULL,
