@@ -23,6 +23,10 @@
  * request line is parsed; a parameter given twice, a code that is not
  * printable ASCII or longer than ONBOARD_CODE_MAX is refused.  The pages
  * sent back are fixed text: nothing from the request is reflected.
+ * XXX connections are served one at a time, so a browser's idle
+ * preconnection (or a local process that connects and says nothing)
+ * delays the real redirect by up to ONBOARD_READ_TIMEOUT s each; the
+ * deadline still bounds the whole wait.
  * Provider replies are read by oauth.c (bounded, sanitised).
  *
  * Secrets: the code, the verifier, the device code, the client secret and
@@ -586,6 +590,8 @@ onboard_device_flow(const struct imap_config *ic, const struct onboard_options *
 			    ic->name, emsg);
 			rc = EXIT_TEMPFAIL;
 		} else {
+			/* XXX a network error ends the poll too (exit 75, run
+			 * again) rather than being retried until the deadline. */
 			fprintf(err, "otpbridge oauth: [imap:%s]: %s; nothing written\n",
 			    ic->name, emsg);
 			rc = onboard_status(ecode);

@@ -18,7 +18,7 @@
 #define ONBOARD_WAIT_DEFAULT  300    /* s the user has to sign in */
 #define ONBOARD_WAIT_MAX      3600
 #define ONBOARD_REQUEST_MAX   8192   /* bytes of a redirect request read */
-#define ONBOARD_READ_TIMEOUT  10     /* s one browser connection may take */
+#define ONBOARD_READ_TIMEOUT  5      /* s one browser connection may take */
 #define ONBOARD_CONN_MAX      64     /* connections to the listener at most */
 
 struct onboard_options {
