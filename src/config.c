@@ -452,10 +452,12 @@ config_check_token_file(const struct config *cfg, const struct kf *kf,
 	if (errno == ENOENT && cfg->oauth_account != NULL &&
 	    strcmp(cfg->oauth_account, ic->name) == 0)
 		return 0;
+	/* The value is not shown: a token pasted where its path belongs
+	 * must not reach the terminal or the log. */
 	if (errno == ENOENT && ic->auth == IMAP_AUTH_XOAUTH2) {
 		kf_set_error(kf, error, g, "refresh_token_file",
-		    "cannot read refresh_token_file '%s': %s (run 'otpbridge oauth "
-		    "%s' to obtain it)", path, g_strerror(ENOENT), ic->name);
+		    "refresh_token_file: no such file (run 'otpbridge oauth %s' to "
+		    "obtain it)", ic->name);
 		return -1;
 	}
 	return config_check_readable(kf, g, "refresh_token_file", path, error);

@@ -601,9 +601,21 @@ oauth_save_refresh_token(const char *path, const char *refresh_token,
 	char *line = g_strconcat(refresh_token, "\n", NULL);
 	gboolean ok;
 
+	GError *gerr = NULL;
+
 	ok = g_file_set_contents_full(path, line, -1,
 	    G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
-	    0600, error);
+	    0600, &gerr);
 	util_secret_free(&line);
+	if (!ok) {
+		/* GLib names the file (and its temporary): not the path, in
+		 * case a token was pasted where the path belongs. */
+		GString *m = g_string_new(gerr->message);
+
+		g_string_replace(m, path, "refresh_token_file", 0);
+		g_set_error_literal(error, gerr->domain, gerr->code, m->str);
+		g_string_free(m, TRUE);
+		g_error_free(gerr);
+	}
 	return ok ? 0 : -1;
 }

@@ -117,7 +117,8 @@ char *oauth_text(const char *raw, gsize max, const char *secret);
 /*
  * Writes refresh_token and a newline to path atomically (a temporary
  * file in the same directory, fsync'd, renamed over path), mode 0600.
- * Returns -1 and *error (which never holds the token) when it cannot.
+ * Returns -1 and *error (which holds neither the token nor the path: the
+ * file is called "refresh_token_file" there) when it cannot.
  */
 int oauth_save_refresh_token(const char *path, const char *refresh_token,
     GError **error);

@@ -348,8 +348,9 @@ onboard_save(const struct imap_config *ic, const struct oauth_token *tok,
 		g_error_free(gerr);
 		return EXIT_CANTCREAT;
 	}
-	fprintf(out, "otpbridge oauth: [imap:%s]: refresh token saved to %s "
-	    "(mode 0600)\n", ic->name, ic->refresh_token_file);
+	/* Not the path: a token pasted where it belongs stays off screen. */
+	fprintf(out, "otpbridge oauth: [imap:%s]: refresh token saved in its "
+	    "refresh_token_file (mode 0600)\n", ic->name);
 	fflush(out);
 	return 0;
 }

@@ -184,7 +184,7 @@ ok "refresh_token_file holds the refresh token the provider issued" \
     holds_issued "$T/tok/gmail.token" "$T/g.tokens"
 is "$(mode "$T/tok/gmail.token")" 600 "mode 0600"
 is "$(ls -A "$T/tok" | tr '\n' ' ')" "gmail.token " "no temporary file left beside it"
-like "$(cat "$o")" 'refresh token saved to .*/tok/gmail\.token' "stdout says where it was saved"
+like "$(cat "$o")" 'refresh token saved in its refresh_token_file' "stdout says it was saved"
 is "$(pyq "$T/g.log" "[r['fields'] for r in L if r['path'] == '/token'][-1]")" \
     '["client_id", "client_secret", "code", "code_verifier", "grant_type", "redirect_uri"]' \
     "the exchange sends code, code_verifier, redirect_uri and the client credentials"
@@ -349,6 +349,18 @@ gconf "$T/nofile.conf" y tok/missing.token
 run "$OTPBRIDGE" -c "$T/nofile.conf" check
 is "$rc" 78 "check with a missing refresh_token_file: exit 78"
 like "$err" "run 'otpbridge oauth y' to obtain it" "and it names the command that obtains it"
+# A token pasted where its path belongs: never shown, also not by oauth.
+PASTED=0.AXoAtest-pasted-$(rand)
+gconf "$T/pasted.conf" z "$PASTED"
+run "$OTPBRIDGE" -c "$T/pasted.conf" check
+unlike "$out$err" "$PASTED" "check does not show a refresh_token_file value that names no file"
+sed -i "s|^refresh_token_file = .*|refresh_token_file = nodir/$PASTED|" "$T/pasted.conf"
+oauth "$T/pasted.conf" z --wait 30
+browse
+finish
+is "$stop_rc" 73 "a refresh_token_file that cannot be written: exit 73"
+like "$(cat "$e")" 'cannot write refresh_token_file' "it says so"
+unlike "$(cat "$o" "$e")" "$PASTED" "without showing the value"
 run "$OTPBRIDGE" -c "$T/g.conf" oauth --wait 0 gmail
 is "$rc" 64 "--wait 0: usage, exit 64"
 

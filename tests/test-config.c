@@ -441,6 +441,7 @@ test_oauth_missing_token(void)
 	g_test_message("%s", err->message);
 	g_assert_nonnull(strstr(err->message, "otpbridge.conf:7: "));
 	g_assert_nonnull(strstr(err->message, "run 'otpbridge oauth g' to obtain it"));
+	g_assert_null(strstr(err->message, "not-yet"));
 	g_clear_error(&err);
 	g_assert_cmpint(config_load_oauth(path, "other", &cfg, &err), ==, -1);
 	g_assert_nonnull(strstr(err->message, "run 'otpbridge oauth g'"));

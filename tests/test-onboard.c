@@ -393,7 +393,10 @@ test_save(void)
 	g_assert_cmpuint(n, ==, 1);                      /* no temporary left */
 	g_assert_cmpint(oauth_save_refresh_token(bad, "1//new-SECRET", &err), ==, -1);
 	g_assert_nonnull(err);
+	g_test_message("%s", err->message);
 	g_assert_null(strstr(err->message, "SECRET"));
+	g_assert_null(strstr(err->message, "no-such-dir"));
+	g_assert_nonnull(strstr(err->message, "refresh_token_file"));
 	g_error_free(err);
 }
 
