@@ -26,7 +26,9 @@
 #     device endpoint: invalid_client shown, exit 69.
 #  m. config: an unknown account, a non-xoauth2 account: exit 78; an
 #     http auth_url to a non-loopback host: file:line error, exit 78;
-#     `check` with a missing refresh_token_file names this command.
+#     `check` with a missing refresh_token_file names this command; a
+#     refresh_token_file value that may be a pasted token is never shown
+#     (check, and oauth when the file cannot be written: exit 73).
 #  n. no code, verifier, device code, token or client secret (not even an
 #     8-character piece) in anything otpbridge printed.
 . "${top_srcdir:-.}/tests/testlib.sh"
