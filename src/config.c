@@ -438,8 +438,8 @@ config_load_sink(struct sink_config *s, const struct kf *kf, const char *g,
 
 /*
  * refresh_token_file must be readable, except for the account that
- * `otpbridge oauth` is about to write it for; a missing one says how to
- * obtain it.
+ * `otpbridge oauth` is about to write it for (the old file, if any, is
+ * replaced without being read); a missing one says how to obtain it.
  */
 static int
 config_check_token_file(const struct config *cfg, const struct kf *kf,
@@ -447,10 +447,10 @@ config_check_token_file(const struct config *cfg, const struct kf *kf,
 {
 	const char *path = ic->refresh_token_file;
 
-	if (path == NULL || access(path, R_OK) == 0)
+	if (path == NULL || (cfg->oauth_account != NULL &&
+	    strcmp(cfg->oauth_account, ic->name) == 0))
 		return 0;
-	if (errno == ENOENT && cfg->oauth_account != NULL &&
-	    strcmp(cfg->oauth_account, ic->name) == 0)
+	if (access(path, R_OK) == 0)
 		return 0;
 	/* The value is not shown: a token pasted where its path belongs
 	 * must not reach the terminal or the log. */
