@@ -456,8 +456,9 @@ config_check_token_file(const struct config *cfg, const struct kf *kf,
 	 * must not reach the terminal or the log. */
 	if (errno == ENOENT && ic->auth == IMAP_AUTH_XOAUTH2) {
 		kf_set_error(kf, error, g, "refresh_token_file",
-		    "refresh_token_file: no such file (run 'otpbridge oauth %s' to "
-		    "obtain it)", ic->name);
+		    "refresh_token_file: cannot read the file it names: %s (the "
+		    "value is not shown; run 'otpbridge oauth %s' to obtain it)",
+		    g_strerror(ENOENT), ic->name);
 		return -1;
 	}
 	return config_check_readable(kf, g, "refresh_token_file", path, error);
