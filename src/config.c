@@ -41,7 +41,8 @@ static const char *const imap_keys[] = { "host", "port", "tls", "ca_file",
 	"user", "password_file", "password_command", "auth", "oauth2_provider",
 	"token_url", "client_id", "client_secret_file", "refresh_token_file",
 	"mailbox", "idle", "idle_refresh", "poll_interval", "timeout", "after",
-	"identifier", "max_size", "trusted_authserv_id", NULL };
+	"identifier", "max_size", "trusted_authserv_id", "auth_url", "device_url",
+	NULL };
 static const char *const http_keys[] = { "listen", "signing_key_file",
 	"max_body", "max_connections", "timeout", "timestamp_window",
 	"bind_code_to_task",
@@ -206,6 +207,8 @@ imap_config_free(struct imap_config *ic)
 	g_free(ic->client_id);
 	g_free(ic->client_secret_file);
 	g_free(ic->refresh_token_file);
+	g_free(ic->auth_url);
+	g_free(ic->device_url);
 	g_free(ic->mailbox);
 	g_free(ic->after_folder);
 	g_free(ic->identifier);
@@ -244,6 +247,7 @@ config_free(struct config **cfgp)
 	util_secret_free(&cfg->http.signing_key);
 	g_strfreev(cfg->trusted_authserv_id);
 	g_free(cfg->filters_dir);
+	g_free(cfg->oauth_account);
 	g_free(cfg);
 	*cfgp = NULL;
 }
@@ -553,6 +557,59 @@ config_imap_preset_ids(const char *host)
 	return NULL;
 }
 
+/*
+ * refresh_token_file must be readable, except for the account that
+ * `otpbridge oauth` is about to write it for (the old file, if any, is
+ * replaced without being read); a missing one says how to obtain it.
+ */
+static int
+config_check_token_file(const struct config *cfg, const struct kf *kf,
+    const char *g, const struct imap_config *ic, GError **error)
+{
+	const char *path = ic->refresh_token_file;
+
+	if (path == NULL || (cfg->oauth_account != NULL &&
+	    strcmp(cfg->oauth_account, ic->name) == 0))
+		return 0;
+	/* The value is not shown: a token pasted where its path belongs
+	 * must not reach the terminal or the log. */
+	if (access(path, F_OK) < 0 && errno == ENOENT && ic->auth == IMAP_AUTH_XOAUTH2) {
+		kf_set_error(kf, error, g, "refresh_token_file",
+		    "refresh_token_file: cannot read the file it names: %s (the "
+		    "value is not shown; run 'otpbridge oauth %s' to obtain it)",
+		    g_strerror(ENOENT), ic->name);
+		return -1;
+	}
+	/* an existing file: readable by us, and by nobody else (ssh's rule) */
+	return config_check_secret(kf, g, "refresh_token_file", path, error);
+}
+
+/* auth_url and device_url (otpbridge oauth): https unless loopback, like
+ * token_url; empty is unset. */
+static int
+config_load_onboard_urls(const struct kf *kf, const char *g,
+    struct imap_config *ic, GError **error)
+{
+	const char *keys[] = { "auth_url", "device_url" };
+	char **vals[] = { &ic->auth_url, &ic->device_url };
+
+	for (guint i = 0; i < G_N_ELEMENTS(keys); i++) {
+		g_autofree char *bad = g_strdup_printf("%s must be an https:// URL "
+		    "(http:// only to a loopback host)", keys[i]);
+		g_autofree char *clear = g_strdup_printf("%s must be https unless "
+		    "the host is loopback (what it carries would travel in clear)",
+		    keys[i]);
+
+		kf_get_raw(kf, g, keys[i], vals[i], NULL);
+		if (*vals[i] != NULL && **vals[i] == '\0')
+			g_clear_pointer(vals[i], g_free);
+		if (*vals[i] != NULL && config_check_url(kf, g, keys[i], *vals[i], FALSE,
+		    bad, clear, error) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 config_load_imap(struct config *cfg, const struct kf *kf, const char *g,
     const char *base, GError **error)
@@ -642,7 +699,8 @@ config_load_imap(struct config *cfg, const struct kf *kf, const char *g,
 	if (config_check_readable(kf, g, "ca_file", ic->ca_file, error) < 0 ||
 	    config_check_secret(kf, g, "password_file", ic->password_file, error) < 0 ||
 	    config_check_secret(kf, g, "client_secret_file", ic->client_secret_file, error) < 0 ||
-	    config_check_secret(kf, g, "refresh_token_file", ic->refresh_token_file, error) < 0)
+	    config_check_token_file(cfg, kf, g, ic, error) < 0 ||
+	    config_load_onboard_urls(kf, g, ic, error) < 0)
 		return -1;
 	kf_get_raw(kf, g, "mailbox", &ic->mailbox, NULL);
 	if (kf_get_bool(kf, g, "idle", &ic->idle, error) < 0)
@@ -788,9 +846,28 @@ config_load_group(struct config *cfg, const struct kf *kf, const char *g,
 	return -1;
 }
 
+/* config_load(), with the account whose refresh token is onboarded. */
+static int
+config_load_as(const char *path, gboolean must_exist, const char *oauth_account,
+    struct config **cfg_r, GError **error);
+
 int
 config_load(const char *path, gboolean must_exist, struct config **cfg_r,
     GError **error)
+{
+	return config_load_as(path, must_exist, NULL, cfg_r, error);
+}
+
+int
+config_load_oauth(const char *path, const char *account, struct config **cfg_r,
+    GError **error)
+{
+	return config_load_as(path, TRUE, account, cfg_r, error);
+}
+
+static int
+config_load_as(const char *path, gboolean must_exist, const char *oauth_account,
+    struct config **cfg_r, GError **error)
 {
 	struct config *cfg;
 	struct kf *kf = NULL;
@@ -815,6 +892,7 @@ config_load(const char *path, gboolean must_exist, struct config **cfg_r,
 	}
 	cfg = config_defaults();
 	cfg->path = g_strdup(path);
+	cfg->oauth_account = g_strdup(oauth_account);
 	base = g_path_get_dirname(path);
 	groups = kf_groups(kf);
 	for (gsize i = 0; groups[i] != NULL; i++) {

@@ -59,6 +59,8 @@ struct imap_config {
 	char *client_id;
 	char *client_secret_file;
 	char *refresh_token_file;
+	char *auth_url;        /* otpbridge oauth: code flow endpoint, or NULL */
+	char *device_url;      /* otpbridge oauth: device flow endpoint, or NULL */
 	char *mailbox;
 	gboolean idle;
 	guint idle_refresh;
@@ -111,6 +113,8 @@ struct config {
 	gboolean mta_strips_forged; /* [auth]: the MTA removes forged A-R */
 	char *filters_dir;
 	gboolean filters_dir_set;   /* given in the file: must exist */
+	char *oauth_account;   /* config_load_oauth(): this account's
+	                        * refresh_token_file need not exist yet */
 };
 
 /*
@@ -127,6 +131,14 @@ int config_load(const char *path, gboolean must_exist, struct config **cfg_r,
  * after it (the unit tests) is still read, and wins.
  */
 void config_take_env(void);
+
+/*
+ * As config_load() (the file must exist), for `otpbridge oauth ACCOUNT`:
+ * the refresh_token_file of [imap:ACCOUNT] is the one to be written, so it
+ * need not exist yet.
+ */
+int config_load_oauth(const char *path, const char *account,
+    struct config **cfg_r, GError **error);
 /* The built-in defaults (SPEC 3), as with no file. */
 struct config *config_defaults(void);
 void config_free(struct config **cfg);

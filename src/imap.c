@@ -500,11 +500,8 @@ static void
 imap_token_rotated(struct imap_account *a, char **rt)
 {
 	GError *gerr = NULL;
-	char *line = g_strconcat(*rt, "\n", NULL);
 
-	if (g_file_set_contents_full(a->ic.refresh_token_file, line, -1,
-	    G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
-	    0600, &gerr)) {
+	if (oauth_save_refresh_token(a->ic.refresh_token_file, *rt, &gerr) == 0) {
 		g_message("imap=%s result=refresh-token-rotated saved=%s",
 		    a->ic.name, a->ic.refresh_token_file);
 		util_secret_free(rt);
@@ -518,7 +515,6 @@ imap_token_rotated(struct imap_account *a, char **rt)
 		a->rotated = *rt;
 		*rt = NULL;
 	}
-	util_secret_free(&line);
 }
 
 /* Gets a new access token into a->token.  0, or -1 and *err. */

@@ -4,8 +4,8 @@
  * Hostile input: strings from mail (codes, identifiers, text) are written
  * as JSON strings; json-glib escapes them.  Endpoint replies are parsed
  * (bounded by the push client) only to read one string member.  Pull
- * request bodies (bounded by [http] max_body) and OAuth token replies
- * (bounded by OAUTH_REPLY_MAX) are hostile: nesting is limited before
+ * request bodies (bounded by [http] max_body) and OAuth token and device
+ * authorization replies (bounded by OAUTH_REPLY_MAX) are hostile: nesting is limited before
  * json-glib's recursive parser sees them.
  *
  * The daemon's GET /status body is read by `otpbridge status` from
@@ -13,7 +13,7 @@
  * most): nesting is limited likewise and every member's type checked.
  *
  * Secrets: a token reply holds an access token and maybe a refresh
- * token.  Our copies are wiped when freed.  XXX json-glib's own copies
+ * token; a device authorization reply a device code.  Our copies are wiped when freed.  XXX json-glib's own copies
  * (scanner buffer, nodes) are freed without a wipe; the caller wipes the
  * reply body it gave us.
  */
@@ -309,11 +309,12 @@ json_token_digits(const char *s)
 	return neg ? 0 : v;
 }
 
-/* The expires_in member: seconds, 0..G_MAXINT64, or -1 when absent. */
+/* A member counting seconds (expires_in, interval): 0..G_MAXINT64, or -1
+ * when absent. */
 static gint64
-json_token_expires(JsonObject *obj)
+json_token_seconds(JsonObject *obj, const char *name)
 {
-	JsonNode *m = json_object_get_member(obj, "expires_in");
+	JsonNode *m = json_object_get_member(obj, name);
 	gint64 v;
 	double d;
 
@@ -339,6 +340,13 @@ json_token_expires(JsonObject *obj)
 	default:
 		return -1;
 	}
+}
+
+/* The expires_in member: seconds, 0..G_MAXINT64, or -1 when absent. */
+static gint64
+json_token_expires(JsonObject *obj)
+{
+	return json_token_seconds(obj, "expires_in");
 }
 
 int
@@ -728,4 +736,41 @@ json_status_report(const struct status_report *r)
 	json_add_int(b, "identifiers", (gint64)r->identifiers);
 	json_builder_end_object(b);
 	return json_finish(b);
+}
+
+int
+json_device_parse(const char *body, gsize len, struct json_device *d)
+{
+	g_autoptr(JsonObject) obj = NULL;
+
+	memset(d, 0, sizeof *d);
+	d->expires_in = -1;
+	d->interval = -1;
+	obj = json_parse_object(body, len, JSON_TOKEN_DEPTH_MAX);
+	if (obj == NULL)
+		return -1;
+	d->device_code = json_token_string(obj, "device_code");
+	d->user_code = json_token_string(obj, "user_code");
+	d->verification_uri = json_token_string(obj, "verification_uri");
+	if (d->verification_uri == NULL)   /* Google's older spelling */
+		d->verification_uri = json_token_string(obj, "verification_url");
+	d->message = json_token_string(obj, "message");
+	d->error = json_token_string(obj, "error");
+	d->error_description = json_token_string(obj, "error_description");
+	d->expires_in = json_token_seconds(obj, "expires_in");
+	d->interval = json_token_seconds(obj, "interval");
+	return 0;
+}
+
+void
+json_device_clear(struct json_device *d)
+{
+	util_secret_free(&d->device_code);
+	g_clear_pointer(&d->user_code, g_free);
+	g_clear_pointer(&d->verification_uri, g_free);
+	g_clear_pointer(&d->message, g_free);
+	g_clear_pointer(&d->error, g_free);
+	g_clear_pointer(&d->error_description, g_free);
+	d->expires_in = -1;
+	d->interval = -1;
 }

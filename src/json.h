@@ -65,6 +65,24 @@ struct json_token {
 int json_token_parse(const char *body, gsize len, struct json_token *t);
 void json_token_clear(struct json_token *t);
 
+/* An OAuth2 device authorization reply (RFC 8628 section 3.2). */
+struct json_device {
+	char *device_code;           /* secret: it polls for the tokens */
+	char *user_code;             /* shown to the user */
+	char *verification_uri;      /* or verification_url (Google) */
+	char *message;               /* Microsoft's instructions, unsanitised */
+	char *error;
+	char *error_description;     /* the server's words, unsanitised */
+	gint64 expires_in;           /* seconds, >= 0; -1 when absent */
+	gint64 interval;             /* seconds, >= 0; -1 when absent */
+};
+
+/* Parses len raw bytes of body into *d, with the rules of
+ * json_token_parse() (interval read like expires_in).
+ * json_device_clear() frees the members (wipes device_code). */
+int json_device_parse(const char *body, gsize len, struct json_device *d);
+void json_device_clear(struct json_device *d);
+
 /* The pull answer (SPEC 1.2): {"task_id":"<task_id>","verification_code":
  * "<code>"}, the task_id member only when task_id is not NULL (the
  * request's, echoed); code "" when NULL.  g_malloc'd. */

@@ -23,6 +23,7 @@
 #include "message.h"
 #include "mime.h"
 #include "status.h"
+#include "onboard.h"
 #include "store.h"
 #include "util.h"
 
@@ -43,7 +44,8 @@ static const char main_summary[] =
 	"  test [--rcpt A] [--json] FILE...  show what each message would push\n"
 	"  deliver [--rcpt A]       one message on stdin, as an MDA\n"
 	"  queue [list|retry ID|drop ID]  the durable push queue\n"
-	"  status [--json]          listeners, endpoint, queue, IMAP accounts, last deliveries";
+	"  status [--json]          listeners, endpoint, queue, IMAP accounts, last deliveries\n"
+	"  oauth [--wait S] [--port N] ACCOUNT  obtain [imap:ACCOUNT]'s refresh token";
 
 static void
 main_usage(void)
@@ -455,6 +457,46 @@ cmd_status(struct main_opts *o, int argc)
 	return rc;
 }
 
+/* otpbridge oauth ACCOUNT: the refresh token of an xoauth2 account. */
+static int
+cmd_oauth(struct main_opts *o, int argc, char **argv, guint wait, guint port)
+{
+	struct config *cfg = NULL;
+	const struct imap_config *ic = NULL;
+	struct onboard_options oo = { wait, port };
+	GError *err = NULL;
+	int rc;
+
+	if (argc != 2 || wait == 0 || wait > ONBOARD_WAIT_MAX || port > 65535) {
+		if (argc == 2)
+			fprintf(stderr, "otpbridge: oauth: --wait must be 1..%d and "
+			    "--port 0..65535\n", ONBOARD_WAIT_MAX);
+		main_usage();
+		return EXIT_USAGE;
+	}
+	if (config_load_oauth(o->config != NULL ? o->config : DEFAULT_CONFIG,
+	    argv[1], &cfg, &err) < 0) {
+		fprintf(stderr, "%s\n", err->message);
+		g_error_free(err);
+		return EXIT_CONFIG;
+	}
+	for (guint i = 0; i < cfg->imap->len && ic == NULL; i++) {
+		const struct imap_config *c = g_ptr_array_index(cfg->imap, i);
+
+		if (strcmp(c->name, argv[1]) == 0)
+			ic = c;
+	}
+	if (ic == NULL) {
+		fprintf(stderr, "otpbridge: oauth: %s has no [imap:%s]\n", cfg->path,
+		    argv[1]);
+		rc = EXIT_CONFIG;
+	} else {
+		rc = onboard_run(ic, &oo, stdout, stderr);
+	}
+	config_free(&cfg);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -469,6 +511,14 @@ main(int argc, char **argv)
 		  "envelope recipient (default: the first To address)", "ADDR" },
 		{ "json", 0, 0, G_OPTION_ARG_NONE, &o.json,
 		  "one JSON object per file", NULL },
+		{ NULL }
+	};
+	gint oauth_wait = ONBOARD_WAIT_DEFAULT, oauth_port = 0;
+	const GOptionEntry oauth_opts[] = {
+		{ "wait", 0, 0, G_OPTION_ARG_INT, &oauth_wait,
+		  "seconds to wait for the sign-in (default 300)", "S" },
+		{ "port", 0, 0, G_OPTION_ARG_INT, &oauth_port,
+		  "loopback port of the redirect (default: any free one)", "N" },
 		{ NULL }
 	};
 	const char *cmd;
@@ -550,6 +600,11 @@ main(int argc, char **argv)
 		main_parse(&o, "", status_opts, &argc, &argv, FALSE);
 		log_init(o.verbose);
 		rc = cmd_status(&o, argc);
+	} else if (strcmp(cmd, "oauth") == 0) {
+		main_parse(&o, "ACCOUNT", oauth_opts, &argc, &argv, FALSE);
+		log_init(o.verbose);
+		rc = cmd_oauth(&o, argc, argv, oauth_wait < 0 ? 0 : (guint)oauth_wait,
+		    oauth_port < 0 ? 65536 : (guint)oauth_port);
 	} else {
 		fprintf(stderr, "otpbridge: unknown command '%s'\n", cmd);
 		main_usage();

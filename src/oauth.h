@@ -20,6 +20,14 @@
 	"https://login.microsoftonline.com/common/oauth2/v2.0/token"
 #define OAUTH_MICROSOFT_SCOPE \
 	"https://outlook.office.com/IMAP.AccessAsUser.All offline_access"
+#define OAUTH_GOOGLE_AUTH_URL     "https://accounts.google.com/o/oauth2/v2/auth"
+#define OAUTH_GOOGLE_SCOPE        "https://mail.google.com/"
+#define OAUTH_MICROSOFT_DEVICE_URL \
+	"https://login.microsoftonline.com/common/oauth2/v2.0/devicecode"
+#define OAUTH_DEVICE_DEFAULT      900    /* s a device code lives, when unsaid */
+#define OAUTH_DEVICE_MAX          3600   /* s a device code is waited for at most */
+#define OAUTH_INTERVAL_DEFAULT    5      /* s between polls, when unsaid */
+#define OAUTH_INTERVAL_MAX        60     /* s between polls at most */
 #define OAUTH_EXPIRES_DEFAULT     3600   /* s, when the reply has no expires_in */
 #define OAUTH_REPLY_MAX           65536  /* bytes of token reply read at most */
 
@@ -54,6 +62,66 @@ const char *oauth_scope(const struct imap_config *ic);
  */
 int oauth_refresh(const struct imap_config *ic, const char *refresh_token,
     guint timeout, struct oauth_token *tok, char **err);
+
+/*
+ * A grant for onboarding (otpbridge oauth): POSTs grant (name, value
+ * pairs, NULL-terminated, at most 4 pairs) plus client_id and
+ * client_secret (from ic->client_secret_file when set) to
+ * oauth_token_url(ic).  sent lists the secret values among grant's (at
+ * most 3, NULL-terminated; never shown in an error).  Success, *tok and
+ * *err as with oauth_refresh().  On -1, when the endpoint answered with
+ * an RFC 6749 error code (authorization_pending, slow_down,
+ * access_denied, ...), *error_code (if error_code is not NULL) is that
+ * code, g_malloc'd; else NULL.
+ */
+int oauth_grant(const struct imap_config *ic, const char *const *grant,
+    const char *const *sent, guint timeout, struct oauth_token *tok,
+    char **error_code, char **err);
+
+/* The authorization endpoint for the code flow: ic->auth_url when set,
+ * else Google's preset; NULL when neither. */
+const char *oauth_auth_url(const struct imap_config *ic);
+/* The device authorization endpoint (RFC 8628): ic->device_url when set,
+ * else for oauth2_provider = microsoft the one of token_url's tenant
+ * (".../TENANT/oauth2/v2.0/token" -> ".../TENANT/oauth2/v2.0/devicecode"),
+ * else Microsoft's common one; NULL for other providers.  g_malloc'd. */
+char *oauth_device_url(const struct imap_config *ic);
+/* The scope asked for when onboarding: Google's mail scope, Microsoft's
+ * IMAP + offline_access; NULL (the client's default) otherwise. */
+const char *oauth_onboard_scope(const struct imap_config *ic);
+
+/* A device authorization, as it may be shown (RFC 8628 3.2). */
+struct oauth_device {
+	char *device_code;           /* secret: oauth_device_clear() wipes it */
+	char *user_code;             /* printable ASCII */
+	char *verification_uri;      /* printable ASCII, no blank */
+	char *message;               /* the provider's instructions, printable
+	                              * ASCII; NULL when absent */
+	gint64 expires_in;           /* s: 1..OAUTH_DEVICE_MAX */
+	guint interval;              /* s: 1..OAUTH_INTERVAL_MAX */
+};
+
+/*
+ * POSTs client_id, the onboarding scope (and client_secret when set) to
+ * oauth_device_url(ic).  Returns 0 and fills *dev; -1 and *err
+ * ("device endpoint: HTTP 400 invalid_client (...)"), never a secret.
+ */
+int oauth_device_start(const struct imap_config *ic, guint timeout,
+    struct oauth_device *dev, char **err);
+void oauth_device_clear(struct oauth_device *dev);
+
+/* Provider text as it may be shown: printable ASCII, cut to max bytes;
+ * NULL when empty or when it holds (part of) secret.  g_malloc'd. */
+char *oauth_text(const char *raw, gsize max, const char *secret);
+
+/*
+ * Writes refresh_token and a newline to path atomically (a temporary
+ * file in the same directory, fsync'd, renamed over path), mode 0600.
+ * Returns -1 and *error (which holds neither the token nor the path: the
+ * file is called "refresh_token_file" there) when it cannot.
+ */
+int oauth_save_refresh_token(const char *path, const char *refresh_token,
+    GError **error);
 
 /* TRUE when tok has an access token valid for at least margin_s more
  * seconds at monotonic time now_us. */

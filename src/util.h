@@ -12,6 +12,7 @@
 #define EXIT_USAGE     64  /* EX_USAGE */
 #define EXIT_DATAERR   65  /* EX_DATAERR */
 #define EXIT_NOINPUT   66  /* EX_NOINPUT */
+#define EXIT_UNAVAILABLE 69  /* EX_UNAVAILABLE */
 #define EXIT_SOFTWARE  70  /* EX_SOFTWARE */
 #define EXIT_CANTCREAT 73  /* EX_CANTCREAT */
 #define EXIT_IOERR     74  /* EX_IOERR */

@@ -449,6 +449,34 @@ test_absolute_paths(void)
 	config_free(&cfg);
 }
 
+/* A missing refresh_token_file: `check` names the command that obtains
+ * it; config_load_oauth() lets that account (and only it) go without. */
+static void
+test_oauth_missing_token(void)
+{
+	g_autofree char *dir = new_dir();
+	g_autofree char *path = write_conf(dir, "[imap:g]\nhost = imap.example.com\n"
+	    "user = bot@example.com\nauth = xoauth2\nclient_id = c\n"
+	    "oauth2_provider = google\nrefresh_token_file = not-yet.token\n");
+	GError *err = NULL;
+	struct config *cfg = NULL;
+
+	g_assert_cmpint(config_load(path, TRUE, &cfg, &err), ==, -1);
+	g_test_message("%s", err->message);
+	g_assert_nonnull(strstr(err->message, "otpbridge.conf:7: "));
+	g_assert_nonnull(strstr(err->message, "run 'otpbridge oauth g' to obtain it"));
+	g_assert_null(strstr(err->message, "not-yet"));
+	g_clear_error(&err);
+	g_assert_cmpint(config_load_oauth(path, "other", &cfg, &err), ==, -1);
+	g_assert_nonnull(strstr(err->message, "run 'otpbridge oauth g'"));
+	g_clear_error(&err);
+	g_assert_cmpint(config_load_oauth(path, "g", &cfg, &err), ==, 0);
+	g_assert_no_error(err);
+	g_assert_cmpstr(((struct imap_config *)g_ptr_array_index(cfg->imap, 0))->
+	    refresh_token_file, !=, NULL);
+	config_free(&cfg);
+}
+
 /* ---- valid variants ---------------------------------------------------- */
 
 struct ok_case {
@@ -512,6 +540,12 @@ static const struct ok_case ok_cases[] = {
 	/* Readable by its group, which is ours (root:otpbridge 0640). */
 	{ "api-key-own-group-readable", "[push]\napi_key_file = key-0640\n" },
 	{ "api-key-read-only", "[push]\napi_key_file = key-0400\n" },
+	{ "imap-auth-url-https", XOAUTH2_CONF "oauth2_provider = google\n"
+	  "auth_url = https://accounts.example.com/o/oauth2/v2/auth\n" },
+	{ "imap-device-url-loopback", XOAUTH2_CONF "token_url = http://127.0.0.1:9/token\n"
+	  "device_url = http://127.0.0.1:9/devicecode\n" },
+	{ "imap-onboard-urls-empty", XOAUTH2_CONF "oauth2_provider = microsoft\n"
+	  "auth_url =\ndevice_url =\n" },
 };
 
 static void
@@ -669,6 +703,12 @@ static const struct error_case error_cases[] = {
 	  "auth = xoauth2 needs token_url or oauth2_provider" },
 	{ "imap-provider-bogus", "[imap:g]\nhost = h\nuser = u\nauth = xoauth2\n"
 	  "oauth2_provider = yahoo\n", 5, "oauth2_provider must be one of google, microsoft, custom" },
+	{ "imap-auth-url-http-remote", XOAUTH2_CONF "oauth2_provider = google\n"
+	  "auth_url = http://accounts.example.com/auth\n", 8,
+	  "auth_url must be https unless the host is loopback" },
+	{ "imap-device-url-ftp", XOAUTH2_CONF "oauth2_provider = microsoft\n"
+	  "device_url = ftp://login.example.com/devicecode\n", 8,
+	  "device_url must be an https:// URL (http:// only to a loopback host)" },
 	{ "imap-token-url-http-remote", XOAUTH2_CONF "token_url = http://idp.example.com/token\n", 7,
 	  "token_url must be https unless the host is loopback" },
 	{ "imap-token-url-http-lookalike",
@@ -1300,6 +1340,7 @@ main(int argc, char **argv)
 		g_test_add_data_func(p, &imap_ids_cases[i], test_imap_ids);
 	}
 	g_test_add_func("/config/strips-forged-default", test_strips_default);
+	g_test_add_func("/config/oauth-missing-token", test_oauth_missing_token);
 	for (gsize i = 0; i < G_N_ELEMENTS(ok_cases); i++) {
 		g_autofree char *p = g_strdup_printf("/config/ok/%s", ok_cases[i].name);
 		g_test_add_data_func(p, &ok_cases[i], test_ok);
