@@ -49,7 +49,15 @@ unlike "$(cat "$T/liar.log")" 'sent the whole' "the daemon did not read the whol
 like "$(cat "$T/liar.log")" 'BODY.PEEK\[\]<0\.1048577>' "the body is fetched with a range of max_size + 1"
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$dpid/status")
 echo "# peak RSS: $hwm kB for a $BIG-byte literal (max_size 1 MiB)"
-ok "peak RSS stays far below the literal (< 48 MiB)" test "$hwm" -lt 49152
+# Reading the 64 MiB literal would take the peak past 64 MiB plus the
+# daemon's own size.  A sanitizer build (ASan's shadow memory, CI's second
+# pass) starts some 35 MiB larger than the 17 MiB of a plain one, so its
+# bound is higher; either bound stays below "the literal was read".
+limit=49152
+if command -v ldd >/dev/null && ldd "$OTPBRIDGE" 2>/dev/null | grep -q 'libasan'; then
+	limit=81920
+fi
+ok "peak RSS stays far below the literal (< $((limit / 1024)) MiB)" test "$hwm" -lt "$limit"
 ok "the daemon is still running" alive "$dpid"
 stop "$dpid"
 is "$stop_rc" 0 "SIGTERM: exits 0"
