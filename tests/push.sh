@@ -255,32 +255,6 @@ stop "$ep_pid"
 # are shared by parallel test scripts (and sanitizer builds); the push
 # itself takes milliseconds, while a lease that had to lapse takes ~20 s.
 
-# daemon_ts S NAME: `otpbridge run` for S like daemon, its stderr also
-# copied, each chunk stamped with the time it was read, line by line to
-# $T/S/NAME.ts ("SECONDS LINE"); sets dpid.
-daemon_ts() {
-	mkfifo "$T/$1/$2.fifo"
-	spawn "$PY" -c '
-import sys, time
-src = open(sys.argv[1], "rb", buffering=0)
-err = open(sys.argv[2], "ab", buffering=0)
-ts = open(sys.argv[3], "ab", buffering=0)
-buf = b""
-while True:
-    d = src.read(65536)
-    if not d:
-        break
-    t = time.time()
-    err.write(d)
-    buf += d
-    while b"\n" in buf:
-        line, buf = buf.split(b"\n", 1)
-        ts.write(b"%.6f %s\n" % (t, line))
-' "$T/$1/$2.fifo" "$T/$1/$2.err" "$T/$1/$2.ts"
-	spawn "$OTPBRIDGE" -c "$T/$1/otpbridge.conf" run 2>"$T/$1/$2.fifo"
-	dpid=$last_pid
-}
-
 i_port=$(free_port)
 conf i "$i_port" "timeout = 10"
 i_n=0
