@@ -68,6 +68,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1057,6 +1059,14 @@ imap_fetch_new(struct imap_account *a, mailimap *s, gboolean done, guint check_s
 		*err = imap_err(s, done ? "DONE" : "UID FETCH", MAILIMAP_ERROR_STREAM);
 		return -1;
 	}
+	/* The server may answer DONE and the FETCH in two small writes; if
+	 * it has Nagle on, the second waits for our ACK of the first, which
+	 * the kernel would delay (40 ms) as we have nothing to send. */
+	g_mutex_lock(&a->lock);
+	if (a->sock_fd >= 0)
+		(void)setsockopt(a->sock_fd, IPPROTO_TCP, TCP_QUICKACK, &(int){ 1 },
+		    sizeof(int));
+	g_mutex_unlock(&a->lock);
 	if (done) {
 		imap_set_stream_timeout(s, check_s);
 		r = imap_read_tagged(s, idle_tag, "DONE", err);
