@@ -20,7 +20,9 @@
  * with 421, let sessions in a transaction finish it, then stop claiming
  * jobs and let pushes in flight finish, all within a grace period of the
  * push timeout plus DAEMON_GRACE_EXTRA; then exit 0.  What is not pushed
- * stays pending in the store for the next start.  No self-daemonising:
+ * stays pending in the store for the next start, which pushes it at once:
+ * also the jobs a killed process had leased, whose leases it voids
+ * (daemon_owner, store_void_dead_leases).  No self-daemonising:
  * systemd (or the shell) runs us.
  */
 #include "autoconfig.h"
