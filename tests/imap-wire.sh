@@ -1,6 +1,6 @@
 #!/bin/sh
 # imap-wire.sh - what the IMAP source says on the wire for new mail
-# (SPEC 6; issue: one round trip from EXISTS to the body).  A tapping
+# (SPEC 6: one round trip from EXISTS to the body).  A tapping
 # proxy (tests/imap-proxy.py, WIRE_FILE: command names only, never an
 # argument) sits between the daemon and the private Dovecot's plain IMAP
 # port.  After "* N EXISTS" the daemon must send DONE and one
