@@ -5,7 +5,9 @@
 # poll_interval 10, the stall at a random point of the IDLE cycle), and
 # the daemon's RSS with 1 and with 50 idle accounts, against a private
 # Dovecot (tests/imap-dovecot.sh; root, dovecot).  Loopback only.
-# Usage: sh bench/bench-imap.sh ./otpbridge [N]
+# With DELAY_PROXY set, "our share" again through a proxy that adds 20 ms
+# each way (a provider 40 ms away).
+# Usage: [DELAY_PROXY=delay-proxy.py] sh bench/bench-imap.sh ./otpbridge [N]
 set -eu
 BIN=$(realpath "${1:-./otpbridge}")
 N=${2:-100}
@@ -54,24 +56,38 @@ run_latency yes idle
 # IMAP on loopback) -> the push request read by the endpoint.  Dovecot
 # waits a fixed 500 ms (NOTIFY_DELAY_MSECS in its mailbox-watch.c) before
 # it tells IDLE clients, so the end-to-end figure above cannot go lower.
-rm -rf "$T/db" "$T/stall" "$T/proxy.port"; : >"$T/ep.log"; : >"$T/tap"; : >"$T/proxy.log"
-doveadm -c "$T/dove/dovecot.conf" expunge -u bot mailbox INBOX all
-python3 "$top/tests/imap-proxy.py" "${ports#* }" "$T/proxy.port" "$T/stall" "$T/proxy.log" "$T/tap" & px=$!
-while [ ! -s "$T/proxy.port" ]; do sleep 0.05; done
-conf yes 1
-sed -i "s/^port = .*/port = $(cat "$T/proxy.port")\ntls = none/" "$T/c.conf"
-"$BIN" -c "$T/c.conf" run 2>"$T/d.log" & pid=$!
-until grep -q 'result=connected' "$T/d.log"; do sleep 0.05; done
-: >"$T/share"
-for i in $(seq "$N"); do
-	before=$(grep -c . "$T/ep.log" || true)
-	printf 'From: Acme <codes@acme.example>\nTo: bot@otp.example.com\nSubject: code\nMessage-ID: <share-%s@bench>\n\nYour verification code is %06d.\n' "$i" "$((200000 + i))" |
-	    doveadm -c "$T/dove/dovecot.conf" save -u bot -m INBOX
-	while [ "$(grep -c . "$T/ep.log")" -le "$before" ]; do sleep 0.005; done
-	python3 -c 'import json,sys; t=[float(l) for l in open(sys.argv[1])][-1]; e=[json.loads(l) for l in open(sys.argv[2])][-1]; print(int((e["t"]-t)*1e6))' "$T/tap" "$T/ep.log" >>"$T/share"
-done
-sort -n "$T/share" | awk '{a[NR]=$1} END {printf "idle, our share: EXISTS on the wire -> push request read over %d: p50 %.1f ms, p99 %.1f ms\n", NR, a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000}'
-kill -TERM "$pid" "$px"; wait "$pid" "$px" 2>/dev/null || true; pid=""
+share() { # TARGET_PORT LABEL: the tapping proxy in front of TARGET_PORT
+	rm -rf "$T/db" "$T/stall" "$T/proxy.port"; : >"$T/ep.log"; : >"$T/tap"; : >"$T/proxy.log"
+	doveadm -c "$T/dove/dovecot.conf" expunge -u bot mailbox INBOX all
+	python3 "$top/tests/imap-proxy.py" "$1" "$T/proxy.port" "$T/stall" "$T/proxy.log" "$T/tap" & px=$!
+	while [ ! -s "$T/proxy.port" ]; do sleep 0.05; done
+	conf yes 1
+	sed -i "s/^port = .*/port = $(cat "$T/proxy.port")\ntls = none/" "$T/c.conf"
+	"$BIN" -c "$T/c.conf" run 2>"$T/d.log" & pid=$!
+	until grep -q 'result=connected' "$T/d.log"; do sleep 0.05; done
+	: >"$T/share"
+	for i in $(seq "$N"); do
+		before=$(grep -c . "$T/ep.log" || true)
+		printf 'From: Acme <codes@acme.example>\nTo: bot@otp.example.com\nSubject: code\nMessage-ID: <share-%s@bench>\n\nYour verification code is %06d.\n' "$i" "$((200000 + i))" |
+		    doveadm -c "$T/dove/dovecot.conf" save -u bot -m INBOX
+		while [ "$(grep -c . "$T/ep.log")" -le "$before" ]; do sleep 0.005; done
+		python3 -c 'import json,sys; t=[float(l) for l in open(sys.argv[1])][-1]; e=[json.loads(l) for l in open(sys.argv[2])][-1]; print(int((e["t"]-t)*1e6))' "$T/tap" "$T/ep.log" >>"$T/share"
+	done
+	sort -n "$T/share" | awk -v l="$2" '{a[NR]=$1} END {printf "idle, our share%s: EXISTS on the wire -> push request read over %d: p50 %.1f ms, p99 %.1f ms\n", l, NR, a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000}'
+	kill -TERM "$pid" "$px"; wait "$pid" "$px" 2>/dev/null || true; pid=""
+}
+share "${ports#* }" ""
+# The same over a WAN: DELAY_PROXY (a TCP proxy "PROXY LISTEN_PORT
+# TARGET_PORT DELAY_MS", e.g. the peers' delay-proxy.py) adds 20 ms each
+# way between the tap and Dovecot, so the tap sees EXISTS where the
+# daemon does and one round trip is 40 ms.
+if [ -n "${DELAY_PROXY:-}" ]; then
+	dport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	python3 "$DELAY_PROXY" "$dport" "${ports#* }" 20 & dp=$!
+	sleep 0.5
+	share "$dport" " (20 ms each way: 1 round trip = 40 ms)"
+	kill "$dp"; wait "$dp" 2>/dev/null || true
+fi
 run_latency no polling
 # Silent drop: stall -> "result=disconnected" logged.
 : >"$T/drop"

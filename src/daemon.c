@@ -20,7 +20,9 @@
  * with 421, let sessions in a transaction finish it, then stop claiming
  * jobs and let pushes in flight finish, all within a grace period of the
  * push timeout plus DAEMON_GRACE_EXTRA; then exit 0.  What is not pushed
- * stays pending in the store for the next start.  No self-daemonising:
+ * stays pending in the store for the next start, which pushes it at once:
+ * also the jobs a killed process had leased, whose leases it voids
+ * (daemon_owner, store_void_dead_leases).  No self-daemonising:
  * systemd (or the shell) runs us.
  */
 #include "autoconfig.h"
@@ -385,6 +387,36 @@ daemon_watchdog_cb(gpointer data)
 }
 #endif
 
+/*
+ * Our lease owner, alive while we are (store_live_owner), and the leases
+ * of processes that died holding some (kill -9) made due now: "a restart
+ * resumes pending jobs at once" (SPEC 5).  Without the lock file the
+ * owner is plain "daemon:PID" and a crash costs the lease (push timeout +
+ * QUEUE_LEASE_EXTRA) as before.
+ */
+static char *
+daemon_owner(struct store *st)
+{
+	GError *err = NULL;
+	char *owner = store_live_owner(st, "daemon", &err);
+	guint n = 0;
+
+	if (owner == NULL) {
+		g_warning("%s (after a crash, jobs it had leased wait for the lease "
+		    "to lapse)", err->message);
+		g_clear_error(&err);
+		return g_strdup_printf("daemon:%d", (int)getpid());
+	}
+	if (store_void_dead_leases(st, owner, &n, &err) < 0) {
+		g_warning("%s (leases of a crashed process lapse instead)", err->message);
+		g_clear_error(&err);
+	} else if (n > 0) {
+		g_message("result=reclaimed jobs=%u (leased by a process that is gone: "
+		    "due now)", n);
+	}
+	return owner;
+}
+
 int
 daemon_run(struct config *cfg, struct filter_set *set, const char *path,
     gboolean must_exist)
@@ -392,7 +424,7 @@ daemon_run(struct config *cfg, struct filter_set *set, const char *path,
 	struct daemon d = { 0 };
 	struct queue_params qp;
 	GError *err = NULL;
-	g_autofree char *owner = g_strdup_printf("daemon:%d", (int)getpid());
+	g_autofree char *owner = NULL;
 	guint sig[3];
 	int rc = 0;
 
@@ -409,6 +441,7 @@ daemon_run(struct config *cfg, struct filter_set *set, const char *path,
 	 * group commit and the queue retry from timers instead (lmtp.c, queue.c).
 	 * XXX an IMAP message whose commit meets the lock is not retried so:
 	 * it is fetched again on its account's next cycle (poll_interval). */
+	owner = daemon_owner(d.st);
 	store_set_busy_timeout(d.st, STORE_LOOP_BUSY_MS);
 	d.pc = daemon_push_client(cfg, NULL);
 	daemon_warn_clear_http(cfg);

@@ -5,16 +5,22 @@
  *
  * One GThread per account owns one mailimap session: connect (implicit
  * TLS, STARTTLS or plain to loopback), verify the server certificate,
- * LOGIN or AUTHENTICATE PLAIN, SELECT, UID SEARCH for UIDs above the
- * committed one, UID FETCH BODY.PEEK[] one message at a time, hand it to
- * the main loop and wait for imap_msg_done() before applying `after`
- * (\Seen, move, delete) and advancing the UID.  Then IDLE (or poll),
- * with a NOOP cross-check every poll_interval.
+ * LOGIN or AUTHENTICATE PLAIN, SELECT, then new mail in one command:
+ * UID FETCH <last+1>:* (UID INTERNALDATE RFC822.SIZE BODY.PEEK[]<0.N>),
+ * hand each message to the main loop and wait for imap_msg_done() before
+ * applying `after` (\Seen, move, delete) and advancing the UID.  Then
+ * IDLE (or poll), with a NOOP cross-check every poll_interval.  Out of
+ * IDLE, DONE is written together with that FETCH (pipelined: the server
+ * answers DONE, then the FETCH), so "* N EXISTS" costs one round trip to
+ * the body, not four (DONE, SEARCH, FETCH of the size, FETCH of the
+ * body).  The first sync of a mailbox (only mail younger than max_age: a
+ * UID SEARCH SINCE) and a session after a literal over max_size still
+ * search and fetch one UID at a time (imap_fetch_one).
  *
  * Watchdog: a connection that died without a FIN (a NAT that forgot it,
  * a pulled cable, a stalled proxy) looks exactly like an idle one.  So
  * every cycle the thread leaves IDLE (DONE), sends NOOP when poll_interval
- * has passed, and searches for new UIDs; the replies to DONE and NOOP are
+ * has passed, and fetches new mail; the replies to DONE and NOOP are
  * awaited only imap_check_timeout() -- a live server answers them at once,
  * so this is much shorter than the general timeout -- and IDLE (or the
  * sleep between polls) lasts poll_interval minus that wait, so a dead
@@ -39,21 +45,31 @@
  * Hostile input: everything the server sends (responses, literals,
  * dates, capability lists).  Limits: ic->timeout on every network
  * operation (libetpan session timeout), RFC822.SIZE checked against
- * max_size before the body is fetched, at most IMAP_BATCH_MAX UIDs per
- * round, server text in logs sanitised and cut to IMAP_TEXT_MAX bytes, a
+ * max_size before the body is used (one UID at a time: before it is
+ * fetched), at most IMAP_BATCH_MAX UIDs per round, at most
+ * IMAP_FETCH_KEEP bytes of bodies kept from one UID FETCH <last+1>:*
+ * (each message is copied out of libetpan's parser as it is read and
+ * freed there; the rest is fetched by the next round), UIDs at or below
+ * the committed one ignored whatever the server sends for "*", server
+ * text in logs sanitised and cut to IMAP_TEXT_MAX bytes, a
  * bounded wait for the main loop's verdict, password_command output and
  * run time bounded.  The body literal: RFC822.SIZE is checked first, the
  * body is fetched as BODY.PEEK[]<0.max_size+1>, and since libetpan reads a
  * literal whole into memory, its progress callback (which sees the size
  * the server announces) shuts the socket down when a literal is larger
  * than asked for -- a server that lies about sizes costs a reconnect and
- * that message, not our memory.
+ * that message, not our memory.  XXX the pipelined DONE and the FETCH are
+ * written by hand (libetpan has no call that sends without reading) and
+ * read with libetpan's public reader and parser, setting the session's
+ * imap_tag to the tag each answer must carry.
  */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -75,6 +91,7 @@
 #define IMAP_CMD_OUT_MAX 4096     /* password_command stdout bytes */
 #define IMAP_CHECK_MIN 2          /* seconds: shortest watchdog reply wait */
 #define IMAP_TOKEN_MARGIN 60      /* seconds of validity a token must have left */
+#define IMAP_FETCH_KEEP (8 << 20) /* body bytes one UID FETCH <last+1>:* keeps */
 
 /* A message on its way to the main loop; m is first (imap_msg_done casts). */
 struct imap_pending {
@@ -113,6 +130,7 @@ struct imap_account {
 	guint max_age;
 	gboolean outage;             /* an outage has been logged */
 	gboolean cap_idle, cap_move, cap_uidplus;
+	gboolean narrow;             /* next round: search, then one UID at a time */
 	gsize literal_max;           /* body fetch in progress: its bound, else 0 */
 	gsize literal_seen;          /* the largest literal announced meanwhile */
 	struct oauth_token token;    /* XOAUTH2: the cached access token */
@@ -880,6 +898,209 @@ imap_fetch_one(struct imap_account *a, mailimap *s, guint32 uid, gboolean first,
 	return 0;
 }
 
+static void imap_set_stream_timeout(mailimap *s, guint secs);
+
+/* One message of a UID FETCH <last+1>:* response (imap_fetch_new). */
+struct imap_got {
+	guint32 uid;
+	gint64 idate;
+	guint64 size;                /* RFC822.SIZE, or the body's length if larger */
+	char *data;                  /* NULL: no body came, or over IMAP_FETCH_KEEP */
+	gsize len;
+};
+
+struct imap_fetch_ctx {
+	struct imap_account *a;
+	GArray *got;                 /* struct imap_got */
+	gsize kept;                  /* body bytes in got */
+};
+
+static gint
+imap_got_cmp(gconstpointer x, gconstpointer y)
+{
+	return imap_uid_cmp(&((const struct imap_got *)x)->uid,
+	    &((const struct imap_got *)y)->uid);
+}
+
+/*
+ * libetpan's per-message handler during imap_fetch_new(): copies what we
+ * need out of each FETCH response as it is parsed (libetpan then frees
+ * it), so the response's bodies are never all in memory at once: bodies
+ * beyond IMAP_FETCH_KEEP bytes are dropped here and fetched by the next
+ * round.  Responses for UIDs we have (the "*" of <last+1>:* is the last
+ * message even when its UID is lower) and unsolicited ones without a UID
+ * are ignored; two responses for one UID are merged.
+ */
+static void
+imap_msg_att_cb(struct mailimap_msg_att *ma, void *data)
+{
+	struct imap_fetch_ctx *c = data;
+	struct imap_account *a = c->a;
+	struct imap_got g = { 0 }, *e = NULL;
+	struct mailimap_msg_att_body_section *bs = NULL;
+	clistiter *jt;
+
+	for (jt = clist_begin(ma->att_list); jt != NULL; jt = clist_next(jt)) {
+		struct mailimap_msg_att_item *item = clist_content(jt);
+		struct mailimap_msg_att_static *st;
+
+		if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC)
+			continue;
+		st = item->att_data.att_static;
+		switch (st->att_type) {
+		case MAILIMAP_MSG_ATT_UID:
+			g.uid = st->att_data.att_uid;
+			break;
+		case MAILIMAP_MSG_ATT_INTERNALDATE:
+			g.idate = imap_date(st->att_data.att_internal_date);
+			break;
+		case MAILIMAP_MSG_ATT_RFC822_SIZE:
+			g.size = st->att_data.att_rfc822_size;
+			break;
+		case MAILIMAP_MSG_ATT_BODY_SECTION:
+			bs = st->att_data.att_body_section;
+			break;
+		default:
+			break;
+		}
+	}
+	if (g.uid == 0 || g.uid <= a->last_uid)
+		return;
+	for (guint i = 0; i < c->got->len; i++)
+		if (g_array_index(c->got, struct imap_got, i).uid == g.uid)
+			e = &g_array_index(c->got, struct imap_got, i);
+	if (e == NULL) {
+		if (c->got->len >= IMAP_BATCH_MAX)
+			return;              /* the next round has it */
+		g_array_append_val(c->got, g);
+		e = &g_array_index(c->got, struct imap_got, c->got->len - 1);
+	} else {
+		e->idate = g.idate != 0 ? g.idate : e->idate;
+		e->size = MAX(e->size, g.size);
+	}
+	if (bs == NULL || bs->sec_body_part == NULL || e->data != NULL)
+		return;
+	e->size = MAX(e->size, (guint64)bs->sec_length);
+	if (a->ic.max_size > 0 && e->size > a->ic.max_size)
+		return;                  /* skipped on its size: no copy */
+	if (c->kept > 0 && c->kept + bs->sec_length > IMAP_FETCH_KEEP)
+		return;                  /* dropped: fetched again next round */
+	e->data = g_malloc(bs->sec_length + 1);
+	memcpy(e->data, bs->sec_body_part, bs->sec_length);
+	e->data[bs->sec_length] = '\0';
+	e->len = bs->sec_length;
+	c->kept += bs->sec_length;
+}
+
+/* Reads one response to the command tagged tag; 0, or -1 and *err. */
+static int
+imap_read_tagged(mailimap *s, int tag, const char *what, char **err)
+{
+	struct mailimap_response *resp = NULL;
+	int r, state;
+
+	s->imap_tag = tag;           /* libetpan checks the tag against it */
+	if (mailimap_read_line(s) == NULL) {
+		*err = imap_err(s, what, MAILIMAP_ERROR_STREAM);
+		return -1;
+	}
+	r = mailimap_parse_response(s, &resp);
+	if (r != MAILIMAP_NO_ERROR) {
+		*err = imap_err(s, what, r);
+		return -1;
+	}
+	state = resp->rsp_resp_done->rsp_data.rsp_tagged->rsp_cond_state->rsp_type;
+	mailimap_response_free(resp);
+	if (state != MAILIMAP_RESP_COND_STATE_OK) {
+		*err = imap_err(s, what, MAILIMAP_ERROR_UID_FETCH);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * New mail in one round trip: UID FETCH <last+1>:* (UID INTERNALDATE
+ * RFC822.SIZE BODY.PEEK[]<0.max_size+1>).  With done (the session is in
+ * IDLE), DONE goes in the same write, ahead of the FETCH: the server ends
+ * IDLE, answers its tag, then the FETCH, so nothing waits for DONE's
+ * reply.  libetpan has no call for that, so the command is written here
+ * and its responses read with libetpan's reader and parser; DONE's reply
+ * is awaited check_s only (the watchdog), the FETCH's the general timeout.
+ * Fills got (struct imap_got, by UID).  0, or -1 and *err.
+ */
+static int
+imap_fetch_new(struct imap_account *a, mailimap *s, gboolean done, guint check_s,
+    GArray *got, char **err)
+{
+	GString *cmd = g_string_new(NULL);
+	struct imap_fetch_ctx c = { a, got, 0 };
+	int idle_tag = s->imap_tag, tag = s->imap_tag + 1, r;
+	const char *pfx = mailimap_is_163_workaround_enabled(s) ? "C" : "";
+
+	if (done)
+		g_string_append(cmd, "DONE\r\n");
+	g_string_append_printf(cmd, "%s%d UID FETCH %u:* (UID INTERNALDATE "
+	    "RFC822.SIZE BODY.PEEK[]", pfx, tag, a->last_uid + 1);
+	a->literal_max = 0;
+	if (a->ic.max_size > 0) {
+		a->literal_max = (gsize)MIN(a->ic.max_size + 1, (guint64)G_MAXUINT32);
+		g_string_append_printf(cmd, "<0.%zu>", a->literal_max);
+	}
+	g_string_append(cmd, ")\r\n");
+	r = mailstream_write(s->imap_stream, cmd->str, cmd->len) < 0 ||
+	    mailstream_flush(s->imap_stream) < 0 ? -1 : 0;
+	g_string_free(cmd, TRUE);
+	if (r < 0) {
+		a->literal_max = 0;
+		*err = imap_err(s, done ? "DONE" : "UID FETCH", MAILIMAP_ERROR_STREAM);
+		return -1;
+	}
+	/* The server may answer DONE and the FETCH in two small writes; if
+	 * it has Nagle on, the second waits for our ACK of the first, which
+	 * the kernel would delay (40 ms) as we have nothing to send. */
+	g_mutex_lock(&a->lock);
+	if (a->sock_fd >= 0)
+		(void)setsockopt(a->sock_fd, IPPROTO_TCP, TCP_QUICKACK, &(int){ 1 },
+		    sizeof(int));
+	g_mutex_unlock(&a->lock);
+	if (done) {
+		imap_set_stream_timeout(s, check_s);
+		r = imap_read_tagged(s, idle_tag, "DONE", err);
+		imap_set_stream_timeout(s, MAX(a->ic.timeout, 1));
+		if (r < 0) {
+			a->literal_max = 0;
+			return -1;
+		}
+	}
+	a->literal_seen = 0;
+	mailimap_set_msg_att_handler(s, imap_msg_att_cb, &c);
+	r = imap_read_tagged(s, tag, "UID FETCH", err);
+	mailimap_set_msg_att_handler(s, NULL, NULL);
+	a->literal_max = 0;
+	if (a->literal_seen > 0) {
+		/* We cut the connection: one message is larger than asked
+		 * for.  The next session takes one UID at a time, and skips
+		 * that one (imap_fetch_one). */
+		a->narrow = TRUE;
+		g_free(*err);
+		*err = g_strdup_printf("UID FETCH: a %zu-byte literal, over max_size: "
+		    "connection dropped", a->literal_seen);
+		return -1;
+	}
+	if (r < 0)
+		return -1;
+	g_array_sort(got, imap_got_cmp);
+	return 0;
+}
+
+static void
+imap_got_clear(GArray *got)
+{
+	for (guint i = 0; i < got->len; i++)
+		g_free(g_array_index(got, struct imap_got, i).data);
+	g_array_set_size(got, 0);
+}
+
 static void
 imap_pending_unref(struct imap_pending *p)
 {
@@ -1029,15 +1250,96 @@ out:
 	return 0;
 }
 
-/* One sync round.  0 (possibly stopped early on a FALSE verdict), -1
- * error, -2 stopping. */
+/* Hands one fetched message over, then applies `after`: 1 go on, 0 stop
+ * (a FALSE verdict: fetched again next round), -1 error, -2 stopping.
+ * Takes data. */
 static int
-imap_sync(struct imap_account *a, mailimap *s, gboolean *first, char **err)
+imap_handle(struct imap_account *a, mailimap *s, guint32 uid, char *data,
+    gsize len, gint64 idate, char **err)
 {
-	GArray *uids = g_array_new(FALSE, FALSE, sizeof(guint32));
-	guint i;
+	int v = imap_deliver(a, uid, data, len, idate);
+
+	if (v < 0)
+		return -2;
+	if (v == 0)
+		return 0;
+	if (imap_after(a, s, uid, err) < 0) {
+		/* Committed: never deliver it again from this session. */
+		a->last_uid = uid;
+		return -1;
+	}
+	a->last_uid = uid;
+	return 1;
+}
+
+/* A round of the one-command path (imap_fetch_new); as imap_sync. */
+static int
+imap_sync_fetch(struct imap_account *a, mailimap *s, gboolean done, guint check_s,
+    char **err)
+{
+	GArray *got = g_array_new(FALSE, TRUE, sizeof(struct imap_got));
 	int ret = 0;
 
+	if (imap_fetch_new(a, s, done, check_s, got, err) < 0) {
+		imap_got_clear(got);
+		g_array_free(got, TRUE);
+		return -1;
+	}
+	for (guint i = 0; i < got->len && ret == 0; i++) {
+		struct imap_got *g = &g_array_index(got, struct imap_got, i);
+		int v;
+
+		if (imap_is_stopping(a)) {
+			ret = -2;
+			break;
+		}
+		if (a->ic.max_size > 0 && g->size > a->ic.max_size) {
+			g_warning("imap=%s uid=%u result=skipped reason=too-large size=%"
+			    G_GUINT64_FORMAT " limit=%" G_GUINT64_FORMAT, a->ic.name,
+			    g->uid, g->size, a->ic.max_size);
+			a->last_uid = g->uid;
+			continue;
+		}
+		if (g->data == NULL)
+			break;              /* over IMAP_FETCH_KEEP: the next round */
+		v = imap_handle(a, s, g->uid, g->data, g->len, g->idate, err);
+		g->data = NULL;
+		if (v <= 0)
+			ret = v == 0 ? 1 : v;
+	}
+	imap_got_clear(got);
+	g_array_free(got, TRUE);
+	return ret > 0 ? 0 : ret;
+}
+
+/*
+ * One sync round.  0 (possibly stopped early on a FALSE verdict), -1
+ * error, -2 stopping.  done: the session is in IDLE, to be ended first.
+ * The first sync of a mailbox (only mail younger than max_age: UID
+ * SEARCH SINCE) and the round after a message over max_size cut the
+ * connection (narrow) search and fetch one UID at a time; every other
+ * round is one UID FETCH <last+1>:* (imap_fetch_new).
+ */
+static int
+imap_sync(struct imap_account *a, mailimap *s, gboolean *first, gboolean done,
+    guint check_s, char **err)
+{
+	GArray *uids;
+	guint i;
+	int ret = 0, r;
+
+	if (!*first && !a->narrow)
+		return imap_sync_fetch(a, s, done, check_s, err);
+	if (done) {
+		imap_set_stream_timeout(s, check_s);
+		r = mailimap_idle_done(s);
+		imap_set_stream_timeout(s, MAX(a->ic.timeout, 1));
+		if (r != MAILIMAP_NO_ERROR) {
+			*err = imap_err(s, "DONE", r);
+			return -1;
+		}
+	}
+	uids = g_array_new(FALSE, FALSE, sizeof(guint32));
 	if (imap_search(a, s, *first, uids, err) < 0) {
 		g_array_free(uids, TRUE);
 		return -1;
@@ -1061,21 +1363,16 @@ imap_sync(struct imap_account *a, mailimap *s, gboolean *first, char **err)
 			a->last_uid = uid;  /* skipped or gone */
 			continue;
 		}
-		v = imap_deliver(a, uid, data, len, idate);
+		v = imap_handle(a, s, uid, data, len, idate, err);
 		if (v < 0) {
-			ret = -2;
+			ret = v;
 			break;
 		}
 		if (v == 0)
 			break;          /* fetched again next round */
-		if (imap_after(a, s, uid, err) < 0) {
-			/* Committed: never deliver it again from this session. */
-			a->last_uid = uid;
-			ret = -1;
-			break;
-		}
-		a->last_uid = uid;
 	}
+	if (ret == 0 && i == uids->len)
+		a->narrow = FALSE;
 	if (ret == 0 && i == uids->len && *first) {
 		/* First start done: nothing older is wanted any more. */
 		guint32 next = s->imap_selection_info != NULL ?
@@ -1135,7 +1432,7 @@ imap_session(struct imap_account *a, guint *backoff, char **err)
 	gboolean first;
 	guint32 uv;
 	gint64 last_noop, wait_ms;
-	gboolean idle;
+	gboolean idle, in_idle;
 	guint check_s;
 	int r, fd;
 
@@ -1172,8 +1469,10 @@ imap_session(struct imap_account *a, guint *backoff, char **err)
 		wait_ms = MIN(wait_ms, (gint64)a->ic.idle_refresh * 1000);
 	wait_ms = MAX(wait_ms, 1000);
 	last_noop = g_get_monotonic_time();
+	in_idle = FALSE;
 	for (;;) {
-		r = imap_sync(a, s, &first, err);
+		r = imap_sync(a, s, &first, in_idle, check_s, err);
+		in_idle = FALSE;
 		if (r == -2)
 			goto out;
 		if (r < 0)
@@ -1198,17 +1497,20 @@ imap_session(struct imap_account *a, guint *backoff, char **err)
 		}
 		if (r < 0)
 			goto out;
-		/* The watchdog's replies are awaited check_s only. */
+		/* The watchdog's replies are awaited check_s only.  DONE
+		 * usually goes out with the next round's FETCH (imap_sync). */
 		imap_set_stream_timeout(s, check_s);
-		if (idle) {
-			r = mailimap_idle_done(s);
-			if (r != MAILIMAP_NO_ERROR) {
-				*err = imap_err(s, "DONE", r);
-				goto out;
-			}
-		}
+		in_idle = idle;
 		if (!idle || g_get_monotonic_time() - last_noop >=
 		    (gint64)a->ic.poll_interval * G_TIME_SPAN_SECOND) {
+			if (idle) {
+				in_idle = FALSE;
+				r = mailimap_idle_done(s);
+				if (r != MAILIMAP_NO_ERROR) {
+					*err = imap_err(s, "DONE", r);
+					goto out;
+				}
+			}
 			r = mailimap_noop(s);
 			if (r != MAILIMAP_NO_ERROR) {
 				*err = imap_err(s, "NOOP", r);

@@ -11,7 +11,8 @@
  *
  * Hostile input: the message on stdin (bounded by max_size).  The job is
  * committed leased to this process, so the daemon does not push it at the
- * same time; if we die, the lease lapses and the daemon takes over.
+ * same time; if we die, the next daemon to start voids the lease (see
+ * store_live_owner), or else it lapses, and the daemon takes over.
  */
 #include "autoconfig.h"
 
@@ -84,7 +85,7 @@ mda_deliver(const struct config *cfg, const struct filter_set *set,
 	struct envelope env = { rcpt, NULL, NULL, NULL };
 	struct intake_job ij;
 	struct store *st = NULL;
-	g_autofree char *owner = g_strdup_printf("deliver:%d", (int)getpid());
+	g_autofree char *owner = NULL;
 	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
 	int rc = 0;
 
@@ -116,6 +117,15 @@ mda_deliver(const struct config *cfg, const struct filter_set *set,
 	}
 	if (store_open(cfg->store.path, &st, &err) < 0)
 		goto tempfail;
+	/* A live owner: a daemon starting meanwhile leaves our lease alone,
+	 * and voids it at once if we die.  Else a plain one, whose lease
+	 * lapses (push timeout + QUEUE_LEASE_EXTRA) if we die. */
+	owner = store_live_owner(st, "deliver", &err);
+	if (owner == NULL) {
+		g_debug("src=deliver %s", err->message);
+		g_clear_error(&err);
+		owner = g_strdup_printf("deliver:%d", (int)getpid());
+	}
 	intake_job_init(&ij, msg, &v, "deliver", intake_born(msg, now),
 	    cfg->push.max_age);
 	ij.in.lease_owner = owner;

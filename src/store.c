@@ -32,6 +32,9 @@
  * with SQLITE_OPEN_NOMUTEX.  Another thread or process opens its own
  * struct store on the same file: writers serialise on SQLite's write lock
  * under a busy timeout, and jobs being pushed are leased to one owner.
+ * An owner made by store_live_owner() holds a lock on its byte of
+ * PATH.lock while it lives, so a starting daemon voids the leases of
+ * owners that died (kill -9) at once instead of waiting for them to lapse.
  *
  * The pull side reads codes (and magic links) by identifier, by the
  * +detail of an address identifier and by the run they were pushed for,
@@ -423,6 +426,7 @@ struct store {
 	sqlite3_stmt *stmt[ST_COUNT_ALL];
 	int bind_rc;            /* first failed bind since the last reset */
 	guint64 probes;         /* store_probe() writes tried */
+	int live_fd;            /* PATH.lock, once store_live_owner() ran; -1 */
 };
 
 /* Maps an SQLite result code to our error code. */
@@ -801,6 +805,7 @@ store_open(const char *path, struct store **st_r, GError **error)
 	if (store_create_file(path, error) < 0)
 		return -1;
 	st = g_new0(struct store, 1);
+	st->live_fd = -1;
 	st->path = g_strdup(path);
 	rc = sqlite3_open_v2(path, &st->db,
 	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
@@ -846,6 +851,8 @@ store_close(struct store **stp)
 		sqlite3_finalize(st->stmt[i]);
 	if (st->db != NULL && sqlite3_close(st->db) != SQLITE_OK)
 		g_warning("store %s: close: %s", st->path, sqlite3_errmsg(st->db));
+	if (st->live_fd >= 0)
+		close(st->live_fd);      /* our live lock goes with it */
 	g_free(st->path);
 	g_free(st);
 	*stp = NULL;
@@ -1786,4 +1793,143 @@ store_ro_imap(struct store *st, const char *account, const char *mailbox,
 	}
 	sqlite3_finalize(stmt);
 	return r < 0 ? -1 : 0;
+}
+
+/*
+ * Live owners (store.h).  A process that leases jobs holds a read lock on
+ * byte PID of PATH.lock for as long as its handle is open; the kernel
+ * drops the lock when the process dies, however it dies (kill -9, OOM).
+ * Open file description locks: the lock belongs to the open file, not to
+ * the process, so a second handle in one process sees the first one's
+ * lock (the unit tests), and O_CLOEXEC keeps it from outliving us in a
+ * child (password_command).  A read lock needs only read access: a
+ * `deliver` running as another user can hold one beside the daemon's.
+ * Another local user who can read the file can make a dead owner look
+ * alive (its leases then lapse as before), never a live one look dead.
+ */
+#ifndef F_OFD_SETLK
+#error "open file description locks (F_OFD_SETLK, Linux 3.15) are needed"
+#endif
+
+/* Opens PATH.lock once (created 0644: it holds no data). */
+static int
+store_live_fd(struct store *st, GError **error)
+{
+	g_autofree char *lock = NULL;
+
+	if (st->live_fd >= 0)
+		return st->live_fd;
+	lock = g_strconcat(st->path, ".lock", NULL);
+	st->live_fd = open(lock, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (st->live_fd < 0) {
+		int e = errno;
+		g_set_error(error, OTPB_ERROR, OTPB_ERROR_TEMP, "store %s: %s: %s",
+		    st->path, lock, g_strerror(e));
+	}
+	return st->live_fd;
+}
+
+char *
+store_live_owner(struct store *st, const char *kind, GError **error)
+{
+	struct flock fl = { 0 };
+	pid_t pid = getpid();
+	int fd = store_live_fd(st, error);
+
+	if (fd < 0)
+		return NULL;
+	fl.l_type = F_RDLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = pid;
+	fl.l_len = 1;
+	if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+		int e = errno;
+		g_set_error(error, OTPB_ERROR, OTPB_ERROR_TEMP,
+		    "store %s: cannot lock %s.lock: %s", st->path, st->path, g_strerror(e));
+		return NULL;
+	}
+	/* The nonce tells this process from an earlier one with its pid. */
+	return g_strdup_printf("%s:%d:%08x", kind, (int)pid, g_random_int());
+}
+
+/* The pid of a live owner "KIND:PID:NONCE", else 0 (legacy "KIND:PID"
+ * owners, or anything else: never voided, their leases lapse). */
+static pid_t
+store_owner_pid(const char *owner)
+{
+	const char *p = strchr(owner, ':');
+	char *end;
+	guint64 v;
+
+	if (p == NULL || p == owner || !g_ascii_isdigit(p[1]))
+		return 0;
+	v = g_ascii_strtoull(p + 1, &end, 10);
+	if (*end != ':' || strlen(end + 1) != 8 || v == 0 || v > G_MAXINT32)
+		return 0;
+	for (const char *q = end + 1; *q != '\0'; q++)
+		if (!g_ascii_isxdigit(*q))
+			return 0;
+	return (pid_t)v;
+}
+
+/* 1 when no process holds the live lock on pid's byte, 0 when one does. */
+static int
+store_owner_gone(int fd, pid_t pid)
+{
+	struct flock fl = { 0 };
+
+	fl.l_type = F_WRLCK;         /* conflicts with any read lock there */
+	fl.l_whence = SEEK_SET;
+	fl.l_start = pid;
+	fl.l_len = 1;
+	if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
+		return 0;                /* cannot tell: keep the lease */
+	return fl.l_type == F_UNLCK;
+}
+
+int
+store_void_dead_leases(struct store *st, const char *self, guint *count_r,
+    GError **error)
+{
+	g_autoptr(GPtrArray) owners = g_ptr_array_new_with_free_func(g_free);
+	sqlite3_stmt *sel = NULL, *upd = NULL;
+	int fd, rc;
+
+	*count_r = 0;
+	fd = store_live_fd(st, error);
+	if (fd < 0)
+		return -1;
+	rc = sqlite3_prepare_v2(st->db, "SELECT DISTINCT lease_owner FROM jobs"
+	    " WHERE lease_owner IS NOT NULL", -1, &sel, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail(st, rc, "find leases", error);
+	while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+		const char *o = (const char *)sqlite3_column_text(sel, 0);
+		pid_t pid = o != NULL ? store_owner_pid(o) : 0;
+
+		if (pid > 0 && g_strcmp0(o, self) != 0 && store_owner_gone(fd, pid))
+			g_ptr_array_add(owners, g_strdup(o));
+	}
+	if (rc != SQLITE_DONE) {
+		store_fail(st, rc, "find leases", error);
+		sqlite3_finalize(sel);
+		return -1;
+	}
+	sqlite3_finalize(sel);
+	if (owners->len == 0)
+		return 0;
+	rc = sqlite3_prepare_v2(st->db, "UPDATE jobs SET lease_owner = NULL,"
+	    " lease_until = 0 WHERE lease_owner = ?1", -1, &upd, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail(st, rc, "void leases", error);
+	for (guint i = 0; i < owners->len; i++) {
+		store_bind_text(st, upd, 1, g_ptr_array_index(owners, i));
+		if (store_run(st, upd, "void leases", error) < 0) {
+			sqlite3_finalize(upd);
+			return -1;
+		}
+		*count_r += (guint)sqlite3_changes(st->db);
+	}
+	sqlite3_finalize(upd);
+	return 0;
 }

@@ -213,6 +213,20 @@ int store_imap_get(struct store *st, const char *account, const char *mailbox,
 int store_imap_set(struct store *st, const char *account, const char *mailbox,
     guint32 uidvalidity, guint32 last_uid, GError **error);
 
+/*
+ * Live owners: store_live_owner() returns a lease owner id
+ * "KIND:PID:NONCE" and holds, until store_close(), a lock on byte PID of
+ * the file PATH.lock beside the store that only a live process can hold.
+ * store_void_dead_leases() clears the leases of every such owner (other
+ * than self) whose lock is gone -- its process died with jobs leased, so
+ * they are due now instead of when the lease would lapse -- and counts
+ * the jobs.  A live owner's leases are never voided; owners of another
+ * form (older versions, "KIND:PID") are left to lapse.
+ */
+char *store_live_owner(struct store *st, const char *kind, GError **error);
+int store_void_dead_leases(struct store *st, const char *self, guint *count_r,
+    GError **error);
+
 /* Free bytes below which the store's filesystem counts as full. */
 #define STORE_MIN_FREE (64 * 1024)
 

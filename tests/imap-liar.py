@@ -4,7 +4,9 @@ message sizes, for tests/imap-liar.sh.
   imap-liar.py PORT_FILE LOG_FILE BIG_BYTES
 Mailbox INBOX holds UID 1, whose RFC822.SIZE is given as 200 but whose
 body literal is BIG_BYTES long (whatever range the client asked for), and
-UID 2, an honest small mail with a code.  No IDLE: the client polls.  One
+UID 2, an honest small mail with a code; UID FETCH N:* answers with both
+(sizes, dates and bodies, UID 1 lying the same way).  No IDLE: the client
+polls.  One
 line per command received goes to LOG_FILE (the password is not logged).
 It speaks just enough IMAP4rev1 for one client at a time; it is a test
 double, not a server."""
@@ -48,6 +50,33 @@ def handle(c):
             return
         elif cmd == b"UID" and rest.upper().startswith(b"SEARCH"):
             c.sendall(b"* SEARCH 1 2\r\n" + tag + b" OK searched\r\n")
+        elif cmd == b"UID" and re.match(rb"FETCH \d+:\* ", rest, re.I):
+            # UID FETCH N:* (UID INTERNALDATE RFC822.SIZE BODY.PEEK[]...):
+            # every message from UID N on, or the last one when N > 2
+            # (what "*" means).  UID 1 lies as below.
+            first = int(re.match(rb"FETCH (\d+):", rest, re.I).group(1))
+            for uid in [u for u in (1, 2) if u >= first] or [2]:
+                body = SMALL if uid == 2 else None
+                head = (b'* %d FETCH (UID %d INTERNALDATE "%s" RFC822.SIZE %d BODY[]<0> {%d}\r\n'
+                        % (uid, uid, DATE.encode(), 200 if uid == 1 else len(SMALL),
+                           big if uid == 1 else len(SMALL)))
+                try:
+                    c.sendall(head)
+                    if body is not None:
+                        c.sendall(body + b")\r\n")
+                        continue
+                    chunk = b"x" * 65536
+                    sent = 0
+                    while sent < big:
+                        n = min(len(chunk), big - sent)
+                        c.sendall(chunk[:n])
+                        sent += n
+                    c.sendall(b")\r\n")
+                    log("sent the whole %d-byte literal" % big)
+                except OSError:
+                    log("client hung up during the literal of UID %d" % uid)
+                    return
+            c.sendall(tag + b" OK fetched\r\n")
         elif cmd == b"UID" and rest.upper().startswith(b"FETCH"):
             m = re.match(rb"FETCH (\d+) ", rest, re.I)
             uid = int(m.group(1)) if m else 0

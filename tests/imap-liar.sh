@@ -61,4 +61,32 @@ ok "peak RSS stays far below the literal (< $((limit / 1024)) MiB)" test "$hwm" 
 ok "the daemon is still running" alive "$dpid"
 stop "$dpid"
 is "$stop_rc" 0 "SIGTERM: exits 0"
+
+# The same lie in the one-command fetch of new mail: an account whose
+# state is known (UIDVALIDITY 77, nothing seen yet) skips the first-start
+# search and fetches UID FETCH 1:* with sizes and bodies in one response.
+# The literal is cut all the same; the next session takes one UID at a
+# time, skips the liar and pushes the honest mail.
+sed "s|^path = .*|path = $T/db2/otpbridge.db|" "$T/c.conf" >"$T/c2.conf"
+timeout 60 "$OTPBRIDGE" -c "$T/c2.conf" queue list >/dev/null 2>&1
+"$PY" -c 'import sqlite3, sys; d = sqlite3.connect(sys.argv[1]); d.execute("INSERT INTO imap_state (account, mailbox, uidvalidity, last_uid) VALUES (?, ?, 77, 0)", ("liar", "INBOX")); d.commit()' \
+    "$T/db2/otpbridge.db"
+: >"$T/ep.log"
+: >"$T/liar.log"
+spawn "$OTPBRIDGE" -c "$T/c2.conf" run 2>"$T/daemon2.err"
+dpid=$last_pid
+ok "known state: the honest mail is pushed" wait_for 60 ncode_is 700002 1
+like "$(cat "$T/liar.log")" '^UID FETCH 1:\* \(UID INTERNALDATE RFC822\.SIZE BODY\.PEEK\[\]<0\.1048577>\)$' \
+    "known state: new mail is fetched with one UID FETCH 1:*, the body bounded by max_size + 1"
+unlike "$(cat "$T/liar.log")" 'sent the whole' "known state: the daemon did not read the whole literal"
+like "$(cat "$T/daemon2.err")" 'literal, over max_size: connection dropped' \
+    "known state: the daemon says why it dropped the connection"
+like "$(cat "$T/daemon2.err")" 'imap=liar uid=1 result=skipped reason=too-large' \
+    "known state: and skips the liar with a warning on the next session"
+hwm=$(awk '/VmHWM/ {print $2}' "/proc/$dpid/status")
+echo "# peak RSS: $hwm kB for a $BIG-byte literal in a UID FETCH 1:*"
+ok "known state: peak RSS stays far below the literal (< $((limit / 1024)) MiB)" test "$hwm" -lt "$limit"
+stop "$dpid"
+is "$stop_rc" 0 "known state: SIGTERM: exits 0"
+is "$(pyq "$T/ep.log" 'len(B)')" 1 "known state: one push in all"
 done_testing

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """imap-proxy.py - a loopback TCP proxy for tests/imap-more.sh.
-  imap-proxy.py TARGET_PORT PORT_FILE STALL_FILE LOG_FILE [TAP_FILE]
+  imap-proxy.py TARGET_PORT PORT_FILE STALL_FILE LOG_FILE [TAP_FILE [WIRE_FILE]]
 Listens on a free 127.0.0.1 port (written to PORT_FILE) and forwards to
 127.0.0.1:TARGET_PORT.  While STALL_FILE exists, every connection open at
 that moment (and every one accepted meanwhile) stops forwarding in both
@@ -8,11 +8,18 @@ directions for good, WITHOUT closing its sockets: a silent network drop.
 Connections accepted after STALL_FILE is gone forward normally.  Each
 accepted connection appends "conn N" to LOG_FILE.  With TAP_FILE (for
 bench/bench-imap.sh, plain IMAP only), the time.time() at which each
-server chunk holding "EXISTS" was forwarded is appended to it."""
+server chunk holding "EXISTS" was forwarded is appended to it (TAP_FILE
+"" for none).  With WIRE_FILE (tests/imap-wire.sh, plain IMAP only), the
+conversation's shape is appended to it in the order it was forwarded:
+"S EXISTS" for each server chunk holding " EXISTS", and for each client
+line "C K NAME", K the number of the client chunk it came in and NAME
+the command without its tag and arguments ("UID FETCH", "DONE", "IDLE"),
+so no password or other argument is ever written."""
 import os, select, socket, sys, threading, time
 
 tport, port_file, stall, logf = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-tap = sys.argv[5] if len(sys.argv) > 5 else None
+tap = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] else None
+wire = sys.argv[6] if len(sys.argv) > 6 else None
 held = []  # sockets of dead connections, kept open until we exit
 
 
@@ -21,9 +28,39 @@ def log(msg):
         f.write(msg + "\n")
 
 
+def shape(k, d, pending):
+    """The "C K NAME" lines of client chunk k (d), pending the part of
+    the last line not ended yet (a one-element list).  A line that is
+    not a command (a literal, an AUTHENTICATE reply) is one token: it is
+    written as its first word, cut to 12 characters, or "?" when it is not
+    made of letters."""
+    out = []
+    pending[0] += d
+    *lines, pending[0] = pending[0].split(b"\n")
+    for line in lines:
+        w = line.strip().split()
+        if len(w) == 1:
+            name = w[0][:12] if w[0].isalpha() else b"?"
+        elif len(w) >= 2:
+            name = w[1] + (b" " + w[2] if w[1].upper() == b"UID" and len(w) > 2 else b"")
+            if not name.replace(b" ", b"").isalpha():
+                name = b"?"
+        else:
+            continue
+        out.append("C %d %s" % (k, name.decode("ascii", "replace").upper()))
+    return out
+
+
 def handle(n, c):
+    k = 0
+    pending = [b""]
     try:
         u = socket.create_connection(("127.0.0.1", tport), 5)
+        # No Nagle here: a proxy that held a server's second small write
+        # until the client's (delayed) ACK would add 40 ms the client is
+        # not to blame for.
+        for s in (c, u):
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except OSError:
         c.close()
         return
@@ -46,6 +83,15 @@ def handle(n, c):
                 if tap is not None and s is u and b" EXISTS" in d:
                     with open(tap, "a") as f:
                         f.write("%.6f\n" % time.time())
+                if wire is not None:
+                    if s is u:
+                        ev = ["S EXISTS"] if b" EXISTS" in d else []
+                    else:
+                        k += 1
+                        ev = shape(k, d, pending)
+                    if ev:
+                        with open(wire, "a") as f:
+                            f.write("".join(e + "\n" for e in ev))
             except OSError:
                 c.close(); u.close()
                 return

@@ -13,8 +13,10 @@
 
 #include <errno.h>
 #include <string.h>
+#include <signal.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <glib/gstdio.h>
 
 #include "store.h"
@@ -608,6 +610,178 @@ test_read_only(void)
 	store_close(&st);
 	if (root)
 		umount_tmpfs(mnt);
+	tmp_clear(&t);
+}
+
+/* ---- leases of processes that are gone ------------------------------------ */
+
+/*
+ * A child process that opens the store as a live owner of kind, commits
+ * job key leased to itself for 1000 s, tells the owner id through a pipe
+ * and waits to be killed (kill -9: no cleanup of any kind runs).
+ */
+static pid_t
+live_child(const char *path, const char *kind, const char *key, char **owner_r)
+{
+	int fd[2];
+	pid_t pid;
+	char buf[128];
+	ssize_t n;
+
+	g_assert_cmpint(pipe(fd), ==, 0);
+	pid = fork();
+	g_assert_cmpint(pid, >=, 0);
+	if (pid == 0) {
+		GError *err = NULL;
+		struct store *st = NULL;
+		char *owner;
+		struct job_in j = job_at(key, "i", T0);
+
+		close(fd[0]);
+		if (store_open(path, &st, &err) < 0 ||
+		    (owner = store_live_owner(st, kind, &err)) == NULL)
+			_exit(2);
+		j.lease_owner = owner;
+		j.lease_until = T0 + 1000;
+		if (store_commit_jobs(st, &j, 1, &err) < 0)
+			_exit(3);
+		if (write(fd[1], owner, strlen(owner)) < 0)
+			_exit(4);
+		close(fd[1]);
+		for (;;)
+			pause();
+	}
+	close(fd[1]);
+	n = read(fd[0], buf, sizeof(buf) - 1);
+	close(fd[0]);
+	g_assert_cmpint(n, >, 0);
+	buf[n] = '\0';
+	*owner_r = g_strdup(buf);
+	return pid;
+}
+
+static void
+kill9(pid_t pid)
+{
+	int status = 0;
+
+	g_assert_cmpint(kill(pid, SIGKILL), ==, 0);
+	g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+	g_assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}
+
+/* The keys of the jobs a claim by "new" gets at T0 + 1, when every lease
+ * committed below is live (they stay leased to "new" until T0 + 2). */
+static char *
+claimable(struct store *st)
+{
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GPtrArray) a = g_ptr_array_new_with_free_func(job_free);
+	GString *s = g_string_new("");
+
+	g_assert_cmpint(store_claim_due(st, "new", T0 + 1, T0 + 2, 100, a, &err), ==, 0);
+	g_assert_no_error(err);
+	for (guint i = 0; i < a->len; i++)
+		g_string_append_printf(s, "%s%s", i ? " " : "",
+		    ((struct job *)a->pdata[i])->dedup_key);
+	return g_string_free(s, FALSE);
+}
+
+/*
+ * A daemon killed with jobs leased: a new one voids those leases at start
+ * (store_void_dead_leases) and claims the jobs at once, while the lease
+ * of a live `deliver` stays, and so do owners not made by
+ * store_live_owner() (older versions: they lapse).
+ */
+static void
+test_dead_leases(void)
+{
+	struct tmp t;
+	g_autoptr(GError) err = NULL;
+	g_autofree char *dead = NULL, *live = NULL, *self = NULL, *got = NULL;
+	struct store *st;
+	pid_t d, l;
+	guint n = 99;
+	struct {
+		const char *fmt;        /* "%d" stands for the dead daemon's pid */
+		gboolean voided;
+	} owners[] = {
+		{ "daemon:%d:0badc0de", TRUE },     /* another nonce, same dead pid */
+		{ "deliver:%d:00000000", TRUE },    /* any kind */
+		{ "daemon:%d", FALSE },             /* the form of older versions */
+		{ "daemon:%d:0badc0d", FALSE },     /* not a live owner's form */
+		{ "daemon:%d:0badc0dex", FALSE },
+		{ "daemon:%d:0badc0dg", FALSE },
+		{ ":%d:0badc0de", FALSE },
+		{ "daemon:0:0badc0de", FALSE },
+		{ "daemon:-%d:0badc0de", FALSE },
+		{ "daemon:%d0000000000:0badc0de", FALSE },
+		{ "daemon", FALSE },
+	};
+	GString *want = g_string_new("dead");
+
+	tmp_init(&t);
+	/* The store exists before the children race to create it. */
+	st = open_ok(t.path);
+	store_close(&st);
+	d = live_child(t.path, "daemon", "dead", &dead);
+	l = live_child(t.path, "deliver", "live", &live);
+	g_assert_true(g_str_has_prefix(dead, "daemon:"));
+	g_assert_true(g_str_has_prefix(live, "deliver:"));
+	st = open_ok(t.path);
+	self = store_live_owner(st, "daemon", &err);
+	g_assert_no_error(err);
+	g_assert_nonnull(self);
+	g_assert_cmpstr(self, !=, dead);
+	/* Our own lease is never voided, even though our own lock is not
+	 * seen through our own handle. */
+	{
+		struct job_in j = job_at("self", "i", T0);
+		j.lease_owner = self;
+		j.lease_until = T0 + 1000;
+		g_assert_cmpint(store_commit_jobs(st, &j, 1, &err), ==, 0);
+	}
+
+	/* Both alive: nothing is voided, nothing is due. */
+	g_assert_cmpint(store_void_dead_leases(st, self, &n, &err), ==, 0);
+	g_assert_no_error(err);
+	g_assert_cmpuint(n, ==, 0);
+	got = claimable(st);
+	g_assert_cmpstr(got, ==, "");
+	g_clear_pointer(&got, g_free);
+
+	kill9(d);
+	for (guint i = 0; i < G_N_ELEMENTS(owners); i++) {
+		g_autofree char *key = g_strdup_printf("o%u", i);
+		g_autofree char *pid = g_strdup_printf("%d", (int)d);
+		g_autoptr(GString) owner = g_string_new(owners[i].fmt);
+		struct job_in j = job_at(key, "i", T0);
+
+		g_string_replace(owner, "%d", pid, 0);
+		j.lease_owner = owner->str;
+		j.lease_until = T0 + 1000;
+		g_assert_cmpint(store_commit_jobs(st, &j, 1, &err), ==, 0);
+		if (owners[i].voided)
+			g_string_append_printf(want, " %s", key);
+	}
+	/* The dead daemon's job, and the rows of the table that name a
+	 * dead live owner, are due at once; the live deliver's is not. */
+	g_assert_cmpint(store_void_dead_leases(st, self, &n, &err), ==, 0);
+	g_assert_no_error(err);
+	g_assert_cmpuint(n, ==, 3);
+	got = claimable(st);
+	g_assert_cmpstr(got, ==, want->str);
+	g_clear_pointer(&got, g_free);
+
+	/* The deliver dies too: its lease goes the same way. */
+	kill9(l);
+	g_assert_cmpint(store_void_dead_leases(st, self, &n, &err), ==, 0);
+	g_assert_cmpuint(n, ==, 1);
+	got = claimable(st);
+	g_assert_cmpstr(got, ==, "live");
+
+	g_string_free(want, TRUE);
+	store_close(&st);
 	tmp_clear(&t);
 }
 
@@ -1654,6 +1828,7 @@ main(int argc, char **argv)
 	g_test_add_func("/store/full-disk", test_full_disk);
 	g_test_add_func("/store/read-only", test_read_only);
 	g_test_add_func("/store/claim", test_claim);
+	g_test_add_func("/store/dead-leases", test_dead_leases);
 	g_test_add_func("/store/outcomes", test_outcomes);
 	g_test_add_func("/store/expire", test_expire);
 	g_test_add_func("/store/list-requeue-drop", test_list_requeue_drop);

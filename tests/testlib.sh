@@ -324,6 +324,32 @@ daemon() {
 	dpid=$last_pid
 }
 
+# daemon_ts S NAME: `otpbridge run` for S like daemon (stderr in
+# $T/S/NAME.err), each line of its stderr also in $T/S/NAME.ts stamped
+# with the time it was read ("SECONDS LINE"); sets dpid.
+daemon_ts() {
+	mkfifo "$T/$1/$2.fifo"
+	spawn "$PY" -c '
+import sys, time
+src = open(sys.argv[1], "rb", buffering=0)
+err = open(sys.argv[2], "ab", buffering=0)
+ts = open(sys.argv[3], "ab", buffering=0)
+buf = b""
+while True:
+    d = src.read(65536)
+    if not d:
+        break
+    t = time.time()
+    err.write(d)
+    buf += d
+    while b"\n" in buf:
+        line, buf = buf.split(b"\n", 1)
+        ts.write(b"%.6f %s\n" % (t, line))
+' "$T/$1/$2.fifo" "$T/$1/$2.err" "$T/$1/$2.ts"
+	spawn "$OTPBRIDGE" -c "$T/$1/otpbridge.conf" run 2>"$T/$1/$2.fifo"
+	dpid=$last_pid
+}
+
 # qj S EXPR: EXPR over L, the jobs of `queue list --json` (newest first).
 qj() {
 	timeout 60 "$OTPBRIDGE" -c "$T/$1/otpbridge.conf" queue list --json \

@@ -14,6 +14,10 @@ class Server(ThreadingHTTPServer):
     """A threading server; one thread per connection, never waited for."""
     allow_reuse_address = True
     daemon_threads = True
+    # socketserver's listen backlog is 5: a sixth connection opened at
+    # once waits for a SYN retransmit (1 s), which a test would take for
+    # the client's delay.
+    request_queue_size = 128
 
     def handle_error(self, request, client_address):
         # A client that hangs up (its timeout, a killed daemon) is normal

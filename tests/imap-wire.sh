@@ -1,0 +1,69 @@
+#!/bin/sh
+# imap-wire.sh - what the IMAP source says on the wire for new mail
+# (SPEC 6: one round trip from EXISTS to the body).  A tapping
+# proxy (tests/imap-proxy.py, WIRE_FILE: command names only, never an
+# argument) sits between the daemon and the private Dovecot's plain IMAP
+# port.  After "* N EXISTS" the daemon must send DONE and one
+# UID FETCH <last+1>:* in the same write, no SEARCH and no second FETCH,
+# then IDLE again; a round with no new mail (the watchdog's, every few
+# seconds) gets the last message back for "*" and must not push it again.
+. "${top_srcdir:-.}/tests/testlib.sh"
+. "$top_srcdir/tests/imaplib.sh"
+
+PROXY=$top_srcdir/tests/imap-proxy.py
+imap_start
+IMAP=${ports#* }
+spawn "$PY" "$PROXY" "$IMAP" "$T/proxy.port" "$T/stall" "$T/proxy.log" "" "$T/wire"
+wait_for 15 test -s "$T/proxy.port" || bail "proxy did not start"
+{
+	common db
+	account w "$(cat "$T/proxy.port")" INBOX none "idle = yes"
+} | sed 's/^tls = implicit$/tls = none/' >"$T/c.conf"
+save INBOX w0 600000
+start_daemon "$T/c.conf" "$T/daemon.err"
+ok "the first mail (first sync) is pushed" wait_for 30 ncode_is 600000 1
+ok "the daemon is in IDLE" wait_for 15 logged "$T/wire" ' IDLE$'
+
+# wire_after N: the events of $T/wire after its first N lines.
+wire_after() { tail -n +"$(($1 + 1))" "$T/wire"; }
+# cmds N: the client commands after the first "S EXISTS" past line N, up
+# to and including the next IDLE, as "K NAME" joined by "|".
+cmds() {
+	wire_after "$1" | awk '/^S EXISTS/ { on = 1; next }
+	    on && /^C / { k = $2; $1 = ""; $2 = ""; sub(/^  /, ""); printf "%s%s %s", sep, k, $0; sep = "|"
+	        if ($0 == "IDLE") exit }'
+}
+# idle_again N: a whole round after line N is on the wire (back in IDLE).
+idle_again() { cmds "$1" | grep -q 'IDLE$'; }
+
+n=$(wc -l <"$T/wire")
+save INBOX w1 600001
+ok "a new mail is pushed" wait_for 30 ncode_is 600001 1
+ok "and the daemon goes back to IDLE" wait_for 15 idle_again "$n"
+got=$(cmds "$n")
+echo "# after EXISTS: $got"
+like "$got" '^([0-9]+) DONE\|\1 UID FETCH\|[0-9]+ IDLE$' \
+    "after EXISTS: DONE and one UID FETCH in one write, then IDLE (no SEARCH, no second FETCH)"
+
+# Two mails in one EXISTS, or close together: still one FETCH per round.
+n=$(wc -l <"$T/wire")
+save INBOX w2 600002
+save INBOX w3 600003
+both() { ncode_is 600002 1 && ncode_is 600003 1; }
+ok "two more mails are pushed" wait_for 30 both
+is "$(wire_after "$n" | grep -c -e ' SEARCH$' -e 'UID SEARCH')" 0 "no SEARCH for them either"
+
+# Rounds with nothing new: the watchdog ends IDLE every poll_interval
+# minus its reply wait (3 s here) and fetches <last+1>:*, which the
+# server answers with the last message.  Two such rounds, then nothing
+# may have been pushed again.
+n=$(wc -l <"$T/wire")
+two_rounds() { [ "$(wire_after "$n" | grep -c ' UID FETCH$')" -ge 2 ]; }
+ok "two rounds with no new mail ran" wait_for 20 two_rounds
+is "$(pyq "$T/ep.log" 'len(B)')" 4 "nothing was pushed again: 4 pushes for 4 mails"
+unlike "$(cat "$T/daemon.err")" 'result=(disconnected|reconnected)|failed' \
+    "the session never failed"
+stop "$dpid"
+is "$stop_rc" 0 "SIGTERM: exits 0"
+secrets_checked
+done_testing
