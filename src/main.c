@@ -290,21 +290,6 @@ cmd_test(struct main_opts *o, int argc, char **argv)
 	return rc;
 }
 
-/* "2h", "5m", "40s": a short age for the queue table. */
-static char *
-main_age(gint64 s)
-{
-	if (s < 0)
-		s = 0;
-	if (s < 120)
-		return g_strdup_printf("%" G_GINT64_FORMAT "s", s);
-	if (s < 7200)
-		return g_strdup_printf("%" G_GINT64_FORMAT "m", s / 60);
-	if (s < 172800)
-		return g_strdup_printf("%" G_GINT64_FORMAT "h", s / 3600);
-	return g_strdup_printf("%" G_GINT64_FORMAT "d", s / 86400);
-}
-
 /* The last reply as it may be shown: one line, bounded, and never the
  * code (an endpoint may echo it, a 2xx reply carries it, also escaped or
  * percent-encoded: util_redact decodes before it looks). */
@@ -361,7 +346,7 @@ cmd_queue(struct main_opts *o, int argc, char **argv)
 		for (guint i = 0; i < jobs->len; i++) {
 			const struct job *j = g_ptr_array_index(jobs, i);
 			g_autofree char *reply = main_reply(j);
-			g_autofree char *age = main_age(now - j->created);
+			g_autofree char *age = util_age_short(now - j->created);
 
 			if (o->json) {
 				g_autofree char *line = json_job_line(j, job_state_names[j->state],

@@ -327,6 +327,36 @@ oauth_check_client(const struct imap_config *ic, char **err)
 }
 
 /*
+ * Appends client_id, and client_secret when the account has a
+ * client_secret_file, to fields at *n.  *secret_r is the secret read
+ * (the caller wipes it; NULL when none); -1 with *msg_r when the file
+ * cannot be read.
+ */
+static int
+oauth_client_fields(const struct imap_config *ic, const char **fields, guint *n,
+    char **secret_r, char **msg_r)
+{
+	*secret_r = NULL;
+	if (ic->client_secret_file != NULL) {
+		GError *gerr = NULL;
+
+		*secret_r = util_read_secret_file(ic->client_secret_file, &gerr);
+		if (*secret_r == NULL) {
+			*msg_r = g_strdup(gerr->message);
+			g_error_free(gerr);
+			return -1;
+		}
+	}
+	fields[(*n)++] = "client_id";
+	fields[(*n)++] = ic->client_id;
+	if (*secret_r != NULL) {
+		fields[(*n)++] = "client_secret";
+		fields[(*n)++] = *secret_r;
+	}
+	return 0;
+}
+
+/*
  * One POST to the token endpoint: grant (name, value pairs, NULL), then
  * client_id and client_secret, then scope when not NULL; sent[] (up to OAUTH_SENT - 1 entries,
  * NULL-terminated) are the secret values among grant's.  The contract of
@@ -362,23 +392,9 @@ oauth_token_request(const struct imap_config *ic, const char *const *grant,
 	}
 	for (; sent != NULL && sent[k] != NULL && k < OAUTH_SENT - 1; k++)
 		secrets[k] = sent[k];
-	if (ic->client_secret_file != NULL) {
-		GError *gerr = NULL;
-
-		secret = util_read_secret_file(ic->client_secret_file, &gerr);
-		if (secret == NULL) {
-			msg = g_strdup(gerr->message);
-			g_error_free(gerr);
-			goto out;
-		}
-		secrets[OAUTH_SENT - 1] = secret;
-	}
-	fields[n++] = "client_id";
-	fields[n++] = ic->client_id;
-	if (secret != NULL) {
-		fields[n++] = "client_secret";
-		fields[n++] = secret;
-	}
+	if (oauth_client_fields(ic, fields, &n, &secret, &msg) < 0)
+		goto out;
+	secrets[OAUTH_SENT - 1] = secret;
 	if (scope != NULL) {
 		fields[n++] = "scope";
 		fields[n++] = scope;
@@ -506,26 +522,12 @@ oauth_device_start(const struct imap_config *ic, guint timeout,
 		*err = g_strdup("device endpoint: no client_id");
 		return -1;
 	}
-	if (ic->client_secret_file != NULL) {
-		GError *gerr = NULL;
-
-		secret = util_read_secret_file(ic->client_secret_file, &gerr);
-		if (secret == NULL) {
-			msg = g_strdup(gerr->message);
-			g_error_free(gerr);
-			goto out;
-		}
-		secrets[OAUTH_SENT - 1] = secret;
-	}
-	fields[n++] = "client_id";
-	fields[n++] = ic->client_id;
+	if (oauth_client_fields(ic, fields, &n, &secret, &msg) < 0)
+		goto out;
+	secrets[OAUTH_SENT - 1] = secret;
 	if (scope != NULL) {
 		fields[n++] = "scope";
 		fields[n++] = scope;
-	}
-	if (secret != NULL) {
-		fields[n++] = "client_secret";
-		fields[n++] = secret;
 	}
 	fields[n] = NULL;
 	if (push_form_post(url, fields, timeout, OAUTH_REPLY_MAX, &status, &reply,

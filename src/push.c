@@ -870,6 +870,31 @@ push_form_setup(CURL *e, const char *url, struct curl_slist *headers,
 	return CURLE_OK;
 }
 
+/*
+ * Runs a blocking request whose setup returned rc (push_form_post,
+ * push_get): 0 with *code once an HTTP status came; else -1 with *err
+ * (the reply past f's bound, or curl's words).
+ */
+static int
+push_blocking_perform(CURL *e, CURLcode rc, const struct push_form *f,
+    const char *errbuf, long *code, char **err)
+{
+	if (rc == CURLE_OK)
+		rc = curl_easy_perform(e);
+	if (rc == CURLE_OK) {
+		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, code);
+		if (*code >= 100 && *code <= 999)
+			return 0;
+		*err = g_strdup("no HTTP status");
+	} else if (f->overflow || rc == CURLE_FILESIZE_EXCEEDED) {
+		*err = g_strdup_printf("reply larger than %" G_GSIZE_FORMAT " bytes",
+		    f->max);
+	} else {
+		*err = g_strdup(errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
+	}
+	return -1;
+}
+
 int
 push_form_post(const char *url, const char *const *fields, guint timeout_s,
     gsize reply_max, int *status, char **reply, gsize *reply_len, char **err)
@@ -905,20 +930,7 @@ push_form_post(const char *url, const char *const *fields, guint timeout_s,
 	if (e == NULL)
 		g_abort();   /* only fails on allocation failure */
 	rc = push_form_setup(e, url, headers, body, body_len, timeout_s, &f, errbuf);
-	if (rc == CURLE_OK)
-		rc = curl_easy_perform(e);
-	if (rc == CURLE_OK) {
-		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
-		if (code >= 100 && code <= 999)
-			ret = 0;
-		else
-			*err = g_strdup("no HTTP status");
-	} else if (f.overflow || rc == CURLE_FILESIZE_EXCEEDED) {
-		*err = g_strdup_printf("reply larger than %" G_GSIZE_FORMAT " bytes",
-		    f.max);
-	} else {
-		*err = g_strdup(errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
-	}
+	ret = push_blocking_perform(e, rc, &f, errbuf, &code, err);
 	/* XXX curl's own receive buffer is freed here without a wipe. */
 	curl_easy_cleanup(e);
 	push_headers_free(&headers);
@@ -982,20 +994,7 @@ push_get(const char *url, const char *unix_path, guint timeout_ms,
 	if (e == NULL)
 		g_abort();   /* only fails on allocation failure */
 	rc = push_get_setup(e, url, unix_path, timeout_ms, &f, errbuf);
-	if (rc == CURLE_OK)
-		rc = curl_easy_perform(e);
-	if (rc == CURLE_OK) {
-		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
-		if (code >= 100 && code <= 999)
-			ret = 0;
-		else
-			*err = g_strdup("no HTTP status");
-	} else if (f.overflow || rc == CURLE_FILESIZE_EXCEEDED) {
-		*err = g_strdup_printf("reply larger than %" G_GSIZE_FORMAT " bytes",
-		    f.max);
-	} else {
-		*err = g_strdup(errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
-	}
+	ret = push_blocking_perform(e, rc, &f, errbuf, &code, err);
 	curl_easy_cleanup(e);
 	if (ret == 0) {
 		*status = (int)code;

@@ -119,21 +119,6 @@ status_clean(const char *s)
 	return g_string_free(out, FALSE);
 }
 
-/* "40s", "5m", "2h", "3d". */
-static char *
-status_age(gint64 s)
-{
-	if (s < 0)
-		s = 0;
-	if (s < 120)
-		return g_strdup_printf("%" G_GINT64_FORMAT "s", s);
-	if (s < 7200)
-		return g_strdup_printf("%" G_GINT64_FORMAT "m", s / 60);
-	if (s < 172800)
-		return g_strdup_printf("%" G_GINT64_FORMAT "h", s / 3600);
-	return g_strdup_printf("%" G_GINT64_FORMAT "d", s / 86400);
-}
-
 /* Reads what the store holds into r; on error r says why. */
 static void
 status_collect_store(const struct config *cfg, struct status_report *r)
@@ -355,7 +340,7 @@ status_text_daemon(GString *out, const struct status_report *r)
 	g_string_append_printf(out, "running, on %s", r->daemon_at);
 	if (r->live_ok) {
 		g_autofree char *v = status_clean(r->live.version);
-		g_autofree char *up = status_age(r->now - r->live.started);
+		g_autofree char *up = util_age_short(r->now - r->live.started);
 
 		g_string_append_printf(out, ", pid %" G_GINT64_FORMAT ", version %s, up %s",
 		    r->live.pid, v, up);
@@ -397,7 +382,7 @@ status_text_push(GString *out, const struct status_report *r)
 	if (r->last_attempt != NULL) {
 		const struct store_outcome *o = r->last_attempt;
 		g_autofree char *res = status_result(o);
-		g_autofree char *age = status_age(r->now - o->updated);
+		g_autofree char *age = util_age_short(r->now - o->updated);
 		g_autofree char *id = status_clean(o->identifier);
 
 		g_string_append_printf(out, "            last result: %s, %s ago "
@@ -465,7 +450,7 @@ status_text_imap(GString *out, const struct status_report *r)
 		} else {
 			g_string_append(out, a->connected ? "connected" : "NOT connected");
 			if (a->last_sync > 0) {
-				g_autofree char *age = status_age(r->now - a->last_sync);
+				g_autofree char *age = util_age_short(r->now - a->last_sync);
 
 				g_string_append_printf(out, ", last sync %s ago", age);
 			} else {
@@ -503,7 +488,7 @@ status_text_recent(GString *out, const struct status_report *r)
 		g_autofree char *id = status_clean(o->identifier);
 		g_autofree char *src = status_clean(o->source);
 		g_autofree char *f = status_clean(o->filter);
-		g_autofree char *age = status_age(r->now - o->created);
+		g_autofree char *age = util_age_short(r->now - o->created);
 		g_autofree char *res = status_result(o);
 
 		g_string_append_printf(out, "  %-32s %5s  %-12s %-16s %s\n", id, age, src, f,

@@ -283,6 +283,20 @@ util_secret_free(char **s)
 	*s = NULL;
 }
 
+char *
+util_age_short(gint64 s)
+{
+	if (s < 0)
+		s = 0;
+	if (s < 120)
+		return g_strdup_printf("%" G_GINT64_FORMAT "s", s);
+	if (s < 7200)
+		return g_strdup_printf("%" G_GINT64_FORMAT "m", s / 60);
+	if (s < 172800)
+		return g_strdup_printf("%" G_GINT64_FORMAT "h", s / 3600);
+	return g_strdup_printf("%" G_GINT64_FORMAT "d", s / 86400);
+}
+
 gboolean
 util_is_loopback_host(const char *host)
 {

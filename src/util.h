@@ -63,6 +63,10 @@ char *util_redact(const char *text, const char *secret);
 /* Overwrites and frees a secret; sets *s to NULL.  NULL-safe. */
 void util_secret_free(char **s);
 
+/* A short age for a table: "40s" under 2 min, "5m" under 2 h, "2h" under
+ * 2 days, else "3d"; a negative age reads 0s.  g_malloc'd. */
+char *util_age_short(gint64 seconds);
+
 /* TRUE for "localhost", 127.0.0.0/8 and ::1. */
 gboolean util_is_loopback_host(const char *host);
 

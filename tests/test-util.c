@@ -80,6 +80,23 @@ test_loopback_null(void)
 	g_assert_false(util_is_loopback_host(NULL));
 }
 
+/* ---- short ages (queue list, status) ------------------------------------ */
+
+static void
+test_age_short(void)
+{
+	static const struct { gint64 s; const char *want; } cases[] = {
+		{ -5, "0s" }, { 0, "0s" }, { 119, "119s" }, { 120, "2m" },
+		{ 7199, "119m" }, { 7200, "2h" }, { 172799, "47h" }, { 172800, "2d" },
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree char *got = util_age_short(cases[i].s);
+
+		g_assert_cmpstr(got, ==, cases[i].want);
+	}
+}
+
 /* ---- private hosts ([push] allow_http = private) ----------------------- */
 
 static const struct loopback_case private_cases[] = {
@@ -683,6 +700,7 @@ main(int argc, char **argv)
 		g_test_add_data_func(p, &private_cases[i], test_private);
 	}
 	g_test_add_func("/util/private/sockaddr", test_sockaddr_scope);
+	g_test_add_func("/util/age-short", test_age_short);
 	for (gsize i = 0; i < G_N_ELEMENTS(addr_cases); i++) {
 		g_autofree char *p = g_strdup_printf("/util/addr-spec/%zu", i);
 		g_test_add_data_func(p, &addr_cases[i], test_addr_spec);
