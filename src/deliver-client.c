@@ -661,6 +661,7 @@ dc_run(struct dc_opts *o)
 		goto full;
 	}
 	/* MAIL and RCPT in one write (the daemon offers PIPELINING). */
+	code = -1;
 	snprintf(cmd, cmdlen, "MAIL FROM:<>%s\r\nRCPT TO:<%s>\r\n",
 	    utf8 ? " SMTPUTF8" : "", o->rcpt);
 	if (dc_send(c->fd, cmd, strlen(cmd)) < 0 || (code = dc_reply(c)) != 250) {
