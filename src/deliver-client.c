@@ -46,7 +46,8 @@
  * loopback port is anyone's to bind while the daemon is down, and a
  * process that took it would be handed every code (and could answer
  * 250 and lose them); a socket's directory (/run/otpbridge, the
- * daemon's) keeps others out.
+ * daemon's) keeps others out, so one that others may write (/tmp) is
+ * refused: the full path runs.
  *
  * Hostile input: the message on stdin (any bytes; bounded by the SIZE the
  * daemon announces, DC_SIZE_MAX if it names none) and the daemon's
@@ -73,6 +74,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #ifndef BINDIR
@@ -377,6 +379,41 @@ dc_reply(struct dc_conn *c)
 	return -1;
 }
 
+/*
+ * The socket's directory may be written by its owner and group only: in
+ * one others can write (/tmp), anyone could have bound the path.  0, or
+ * -1 with errno (EPERM for such a directory).  XXX: only the socket's own
+ * directory is checked, not the ones above it.
+ */
+static int
+dc_dir_trusted(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	const char *slash = strrchr(path, '/');
+	struct stat st;
+
+	if (slash == NULL) {
+		dir[0] = '.';
+		dir[1] = '\0';
+	} else if (slash == path) {
+		dir[0] = '/';
+		dir[1] = '\0';
+	} else if ((size_t)(slash - path) >= sizeof(dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	} else {
+		memcpy(dir, path, (size_t)(slash - path));
+		dir[slash - path] = '\0';
+	}
+	if (stat(dir, &st) < 0)
+		return -1;
+	if ((st.st_mode & S_IWOTH) != 0) {
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
 /* Connects to the unix socket path; -1 (errno) when it cannot. */
 static int
 dc_connect(const char *path)
@@ -646,6 +683,12 @@ dc_run(struct dc_opts *o)
 		free(w);
 		free(cmd);
 		return dc_exec_full(o);
+	}
+	c->fd = -1;
+	if (dc_dir_trusted(strncmp(sock, "unix:", 5) == 0 ? sock + 5 : sock) < 0) {
+		dc_say(o, sock, errno == EPERM ? "its directory is writable by others: "
+		    "not trusted" : strerror(errno));
+		goto full;
 	}
 	c->fd = dc_connect(sock);
 	if (c->fd < 0) {

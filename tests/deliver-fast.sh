@@ -127,6 +127,18 @@ is "$rc" 0 "a stale socket (nobody listens): exit 0"
 like "$err" 'src=deliver .*result=queued' "a stale socket: the full path queued it"
 ok "a stale socket: pushed once" wait_for 15 npush_is bot+s@otp.example.com 1
 
+# A socket in a directory others can write (/tmp-like): anyone could have
+# bound it, so it is not used.
+mkdir -p "$T/ww"
+chmod 1777 "$T/ww"
+fake ww
+mailn ww.eml ww1 bot+ww@otp.example.com 604230
+dc "$T/d/ww.eml" -s "$T/ww/lmtp.sock" --rcpt bot+ww@otp.example.com
+is "$rc" 0 "a socket in a world-writable directory: exit 0"
+like "$err" 'src=deliver .*result=queued' "... through the full path"
+ok "... which never handed the message to that socket" test ! -e "$T/ww/1.wire"
+stop "$fpid"
+
 # No --rcpt: the first To address, which only the full path reads.
 mailn t.eml t1 bot+t@otp.example.com 604220
 dc "$T/d/t.eml" -s "$SOCK"
