@@ -61,6 +61,7 @@ is "$(cfg '{{.Config.StopSignal}}')" SIGTERM "SIGTERM stops it (drain)"
 
 mnt=$(podman image mount "$tag" 2>"$T/mount.err")
 ok "podman image mount" test -n "$mnt" -a -x "$mnt/usr/bin/otpbridge"
+ok "the image has the MDA client too" test -x "$mnt/usr/bin/otpbridge-deliver"
 uid=$(chroot "$mnt" id -u otpbridge)
 gid=$(chroot "$mnt" id -g otpbridge)
 ok "the image has no compiler (runtime stage only)" sh -c '! test -e "$1/usr/bin/gcc" && ! test -e "$1/usr/include/glib-2.0"' sh "$mnt"

@@ -31,7 +31,7 @@ lrc=$?
 sed 's/^/# lintian: /' "$T/lintian.out"
 is "$lrc" 0 "lintian: no errors"
 is "$(grep -c '^E:' "$T/lintian.out")" 0 "lintian: no E: lines"
-for f in usr/bin/otpbridge lib/systemd/system/otpbridge.service etc/otpbridge/otpbridge.conf \
+for f in usr/bin/otpbridge usr/bin/otpbridge-deliver lib/systemd/system/otpbridge.service etc/otpbridge/otpbridge.conf \
     etc/otpbridge/filters.d/10-github.conf usr/share/man/man8/otpbridge.8.gz \
     usr/share/man/man5/otpbridge.conf.5.gz usr/share/man/man5/otpbridge-filters.5.gz; do
 	ok "the package holds /$f" sh -c 'dpkg-deb -c "$1" 2>/dev/null | grep -q " \./$2\$"' sh "$deb" "$f"
