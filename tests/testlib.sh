@@ -185,8 +185,9 @@ free_port() { free_ports 1; }
 # ep_start S PORT [SCRIPT [LOG [endpoint options]]]: starts the endpoint
 # for S on loopback PORT (0: any), answering SCRIPT (endpoint.py --script;
 # "": always 200) and logging to $T/S/LOG (requests.log); waits until it
-# listens.  Sets ep_pid and ep_port (empty if it did not start).  S is a
-# directory under $T ("." for $T itself); its port file is $T/S/port.
+# listens.  Sets ep_pid and ep_port; bails out (a failure, never a skip)
+# if it did not start.  S is a directory under $T ("." for $T itself);
+# its port file is $T/S/port.
 ep_start() {
 	_e=$T/$1
 	_p=$2
@@ -199,11 +200,8 @@ ep_start() {
 	    --script "$_scr" --log "$_e/$_log" "$@"
 	ep_pid=$last_pid
 	ep_port=""
-	if wait_for 15 test -s "$_e/port"; then
-		ep_port=$(cat "$_e/port")
-	else
-		echo "# the endpoint for $_e did not start"
-	fi
+	wait_for 15 test -s "$_e/port" || bail "the endpoint for $_e did not start"
+	ep_port=$(cat "$_e/port")
 }
 
 # acme_filter DIR [LINE...]: DIR/10-acme.conf, the filter [acme] for the
