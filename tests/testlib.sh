@@ -23,6 +23,9 @@ cleanup() {
 		MNT=""
 	fi
 	rm -rf "$T"
+	# the ports free_ports reserved for this test
+	[ ! -d "${TMPDIR:-/tmp}/otpbridge-ports" ] ||
+	    "${PY:-python3}" "$top_srcdir/tests/ports.py" --release "$$" 2>/dev/null
 }
 trap cleanup EXIT
 # A signal (make check interrupted) exits through the EXIT trap too.
@@ -167,18 +170,13 @@ print(r if isinstance(r, str) else json.dumps(r))
 EOP
 }
 
-# free_ports N: N distinct loopback TCP ports nothing listens on (bound
-# at once, then released), space-separated.  free_port: one.
+# free_ports N: N distinct loopback TCP ports nothing listens on, for
+# listeners started later, space-separated.  free_port: one.  They come
+# from below the kernel's ephemeral range, reserved for this test until
+# it exits (tests/ports.py): no other test, and no bind(0) or outgoing
+# connection, takes one between the choice and the listener's bind.
 free_ports() {
-	"$PY" - "$1" <<'EOP'
-import socket, sys
-ss = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    ss.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in ss))
-EOP
+	"$PY" "$top_srcdir/tests/ports.py" "$1" "$$" || bail "no free ports"
 }
 free_port() { free_ports 1; }
 
