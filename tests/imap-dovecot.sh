@@ -130,7 +130,7 @@ import socket,sys
 for p in ($imaps,$imap):
     socket.create_connection(('127.0.0.1',p),1).close()" 2>/dev/null; then
 			if [ -n "$watch" ]; then
-				(while kill -0 "$watch" 2>/dev/null; do sleep 1; done
+				(cd / && while kill -0 "$watch" 2>/dev/null; do sleep 1; done
 				 sh "$self" stop "$T"; rm -rf "$T"
 				 python3 "$(dirname "$self")/ports.py" --release "$watch") </dev/null >/dev/null 2>&1 &
 			fi

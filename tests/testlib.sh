@@ -23,9 +23,11 @@ cleanup() {
 		MNT=""
 	fi
 	rm -rf "$T"
-	# the ports free_ports reserved for this test
+	# the ports free_ports reserved for this test (from /: a test may
+	# have been in $T, now gone, and a python wrapper may need a cwd)
 	[ ! -d "${TMPDIR:-/tmp}/otpbridge-ports" ] ||
-	    "${PY:-python3}" "$top_srcdir/tests/ports.py" --release "$$" 2>/dev/null
+	    (_r=$(cd "$top_srcdir" && pwd)/tests/ports.py && cd / &&
+	    "${PY:-python3}" "$_r" --release "$$") 2>/dev/null
 }
 trap cleanup EXIT
 # A signal (make check interrupted) exits through the EXIT trap too.
