@@ -2,7 +2,8 @@
 # Installs every Debian 12 package that building and testing otpbridge needs.
 # Idempotent; run as root. Postfix is preseeded so it installs without questions.
 # "setup-debian.sh packaging" also installs what the Debian package and the
-# container image are built and tried with (.ci/package.sh, .ci/container.sh).
+# container image are built and tried with (.ci/package.sh, .ci/container.sh),
+# and lcov for `make coverage`.
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
@@ -15,7 +16,7 @@ pkgs="build-essential autoconf automake libtool pkg-config
  systemd opendkim opendkim-tools python3-dkim"
 if [ "${1:-}" = packaging ]; then
 	pkgs="$pkgs debhelper dh-autoreconf dpkg-dev fakeroot lintian
- mmdebstrap podman podman-compose python3-yaml uidmap"
+ mmdebstrap podman podman-compose python3-yaml uidmap lcov"
 fi
 missing=""
 for p in $pkgs; do

@@ -1,7 +1,8 @@
 #!/bin/sh
 # imap-dovecot.sh - a private Dovecot for test-imap (loopback only).
 #   imap-dovecot.sh start DIR [PID] -> prints "IMAPS_PORT IMAP_PORT" on stdout;
-#       with PID, a watchdog stops Dovecot and removes DIR once PID is gone
+#       with PID, a watchdog stops Dovecot, removes DIR and releases the
+#       two ports (tests/ports.py, reserved for PID) once PID is gone
 #       (a failed g_assert aborts the test before its own clean-up)
 #   imap-dovecot.sh stop DIR
 # DIR must exist and be empty on start.  Creates DIR/ca.pem (the CA that
@@ -35,11 +36,9 @@ start)
 	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n' > ext.cnf
 	openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
 		-days 2 -extfile ext.cnf -out server.pem >/dev/null 2>&1
-	ports=$(python3 -c '
-import socket
-ss=[socket.socket() for _ in range(2)]
-for s in ss: s.bind(("127.0.0.1",0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))')
+	# Two ports no parallel test can take before Dovecot binds them
+	# (tests/ports.py), reserved for PID, released once it is gone.
+	ports=$(python3 "$(dirname "$self")/ports.py" 2 "${watch:-$$}")
 	set -- $ports
 	imaps=$1; imap=$2
 	mkdir -p base state mail/bot
@@ -131,8 +130,9 @@ import socket,sys
 for p in ($imaps,$imap):
     socket.create_connection(('127.0.0.1',p),1).close()" 2>/dev/null; then
 			if [ -n "$watch" ]; then
-				(while kill -0 "$watch" 2>/dev/null; do sleep 1; done
-				 sh "$self" stop "$T"; rm -rf "$T") </dev/null >/dev/null 2>&1 &
+				(cd / && while kill -0 "$watch" 2>/dev/null; do sleep 1; done
+				 sh "$self" stop "$T"; rm -rf "$T"
+				 python3 "$(dirname "$self")/ports.py" --release "$watch") </dev/null >/dev/null 2>&1 &
 			fi
 			echo "$imaps $imap"
 			exit 0

@@ -32,6 +32,11 @@ one_account() {
 	{ common "db$_oa"; account "$@"; } >"$T/$_oa.conf"
 	start_daemon "$T/$_oa.conf" "$T/daemon$_oa.err"
 }
+# decided N NAME: the messages account NAME of daemon N decided on (its
+# decision lines, one per message read), comma-separated, in order.
+decided() {
+	grep -o "msg=[^ ]* src=imap:$2 " "$T/daemon$1.err" | cut -d' ' -f1 | paste -sd, -
+}
 # idling N NAME: account NAME of daemon N logged that it is in IDLE.
 idling() { logged "$T/daemon$1.err" "imap=$2 result=connected .*idle=yes"; }
 
@@ -52,7 +57,18 @@ is "$(count Other two-b)" 0 "and no longer in Other"
 is "$(count Processed two-a)" 0 "the deleted one was not moved"
 like "$(cat "$T/daemon1.err")" 'imap=a result=connected' "account a logs its connection"
 like "$(cat "$T/daemon1.err")" 'imap=b result=connected' "account b logs its connection"
-sleep 6 # one more poll_interval: nothing may be pushed again
+# Nothing read twice: one more mail in each mailbox, read after the first
+# ones (UID order), is the barrier; each account's decision lines must
+# name its two mails once each (a re-read would be a duplicate line, and
+# never a push, so the pushes alone could not show it).
+save INBOX two-a2 100003
+save Other two-b2 100004
+later_two() { ncode_is 100003 1 && ncode_is 100004 1; }
+ok "two accounts: a later mail in each is pushed" wait_for 30 later_two
+is "$(decided 1 a)" msg=two-a@acme.example,msg=two-a2@acme.example \
+    "account a read each of its mails once"
+is "$(decided 1 b)" msg=two-b@acme.example,msg=two-b2@acme.example \
+    "account b read each of its mails once"
 is "$(ncode 100001),$(ncode 100002)" "1,1" "each pushed exactly once"
 stop "$dpid"
 is "$stop_rc" 0 "SIGTERM: exits 0"
@@ -98,7 +114,9 @@ stop "$ppid_"
 
 # ---- 3. Dovecot stopped and restarted mid-IDLE -----------------------------
 doveadm -c "$DC" mailbox create -u bot Restart
-one_account 4 e "$IMAPS" Restart seen
+# -v: the daemon logs each failed reconnect (debug), the sign of retries.
+{ common db4; account e "$IMAPS" Restart seen; } >"$T/4.conf"
+start_daemon "$T/4.conf" "$T/daemon4.err" -v
 ok "restart: the account is idling" wait_for 30 idling 4 e
 save Restart rs1 400001
 ok "restart: a mail saved while idling is pushed" wait_for 30 ncode_is 400001 1
@@ -111,8 +129,13 @@ md=$T/dove/mail/bot/.Restart
 imap_mail rs2 400002 >"$md/tmp/rs2.$$.test"
 chown nobody:nogroup "$md/tmp/rs2.$$.test"
 mv "$md/tmp/rs2.$$.test" "$md/new/rs2.$$.test"
-sleep 2                   # a few failed reconnects meanwhile
-is "$(ncode 400002)" 0 "nothing pushed while the server is down"
+# Nothing can be pushed while the server is down (that cannot fail);
+# what can is the daemon giving up or claiming a recovery it has not had.
+retries2() { [ "$(grep -c 'imap=e result=retry-failed' "$T/daemon4.err")" -ge 2 ]; }
+ok "while the server is down the account keeps retrying (two failed reconnects logged)" \
+    wait_for 30 retries2
+unlike "$(sed -n '/imap=e result=disconnected/,$p' "$T/daemon4.err")" 'imap=e result=(re)?connected' \
+    "and claims no reconnect meanwhile"
 dovecot -c "$DC" </dev/null >/dev/null 2>&1
 ok "Dovecot started again" wait_for 15 imaps_up
 ok "the account reconnects (one line for the recovery)" \
@@ -132,7 +155,10 @@ one_account 5 g "$IMAPS" Recreate none
 ok "recreate: the account is idling" wait_for 30 idling 5 g
 save Recreate rc1 500001
 ok "recreate: the first mail is pushed" wait_for 30 ncode_is 500001 1
-sleep 1
+# The account applies `after` to a mail before it reads the next: the
+# next one decided is the barrier for "rc1 left as it was".
+save Recreate rc0 500003
+ok "recreate: a second mail is read" wait_for 30 logged "$T/daemon5.err" 'msg=rc0@acme\.example src=imap:g '
 like "$(doveadm -c "$DC" fetch -u bot flags mailbox Recreate header message-id rc1@acme.example)" \
     '^flags: *$' "after = none: the mail is left unread"
 uv1=$(doveadm -c "$DC" mailbox status -u bot uidvalidity Recreate | sed "s/.*=//")
@@ -158,8 +184,11 @@ EOP
 ok "recreate: the daemon logs the resync with both UIDVALIDITYs" \
     wait_for 40 logged "$T/daemon5.err" "imap=g mailbox=\"Recreate\" result=resync uidvalidity=$uv2 old=$uv1"
 ok "the APPENDed mail in the new mailbox is pushed" wait_for 30 ncode_is 500002 1
-sleep 2
-is "$(ncode 500001)" 1 "the mail seen before the resync is not pushed again"
+# rc1 again has the lower UID: decided before rc2 (no sleep needed).  It
+# is read (a new UIDVALIDITY) and must be a duplicate, never a new job.
+like "$(grep -E 'msg=rc1@acme\.example src=imap:g ' "$T/daemon5.err" | tail -1)" 'result=duplicate' \
+    "the mail seen before the resync is read again as a duplicate"
+is "$(ncode 500001)" 1 "and not pushed again"
 stop "$dpid"
 is "$stop_rc" 0 "SIGTERM: exits 0"
 
@@ -182,6 +211,6 @@ ok "and marked \\Seen" wait_for 10 sh -c \
 unlike "$(cat "$T/daemon3.err")" 'imap=d result=disconnected' "no disconnect while polling"
 stop "$dpid"
 is "$stop_rc" 0 "SIGTERM: exits 0"
-is "$(pyq "$T/ep.log" "sorted(b['content'] for b in B)")" '["100001", "100002", "200001", "200002", "300001", "400001", "400002", "400003", "500001", "500002"]' \
+is "$(pyq "$T/ep.log" "sorted(b['content'] for b in B)")" '["100001", "100002", "100003", "100004", "200001", "200002", "300001", "400001", "400002", "400003", "500001", "500002", "500003"]' \
     "every code exactly once over the whole run"
 done_testing

@@ -47,12 +47,19 @@ like "$("$OTPBRIDGE" -c "$T/otpbridge.conf" status 2>&1)" '  bot +INBOX: connect
 stop "$dpid"
 is "$stop_rc" 0 "SIGTERM: exits 0"
 
-# A restart resumes from the stored UID: nothing is pushed twice.
+# A restart resumes from the stored UID: nothing is read, so nothing is
+# pushed, twice.  A count of pushes cannot show it (a second read of
+# pre1 or live1 is a duplicate by Message-ID and never pushed): the
+# restarted daemon's one decision line per message read can.  It reads
+# in UID order, so once after1 (the highest UID) is decided, a re-read
+# of the two below would be in its log already.
 start_daemon "$T/otpbridge.conf" "$T/daemon2.err"
 save INBOX after1 555666
 ok "after a restart the next mail is pushed" wait_for 30 npush_is 3
-sleep 2
-is "$(npush)" 3 "and the old ones are not pushed again"
+ok "and decided" wait_for 10 logged "$T/daemon2.err" 'msg=after1@acme\.example src=imap:bot '
+is "$(grep -o 'msg=[^ ]* src=imap:bot ' "$T/daemon2.err" | cut -d' ' -f1 | paste -sd, -)" \
+    'msg=after1@acme.example' "the old ones are not read again (the stored UID holds)"
+is "$(npush)" 3 "and not pushed again"
 is "$(pyq "$T/ep.log" '[json.loads(r["body"])["content"] for r in L if r.get("status") == 200]')" \
     '["111222", "333444", "555666"]' "each code exactly once, in order"
 stop "$dpid"

@@ -211,7 +211,11 @@ f422_d=$dpid
 daemon f2x
 f2x_d=$dpid
 ok "f: both jobs fail with 403 in the daemon" wait_for 30 states_are f2x failed,failed
-sleep 4                         # the daemons keep running: nothing is retried
+# XXX a fixed wait standing for "nothing is retried": no event marks a
+# retry that does not come.  4 s is past the first retry's backoff
+# (2 s, jitter to 2.5 s: queue_backoff), so a failed job retried would
+# show.
+sleep 4
 is "$(nreq f403)" 1 "f: 4 s later: still exactly one request (403)"
 is "$(nreq f422)" 1 "f: 4 s later: still exactly one request (422)"
 is "$(nreq f2x)" 2 "f: 4 s later: still one request per job (two 403s)"

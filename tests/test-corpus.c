@@ -57,18 +57,21 @@ test_case(gconstpointer data)
 	g_assert_true(JSON_NODE_HOLDS_OBJECT(want));
 	w = json_node_get_object(want);
 	got = g_hash_table_lookup(results, name);
-	if (got == NULL)
+	if (got == NULL) {
+		/* Assertions are non-fatal here: stop before reading NULL. */
 		g_test_fail_printf("%s: no output line from otpbridge test", name);
-	g_assert_nonnull(got);
+		return;
+	}
 	for (int i = 0; fields[i] != NULL; i++) {
 		JsonNode *wn = json_object_get_member(w, fields[i]);
 		JsonNode *gn = json_object_get_member(got, fields[i]);
 		g_autofree char *ws = NULL, *gs = NULL;
 
-		if (wn == NULL)
-			g_test_fail_printf("%s.json lacks \"%s\"", name, fields[i]);
-		g_assert_nonnull(wn);
-		g_assert_nonnull(gn);
+		if (wn == NULL || gn == NULL) {
+			g_test_fail_printf("%s: \"%s\" missing from %s", name, fields[i],
+			    wn == NULL ? "its .json" : "the output");
+			continue;
+		}
 		ws = to_json(wn);
 		gs = to_json(gn);
 		if (strcmp(ws, gs) != 0)

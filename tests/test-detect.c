@@ -554,33 +554,84 @@ test_odd_input(void)
 	detection_clear(&d);
 }
 
-/* Pseudo-random bytes made valid UTF-8, NUL-free: no crash, no code out of thin air. */
+/* value, a code, occurs in text once the separators a code may be
+ * written with (blanks, '-', '.') are taken out of both. */
+static gboolean
+junk_in_text(const char *value, const char *text)
+{
+	GString *t = g_string_new(NULL), *v = g_string_new(NULL);
+	gboolean found;
+
+	for (const char *p = text; *p != '\0'; p++)
+		if (strchr(" \t\r\n-.", *p) == NULL)
+			g_string_append_c(t, *p);
+	for (const char *p = value; *p != '\0'; p++)
+		if (strchr(" \t\r\n-.", *p) == NULL)
+			g_string_append_c(v, *p);
+	found = v->len > 0 && strstr(t->str, v->str) != NULL;
+	g_string_free(t, TRUE);
+	g_string_free(v, TRUE);
+	return found;
+}
+
+/*
+ * Pseudo-random bytes made valid UTF-8, NUL-free: no crash, and no code
+ * out of thin air.  Odd rounds are bytes alone: nothing there reads as a
+ * code, so the detector says DETECT_NONE.  Even rounds mix in the words
+ * and digit runs a code mail has, so the detector does find codes in
+ * some; each one it finds must be in the text (separators aside), never
+ * made up.  The count of codes found keeps the second check from
+ * passing on no input.
+ */
+static const char *const junk_words[] = {
+	"Your ", "code", " is ", "verification ", "PIN", ": ", "\n\n", " ",
+	"sign-in ", "G-", "security ", "expires", "4821", "482913", "12 34",
+	"-56", "7.7", "2024", "88412003", "0", "99", "Use ", " to sign in",
+};
+
 static void
 test_junk(void)
 {
 	GRand *r = g_rand_new_with_seed(4242);
-	int round;
+	int round, found = 0;
 
-	for (round = 0; round < 200; round++) {
+	for (round = 0; round < 400; round++) {
 		GString *s = g_string_new(NULL);
 		struct detection d = { DETECT_NONE, NULL };
 		char *valid;
 		int i, len = g_rand_int_range(r, 0, 4096);
 
 		for (i = 0; i < len; i++) {
-			guint8 b = g_rand_int_range(r, 1, 256);
+			if (round % 2 == 0 && g_rand_int_range(r, 0, 8) == 0) {
+				const char *w = junk_words[g_rand_int_range(r, 0,
+				    G_N_ELEMENTS(junk_words))];
 
-			g_string_append_c(s, (char)b);
+				g_string_append(s, w);
+				i += (int)strlen(w);
+				continue;
+			}
+			g_string_append_c(s, (char)g_rand_int_range(r, 1, 256));
 		}
 		valid = g_utf8_make_valid(s->str, s->len);
-		detect_code(valid, valid, NULL, &d);
-		if (d.kind != DETECT_NONE)
+		detect_code("", valid, NULL, &d);
+		if (round % 2 == 1 && d.kind != DETECT_NONE)
+			g_test_fail_printf("round %d: bytes alone read as a code: %s",
+			    round, d.value);
+		g_assert_cmpint(d.kind, !=, DETECT_LINK);
+		if (d.kind == DETECT_CODE) {
 			g_assert_nonnull(d.value);
+			if (!junk_in_text(d.value, valid))
+				g_test_fail_printf("round %d: code %s is not in the text",
+				    round, d.value);
+			found++;
+		}
 		detection_clear(&d);
 		g_free(valid);
 		g_string_free(s, TRUE);
 	}
 	g_rand_free(r);
+	g_test_message("codes found in the mixed rounds: %d", found);
+	g_assert_cmpint(found, >=, 10);
 }
 
 /* A 512 KiB body: bounded work, the code near the top still found. */

@@ -1205,15 +1205,24 @@ main(int argc, char **argv)
 
 	cfg = config_defaults();
 	cfg->http.signing_key = g_strdup(KEY);
-	port = free_port();
-	inet = g_strdup_printf("inet:127.0.0.1:%u", port);
 	unix_spec = g_strdup_printf("unix:%s", sock_path);
-	add_listen(inet);
-	add_listen(unix_spec);
 	env.st = st;
 	env.cfg = cfg;
 	env.health = health_cb;
-	srv = http_new(&env, &err);
+	/* free_port's port is released before http_new binds it: a test
+	 * running in parallel may take it in between.  Then pick again. */
+	for (int tries = 0; srv == NULL && tries < 5; tries++) {
+		if (err != NULL)
+			g_test_message("port %u taken meanwhile: %s", port, err->message);
+		g_clear_error(&err);
+		g_ptr_array_set_size(cfg->http.listen, 0);
+		g_free(inet);
+		port = free_port();
+		inet = g_strdup_printf("inet:127.0.0.1:%u", port);
+		add_listen(inet);
+		add_listen(unix_spec);
+		srv = http_new(&env, &err);
+	}
 	g_assert_no_error(err);
 	g_assert_nonnull(srv);
 

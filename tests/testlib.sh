@@ -23,6 +23,11 @@ cleanup() {
 		MNT=""
 	fi
 	rm -rf "$T"
+	# the ports free_ports reserved for this test (from /: a test may
+	# have been in $T, now gone, and a python wrapper may need a cwd)
+	[ ! -d "${TMPDIR:-/tmp}/otpbridge-ports" ] ||
+	    (_r=$(cd "$top_srcdir" && pwd)/tests/ports.py && cd / &&
+	    "${PY:-python3}" "$_r" --release "$$") 2>/dev/null
 }
 trap cleanup EXIT
 # A signal (make check interrupted) exits through the EXIT trap too.
@@ -167,26 +172,22 @@ print(r if isinstance(r, str) else json.dumps(r))
 EOP
 }
 
-# free_ports N: N distinct loopback TCP ports nothing listens on (bound
-# at once, then released), space-separated.  free_port: one.
+# free_ports N: N distinct loopback TCP ports nothing listens on, for
+# listeners started later, space-separated.  free_port: one.  They come
+# from below the kernel's ephemeral range, reserved for this test until
+# it exits (tests/ports.py): no other test, and no bind(0) or outgoing
+# connection, takes one between the choice and the listener's bind.
 free_ports() {
-	"$PY" - "$1" <<'EOP'
-import socket, sys
-ss = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    ss.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in ss))
-EOP
+	"$PY" "$top_srcdir/tests/ports.py" "$1" "$$" || bail "no free ports"
 }
 free_port() { free_ports 1; }
 
 # ep_start S PORT [SCRIPT [LOG [endpoint options]]]: starts the endpoint
 # for S on loopback PORT (0: any), answering SCRIPT (endpoint.py --script;
 # "": always 200) and logging to $T/S/LOG (requests.log); waits until it
-# listens.  Sets ep_pid and ep_port (empty if it did not start).  S is a
-# directory under $T ("." for $T itself); its port file is $T/S/port.
+# listens.  Sets ep_pid and ep_port; bails out (a failure, never a skip)
+# if it did not start.  S is a directory under $T ("." for $T itself);
+# its port file is $T/S/port.
 ep_start() {
 	_e=$T/$1
 	_p=$2
@@ -199,11 +200,8 @@ ep_start() {
 	    --script "$_scr" --log "$_e/$_log" "$@"
 	ep_pid=$last_pid
 	ep_port=""
-	if wait_for 15 test -s "$_e/port"; then
-		ep_port=$(cat "$_e/port")
-	else
-		echo "# the endpoint for $_e did not start"
-	fi
+	wait_for 15 test -s "$_e/port" || bail "the endpoint for $_e did not start"
+	ep_port=$(cat "$_e/port")
 }
 
 # acme_filter DIR [LINE...]: DIR/10-acme.conf, the filter [acme] for the
