@@ -31,6 +31,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
+#include "benchlib.h"
 #include "core.h"
 #include "detect.h"
 #include "filter.h"
@@ -63,14 +64,6 @@ bench_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int
-bench_cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 /* Median of n values (n >= 1); also the spread (max-min)/median. */

@@ -24,49 +24,9 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <microhttpd.h>
 #include <glib/gstdio.h>
 
-static volatile gint requests;
-static gint64 last_request_us;      /* monotonic, set by the endpoint */
-static GMutex lock;
-
-static enum MHD_Result
-bench_answer(void *cls, struct MHD_Connection *c, const char *url,
-    const char *method, const char *version, const char *data, size_t *size,
-    void **state)
-{
-	static const char reply[] = "{\"totp_code_id\":\"tc_1\",\"code\":\"123456\"}";
-	struct MHD_Response *r;
-	enum MHD_Result ret;
-
-	if (*state == NULL) {          /* headers only: wait for the body */
-		*state = (void *)1;
-		return MHD_YES;
-	}
-	if (*size > 0) {
-		*size = 0;
-		return MHD_YES;
-	}
-	g_mutex_lock(&lock);
-	last_request_us = g_get_monotonic_time();
-	g_mutex_unlock(&lock);
-	g_atomic_int_inc(&requests);
-	r = MHD_create_response_from_buffer(sizeof(reply) - 1, (void *)reply,
-	    MHD_RESPMEM_PERSISTENT);
-	MHD_add_response_header(r, "Content-Type", "application/json");
-	ret = MHD_queue_response(c, 200, r);
-	MHD_destroy_response(r);
-	return ret;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
+#include "benchlib.h"
 
 /*
  * One MDA run with argv; returns ms from fork to the push arriving, and
@@ -81,7 +41,7 @@ bench_run(char **argv, const char *tag, int n, double *exit_ms)
 	    "Subject: Your Acme code\r\nMessage-ID: <bench-%s-%d-%d@acme.example>\r\n\r\n"
 	    "Your verification code is 482913.\r\n", tag, (int)getpid(), n);
 	int fds[2], status = 0;
-	gint before = g_atomic_int_get(&requests);
+	gint before = bench_endpoint_requests();
 	gint64 t0, t1, arrived, give_up;
 	pid_t pid;
 
@@ -110,16 +70,14 @@ bench_run(char **argv, const char *tag, int n, double *exit_ms)
 		exit(1);
 	}
 	give_up = t1 + 5 * G_USEC_PER_SEC;
-	while (g_atomic_int_get(&requests) == before) {
+	while (bench_endpoint_requests() == before) {
 		if (g_get_monotonic_time() > give_up) {
 			g_printerr("bench-deliver: %s run %d: no push\n", tag, n);
 			exit(1);
 		}
 		g_usleep(100);
 	}
-	g_mutex_lock(&lock);
-	arrived = last_request_us;
-	g_mutex_unlock(&lock);
+	arrived = bench_endpoint_last_us();
 	*exit_ms = (double)(t1 - t0) / 1000.0;
 	return (double)(arrived - t0) / 1000.0;
 }
@@ -132,8 +90,8 @@ bench_series(const char *title, const char *tag, char **argv, int runs)
 
 	for (int i = 0; i < runs; i++)
 		lat[i] = bench_run(argv, tag, i, &ex[i]);
-	qsort(lat, runs, sizeof(double), cmp_double);
-	qsort(ex, runs, sizeof(double), cmp_double);
+	qsort(lat, runs, sizeof(double), bench_cmp_double);
+	qsort(ex, runs, sizeof(double), bench_cmp_double);
 	printf("%s, %d runs\n", title, runs);
 	printf("  start -> push received: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
 	    lat[runs / 2], lat[runs * 99 / 100], lat[runs - 1]);
@@ -161,8 +119,6 @@ bench_listening(const char *path)
 int
 main(int argc, char **argv)
 {
-	struct MHD_Daemon *d;
-	const union MHD_DaemonInfo *info;
 	g_autofree char *url = NULL, *dir = NULL, *conf = NULL, *keyf = NULL;
 	g_autofree char *text = NULL, *sock = NULL, *rcpt = NULL;
 	int runs = argc > 3 ? atoi(argv[3]) : 200;
@@ -173,16 +129,7 @@ main(int argc, char **argv)
 		g_printerr("usage: bench-deliver OTPBRIDGE OTPBRIDGE-DELIVER [RUNS >= 100]\n");
 		return 64;
 	}
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL,
-	    0, NULL, NULL, bench_answer, NULL,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
-	    MHD_OPTION_SOCK_ADDR, NULL, MHD_OPTION_END);
-	if (d == NULL) {
-		g_printerr("bench-deliver: cannot start the endpoint\n");
-		return 1;
-	}
-	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-	url = g_strdup_printf("http://127.0.0.1:%d/v1/credentials/totp", info->port);
+	url = bench_endpoint_start("bench-deliver");
 	dir = g_dir_make_tmp("bench-deliver-XXXXXX", NULL);
 	conf = g_build_filename(dir, "otpbridge.conf", NULL);
 	keyf = g_build_filename(dir, "key", NULL);
@@ -224,7 +171,7 @@ main(int argc, char **argv)
 
 		bench_series("otpbridge deliver, no daemon (today's path)", "full", full, runs);
 	}
-	MHD_stop_daemon(d);
+	bench_endpoint_stop();
 	{
 		g_autofree char *db = g_build_filename(dir, "otpbridge.db", NULL);
 		g_autofree char *wal = g_strconcat(db, "-wal", NULL);

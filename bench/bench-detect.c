@@ -19,6 +19,7 @@
 
 #include <glib.h>
 
+#include "benchlib.h"
 #include "detect.h"
 #include "message.h"
 #include "mime.h"
@@ -30,14 +31,6 @@ bench_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 int
@@ -87,7 +80,7 @@ main(int argc, char **argv)
 			runs[k] = bench_now() - t0;
 			detection_clear(&det);
 		}
-		qsort(runs, iters, sizeof *runs, cmp_double);
+		qsort(runs, iters, sizeof *runs, bench_cmp_double);
 		t = runs[iters / 2] * 1e6;
 		g_array_append_val(times, t);
 		if (t > worst) {
@@ -96,7 +89,7 @@ main(int argc, char **argv)
 		}
 		message_free(&msg);
 	}
-	g_array_sort(times, cmp_double);
+	g_array_sort(times, bench_cmp_double);
 	if (times->len == 0) {
 		fprintf(stderr, "bench-detect: no mail in %s\n", argv[1]);
 		return 1;

@@ -29,6 +29,8 @@
 #include <microhttpd.h>
 #include <glib/gstdio.h>
 
+#include "benchlib.h"
+
 #define MAX_SAMPLES 400000
 
 static int lmtp_port;
@@ -228,20 +230,12 @@ worker_run(gpointer data)
 	return NULL;
 }
 
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static double
 pct(GArray *a, double p)
 {
 	if (a->len == 0)
 		return 0;
-	qsort(a->data, a->len, sizeof(double), cmp_double);
+	qsort(a->data, a->len, sizeof(double), bench_cmp_double);
 	return g_array_index(a, double, (guint)((a->len - 1) * p));
 }
 

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <glib/gstdio.h>
 
+#include "benchlib.h"
 #include "store.h"
 
 #define RUNS            5
@@ -25,14 +26,6 @@
 static const char body[] =
 	"{\"totp_identifier\":\"bot@example.com\",\"content\":\"123456\","
 	"\"source\":\"email\",\"expired_at\":\"2026-08-01T12:10:00\"}";
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 #define PRODUCERS 8
 
@@ -174,7 +167,7 @@ main(int argc, char **argv)
 
 		for (guint i = 0; i < RUNS; i++)
 			r[i] = bench_run(base, batches[b]);
-		qsort(r, RUNS, sizeof(r[0]), cmp_double);
+		qsort(r, RUNS, sizeof(r[0]), bench_cmp_double);
 		printf("batch %2u: %9.0f jobs/s  %7.0f commits/s  (min %.0f, max %.0f jobs/s)\n",
 		    batches[b], r[RUNS / 2], r[RUNS / 2] / batches[b], r[0], r[RUNS - 1]);
 	}
@@ -183,7 +176,7 @@ main(int argc, char **argv)
 
 		for (guint i = 0; i < RUNS; i++)
 			r[i] = bench_concurrent(base);
-		qsort(r, RUNS, sizeof(r[0]), cmp_double);
+		qsort(r, RUNS, sizeof(r[0]), bench_cmp_double);
 		printf("%u producers, 1 job per commit: %9.0f jobs/s  (min %.0f, max %.0f)\n",
 		    PRODUCERS, r[RUNS / 2], r[0], r[RUNS - 1]);
 	}
