@@ -27,14 +27,10 @@
 # otherwise.  Everything runs on loopback under $T; OpenDKIM runs in the
 # foreground, started and stopped by its pid.
 . "${top_srcdir:-.}/tests/testlib.sh"
-
-PF=$T/pf
-PF_STARTED=""
-MAILLOG=$PF/maillog
+# (PF, MAILLOG, nlog, master_runs, pf_stop, the EXIT trap, pf_config and
+# pf_start come from postfixlib.sh)
+. "${top_srcdir:-.}/tests/postfixlib.sh"
 DPY=/usr/bin/python3             # Debian's python3, which has dkimpy
-
-PATH=$PATH:/usr/sbin:/sbin
-export PATH
 
 [ "$(id -u)" = 0 ] || skip_all "needs root (Postfix's master)"
 command -v postfix >/dev/null 2>&1 || skip_all "postfix is not installed"
@@ -50,11 +46,6 @@ REQ=$T/requests.log
 # pushed ID: the codes pushed for bot+ID@otp.example.com.
 pushed() { pyq "$REQ" "[b['content'] for b in B if b['totp_identifier'] == 'bot+$1@otp.example.com']"; }
 pushed_is() { [ "$(pushed "$1")" = "$2" ]; }
-nlog() {
-	_c=$(grep -Ec -- "$1" "$MAILLOG" 2>/dev/null)
-	echo "${_c:-0}"
-}
-nlog_ge() { [ "$(nlog "$1")" -ge "$2" ]; }
 # sent_reply ID: the LMTP reply Postfix logged for bot+ID@otp.example.com.
 sent_reply() {
 	grep -E "to=<bot\+$1@otp\.example\.com>,.*status=sent" "$MAILLOG" 2>/dev/null |
@@ -65,21 +56,6 @@ port_up() {
 	"$PY" -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' \
 	    "$1" 2>/dev/null
 }
-pf_master() { sed 's/[^0-9]//g' "$PF/queue/pid/master.pid" 2>/dev/null; }
-master_runs() { _m=$(pf_master); [ -n "$_m" ] && alive "$_m"; }
-pf_stop() {
-	[ -n "$PF_STARTED" ] || return 0
-	_m=$(pf_master)
-	timeout -k 5 30 postfix -c "$PF" stop >/dev/null 2>&1
-	_w=100
-	while [ -n "$_m" ] && alive "$_m" && [ "$_w" -gt 0 ]; do
-		sleep 0.1
-		_w=$((_w - 1))
-	done
-	[ -z "$_m" ] || ! alive "$_m" || timeout -k 5 30 postfix -c "$PF" abort >/dev/null 2>&1
-	PF_STARTED=""
-}
-trap 'pf_stop; cleanup' EXIT
 
 # send PORT FILE RCPT: one SMTP transaction to the smtpd on PORT.
 send() {
@@ -183,63 +159,18 @@ run "$OTPBRIDGE" -c "$T/otpbridge.conf" check
 is "$rc/$err" "0/" "otpbridge check accepts the config, no warning (LMTP on a unix socket)"
 
 # --- Postfix: smtpd with and without the milter, LMTP to otpbridge -------------
-mkdir -p "$PF/queue" "$PF/data"
-chown postfix "$PF/data"
-cat >"$PF/master.cf" <<EOF
-127.0.0.1:$SMILTER inet n - n - - smtpd -o smtpd_milters=inet:127.0.0.1:$MPORT
-127.0.0.1:$SPLAIN  inet n - n - - smtpd
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-lmtp      unix  -       -       n       -       -       lmtp
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-showq     unix  n       -       n       -       -       showq
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-EOF
-cat >"$PF/main.cf" <<EOF
-compatibility_level = 3.6
-queue_directory = $PF/queue
-data_directory = $PF/data
-mail_owner = postfix
-setgid_group = postdrop
-maillog_file = $MAILLOG
-maillog_file_prefixes = $T
-inet_interfaces = loopback-only
-inet_protocols = ipv4
-myhostname = mx.example.net
-mydestination =
-mynetworks = 127.0.0.0/8
-relay_domains = otp.example.com
-smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
-local_transport = error:local delivery disabled
-default_transport = error:nothing else
-transport_maps = texthash:$PF/transport
-milter_default_action = tempfail
-alias_maps =
-alias_database =
-smtputf8_enable = no
-queue_run_delay = 1s
-minimal_backoff_time = 2s
-maximal_backoff_time = 4s
-EOF
+pf_config \
+    "127.0.0.1:$SMILTER inet n - n - - smtpd -o smtpd_milters=inet:127.0.0.1:$MPORT" \
+    "127.0.0.1:$SPLAIN  inet n - n - - smtpd" \
+    -- \
+    "inet_protocols = ipv4" \
+    "myhostname = mx.example.net" \
+    "mynetworks = 127.0.0.0/8" \
+    "relay_domains = otp.example.com" \
+    "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination" \
+    "milter_default_action = tempfail"
 echo "otp.example.com    lmtp:unix:$T/run/lmtp.sock" >"$PF/transport"
-run timeout -k 5 60 postfix -c "$PF" check
-is "$rc" 0 "postfix -c \$T/pf check"
-PF_STARTED=1
-run timeout -k 5 60 postfix -c "$PF" start
-is "$rc" 0 "postfix -c \$T/pf start"
-ok "the Postfix master runs" wait_for 15 master_runs
+pf_start
 ok "the smtpd with the milter listens" wait_for 15 port_up "$SMILTER"
 ok "the smtpd without it listens" wait_for 15 port_up "$SPLAIN"
 

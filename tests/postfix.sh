@@ -32,13 +32,11 @@
 # commit just the same (SQLITE_FULL): a fresh store's WAL has to grow for
 # any new transaction, and every frame (4120 bytes) needs a new page.
 . "${top_srcdir:-.}/tests/testlib.sh"
+# (PF, MAILLOG, nlog, pf_master, master_runs, master_gone, pf_stop, the
+# EXIT trap, pf_config and pf_start come from postfixlib.sh)
+. "${top_srcdir:-.}/tests/postfixlib.sh"
 
-PF=$T/pf                         # the Postfix instance's config directory
-PF_STARTED=""
 dpid=""                          # the otpbridge daemon
-
-PATH=$PATH:/usr/sbin:/sbin
-export PATH
 
 [ "$(id -u)" = 0 ] || skip_all "needs root (Postfix's master, a tmpfs)"
 command -v postfix >/dev/null 2>&1 || skip_all "postfix is not installed"
@@ -66,43 +64,7 @@ pairs() { # sorted "identifier code" of the accepted pushes
 	pyq "$REQ" '"\n".join(sorted("%s %s" % (json.loads(r["body"])["totp_identifier"], json.loads(r["body"])["content"]) for r in L if r["status"] == 200))'
 }
 
-MAILLOG=$PF/maillog
-# nlog PATTERN: lines of the maillog matching the grep -E PATTERN.
-nlog() {
-	_c=$(grep -Ec -- "$1" "$MAILLOG" 2>/dev/null)
-	echo "${_c:-0}"
-}
-nlog_ge() { [ "$(nlog "$1")" -ge "$2" ]; }
 phase1_done() { naccepted_ge 200 && nlog_ge 'status=sent' 200; }
-
-# The Postfix master's pid, from its pid file (empty when none).
-pf_master() {
-	sed 's/[^0-9]//g' "$PF/queue/pid/master.pid" 2>/dev/null
-}
-
-master_runs() { _m=$(pf_master); [ -n "$_m" ] && alive "$_m"; }
-master_gone() { [ -n "$1" ] && ! alive "$1"; }
-
-pf_stop() {
-	[ -n "$PF_STARTED" ] || return 0
-	_m=$(pf_master)
-	timeout -k 5 30 postfix -c "$PF" stop >/dev/null 2>&1
-	_w=100
-	while [ -n "$_m" ] && alive "$_m" && [ "$_w" -gt 0 ]; do
-		sleep 0.1
-		_w=$((_w - 1))
-	done
-	if [ -n "$_m" ] && alive "$_m"; then
-		echo "# the Postfix master ($_m) did not stop in 10 s: postfix abort"
-		timeout -k 5 30 postfix -c "$PF" abort >/dev/null 2>&1
-		sleep 1
-	fi
-	PF_STARTED=""
-}
-
-# Postfix first; then testlib's cleanup stops the daemon (which holds the
-# store on the tmpfs open) before it unmounts $MNT.
-trap 'pf_stop; cleanup' EXIT
 
 # daemon_up CONF NAME: starts `otpbridge run`, stderr in $T/NAME.err, and
 # waits until both listeners are up.
@@ -175,75 +137,19 @@ is "$(stat -c '%a %G' "$T/run/lmtp.sock" 2>/dev/null)" "660 postfix" \
     "the socket is mode 660, group postfix (socket_mode, socket_group)"
 
 # --- the Postfix instance ----------------------------------------------------
-mkdir -p "$PF/queue" "$PF/data"
-chown postfix "$PF/data"
-if [ -f /etc/postfix/master.cf ]; then
-	# Debian's master.cf, every service out of the chroot (a chrooted
-	# lmtp client would look for the socket inside the queue directory).
-	awk '/^[^#[:space:]]/ && NF >= 5 { $5 = "n" } { print }' \
-	    /etc/postfix/master.cf >"$PF/master.cf"
-else
-	cat >"$PF/master.cf" <<'EOF'
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-smtp      unix  -       -       n       -       -       smtp
-lmtp      unix  -       -       n       -       -       lmtp
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-local     unix  -       n       n       -       -       local
-virtual   unix  -       n       n       -       -       virtual
-showq     unix  n       -       n       -       -       showq
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-EOF
-fi
-grep -q '^postlog[[:space:]]' "$PF/master.cf" ||
-    echo 'postlog   unix-dgram n  -       n       -       1       postlogd' >>"$PF/master.cf"
-cat >"$PF/main.cf" <<EOF
-compatibility_level = 3.6
-queue_directory = $PF/queue
-data_directory = $PF/data
-mail_owner = postfix
-setgid_group = postdrop
-maillog_file = $MAILLOG
-maillog_file_prefixes = $T
-master_service_disable = inet
-inet_interfaces = loopback-only
-myhostname = otpbridge-test.localdomain
-mydestination =
-relay_domains =
-local_transport = error:local delivery disabled
-default_transport = error:nothing else
-transport_maps = texthash:$PF/transport
-lmtp_destination_recipient_limit = 50
-alias_maps =
-alias_database =
-smtputf8_enable = no
-queue_run_delay = 1s
-minimal_backoff_time = 2s
-maximal_backoff_time = 4s
-EOF
+# Every service out of the chroot (a chrooted lmtp client would look for
+# the socket inside the queue directory), and no inet services: mail is
+# injected with sendmail.
+pf_config -- \
+    "master_service_disable = inet" \
+    "myhostname = otpbridge-test.localdomain" \
+    "relay_domains =" \
+    "lmtp_destination_recipient_limit = 50"
 cat >"$PF/transport" <<EOF
 otp.example.com    lmtp:unix:$T/run/lmtp.sock
 otp2.example.com   lmtp:inet:127.0.0.1:$LPORT
 EOF
-run timeout -k 5 60 postfix -c "$PF" check
-is "$rc" 0 "postfix -c \$T/pf check"
-PF_STARTED=1                     # from here on, the cleanup stops it
-run timeout -k 5 60 postfix -c "$PF" start
-is "$rc" 0 "postfix -c \$T/pf start"
-[ "$rc" = 0 ] || tail -20 "$MAILLOG" 2>/dev/null | sed 's/^/# /'
-
-ok "the Postfix master runs" wait_for 15 master_runs
+pf_start
 like "$(postconf -c "$PF" -h transport_maps queue_directory)" "texthash:$T/pf/transport" \
     "postconf -c sees the private instance's settings"
 
