@@ -403,15 +403,10 @@ test_save(void)
 int
 main(int argc, char **argv)
 {
-	static const char *const proxy_vars[] = {
-		"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
-		"all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY",
-	};
 	g_autoptr(GError) err = NULL;
 	int rc;
 
-	for (gsize i = 0; i < G_N_ELEMENTS(proxy_vars); i++)
-		g_unsetenv(proxy_vars[i]);
+	testutil_no_proxy();
 	g_test_init(&argc, &argv, NULL);
 	tmpdir = g_dir_make_tmp("test-onboard-XXXXXX", &err);
 	g_assert_no_error(err);

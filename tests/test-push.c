@@ -17,6 +17,7 @@
 
 #include "push.h"
 #include "testhttp.h"
+#include "testutil.h"
 
 #define TEST_KEY          "sk-test-\xc3\xa9-key_0123456789"
 #define TEST_PATH         "/v1/credentials/totp"
@@ -1165,15 +1166,7 @@ test_form_threads(void)
 int
 main(int argc, char **argv)
 {
-	static const char *const proxy_vars[] = {
-		"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
-		"all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY",
-	};
-	guint i;
-
-	/* The test talks to 127.0.0.1 only; no proxy may sit in between. */
-	for (i = 0; i < G_N_ELEMENTS(proxy_vars); i++)
-		g_unsetenv(proxy_vars[i]);
+	testutil_no_proxy();
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/push/classify", test_classify);
 	g_test_add_func("/push/request", test_request);

@@ -27,3 +27,15 @@ testutil_rm_rf(const char *path)
 	g_dir_close(d);
 	g_rmdir(path);
 }
+
+void
+testutil_no_proxy(void)
+{
+	static const char *const vars[] = {
+		"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+		"all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY",
+	};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(vars); i++)
+		g_unsetenv(vars[i]);
+}

@@ -8,4 +8,8 @@
  * are removed, never followed).  Missing paths are fine. */
 void testutil_rm_rf(const char *path);
 
+/* Unsets the proxy variables libcurl reads: the tests talk to 127.0.0.1
+ * only, and no proxy may sit in between. */
+void testutil_no_proxy(void);
+
 #endif
