@@ -13,17 +13,8 @@
 . "${top_srcdir:-.}/tests/testlib.sh"
 
 # --- helpers ---------------------------------------------------------------
-# (conf, mail, daemon, qj, ep_start, free_port, mount_tmpfs,
+# (conf, mail, daemon, ob, qj, ep_start, free_port, mount_tmpfs,
 # secrets_checked, wait_for, alive, stop, pyq and skip come from testlib.sh)
-
-# ob S ARGS...: otpbridge -c $T/S/otpbridge.conf ARGS (bounded to 60 s),
-# via run; stdout and stderr are also kept for the final secret checks.
-ob() {
-	_s=$1
-	shift
-	run timeout -k 5 60 "$OTPBRIDGE" -c "$T/$_s/otpbridge.conf" "$@"
-	printf '%s\n' "$err" >>"$T/all-stderr.log"
-}
 
 # deliver S MAIL [ARGS]: `otpbridge deliver` with MAIL on stdin.
 deliver() {

@@ -13,14 +13,7 @@
 #     echoed re-encoded: JSON \u escapes, percent-encoding, HTML entities.
 . "${top_srcdir:-.}/tests/testlib.sh"
 
-# ob S ARGS...: otpbridge -c $T/S/otpbridge.conf ARGS (bounded), via run;
-# stderr is kept for the final secret checks.
-ob() {
-	_s=$1
-	shift
-	run timeout -k 5 60 "$OTPBRIDGE" -c "$T/$_s/otpbridge.conf" "$@"
-	printf '%s\n' "$err" >>"$T/all-stderr.log"
-}
+# (ob, secrets_checked and the rest come from testlib.sh)
 
 # ---- a. the ssh rule for secret files ------------------------------------
 mkdir -p "$T/a"

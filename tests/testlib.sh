@@ -348,6 +348,16 @@ while True:
 	dpid=$last_pid
 }
 
+# ob S ARGS...: otpbridge -c $T/S/otpbridge.conf ARGS (bounded to 60 s),
+# via run; its stderr is also kept in $T/all-stderr.log for the final
+# secret checks (secrets_checked).
+ob() {
+	_s=$1
+	shift
+	run timeout -k 5 60 "$OTPBRIDGE" -c "$T/$_s/otpbridge.conf" "$@"
+	printf '%s\n' "$err" >>"$T/all-stderr.log"
+}
+
 # qj S EXPR: EXPR over L, the jobs of `queue list --json` (newest first).
 qj() {
 	timeout 60 "$OTPBRIDGE" -c "$T/$1/otpbridge.conf" queue list --json \
