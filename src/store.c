@@ -1038,10 +1038,17 @@ store_commit_one(struct store *st, struct job_in *jobs, guint k, gint64 now,
 int
 store_commit_jobs(struct store *st, struct job_in *jobs, guint n, GError **error)
 {
+	return store_commit_batch(st, jobs, n, NULL, 0, error);
+}
+
+int
+store_commit_batch(struct store *st, struct job_in *jobs, guint n,
+    const struct store_uid_advance *adv, guint n_adv, GError **error)
+{
 	/* Leases are live against the clock, whatever created says. */
 	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
 
-	if (n == 0)
+	if (n == 0 && n_adv == 0)
 		return 0;
 	if (n > STORE_BATCH_MAX) {
 		g_set_error(error, OTPB_ERROR, OTPB_ERROR_DATA,
@@ -1067,6 +1074,13 @@ store_commit_jobs(struct store *st, struct job_in *jobs, guint n, GError **error
 	}
 	for (guint i = 0; i < n; i++) {
 		if (jobs[i].id > 0 && store_hold(st, &jobs[i], now, error) < 0)
+			goto fail;
+	}
+	/* The IMAP UIDs these messages advance, in the same transaction: a
+	 * job is never on disk without its UID, nor a UID without its job. */
+	for (guint i = 0; i < n_adv; i++) {
+		if (store_imap_set(st, adv[i].account, adv[i].mailbox,
+		    adv[i].uidvalidity, adv[i].uid, error) < 0)
 			goto fail;
 	}
 	if (store_commit(st, error) < 0)

@@ -113,6 +113,22 @@ void store_set_busy_timeout(struct store *st, guint ms);
  */
 int store_commit_jobs(struct store *st, struct job_in *jobs, guint n, GError **error);
 
+/* An IMAP account's state to store with a batch (store_imap_set()). */
+struct store_uid_advance {
+	const char *account;
+	const char *mailbox;
+	guint32 uidvalidity;
+	guint32 uid;             /* the highest UID now committed */
+};
+/*
+ * store_commit_jobs() that also stores n_adv IMAP states in the same
+ * transaction (the group commit of the daemon's intake): all or nothing,
+ * so a failed commit advances no UID and the message is fetched again.
+ * n may be 0 (IMAP messages that forward nothing still advance their UID).
+ */
+int store_commit_batch(struct store *st, struct job_in *jobs, guint n,
+    const struct store_uid_advance *adv, guint n_adv, GError **error);
+
 /*
  * Leases up to limit pending jobs that are due (next_attempt <= now, not
  * under a live lease, the caller's own included: those are in flight, and
