@@ -60,6 +60,7 @@
 #include <curl/curl.h>
 #include <glib-unix.h>
 
+#include "config.h"
 #include "push.h"
 #include "util.h"
 
@@ -1006,3 +1007,18 @@ push_get(const char *url, const char *unix_path, guint timeout_ms,
 }
 
 #undef PUSH_SETOPT
+
+struct push_client *
+push_client_for(const struct config *cfg, GMainContext *ctx)
+{
+	struct push_config pcfg;
+
+	if (cfg->push.api_key == NULL || *cfg->push.url == '\0')
+		return NULL;
+	pcfg.url = cfg->push.url;
+	pcfg.api_key = cfg->push.api_key;
+	pcfg.timeout = cfg->push.timeout;
+	pcfg.ca_file = cfg->push.ca_file;
+	pcfg.http_private = cfg->push.http_private;
+	return push_client_new(&pcfg, ctx);
+}

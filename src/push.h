@@ -106,4 +106,13 @@ int push_form_post(const char *url, const char *const *fields, guint timeout_s,
 int push_get(const char *url, const char *unix_path, guint timeout_ms,
     gsize reply_max, int *status, char **reply, char **err);
 
+/*
+ * The push client [push] of cfg asks for, on ctx (NULL: the default
+ * context), or NULL for the dry-run sink (no URL or no API key).  The one
+ * place a push client is built from the configuration: the daemon and
+ * `deliver` alike.
+ */
+struct config;
+struct push_client *push_client_for(const struct config *cfg, GMainContext *ctx);
+
 #endif
