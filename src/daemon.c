@@ -2,9 +2,11 @@
  * daemon.c - `otpbridge run`: opens the store, starts the push runner and
  * the LMTP/SMTP sink, the HTTP side (pull, /metrics, /healthz, /status)
  * and one IMAP thread per account; one GLib main loop for everything else
- * (STYLE: one process, one event loop).  IMAP threads only fetch: each
- * message is decided and committed here, and only then told to the
- * thread, which marks, moves or deletes it.
+ * (STYLE: one process, one event loop).  Every source feeds the one
+ * intake (intake.c), which decides, commits and logs.  IMAP threads only
+ * fetch: each message goes to the intake, its job and the account's UID
+ * are committed in one transaction, and only then is the thread told,
+ * which marks, moves or deletes it.
  *
  * SIGHUP reads the config and every filter again; only when all of it
  * loads does the new set replace the old, atomically between two
@@ -42,7 +44,6 @@
 #include "json.h"
 #include "lmtp.h"
 #include "metrics.h"
-#include "mime.h"
 #include "push.h"
 #include "queue.h"
 #include "status.h"
@@ -61,6 +62,7 @@ struct daemon {
 	struct store *st;
 	struct push_client *pc;
 	struct queue *q;
+	struct intake *intake;        /* every source's pipeline */
 	struct lmtp *lmtp;
 	struct http *http;
 	GPtrArray *imap;              /* struct imap_account * */
@@ -68,21 +70,6 @@ struct daemon {
 	GMainLoop *loop;
 	gint64 stop_deadline;     /* monotonic µs; 0: running */
 };
-
-struct push_client *
-daemon_push_client(const struct config *cfg, GMainContext *ctx)
-{
-	struct push_config pcfg;
-
-	if (cfg->push.api_key == NULL || *cfg->push.url == '\0')
-		return NULL;
-	pcfg.url = cfg->push.url;
-	pcfg.api_key = cfg->push.api_key;
-	pcfg.timeout = cfg->push.timeout;
-	pcfg.ca_file = cfg->push.ca_file;
-	pcfg.http_private = cfg->push.http_private;
-	return push_client_new(&pcfg, ctx);
-}
 
 /* One line at start when the API key goes over plain http beyond this
  * machine ([push] allow_http = private). */
@@ -145,6 +132,7 @@ daemon_stop_cb(gpointer data)
 	    d->cfg->push.timeout + DAEMON_GRACE_EXTRA);
 	if (d->lmtp != NULL)
 		lmtp_shutdown(d->lmtp);
+	intake_stop(d->intake);
 	d->stop_deadline = g_get_monotonic_time() +
 	    (gint64)(d->cfg->push.timeout + DAEMON_GRACE_EXTRA) * G_USEC_PER_SEC;
 	g_timeout_add(50, daemon_drain_cb, d);
@@ -172,10 +160,9 @@ daemon_hup_cb(gpointer data)
 	}
 	if (restart != NULL)
 		g_warning("reload: these changes need a restart to apply: %s", restart);
-	if (d->lmtp != NULL) {
-		lmtp_set_decision(d->lmtp, cfg, set);
+	intake_set_decision(d->intake, cfg, set);
+	if (d->lmtp != NULL)
 		lmtp_reconfigure(d->lmtp, cfg);
-	}
 	if (d->http != NULL)
 		http_reconfigure(d->http, cfg);
 	filter_set_free(&d->set);
@@ -201,70 +188,58 @@ daemon_imap_config(const struct daemon *d, const char *name)
 	return NULL;
 }
 
-/*
- * One message from an IMAP thread: decide, commit (leased to our queue,
- * pushed at once), store the account's UID, and only then let the thread
- * mark it.  A failed commit leaves it unmarked, to be fetched again.
- */
+/* An IMAP message waiting for the intake's verdict. */
+struct daemon_imap_wait {
+	struct imap_account *a;
+	const struct imap_msg *m;
+};
+
+/* The intake's outcome: the thread applies `after` and keeps the UID only
+ * when the commit (jobs and UID in one transaction) went through. */
+static void
+daemon_imap_done(const struct intake_done *done, gpointer data)
+{
+	struct daemon_imap_wait *w = data;
+
+	if (!done->committed)
+		g_warning("src=imap:%s uid=%u result=tempfail error=\"%s\" (fetched "
+		    "again later)", w->m->account, w->m->uid, done->error);
+	imap_msg_done(w->a, w->m, done->committed);
+	g_free(w);
+}
+
+void
+daemon_imap_submit(struct intake *in, const struct imap_config *ic,
+    const struct imap_msg *m, intake_done_fn fn, gpointer data)
+{
+	g_autofree char *src = g_strconcat("imap:", m->account, NULL);
+	struct intake_msg im = { 0 };
+
+	im.source = src;
+	im.data = m->data;
+	im.len = m->len;
+	im.account = m->account;
+	im.account_identifier = ic != NULL ? ic->identifier : NULL;
+	im.account_trusted = ic != NULL ? ic->trusted_authserv_id : NULL;
+	im.internal_date = m->internal_date;
+	im.uid_account = m->account;
+	im.uid_mailbox = m->mailbox;
+	im.uidvalidity = m->uidvalidity;
+	im.uid = m->uid;
+	(void)intake_submit(in, &im, fn, data);
+}
+
+/* One message from an IMAP thread (see daemon_imap_submit). */
 static void
 daemon_imap_msg(struct imap_account *a, const struct imap_msg *m, gpointer data)
 {
 	struct daemon *d = data;
-	const struct imap_config *ic = daemon_imap_config(d, m->account);
-	struct core_options copt = { d->live->trusted_authserv_id, d->live->push.send,
-		d->live->mta_strips_forged };
-	struct envelope env = { NULL, m->account, ic != NULL ? ic->identifier : NULL,
-		ic != NULL ? ic->trusted_authserv_id : NULL };
-	g_autofree char *src = g_strconcat("imap:", m->account, NULL);
-	gint64 now = g_get_real_time() / G_USEC_PER_SEC, arrived;
-	struct message *msg = NULL;
-	struct verdict v = { 0 };
-	GError *err = NULL;
+	struct daemon_imap_wait *w = g_new0(struct daemon_imap_wait, 1);
 
-	if (mime_parse(m->data, m->len, &msg, &err) < 0) {
-		g_warning("src=%s uid=%u result=dropped reason=not-mail error=\"%s\"", src,
-		    m->uid, err->message);
-		g_clear_error(&err);
-		goto done;
-	}
-	core_decide(d->set, &copt, msg, &env, &v);
-	/* The code's age counts from its arrival in the mailbox. */
-	arrived = m->internal_date > 0 && m->internal_date < now ? m->internal_date : now;
-	intake_stale(&v, arrived, now, d->live->push.max_age);
-	if (!v.forward) {
-		intake_log(msg, src, NULL, &v, "dropped", 0);
-	} else {
-		struct intake_job ij;
-
-		intake_job_init(&ij, msg, &v, src, arrived, d->live->push.max_age);
-		queue_lease(d->q, &ij.in, now);
-		if (store_commit_jobs(d->st, &ij.in, 1, &err) < 0) {
-			intake_log(msg, src, NULL, &v, "tempfail", 0);
-			g_warning("src=%s uid=%u result=tempfail error=\"%s\" (fetched again "
-			    "later)", src, m->uid, err->message);
-			g_clear_error(&err);
-			intake_job_clear(&ij);
-			verdict_clear(&v);
-			message_free(&msg);
-			imap_msg_done(a, m, FALSE);
-			return;
-		}
-		intake_log(msg, src, NULL, &v, ij.in.duplicate ? "duplicate" : "queued",
-		    ij.in.duplicate ? 0 : ij.in.id);
-		if (!ij.in.duplicate)
-			queue_push_new(d->q, &ij.in);
-		intake_job_clear(&ij);
-	}
-done:
-	/* A lost state write only means a refetch, which dedup absorbs. */
-	if (store_imap_set(d->st, m->account, m->mailbox, m->uidvalidity, m->uid, &err) < 0) {
-		g_warning("src=%s uid=%u result=state-unsaved error=\"%s\"", src, m->uid,
-		    err->message);
-		g_clear_error(&err);
-	}
-	verdict_clear(&v);
-	message_free(&msg);
-	imap_msg_done(a, m, TRUE);
+	w->a = a;
+	w->m = m;
+	daemon_imap_submit(d->intake, daemon_imap_config(d, m->account), m,
+	    daemon_imap_done, w);
 }
 
 /* Starts one thread per [imap:NAME], resuming from the stored state. */
@@ -438,20 +413,20 @@ daemon_run(struct config *cfg, struct filter_set *set, const char *path,
 		goto out;
 	}
 	/* The loop must not wait seconds for another process's lock: the
-	 * group commit and the queue retry from timers instead (lmtp.c, queue.c).
-	 * XXX an IMAP message whose commit meets the lock is not retried so:
-	 * it is fetched again on its account's next cycle (poll_interval). */
+	 * group commit and the queue retry from timers instead (intake.c,
+	 * queue.c). */
 	owner = daemon_owner(d.st);
 	store_set_busy_timeout(d.st, STORE_LOOP_BUSY_MS);
-	d.pc = daemon_push_client(cfg, NULL);
+	d.pc = push_client_for(cfg, NULL);
 	daemon_warn_clear_http(cfg);
 	qp.owner = owner;
 	qp.timeout = cfg->push.timeout;
 	qp.max_inflight = DAEMON_MAX_INFLIGHT;
 	qp.retention = cfg->store.retention;
 	d.q = queue_new(d.st, d.pc, &qp, NULL);
+	d.intake = intake_new(d.st, d.q, NULL, cfg, set);
 	{
-		struct lmtp_env env = { d.st, d.q, cfg, set };
+		struct lmtp_env env = { d.intake, cfg };
 		struct http_env henv = { d.st, cfg, daemon_health, &d, daemon_status, &d };
 
 		d.lmtp = lmtp_new(&env, &err);
@@ -502,6 +477,7 @@ out:
 		g_ptr_array_unref(d.imap);
 	http_free(&d.http);
 	lmtp_free(&d.lmtp);
+	intake_free(&d.intake);    /* what still waits: not kept, not acknowledged */
 	queue_free(&d.q);
 	push_client_free(&d.pc);
 	store_close(&d.st);

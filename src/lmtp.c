@@ -1,27 +1,17 @@
 /*
- * lmtp.c - the LMTP and SMTP sink (see lmtp.h): listeners, sessions and
- * the group commit, over the pure protocol engine in proto.c.
+ * lmtp.c - the LMTP and SMTP sink (see lmtp.h): listeners and sessions
+ * over the pure protocol engine in proto.c; a source adapter of the
+ * intake (intake.c), which decides, commits and logs.
  *
  * Each session is one non-blocking socket with one GSource whose
  * condition follows what the session wants: input while it can take
  * more, output while replies are unsent.  At the end of DATA the message
- * is parsed and decided once per recipient (each gets its own
- * identifier); the forwarded ones become jobs that wait, with the
- * session, for the next group commit.  The commit runs from an idle
- * source, so every session that ended DATA in the same loop turn shares
- * one transaction (Redis writes in beforeSleep() before replying); only
- * then do the replies go out.  The jobs are committed leased to the
- * daemon's queue, which pushes them at once.
- *
- * A store another process holds locked: the loop's store handle waits at
- * most STORE_LOOP_BUSY_MS per call, so a failed commit (OTPB_ERROR_TEMP)
- * is tried again from a timer every LMTP_COMMIT_RETRY_MS, the batch kept
- * and joined by sessions that end DATA meanwhile, for LMTP_COMMIT_PATIENCE_MS
- * from its first try; only then do its recipients get 451 4.3.0.  The loop
- * keeps serving every other session, /metrics and /healthz meanwhile.  (A
- * commit on a worker thread with the full busy timeout was the other
- * design: a second connection and a hand-off for the same result, since a
- * client still needs its answer within a bound.)
+ * goes to the intake with its recipients; the session waits (reading
+ * nothing more) until the intake tells it every recipient's outcome --
+ * after the group commit when something was to be kept -- and only then
+ * do the replies go out: 250 queued, duplicate or not forwarded, 451
+ * 4.3.0 when the store could not be written, 552 for a message over
+ * max_size (SMTP: one reply for all).
  *
  * Hostile input: everything a client sends (proto.c bounds lines, sizes
  * and recipients and closes a session at a bare LF, logged here as
@@ -46,19 +36,15 @@
 #include <gio/gio.h>
 #include <gio/gunixsocketaddress.h>
 
-#include "core.h"
 #include "intake.h"
 #include "lmtp.h"
 #include "metrics.h"
-#include "mime.h"
 #include "proto.h"
 #include "util.h"
 
 #define LMTP_READ_CHUNK (64 * 1024)
 #define LMTP_OUT_MAX (256 * 1024)
 #define LMTP_BACKLOG 128
-#define LMTP_COMMIT_RETRY_MS 50        /* a busy store: try the commit again */
-#define LMTP_COMMIT_PATIENCE_MS 1000   /* ... this long, then 451 */
 
 struct sink;
 
@@ -95,13 +81,9 @@ struct session {
 	gsize out_off;
 	gboolean eof;                 /* the client closed its side */
 	gboolean closing;             /* close once out is flushed */
-	gboolean waiting;             /* DATA ended: waiting for the commit */
-	/* The transaction being committed. */
-	GPtrArray *rcpt_replies;      /* char *, one per recipient */
-	GArray *jobs;                 /* struct intake_job */
-	GArray *job_rcpt;             /* guint: recipient index of each job */
-	struct message *msg;
-	const char **rcpt_reasons;    /* per recipient: the verdict's reason */
+	gboolean waiting;             /* DATA ended: waiting for the intake */
+	gboolean submitting;          /* inside intake_submit() */
+	struct intake_item *item;     /* the message waiting for its commit */
 };
 
 struct lmtp {
@@ -109,9 +91,6 @@ struct lmtp {
 	struct sink sinks[2];
 	GPtrArray *listeners;         /* struct listener * */
 	GHashTable *sessions;         /* struct session * set */
-	GPtrArray *batch;             /* sessions waiting for the group commit */
-	GSource *commit_src;
-	gint64 commit_first_us;       /* the waiting batch's first try, or 0 */
 	char *hostname;
 	guint64 next_id;
 	gboolean stopping;
@@ -124,202 +103,89 @@ static void session_touch(struct session *s);
 
 /* ---- replies after the commit ------------------------------------------ */
 
-/* Ends the session's DATA with its per-recipient replies. */
-static void
-session_finish_data(struct session *s)
+/* The LMTP reply line of one recipient's outcome. */
+static char *
+session_reply(const char *rcpt, const struct intake_outcome *o)
 {
-	g_autoptr(GPtrArray) lines = g_ptr_array_new();
-
-	if (s->sink->dialect == PROTO_LMTP) {
-		for (guint i = 0; i < s->rcpt_replies->len; i++)
-			g_ptr_array_add(lines, g_ptr_array_index(s->rcpt_replies, i));
-	} else {
-		/* SMTP has one reply: a temporary failure of any recipient
-		 * fails the message, which the client then retries whole. */
-		const char *one = NULL;
-		for (guint i = 0; i < s->rcpt_replies->len; i++) {
-			const char *r = g_ptr_array_index(s->rcpt_replies, i);
-			if (r[0] == '4' || one == NULL)
-				one = r;
-		}
-		g_ptr_array_add(lines, one != NULL && one[0] == '4' ?
-		    (gpointer)"451 4.3.0 Temporary failure: the store cannot be written" :
-		    (gpointer)"250 2.0.0 Ok: accepted");
+	switch (o->result) {
+	case INTAKE_QUEUED:
+		return g_strdup_printf("250 2.0.0 <%s> Ok: queued as %" G_GINT64_FORMAT,
+		    rcpt, o->job_id);
+	case INTAKE_DUPLICATE:
+		return g_strdup_printf("250 2.0.0 <%s> Ok: duplicate, already queued", rcpt);
+	case INTAKE_NOT_MAIL:
+		return g_strdup_printf("250 2.0.0 <%s> Ok: not mail, dropped", rcpt);
+	case INTAKE_DROPPED:
+	case INTAKE_REJECTED:
+	case INTAKE_RESULTS:
+		break;
+	case INTAKE_TEMPFAIL:
+		return g_strdup_printf("451 4.3.0 <%s> Temporary failure: the store "
+		    "cannot be written", rcpt);
 	}
-	g_ptr_array_add(lines, NULL);
-	proto_data_done(s->proto, (const char *const *)lines->pdata, s->out);
-	g_ptr_array_set_size(s->rcpt_replies, 0);
-	for (guint i = 0; i < s->jobs->len; i++)
-		intake_job_clear(&g_array_index(s->jobs, struct intake_job, i));
-	g_array_set_size(s->jobs, 0);
-	g_array_set_size(s->job_rcpt, 0);
-	message_free(&s->msg);
-	g_clear_pointer(&s->rcpt_reasons, g_free);
-	s->waiting = FALSE;
-	if (s->l->stopping)
-		proto_close(s->proto, "4.3.2", "Service shutting down", s->out);
+	return g_strdup_printf("250 2.0.0 <%s> Ok: not forwarded (%s)", rcpt,
+	    o->reason != NULL ? o->reason : "-");
 }
 
-/* Commits every waiting session's jobs in one transaction, then replies. */
-static gboolean
-lmtp_commit_cb(gpointer data)
+/* The intake's outcome of the session's message: ends its DATA with the
+ * per-recipient replies (SMTP: one reply for all). */
+static void
+session_done_cb(const struct intake_done *d, gpointer data)
 {
-	struct lmtp *l = data;
-	g_autoptr(GArray) all = g_array_new(FALSE, FALSE, sizeof(struct job_in));
-	g_autoptr(GPtrArray) batch = l->batch;
-	GError *err = NULL;
-	gboolean ok;
-	guint k = 0;
+	struct session *s = data;
+	const struct proto_txn *t = proto_txn(s->proto);
+	g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func(g_free);
 
-	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	s->item = NULL;
+	s->waiting = FALSE;
+	if (d->n > 0 && d->outs[0].result == INTAKE_REJECTED) {
+		proto_data_done(s->proto, NULL, s->out);     /* 552, too large */
+	} else {
+		gboolean temp = FALSE;
 
-	l->commit_src = NULL;
-	l->batch = g_ptr_array_new();
-	for (guint i = 0; i < batch->len; i++) {
-		struct session *s = g_ptr_array_index(batch, i);
-		for (guint j = 0; j < s->jobs->len; j++) {
-			struct intake_job *ij = &g_array_index(s->jobs, struct intake_job, j);
-
-			/* Committed leased to our queue, which pushes it at once:
-			 * no claim needed, and no other process takes it. */
-			if (l->env.q != NULL)
-				queue_lease(l->env.q, &ij->in, now);
-			g_array_append_val(all, ij->in);
+		for (guint i = 0; i < d->n; i++) {
+			temp |= d->outs[i].result == INTAKE_TEMPFAIL;
+			if (s->sink->dialect == PROTO_LMTP)
+				g_ptr_array_add(lines, session_reply(t->rcpts[i], &d->outs[i]));
 		}
+		/* SMTP has one reply: a temporary failure of any recipient
+		 * fails the message, which the client then retries whole. */
+		if (s->sink->dialect != PROTO_LMTP)
+			g_ptr_array_add(lines, g_strdup(temp ?
+			    "451 4.3.0 Temporary failure: the store cannot be written" :
+			    "250 2.0.0 Ok: accepted"));
+		g_ptr_array_add(lines, NULL);
+		proto_data_done(s->proto, (const char *const *)lines->pdata, s->out);
 	}
-	ok = all->len == 0 ||
-	    store_commit_jobs(l->env.st, (struct job_in *)(void *)all->data, all->len,
-	    &err) == 0;
-	if (l->commit_first_us == 0)
-		l->commit_first_us = g_get_monotonic_time();
-	if (!ok && g_error_matches(err, OTPB_ERROR, OTPB_ERROR_TEMP) && !l->stopping &&
-	    g_get_monotonic_time() - l->commit_first_us < LMTP_COMMIT_PATIENCE_MS * 1000) {
-		/* Most likely another process's lock: keep the batch (nothing
-		 * was stored) and try again shortly, the loop free meanwhile. */
-		g_debug("store=\"%s\" result=commit-retry sessions=%u jobs=%u",
-		    err->message, batch->len, all->len);
-		g_error_free(err);
-		for (guint i = 0; i < batch->len; i++)
-			g_ptr_array_insert(l->batch, (gint)i, g_ptr_array_index(batch, i));
-		l->commit_src = g_timeout_source_new(LMTP_COMMIT_RETRY_MS);
-		g_source_set_callback(l->commit_src, lmtp_commit_cb, l, NULL);
-		g_source_attach(l->commit_src, NULL);
-		g_source_unref(l->commit_src);
-		return G_SOURCE_REMOVE;
-	}
-	l->commit_first_us = 0;
-	if (!ok) {
-		g_warning("store=\"%s\" result=tempfail sessions=%u jobs=%u "
-		    "(recipients answered 451 4.3.0)", err->message, batch->len, all->len);
-		g_error_free(err);
-	}
-	for (guint i = 0; i < batch->len; i++) {
-		struct session *s = g_ptr_array_index(batch, i);
-
-		for (guint j = 0; j < s->jobs->len; j++, k++) {
-			struct intake_job *ij = &g_array_index(s->jobs, struct intake_job, j);
-			const struct job_in *done = &g_array_index(all, struct job_in, k);
-			guint r = g_array_index(s->job_rcpt, guint, j);
-			const char *rcpt = proto_txn(s->proto)->rcpts[r];
-			char *line;
-
-			ij->in.id = done->id;
-			ij->in.duplicate = done->duplicate;
-			if (ok && !done->duplicate && l->env.q != NULL)
-				queue_push_new(l->env.q, &ij->in);
-			if (!ok)
-				line = g_strdup_printf("451 4.3.0 <%s> Temporary failure: "
-				    "the store cannot be written", rcpt);
-			else if (done->duplicate)
-				line = g_strdup_printf("250 2.0.0 <%s> Ok: duplicate, "
-				    "already queued", rcpt);
-			else
-				line = g_strdup_printf("250 2.0.0 <%s> Ok: queued as %"
-				    G_GINT64_FORMAT, rcpt, done->id);
-			g_free(g_ptr_array_index(s->rcpt_replies, r));
-			g_ptr_array_index(s->rcpt_replies, r) = line;
-			{
-				struct verdict v = { 0 };
-				v.filter = ij->filter;
-				v.reason = s->rcpt_reasons[r];
-				intake_log(s->msg, s->sink->name, rcpt, &v,
-				    !ok ? "tempfail" : done->duplicate ? "duplicate" : "queued",
-				    ok && !done->duplicate ? done->id : 0);
-			}
-		}
-		session_finish_data(s);
+	if (s->l->stopping)
+		proto_close(s->proto, "4.3.2", "Service shutting down", s->out);
+	if (!s->submitting) {
 		session_feed(s);       /* commands pipelined after the dot */
 		session_update(s);
 	}
-	return G_SOURCE_REMOVE;
 }
 
-/* Decides the message for every recipient and files the session for the
- * next group commit (or answers at once when nothing is to be kept). */
+/* Hands the message to the intake; the replies go out once it has been
+ * decided and, when something is to be kept, committed. */
 static void
 session_data(struct session *s)
 {
 	const struct proto_txn *t = proto_txn(s->proto);
-	const struct config *cfg = s->l->env.cfg;
-	struct core_options copt = { cfg->trusted_authserv_id, cfg->push.send,
-	    cfg->mta_strips_forged };
-	gint64 now = g_get_real_time() / G_USEC_PER_SEC, born;
-	GError *err = NULL;
+	struct intake_msg m = { 0 };
 
-	if (t->too_big) {
-		g_warning("src=%s peer=%s result=rejected reason=too-large limit=%"
-		    G_GUINT64_FORMAT, s->sink->name, s->peer, s->sink->cfg->max_size);
-		proto_data_done(s->proto, NULL, s->out);
-		return;
-	}
-	s->rcpt_reasons = g_new0(const char *, t->n_rcpts + 1);
-	if (mime_parse(t->data, t->len, &s->msg, &err) < 0) {
-		/* Not mail: accepted and dropped, as any mail we do not want. */
-		g_warning("src=%s peer=%s result=dropped reason=not-mail error=\"%s\"",
-		    s->sink->name, s->peer, err->message);
-		g_error_free(err);
-		for (guint i = 0; i < t->n_rcpts; i++)
-			g_ptr_array_add(s->rcpt_replies, g_strdup_printf(
-			    "250 2.0.0 <%s> Ok: not mail, dropped", t->rcpts[i]));
-		session_finish_data(s);
-		return;
-	}
-	born = intake_born(s->msg, now);
-	for (guint i = 0; i < t->n_rcpts; i++) {
-		struct envelope env = { t->rcpts[i], NULL, NULL, NULL };
-		struct verdict v;
-
-		core_decide(s->l->env.set, &copt, s->msg, &env, &v);
-		intake_stale(&v, born, now, cfg->push.max_age);
-		s->rcpt_reasons[i] = v.reason;   /* static */
-		if (v.forward) {
-			struct intake_job ij;
-			intake_job_init(&ij, s->msg, &v, s->sink->name, born,
-			    cfg->push.max_age);
-			g_array_append_val(s->jobs, ij);
-			g_array_append_val(s->job_rcpt, i);
-			/* The reply is written after the commit. */
-			g_ptr_array_add(s->rcpt_replies, g_strdup(""));
-		} else {
-			intake_log(s->msg, s->sink->name, t->rcpts[i], &v, "dropped", 0);
-			g_ptr_array_add(s->rcpt_replies, g_strdup_printf(
-			    "250 2.0.0 <%s> Ok: not forwarded (%s)", t->rcpts[i], v.reason));
-		}
-		verdict_clear(&v);
-	}
-	if (s->jobs->len == 0) {
-		session_finish_data(s);
-		return;
-	}
+	m.source = s->sink->name;
+	m.peer = s->peer;
+	m.data = t->data;
+	m.len = t->len;
+	m.too_big = t->too_big;
+	m.limit = s->sink->cfg->max_size;
+	m.can_refuse = TRUE;
+	m.rcpts = (const char *const *)t->rcpts;
+	m.n_rcpts = t->n_rcpts;
 	s->waiting = TRUE;
-	g_ptr_array_add(s->l->batch, s);
-	if (s->l->commit_src == NULL) {
-		s->l->commit_src = g_idle_source_new();
-		g_source_set_priority(s->l->commit_src, G_PRIORITY_DEFAULT);
-		g_source_set_callback(s->l->commit_src, lmtp_commit_cb, s->l, NULL);
-		g_source_attach(s->l->commit_src, NULL);
-		g_source_unref(s->l->commit_src);
-	}
+	s->submitting = TRUE;
+	s->item = intake_submit(s->l->env.intake, &m, session_done_cb, s);
+	s->submitting = FALSE;
 }
 
 /* ---- session I/O --------------------------------------------------------- */
@@ -516,13 +382,6 @@ session_free(struct session *s)
 	proto_free(&s->proto);
 	g_string_free(s->in, TRUE);
 	g_string_free(s->out, TRUE);
-	g_ptr_array_unref(s->rcpt_replies);
-	for (guint i = 0; i < s->jobs->len; i++)
-		intake_job_clear(&g_array_index(s->jobs, struct intake_job, i));
-	g_array_unref(s->jobs);
-	g_array_unref(s->job_rcpt);
-	message_free(&s->msg);
-	g_free(s->rcpt_reasons);
 	g_free(s->peer);
 	g_free(s);
 }
@@ -644,9 +503,6 @@ listener_accept_cb(GSocket *lsock, GIOCondition cond, gpointer data)
 	s->peer = session_peer(sock);
 	s->in = g_string_new(NULL);
 	s->out = g_string_new(NULL);
-	s->rcpt_replies = g_ptr_array_new_with_free_func(g_free);
-	s->jobs = g_array_new(FALSE, TRUE, sizeof(struct intake_job));
-	s->job_rcpt = g_array_new(FALSE, FALSE, sizeof(guint));
 	lim.max_size = sink->cfg->max_size;
 	lim.max_recipients = sink->cfg->max_recipients;
 	s->proto = proto_new(sink->dialect, l->hostname, &lim, session_rcpt_check, s);
@@ -801,7 +657,6 @@ lmtp_new(const struct lmtp_env *env, GError **error)
 	l->hostname = g_strdup(g_get_host_name());
 	l->listeners = g_ptr_array_new_with_free_func(listener_free);
 	l->sessions = g_hash_table_new(g_direct_hash, g_direct_equal);
-	l->batch = g_ptr_array_new();
 	l->sinks[0] = (struct sink){ l, PROTO_LMTP, &cfg->lmtp, "lmtp", 0 };
 	l->sinks[1] = (struct sink){ l, PROTO_SMTP, &cfg->smtp, "smtp", 0 };
 	for (int k = 0; k < 2; k++) {
@@ -815,14 +670,6 @@ lmtp_new(const struct lmtp_env *env, GError **error)
 		}
 	}
 	return l;
-}
-
-void
-lmtp_set_decision(struct lmtp *l, const struct config *cfg,
-    const struct filter_set *set)
-{
-	l->env.cfg = cfg;
-	l->env.set = set;
 }
 
 void
@@ -870,9 +717,6 @@ lmtp_free(struct lmtp **lp)
 
 	if (l == NULL)
 		return;
-	if (l->commit_src != NULL)
-		g_source_destroy(l->commit_src);
-	g_ptr_array_set_size(l->batch, 0);
 	/* Free every session; each removes itself from the table.  One still
 	 * in a transaction (the shutdown grace is over) gets its 421 first,
 	 * best effort: RFC 5321 3.8. */
@@ -883,6 +727,9 @@ lmtp_free(struct lmtp **lp)
 		if (!g_hash_table_iter_next(&it, &key, NULL))
 			break;
 		s = key;
+		if (s->item != NULL)
+			intake_cancel(l->env.intake, s->item);
+		s->item = NULL;
 		s->waiting = FALSE;
 		if (!s->closing)
 			proto_close(s->proto, "4.3.2", "Service shutting down", s->out);
@@ -891,7 +738,6 @@ lmtp_free(struct lmtp **lp)
 	}
 	g_ptr_array_unref(l->listeners);
 	g_hash_table_unref(l->sessions);
-	g_ptr_array_unref(l->batch);
 	g_free(l->hostname);
 	g_free(l);
 	*lp = NULL;

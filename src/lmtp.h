@@ -4,26 +4,23 @@
  *
  * A recipient gets its 250 only after its push job is committed; the
  * jobs of every session that ends DATA in the same loop turn are
- * committed in one transaction (group commit); when the store cannot be
- * written the recipient gets 451 4.3.0 and nothing is kept.
+ * committed in one transaction (the intake's group commit, intake.h);
+ * when the store cannot be written the recipient gets 451 4.3.0 and
+ * nothing is kept.
  */
 #ifndef OTPBRIDGE_LMTP_H
 #define OTPBRIDGE_LMTP_H
 
 #include <glib.h>
 #include "config.h"
-#include "filter.h"
-#include "queue.h"
-#include "store.h"
+#include "intake.h"
 
 struct lmtp;
 
 /* What the sink needs from the daemon; none of it is owned. */
 struct lmtp_env {
-	struct store *st;
-	struct queue *q;             /* kicked after each commit; may be NULL */
-	const struct config *cfg;
-	const struct filter_set *set;
+	struct intake *intake;       /* decides, commits and logs each message */
+	const struct config *cfg;    /* the listeners and their limits */
 };
 
 /*
@@ -32,13 +29,6 @@ struct lmtp_env {
  * main context.  Returns NULL with *error when any listener fails.
  */
 struct lmtp *lmtp_new(const struct lmtp_env *env, GError **error);
-
-/*
- * Decides messages with cfg ([auth], [push] send and max_age) and set
- * from now on (SIGHUP reload); neither is owned.
- */
-void lmtp_set_decision(struct lmtp *l, const struct config *cfg,
-    const struct filter_set *set);
 
 /*
  * Applies cfg's [lmtp]/[smtp] recipients and limits (SIGHUP reload): the

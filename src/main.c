@@ -17,6 +17,7 @@
 #include "core.h"
 #include "daemon.h"
 #include "filter.h"
+#include "intake.h"
 #include "json.h"
 #include "log.h"
 #include "mda.h"
@@ -247,9 +248,7 @@ cmd_test(struct main_opts *o, int argc, char **argv)
 	if (main_load(o, &cfg, &set) < 0)
 		return EXIT_CONFIG;
 	mime_init();
-	copt.trusted_authserv_id = cfg->trusted_authserv_id;
-	copt.default_send = cfg->push.send;
-	copt.mta_strips_forged = cfg->mta_strips_forged;
+	intake_core_options(cfg, &copt);
 	for (int i = 1; i < argc; i++) {
 		const char *file = argv[i];
 		char *data = NULL;
