@@ -35,9 +35,10 @@ struct imap_msg {
 /*
  * Runs on the main context for each message.  The callee must answer
  * exactly once with imap_msg_done() (now or later, on the main thread):
- * committed TRUE once the job is committed or the message was decided not
- * to be forwarded (the thread then applies `after` and advances the
- * UID); FALSE when the commit failed (the message is fetched again later).
+ * committed TRUE once the message's jobs, if any, and its UID as the
+ * account's state are committed (one transaction: the daemon's intake);
+ * the thread then applies `after` and advances the UID.  FALSE when that
+ * commit failed (the message is fetched again later).
  */
 typedef void (*imap_msg_fn)(struct imap_account *a, const struct imap_msg *m,
     gpointer data);
@@ -60,8 +61,7 @@ struct imap_account *imap_account_start(const struct imap_config *ic,
     const struct imap_start *start, imap_msg_fn fn, gpointer data,
     GMainContext *main_ctx);
 
-/* See imap_msg_fn.  Also tells the caller to store (uidvalidity, uid) as
- * the account's state when committed. */
+/* See imap_msg_fn. */
 void imap_msg_done(struct imap_account *a, const struct imap_msg *m,
     gboolean committed);
 

@@ -16,7 +16,8 @@
 #define METRICS_SERIES_MAX 256
 
 /* otpbridge_messages_total{source,result}: one per recipient decision.
- * result: queued, duplicate, dropped, tempfail, rejected. */
+ * result: queued, duplicate, dropped, tempfail, rejected, not-mail (the
+ * intake's, intake.h). */
 void metrics_message(const char *source, const char *result);
 /* otpbridge_filter_matches_total{filter} */
 void metrics_filter(const char *filter);
