@@ -103,6 +103,9 @@ daemon_drain_cb(gpointer data)
 	if (d->lmtp != NULL && lmtp_sessions(d->lmtp) > 0)
 		g_warning("stopping with %u session%s still open: their clients retry",
 		    lmtp_sessions(d->lmtp), lmtp_sessions(d->lmtp) == 1 ? "" : "s");
+	/* IMAP messages waiting for their commit: it is tried once more. */
+	if (intake_pending(d->intake) > 0 && !late)
+		return G_SOURCE_CONTINUE;
 	queue_stop(d->q);
 	n = queue_inflight(d->q);
 	if (n == 0 || late) {
