@@ -1,7 +1,10 @@
 #include "autoconfig.h"
 /*
- * imap.c - the IMAP source (SPEC 6), the only file that includes libetpan
- * (and, for certificate verification, GnuTLS).
+ * imap.c - the IMAP source (SPEC 6), the only file that includes libetpan.
+ * What it needs around the session lives beside it: cert.c verifies the
+ * server's certificate chain (the only GnuTLS user), secret.c reads the
+ * password (password_file, password_command), oauth.c gets and caches
+ * the XOAUTH2 access token.
  *
  * One GThread per account owns one mailimap session: connect (implicit
  * TLS, STARTTLS or plain to loopback), verify the server certificate,
@@ -26,21 +29,16 @@
  * sleep between polls) lasts poll_interval minus that wait, so a dead
  * connection is replaced within poll_interval of its death.
  *
- * XOAUTH2: the access token comes from oauth.c (the refresh-token grant)
- * and is cached on the thread; a new one is fetched when fewer than
+ * XOAUTH2: the access token comes from oauth.c's token cache (one per
+ * account, owned by the thread); a new one is fetched when fewer than
  * IMAP_TOKEN_MARGIN seconds of it are left, and once more when the server
- * refuses a cached one (revoked, or our clocks disagree).  A refresh token
- * the provider rotates is written back to refresh_token_file (atomically,
- * mode 0600); when that fails it is kept in memory and a warning says the
- * old one will be used after a restart.  XXX libetpan builds the SASL
- * string in malloc'd memory it does not wipe.
+ * refuses a cached one (revoked, or our clocks disagree).  XXX libetpan
+ * builds the SASL string in malloc'd memory it does not wipe.
  *
- * Certificates: Debian's libetpan is built against GnuTLS and its
- * mailstream_ssl_set_server_certicate() is a no-op there, so libetpan
- * verifies nothing.  After the handshake (and before any credential is
- * sent) we take the peer chain with mailstream_get_certificate_chain() and
- * verify it with GnuTLS against ca_file or the system store, including
- * the host name (or IP address) and the TLS server key purpose.
+ * Certificates: libetpan verifies nothing (Debian builds it against
+ * GnuTLS, where mailstream_ssl_set_server_certicate() is a no-op).  After
+ * the handshake, before any credential is sent, the peer chain from
+ * mailstream_get_certificate_chain() goes to cert_verify().
  *
  * Hostile input: everything the server sends (responses, literals,
  * dates, capability lists).  Limits: ic->timeout on every network
@@ -51,9 +49,9 @@
  * (each message is copied out of libetpan's parser as it is read and
  * freed there; the rest is fetched by the next round), UIDs at or below
  * the committed one ignored whatever the server sends for "*", server
- * text in logs sanitised and cut to IMAP_TEXT_MAX bytes, a
- * bounded wait for the main loop's verdict, password_command output and
- * run time bounded.  The body literal: RFC822.SIZE is checked first, the
+ * text in logs sanitised and cut to IMAP_TEXT_MAX bytes, a bounded wait
+ * for the main loop's verdict (password_command's output and run time are
+ * bounded in secret.c).  The body literal: RFC822.SIZE is checked first, the
  * body is fetched as BODY.PEEK[]<0.max_size+1>, and since libetpan reads a
  * literal whole into memory, its progress callback (which sees the size
  * the server announces) shuts the socket down when a literal is larger
@@ -71,24 +69,22 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <glib-unix.h>
 
 #include <libetpan/libetpan.h>
-#include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
 
+#include "cert.h"
 #include "imap.h"
 #include "oauth.h"
+#include "secret.h"
 #include "util.h"
 
 #define IMAP_BATCH_MAX 1000       /* UIDs handled per sync round */
 #define IMAP_TEXT_MAX 200         /* server text copied into errors */
 #define IMAP_VERDICT_WAIT 600     /* seconds to wait for imap_msg_done */
 #define IMAP_BACKOFF_MAX 300      /* seconds */
-#define IMAP_CMD_OUT_MAX 4096     /* password_command stdout bytes */
 #define IMAP_CHECK_MIN 2          /* seconds: shortest watchdog reply wait */
 #define IMAP_TOKEN_MARGIN 60      /* seconds of validity a token must have left */
 #define IMAP_FETCH_KEEP (8 << 20) /* body bytes one UID FETCH <last+1>:* keeps */
@@ -133,8 +129,7 @@ struct imap_account {
 	gboolean narrow;             /* next round: search, then one UID at a time */
 	gsize literal_max;           /* body fetch in progress: its bound, else 0 */
 	gsize literal_seen;          /* the largest literal announced meanwhile */
-	struct oauth_token token;    /* XOAUTH2: the cached access token */
-	char *rotated;               /* a rotated refresh token not yet saved */
+	struct oauth_cache oauth;    /* XOAUTH2: the cached access token */
 };
 
 /* Deep copy of the fields we use. */
@@ -302,94 +297,6 @@ imap_set_status(struct imap_account *a, gboolean connected, gboolean synced,
 	g_mutex_unlock(&a->lock);
 }
 
-/* Runs password_command (sh -c) with a timeout; first line of stdout. */
-static char *
-imap_password_command(struct imap_account *a, char **err)
-{
-	const char *argv[] = { "/bin/sh", "-c", a->ic.password_command, NULL };
-	GPid pid;
-	int out = -1, status = 0;
-	char buf[IMAP_CMD_OUT_MAX + 1];
-	gsize len = 0;
-	GError *gerr = NULL;
-	gint64 end;
-	gboolean timed_out = FALSE;
-	char *nl, *pw;
-
-	if (!g_spawn_async_with_pipes(NULL, (char **)argv, NULL,
-	    G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDERR_TO_DEV_NULL, NULL,
-	    NULL, &pid, NULL, &out, NULL, &gerr)) {
-		*err = g_strdup_printf("password_command: %s", gerr->message);
-		g_error_free(gerr);
-		return NULL;
-	}
-	end = g_get_monotonic_time() + (gint64)MAX(a->ic.timeout, 1) * G_USEC_PER_SEC;
-	for (;;) {
-		struct pollfd p = { .fd = out, .events = POLLIN };
-		gint64 left = (end - g_get_monotonic_time()) / 1000;
-		ssize_t n;
-
-		if (left <= 0) {
-			timed_out = TRUE;
-			break;
-		}
-		if (poll(&p, 1, (int)left) <= 0)
-			continue;
-		if (len >= IMAP_CMD_OUT_MAX)
-			break;
-		n = read(out, buf + len, IMAP_CMD_OUT_MAX - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (gsize)n;
-	}
-	close(out);
-	if (timed_out)
-		kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	g_spawn_close_pid(pid);
-	buf[len] = '\0';
-	if (timed_out || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		explicit_bzero(buf, sizeof(buf));
-		*err = g_strdup(timed_out ? "password_command timed out" :
-		    "password_command failed");
-		return NULL;
-	}
-	nl = strpbrk(buf, "\r\n");
-	if (nl != NULL)
-		*nl = '\0';
-	pw = g_strdup(buf);
-	explicit_bzero(buf, sizeof(buf));
-	if (*pw == '\0') {
-		g_free(pw);
-		*err = g_strdup("password_command printed nothing");
-		return NULL;
-	}
-	return pw;
-}
-
-static char *
-imap_password(struct imap_account *a, char **err)
-{
-	GError *gerr = NULL;
-	char *pw;
-
-	if (a->ic.password_command != NULL)
-		return imap_password_command(a, err);
-	if (a->ic.password_file == NULL) {
-		*err = g_strdup("no password_file or password_command");
-		return NULL;
-	}
-	pw = util_read_secret_file(a->ic.password_file, &gerr);
-	if (pw == NULL) {
-		*err = g_strdup(gerr->message);
-		g_error_free(gerr);
-	}
-	return pw;
-}
-
 /* Sets SNI on the libetpan TLS context. */
 static void
 imap_tls_cb(struct mailstream_ssl_context *ctx, void *data)
@@ -397,78 +304,23 @@ imap_tls_cb(struct mailstream_ssl_context *ctx, void *data)
 	mailstream_ssl_set_server_name(ctx, (char *)data);
 }
 
-/* Verifies the peer chain of the session's stream: 0, or -1 and *err. */
+/* Verifies the peer chain of the session's stream (cert.c): 0, or -1
+ * and *err. */
 static int
 imap_verify(struct imap_account *a, mailimap *s, char **err)
 {
 	carray *chain = mailstream_get_certificate_chain(s->imap_stream);
-	gnutls_x509_trust_list_t tl = NULL;
-	gnutls_x509_crt_t *crts = NULL;
-	unsigned int n = 0, i, status = 0;
-	int r, ret = -1;
-	gnutls_typed_vdata_st vd[2];
+	struct cert_der der[CERT_CHAIN_MAX];
+	guint n = 0;
+	int ret;
 
-	if (chain == NULL || carray_count(chain) == 0) {
-		*err = g_strdup("TLS: the server sent no certificate");
-		goto out;
-	}
-	n = MIN(carray_count(chain), 16u);
-	crts = g_new0(gnutls_x509_crt_t, n);
-	for (i = 0; i < n; i++) {
-		MMAPString *der = carray_get(chain, i);
-		gnutls_datum_t d = { (unsigned char *)der->str, (unsigned int)der->len };
+	for (; chain != NULL && n < carray_count(chain) && n < CERT_CHAIN_MAX; n++) {
+		MMAPString *m = carray_get(chain, n);
 
-		if (gnutls_x509_crt_init(&crts[i]) < 0 ||
-		    gnutls_x509_crt_import(crts[i], &d, GNUTLS_X509_FMT_DER) < 0) {
-			*err = g_strdup("TLS: unparsable server certificate");
-			goto out;
-		}
+		der[n].data = (const unsigned char *)m->str;
+		der[n].len = m->len;
 	}
-	if (gnutls_x509_trust_list_init(&tl, 0) < 0) {
-		*err = g_strdup("TLS: cannot create a trust list");
-		goto out;
-	}
-	if (a->ic.ca_file != NULL)
-		r = gnutls_x509_trust_list_add_trust_file(tl, a->ic.ca_file, NULL,
-		    GNUTLS_X509_FMT_PEM, 0, 0);
-	else
-		r = gnutls_x509_trust_list_add_system_trust(tl, 0, 0);
-	if (r <= 0) {
-		*err = g_strdup_printf("TLS: no trusted CA loaded from %s",
-		    a->ic.ca_file != NULL ? a->ic.ca_file : "the system store");
-		goto out;
-	}
-	vd[0].type = GNUTLS_DT_DNS_HOSTNAME;
-	vd[0].data = (unsigned char *)a->ic.host;
-	vd[0].size = 0;
-	vd[1].type = GNUTLS_DT_KEY_PURPOSE_OID;
-	vd[1].data = (unsigned char *)GNUTLS_KP_TLS_WWW_SERVER;
-	vd[1].size = 0;
-	r = gnutls_x509_trust_list_verify_crt2(tl, crts, n, vd, 2, 0, &status, NULL);
-	if (r < 0 || status != 0) {
-		gnutls_datum_t txt = { NULL, 0 };
-
-		if (r >= 0 && gnutls_certificate_verification_status_print(status,
-		    GNUTLS_CRT_X509, &txt, 0) >= 0 && txt.data != NULL) {
-			*err = g_strdup_printf("TLS: certificate not trusted for %s: %s",
-			    a->ic.host, g_strstrip((char *)txt.data));
-			gnutls_free(txt.data);
-		} else {
-			*err = g_strdup_printf("TLS: certificate not trusted for %s",
-			    a->ic.host);
-		}
-		goto out;
-	}
-	ret = 0;
-out:
-	if (crts != NULL) {
-		for (i = 0; i < n; i++)
-			if (crts[i] != NULL)
-				gnutls_x509_crt_deinit(crts[i]);
-		g_free(crts);
-	}
-	if (tl != NULL)
-		gnutls_x509_trust_list_deinit(tl, 1);
+	ret = cert_verify(der, n, a->ic.host, a->ic.ca_file, err);
 	if (chain != NULL)
 		mailstream_certificate_chain_free(chain);
 	return ret;
@@ -512,83 +364,22 @@ imap_resp_code(mailimap *s, const char *code)
 	    g_ascii_strcasecmp(s->imap_response_info->rsp_atom, code) == 0;
 }
 
-/* Writes a refresh token the provider rotated back to refresh_token_file;
- * keeps it in a->rotated when that fails. */
-static void
-imap_token_rotated(struct imap_account *a, char **rt)
-{
-	GError *gerr = NULL;
-
-	if (oauth_save_refresh_token(a->ic.refresh_token_file, *rt, &gerr) == 0) {
-		g_message("imap=%s result=refresh-token-rotated saved=%s",
-		    a->ic.name, a->ic.refresh_token_file);
-		util_secret_free(rt);
-		util_secret_free(&a->rotated);
-	} else {
-		g_warning("imap=%s result=refresh-token-rotated error=\"cannot save it: %s\" "
-		    "(kept in memory; the old one is used after a restart)",
-		    a->ic.name, gerr->message);
-		g_error_free(gerr);
-		util_secret_free(&a->rotated);
-		a->rotated = *rt;
-		*rt = NULL;
-	}
-}
-
-/* Gets a new access token into a->token.  0, or -1 and *err. */
-static int
-imap_token_refresh(struct imap_account *a, char **err)
-{
-	GError *gerr = NULL;
-	char *rt;
-	int r;
-
-	if (a->rotated != NULL) {
-		rt = g_strdup(a->rotated);
-	} else {
-		rt = util_read_secret_file(a->ic.refresh_token_file, &gerr);
-		if (rt == NULL) {
-			*err = g_strdup_printf("refresh_token_file: %s", gerr->message);
-			g_error_free(gerr);
-			return -1;
-		}
-	}
-	oauth_token_clear(&a->token);
-	r = oauth_refresh(&a->ic, rt, MAX(a->ic.timeout, 1), &a->token, err);
-	if (r < 0) {
-		util_secret_free(&rt);
-		return -1;
-	}
-	g_debug("imap=%s result=token-refreshed expires_in=%" G_GINT64_FORMAT,
-	    a->ic.name, (a->token.expires_at - g_get_monotonic_time()) / G_USEC_PER_SEC);
-	if (a->token.refresh_token != NULL && strcmp(a->token.refresh_token, rt) != 0) {
-		util_secret_free(&rt);
-		rt = a->token.refresh_token;
-		a->token.refresh_token = NULL;
-		imap_token_rotated(a, &rt);
-	}
-	util_secret_free(&rt);
-	util_secret_free(&a->token.refresh_token);
-	return 0;
-}
-
 /* AUTHENTICATE XOAUTH2 with the cached token when it has IMAP_TOKEN_MARGIN
- * seconds left, else a new one; a refused cached token is replaced and
- * tried once more.  0, or -1 and *err. */
+ * seconds left, else a new one (oauth.c's token cache); a refused cached
+ * token is replaced and tried once more.  0, or -1 and *err. */
 static int
 imap_xoauth2(struct imap_account *a, mailimap *s, char **err)
 {
 	gboolean refreshed = FALSE;
+	const char *token;
 	int r;
 
 	for (;;) {
-		if (!oauth_token_fresh(&a->token, g_get_monotonic_time(),
-		    IMAP_TOKEN_MARGIN)) {
-			if (imap_token_refresh(a, err) < 0)
-				return -1;
-			refreshed = TRUE;
-		}
-		r = mailimap_oauth2_authenticate(s, a->ic.user, a->token.access_token);
+		token = oauth_cache_token(&a->oauth, &a->ic, IMAP_TOKEN_MARGIN,
+		    &refreshed, err);
+		if (token == NULL)
+			return -1;
+		r = mailimap_oauth2_authenticate(s, a->ic.user, token);
 		if (r == MAILIMAP_NO_ERROR)
 			return 0;
 		if (r == MAILIMAP_ERROR_LOGIN && imap_resp_code(s, "UNAVAILABLE")) {
@@ -600,11 +391,11 @@ imap_xoauth2(struct imap_account *a, mailimap *s, char **err)
 		if (r != MAILIMAP_ERROR_LOGIN || refreshed) {
 			*err = imap_err(s, "AUTHENTICATE XOAUTH2", r);
 			if (r == MAILIMAP_ERROR_LOGIN)
-				oauth_token_clear(&a->token);
+				oauth_cache_drop(&a->oauth);
 			return -1;
 		}
 		g_message("imap=%s result=token-refused action=refresh", a->ic.name);
-		oauth_token_clear(&a->token);
+		oauth_cache_drop(&a->oauth);
 	}
 }
 
@@ -653,7 +444,8 @@ imap_open(struct imap_account *a, mailimap *s, char **err)
 			return -1;
 		goto authenticated;
 	}
-	pw = imap_password(a, err);
+	pw = secret_password(a->ic.password_file, a->ic.password_command,
+	    a->ic.timeout, err);
 	if (pw == NULL)
 		return -1;
 	if (a->ic.auth == IMAP_AUTH_PLAIN)
@@ -1657,8 +1449,7 @@ imap_account_stop(struct imap_account **ap)
 	g_cond_clear(&a->cond);
 	g_main_context_unref(a->ctx);
 	g_free(a->last_error);
-	oauth_token_clear(&a->token);
-	util_secret_free(&a->rotated);
+	oauth_cache_clear(&a->oauth);
 	imap_config_clear(&a->ic);
 	g_free(a);
 }

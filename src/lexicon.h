@@ -1,7 +1,7 @@
 /*
  * lexicon.h - the detector's words: what a word or phrase means, per language.
  *
- * Data only.  Entries are stored folded the way detect.c folds the text it
+ * Data only.  Entries are stored folded the way token.c folds the text it
  * reads (lower case; Latin and Greek accents removed, ß -> ss, ς -> σ; Arabic alef
  * and yeh/kaf forms unified; Indic vowel signs kept), which tests/test-detect.c
  * checks entry by entry.
@@ -39,9 +39,9 @@ struct lexicon_entry {
 	const char *need;  /* "in|on": counts only before one of these (folded) words */
 };
 
-/* Short names for the flags, for the two files whose tables and rules
- * use them densely (lexicon.c, detect.c): they define LEXICON_SHORT_FLAGS
- * before including this header. */
+/* Short names for the flags, for the files whose tables and rules use
+ * them densely (lexicon.c, and the detector through detect-ctx.h): they
+ * define LEXICON_SHORT_FLAGS before including this header. */
 #ifdef LEXICON_SHORT_FLAGS
 #define K_OTP     LEXICON_OTP
 #define K_CODE    LEXICON_CODE

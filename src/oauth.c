@@ -8,6 +8,15 @@
  * json_token_parse() reads the reply.  Blocking, for an IMAP account's
  * thread; no globals; it logs nothing (the caller logs the error).
  *
+ * The token cache (oauth_cache_*, moved here from imap.c): an IMAP
+ * account's access token is reused while it has the margin the caller
+ * asks for; a refresh token the provider rotates is written back to
+ * refresh_token_file (atomically, mode 0600), and when that fails it is
+ * kept in memory and a warning says the old one will be used after a
+ * restart.  Those two events and the refresh (debug) are the only lines
+ * this file logs (the one exception to "logs nothing" above), with the
+ * account's name and never a token.
+ *
  * Hostile input: the token endpoint's reply, and the device endpoint's,
  * at most OAUTH_REPLY_MAX bytes each (nesting bounded by json.c); a device
  * reply's lifetime and interval are clamped (OAUTH_DEVICE_MAX,
@@ -620,4 +629,91 @@ oauth_save_refresh_token(const char *path, const char *refresh_token,
 		g_error_free(gerr);
 	}
 	return ok ? 0 : -1;
+}
+
+/* ---- the token cache of an IMAP account (moved from imap.c) ------------- */
+
+/* Writes a refresh token the provider rotated back to refresh_token_file;
+ * keeps it in c->rotated when that fails. */
+static void
+oauth_cache_rotated(struct oauth_cache *c, const struct imap_config *ic, char **rt)
+{
+	GError *gerr = NULL;
+
+	if (oauth_save_refresh_token(ic->refresh_token_file, *rt, &gerr) == 0) {
+		g_message("imap=%s result=refresh-token-rotated saved=%s",
+		    ic->name, ic->refresh_token_file);
+		util_secret_free(rt);
+		util_secret_free(&c->rotated);
+	} else {
+		g_warning("imap=%s result=refresh-token-rotated error=\"cannot save it: %s\" "
+		    "(kept in memory; the old one is used after a restart)",
+		    ic->name, gerr->message);
+		g_error_free(gerr);
+		util_secret_free(&c->rotated);
+		c->rotated = *rt;
+		*rt = NULL;
+	}
+}
+
+/* Gets a new access token into c->token.  0, or -1 and *err. */
+static int
+oauth_cache_refresh(struct oauth_cache *c, const struct imap_config *ic, char **err)
+{
+	GError *gerr = NULL;
+	char *rt;
+	int r;
+
+	if (c->rotated != NULL) {
+		rt = g_strdup(c->rotated);
+	} else {
+		rt = util_read_secret_file(ic->refresh_token_file, &gerr);
+		if (rt == NULL) {
+			*err = g_strdup_printf("refresh_token_file: %s", gerr->message);
+			g_error_free(gerr);
+			return -1;
+		}
+	}
+	oauth_token_clear(&c->token);
+	r = oauth_refresh(ic, rt, MAX(ic->timeout, 1), &c->token, err);
+	if (r < 0) {
+		util_secret_free(&rt);
+		return -1;
+	}
+	g_debug("imap=%s result=token-refreshed expires_in=%" G_GINT64_FORMAT,
+	    ic->name, (c->token.expires_at - g_get_monotonic_time()) / G_USEC_PER_SEC);
+	if (c->token.refresh_token != NULL && strcmp(c->token.refresh_token, rt) != 0) {
+		util_secret_free(&rt);
+		rt = c->token.refresh_token;
+		c->token.refresh_token = NULL;
+		oauth_cache_rotated(c, ic, &rt);
+	}
+	util_secret_free(&rt);
+	util_secret_free(&c->token.refresh_token);
+	return 0;
+}
+
+const char *
+oauth_cache_token(struct oauth_cache *c, const struct imap_config *ic,
+    guint margin_s, gboolean *refreshed, char **err)
+{
+	if (!oauth_token_fresh(&c->token, g_get_monotonic_time(), margin_s)) {
+		if (oauth_cache_refresh(c, ic, err) < 0)
+			return NULL;
+		*refreshed = TRUE;
+	}
+	return c->token.access_token;
+}
+
+void
+oauth_cache_drop(struct oauth_cache *c)
+{
+	oauth_token_clear(&c->token);
+}
+
+void
+oauth_cache_clear(struct oauth_cache *c)
+{
+	oauth_token_clear(&c->token);
+	util_secret_free(&c->rotated);
 }

@@ -131,4 +131,36 @@ gboolean oauth_token_fresh(const struct oauth_token *tok, gint64 now_us,
 /* Wipes and frees the members; the struct may be reused. */
 void oauth_token_clear(struct oauth_token *tok);
 
+/*
+ * The token cache of one IMAP account (its thread owns it; no lock):
+ * the access token between sessions, and a refresh token the provider
+ * rotated that could not be written back.  Zero-initialised is empty.
+ */
+struct oauth_cache {
+	struct oauth_token token;    /* the cached access token */
+	char *rotated;               /* a rotated refresh token not yet saved
+	                              * (secret), or NULL */
+};
+
+/*
+ * The access token to send for ic: the cached one while it has at least
+ * margin_s seconds left, else a new one from oauth_refresh() with the
+ * refresh token kept in c->rotated or read from ic->refresh_token_file
+ * (*refreshed is then set TRUE; it is never set FALSE).  A refresh token
+ * the provider rotates is written back with oauth_save_refresh_token();
+ * when that fails it is kept in c->rotated and used instead of the file's
+ * until the daemon stops.  Logs the rotation (saved, or kept in memory and
+ * why) and the refresh at debug level, with ic->name, never a token.
+ * Returns the token, owned by c and valid until the next call, or NULL and
+ * *err (g_malloc'd, no secret in it).
+ */
+const char *oauth_cache_token(struct oauth_cache *c, const struct imap_config *ic,
+    guint margin_s, gboolean *refreshed, char **err);
+
+/* Forgets the cached access token (the server refused it). */
+void oauth_cache_drop(struct oauth_cache *c);
+
+/* Wipes and frees everything c holds; c may be reused. */
+void oauth_cache_clear(struct oauth_cache *c);
+
 #endif

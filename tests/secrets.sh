@@ -10,7 +10,10 @@
 #     against tests/imap-liar.py), yet it still pushes with that key, also
 #     after a SIGHUP;
 #  d. `queue list` (table and --json) never shows a code an endpoint
-#     echoed re-encoded: JSON \u escapes, percent-encoding, HTML entities.
+#     echoed re-encoded: JSON \u escapes, percent-encoding, HTML entities;
+#  e. a password_command that exits non-zero, is killed, hangs, prints too
+#     much or nothing is reported by its failure in the log, and the
+#     password it printed (stdout or stderr) is in no log line at any level.
 . "${top_srcdir:-.}/tests/testlib.sh"
 
 # (ob, secrets_checked and the rest come from testlib.sh)
@@ -169,6 +172,44 @@ for c in 482913 593024 604135; do
 	unlike "$(decoded "$T/d/list.txt")" "$c" "d: queue list: no code $c, even decoded"
 	unlike "$(decoded "$T/d/list.json")" "$c" "d: queue list --json: no code $c, even decoded"
 done
+
+# ---- e. password_command failures: a clear error, never the password -----
+# Each account's command prints the password (stdout and stderr) and then
+# fails one way; the daemon runs with -v (debug lines too).  The log must
+# say which failure, and hold the password nowhere.
+PW=pw-LEAK-4f9c2e
+mkdir -p "$T/e"
+spawn "$PY" "$top_srcdir/tests/imap-liar.py" "$T/e/liar.port" "$T/e/liar.log" 300
+wait_for 15 test -s "$T/e/liar.port" || bail "imap-liar.py did not start"
+account_e() { # NAME COMMAND
+	printf '[imap:%s]\nhost = 127.0.0.1\nport = %s\ntls = none\nuser = %s\n' \
+	    "$1" "$(cat "$T/e/liar.port")" "$1"
+	printf 'password_command = %s\nidentifier = bot@otp.example.com\ntimeout = 5\n' "$2"
+}
+{
+	printf '[store]\npath = %s\n[lmtp]\nlisten =\n' "$T/e/db/otpbridge.db"
+	account_e exit "echo $PW; echo $PW >&2; exit 3"
+	account_e signal "echo $PW; kill -KILL \$\$"
+	account_e timeout "echo $PW; echo $PW >&2; sleep 60"
+	account_e much "echo $PW; yes | head -c 5000"
+	account_e nothing "echo $PW >&2"
+} >"$T/e/otpbridge.conf"
+spawn "$OTPBRIDGE" -v -c "$T/e/otpbridge.conf" run 2>"$T/e/daemon.err"
+epid=$last_pid
+for x in "exit:failed (exit status 3)" "signal:failed (killed by signal 9)" \
+    "timeout:timed out after 5 s" "much:printed more than 4096 bytes" \
+    "nothing:printed nothing"; do
+	ok "e: ${x%%:*}: the log says \"password_command ${x#*:}\"" wait_for 30 \
+	    grep -qF "imap=${x%%:*} result=disconnected error=\"password_command ${x#*:}\"" \
+	    "$T/e/daemon.err"
+done
+ok "e: the daemon is still running" alive "$epid"
+stop "$epid"
+ok "e: the debug log is not empty (the test sees every level)" \
+    grep -q ': debug: imap=' "$T/e/daemon.err"
+ok "e: no log line, at any level, shows the password" \
+    sh -c '! grep -qF -- "$1" "$2"' sh "$PW" "$T/e/daemon.err"
+is "$(grep -c LOGIN "$T/e/liar.log")" 0 "e: no LOGIN was sent with any of them"
 
 CODES="$CODES 700002"
 secrets_checked

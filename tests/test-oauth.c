@@ -2,7 +2,8 @@
  * test-oauth.c - oauth.c against an in-test token endpoint on 127.0.0.1:
  * presets and token_url, the exact form sent, success and expiry, token
  * rotation, every kind of error and its text, freshness margins, and that
- * no error ever shows the refresh token or the client secret.
+ * no error ever shows the refresh token or the client secret; an IMAP
+ * account's token cache (reuse, refresh, rotation saved or kept in memory).
  *
  * The token endpoint is testhttp.c's server: it records each request
  * and answers with the scripted status and body.
@@ -572,6 +573,132 @@ test_clear(void)
 	oauth_token_clear(&tok);
 }
 
+/* ---- the token cache of an IMAP account (oauth_cache_*) --------------- */
+
+/* Reads path whole (the test fails when it cannot); g_malloc'd. */
+static char *
+cache_file(const char *path)
+{
+	char *data = NULL;
+
+	g_assert_true(g_file_get_contents(path, &data, NULL, NULL));
+	return data;
+}
+
+/*
+ * The cache: a refresh from refresh_token_file when empty; the token
+ * reused while it has the margin, refreshed when it has not or was
+ * dropped; a rotated refresh token saved to the file and used next; one
+ * that cannot be saved kept in memory (a warning says so) and preferred
+ * to the file; a failed refresh and an unreadable file give the error and
+ * no token.
+ */
+static void
+test_cache(void)
+{
+	struct testhttp *srv = testhttp_new(TESTHTTP_REPLY);
+	g_autofree char *url = testhttp_url(srv, TEST_PATH);
+	struct imap_config ic = account("microsoft", url, FALSE);
+	g_autofree char *rtf = g_build_filename(tmpdir, "cache.rt", NULL);
+	g_autofree char *name = g_strnfill(250, 'r');
+	g_autofree char *longf = g_build_filename(tmpdir, name, NULL);
+	g_autofree char *missing = g_build_filename(tmpdir, "missing.rt", NULL);
+	struct oauth_cache c;
+	gboolean refreshed = FALSE;
+	const char *t;
+	char *err = NULL, *data;
+
+	memset(&c, 0, sizeof(c));
+	g_assert_true(g_file_set_contents(rtf, TEST_RT "\n", -1, NULL));
+	ic.refresh_token_file = rtf;
+	ic.timeout = 10;
+
+	/* Empty: refreshed with the file's token. */
+	srv_script(srv, 200, "{\"access_token\":\"a1\",\"expires_in\":3600}");
+	t = oauth_cache_token(&c, &ic, 60, &refreshed, &err);
+	g_assert_null(err);
+	g_assert_cmpstr(t, ==, "a1");
+	g_assert_true(refreshed);
+	g_assert_nonnull(strstr(testhttp_last(srv)->body, "0gTEST-refresh-SECRET_token"));
+
+	/* Fresh for the margin: reused, nothing sent. */
+	refreshed = FALSE;
+	t = oauth_cache_token(&c, &ic, 60, &refreshed, &err);
+	g_assert_cmpstr(t, ==, "a1");
+	g_assert_false(refreshed);
+	g_assert_cmpuint(testhttp_nreqs(srv), ==, 1);
+
+	/* Not fresh for a margin longer than its life: refreshed; the
+	 * provider rotates the refresh token, which is saved to the file. */
+	srv_script(srv, 200, "{\"access_token\":\"a2\",\"refresh_token\":\"r-rotated-1\"}");
+	g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+	    "imap=t result=refresh-token-rotated saved=*cache.rt");
+	t = oauth_cache_token(&c, &ic, 7200, &refreshed, &err);
+	g_test_assert_expected_messages();
+	g_assert_cmpstr(t, ==, "a2");
+	g_assert_true(refreshed);
+	g_assert_cmpuint(testhttp_nreqs(srv), ==, 2);
+	g_assert_null(c.rotated);
+	data = cache_file(rtf);
+	g_assert_cmpstr(data, ==, "r-rotated-1\n");
+	g_free(data);
+
+	/* Dropped (the server refused it): refreshed with the saved one. */
+	oauth_cache_drop(&c);
+	srv_script(srv, 200, "{\"access_token\":\"a3\"}");
+	t = oauth_cache_token(&c, &ic, 60, &refreshed, &err);
+	g_assert_cmpstr(t, ==, "a3");
+	g_assert_nonnull(strstr(testhttp_last(srv)->body, "&refresh_token=r-rotated-1&"));
+
+	/* A rotation that cannot be saved (the temporary file's name is too
+	 * long, whoever we are): kept in memory, with a warning. */
+	g_assert_true(g_file_set_contents_full(longf, "r-in-file\n", -1,
+	    G_FILE_SET_CONTENTS_NONE, 0600, NULL));   /* in place: no temporary */
+	ic.refresh_token_file = longf;
+	oauth_cache_drop(&c);
+	srv_script(srv, 200, "{\"access_token\":\"a4\",\"refresh_token\":\"r-in-memory\"}");
+	g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+	    "imap=t result=refresh-token-rotated error=\"cannot save it: *\" "
+	    "(kept in memory; the old one is used after a restart)");
+	t = oauth_cache_token(&c, &ic, 60, &refreshed, &err);
+	g_test_assert_expected_messages();
+	g_assert_cmpstr(t, ==, "a4");
+	g_assert_nonnull(strstr(testhttp_last(srv)->body, "&refresh_token=r-in-file&"));
+	g_assert_cmpstr(c.rotated, ==, "r-in-memory");
+	data = cache_file(longf);
+	g_assert_cmpstr(data, ==, "r-in-file\n");
+	g_free(data);
+
+	/* The one in memory wins over the file's from then on. */
+	oauth_cache_drop(&c);
+	srv_script(srv, 200, "{\"access_token\":\"a5\"}");
+	t = oauth_cache_token(&c, &ic, 60, &refreshed, &err);
+	g_assert_cmpstr(t, ==, "a5");
+	g_assert_nonnull(strstr(testhttp_last(srv)->body, "&refresh_token=r-in-memory&"));
+
+	/* A refresh that fails: no token, the endpoint's error. */
+	oauth_cache_drop(&c);
+	srv_script(srv, 400, "{\"error\":\"invalid_grant\"}");
+	t = oauth_cache_token(&c, &ic, 60, &refreshed, &err);
+	g_assert_null(t);
+	g_assert_cmpstr(err, ==, "token endpoint: HTTP 400 invalid_grant");
+	g_clear_pointer(&err, g_free);
+	g_assert_null(c.token.access_token);
+
+	/* Cleared, with an unreadable file: its error, nothing sent. */
+	oauth_cache_clear(&c);
+	g_assert_null(c.rotated);
+	ic.refresh_token_file = missing;
+	t = oauth_cache_token(&c, &ic, 60, &refreshed, &err);
+	g_assert_null(t);
+	g_assert_true(g_str_has_prefix(err, "refresh_token_file: "));
+	check_err_clean(err);
+	g_free(err);
+	g_assert_cmpuint(testhttp_nreqs(srv), ==, 6);
+	oauth_cache_clear(&c);
+	testhttp_free(&srv);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -604,6 +731,7 @@ main(int argc, char **argv)
 	g_test_add_func("/oauth/fail/local", test_local_errors);
 	g_test_add_func("/oauth/fresh", test_fresh);
 	g_test_add_func("/oauth/clear", test_clear);
+	g_test_add_func("/oauth/cache", test_cache);
 	rc = g_test_run();
 	testutil_rm_rf(tmpdir);
 	g_free(secret_path);
