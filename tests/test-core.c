@@ -15,6 +15,7 @@
 #include "intake.h"
 #include "json.h"
 #include "message.h"
+#include "testutil.h"
 
 static char *tmpdir;
 static struct filter_set *set;
@@ -444,36 +445,19 @@ main(int argc, char **argv)
 	int rc;
 
 	g_test_init(&argc, &argv, NULL);
-	tmpdir = g_dir_make_tmp("test-core-XXXXXX", &err);
-	g_assert_no_error(err);
-	path = g_build_filename(tmpdir, "10-test.conf", NULL);
-	g_assert_true(g_file_set_contents(path, filters_conf, -1, &err));
+	tmpdir = testutil_tmpdir_new("test-core");
+	path = testutil_write_in(tmpdir, "10-test.conf", filters_conf, -1, -1);
 	if (filter_set_load(tmpdir, TRUE, &set, &err) < 0)
 		g_error("%s", err->message);
 
-	for (gsize i = 0; i < G_N_ELEMENTS(born_cases); i++) {
-		g_autofree char *name = g_strdup_printf("/core/born/%s", born_cases[i].name);
-		g_test_add_data_func(name, &born_cases[i], test_born);
-	}
-	for (gsize i = 0; i < G_N_ELEMENTS(stale_cases); i++) {
-		g_autofree char *name = g_strdup_printf("/core/stale/%s", stale_cases[i].name);
-		g_test_add_data_func(name, &stale_cases[i], test_stale);
-	}
-	for (gsize i = 0; i < G_N_ELEMENTS(src_rows); i++) {
-		g_autofree char *name = g_strdup_printf("/core/auth-source/%s",
-		    src_rows[i].name);
-		g_test_add_data_func(name, &src_rows[i], test_src_row);
-	}
-	for (gsize i = 0; i < G_N_ELEMENTS(rows); i++) {
-		g_autofree char *name = g_strdup_printf("/core/%s", rows[i].name);
-		g_test_add_data_func(name, &rows[i], test_row);
-	}
+	TESTUTIL_ADD_ROWS("/core/born", born_cases, test_born);
+	TESTUTIL_ADD_ROWS("/core/stale", stale_cases, test_stale);
+	TESTUTIL_ADD_ROWS("/core/auth-source", src_rows, test_src_row);
+	TESTUTIL_ADD_ROWS("/core", rows, test_row);
 	g_test_add_func("/core/builtin", test_builtin);
 	g_test_add_func("/core/text-bound", test_text_bound);
 	rc = g_test_run();
 	filter_set_free(&set);
-	g_unlink(path);
-	g_rmdir(tmpdir);
-	g_free(tmpdir);
+	testutil_tmpdir_free(&tmpdir);
 	return rc;
 }

@@ -47,8 +47,7 @@ fix_init(struct fix *f, const int *statuses, guint n)
 	struct queue_params qp = { "daemon:test", 2, 8, 0 };
 
 	memset(f, 0, sizeof(*f));
-	f->dir = g_dir_make_tmp("test-queue-XXXXXX", &err);
-	g_assert_no_error(err);
+	f->dir = testutil_tmpdir_new("test-queue");
 	f->path = g_build_filename(f->dir, "otpbridge.db", NULL);
 	g_assert_cmpint(store_open(f->path, &f->st, &err), ==, 0);
 	store_set_busy_timeout(f->st, STORE_LOOP_BUSY_MS);   /* as the daemon */
@@ -73,10 +72,9 @@ fix_clear(struct fix *f)
 	store_close(&f->st);
 	testhttp_free(&f->srv);
 	g_main_context_unref(f->ctx);
-	testutil_rm_rf(f->dir);
+	testutil_tmpdir_free(&f->dir);
 	g_free(f->url);
 	g_free(f->path);
-	g_free(f->dir);
 }
 
 /* Commits one job for IDENT carrying code, created at created, leased to
