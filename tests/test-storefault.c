@@ -1,0 +1,579 @@
+/*
+ * test-storefault.c - store.c when the disk fails after the store is
+ * open: a fault-injecting SQLite VFS (faultvfs.c) makes a write, a sync
+ * or the write lock fail with SQLITE_FULL, an I/O error or SQLITE_BUSY
+ * during a commit, a claim, an outcome (one, or a batch), an expiry and
+ * a prune, and in the middle of a schema migration.  Each row checks that
+ * the error surfaces as OTPB_ERROR_TEMP naming the store and the cause,
+ * that the failed write left nothing half done (the state is the one
+ * before it), that the same handle does the same write once the fault is
+ * gone, and that nothing committed before the fault is lost (a new handle
+ * reads it back).
+ */
+#include "autoconfig.h"
+
+#include <string.h>
+
+#include "store.h"
+#include "util.h"
+#include "faultvfs.h"
+#include "testutil.h"
+
+#define T0    1700000000   /* a fixed "now" */
+#define OWNER "daemon:fault"
+
+/* ---- fixtures ------------------------------------------------------------ */
+
+/* A store holding acknowledged jobs: a (leased to OWNER when the row
+ * says so), b, an old delivered one for prune, and for the expire row
+ * one past its expiry. */
+struct fx {
+	char *dir;
+	char *path;
+	struct store *st;
+	gint64 a, b, old, stale;
+	struct job_in c;             /* the commit row's new job */
+};
+
+static struct job_in
+job(const char *key, gint64 created, gint64 expires)
+{
+	struct job_in j = {
+		.dedup_key = key,
+		.identifier = key,             /* one scope per job: none supersedes */
+		.source = "lmtp",
+		.filter = "test",
+		.body = "{\"totp_identifier\":\"x\",\"content\":\"SECRET\"}",
+		.code = "SECRET",
+		.created = created,
+		.expires = expires,
+	};
+	return j;
+}
+
+static gint64
+commit_ok(struct store *st, struct job_in j)
+{
+	g_autoptr(GError) err = NULL;
+
+	g_assert_cmpint(store_commit_jobs(st, &j, 1, &err), ==, 0);
+	g_assert_no_error(err);
+	g_assert_cmpint(j.id, >, 0);
+	return j.id;
+}
+
+/* The job with id read back through a list (asserts it is there). */
+static struct job *
+get(struct store *st, gint64 id, GPtrArray **keep)
+{
+	g_autoptr(GError) err = NULL;
+
+	*keep = g_ptr_array_new_with_free_func(job_free);
+	g_assert_cmpint(store_list(st, 1000, *keep, &err), ==, 0);
+	g_assert_no_error(err);
+	for (guint i = 0; i < (*keep)->len; i++) {
+		struct job *j = (*keep)->pdata[i];
+
+		if (j->id == id)
+			return j;
+	}
+	return NULL;
+}
+
+static enum job_state
+state(struct store *st, gint64 id, guint *attempts)
+{
+	g_autoptr(GPtrArray) keep = NULL;
+	struct job *j = get(st, id, &keep);
+
+	g_assert_nonnull(j);
+	if (attempts != NULL)
+		*attempts = j->attempts;
+	return j->state;
+}
+
+static guint
+n_jobs(struct store *st)
+{
+	g_autoptr(GPtrArray) keep = NULL;
+
+	(void)get(st, 0, &keep);
+	return keep->len;
+}
+
+static void
+fx_init(struct fx *f, gboolean lease_a, gboolean stale)
+{
+	g_autoptr(GError) err = NULL;
+	struct job_in old = job("old", T0 - 100000, T0 - 99000);
+
+	memset(f, 0, sizeof(*f));
+	f->dir = testutil_tmpdir_new("test-storefault");
+	f->path = g_build_filename(f->dir, "otpbridge.db", NULL);
+	g_assert_cmpint(store_open(f->path, &f->st, &err), ==, 0);
+	/* As the daemon's loop: a lock held elsewhere costs 20 ms, not 5 s. */
+	store_set_busy_timeout(f->st, STORE_LOOP_BUSY_MS);
+	f->a = commit_ok(f->st, job("a", T0 - 2, T0 + 600));
+	f->b = commit_ok(f->st, job("b", T0 - 1, T0 + 600));
+	f->old = commit_ok(f->st, old);
+	g_assert_cmpint(store_job_delivered(f->st, f->old, T0 - 99000, 200, "ok", NULL,
+	    &err), ==, 0);
+	if (stale)
+		f->stale = commit_ok(f->st, job("stale", T0 - 700, T0 - 100));
+	if (lease_a)
+		g_assert_cmpint(store_claim_job(f->st, f->a, OWNER, T0, T0 + 12, &err), ==, 1);
+	g_assert_no_error(err);
+	f->c = job("c", T0, T0 + 600);
+}
+
+/* Closes, and checks through a new handle that every job acknowledged
+ * before the fault is still there. */
+static void
+fx_clear(struct fx *f)
+{
+	struct store *st = NULL;
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GPtrArray) keep = NULL;
+
+	store_close(&f->st);
+	g_assert_cmpint(store_open(f->path, &st, &err), ==, 0);
+	g_assert_nonnull(get(st, f->a, &keep));
+	g_clear_pointer(&keep, g_ptr_array_unref);
+	g_assert_nonnull(get(st, f->b, &keep));
+	g_clear_pointer(&keep, g_ptr_array_unref);
+	if (f->stale != 0)
+		g_assert_nonnull(get(st, f->stale, &keep));
+	store_close(&st);
+	testutil_tmpdir_free(&f->dir);
+	g_free(f->path);
+}
+
+/* ---- the writes, and the state before and after each ----------------------- */
+
+struct op {
+	const char *name;
+	gboolean lease_a;                          /* a is claimed first */
+	gboolean stale;                            /* with the expired job */
+	int (*run)(struct fx *f, GError **error);
+	void (*unchanged)(struct fx *f);           /* after the failed run */
+	void (*done)(struct fx *f);                /* after the run succeeded */
+};
+
+static int
+run_commit(struct fx *f, GError **error)
+{
+	return store_commit_jobs(f->st, &f->c, 1, error);
+}
+
+static void
+unchanged_commit(struct fx *f)
+{
+	g_assert_cmpint(f->c.id, ==, 0);
+	g_assert_cmpuint(n_jobs(f->st), ==, 3);
+}
+
+static void
+done_commit(struct fx *f)
+{
+	/* Not a duplicate: the failed commit's dedup row went with it. */
+	g_assert_cmpint(f->c.id, >, 0);
+	g_assert_false(f->c.duplicate);
+	g_assert_cmpint(state(f->st, f->c.id, NULL), ==, JOB_PENDING);
+	g_assert_cmpuint(n_jobs(f->st), ==, 4);
+}
+
+static int
+run_claim(struct fx *f, GError **error)
+{
+	g_autoptr(GPtrArray) jobs = g_ptr_array_new_with_free_func(job_free);
+	int rc = store_claim_due(f->st, OWNER, T0, T0 + 12, 10, jobs, error);
+
+	if (rc == 0)
+		g_assert_cmpuint(jobs->len, ==, 2);     /* a and b */
+	else
+		g_assert_cmpuint(jobs->len, ==, 0);
+	return rc;
+}
+
+/* When the next job is due (store_next_due). */
+static gint64
+next_due(struct fx *f)
+{
+	g_autoptr(GError) err = NULL;
+	gint64 when = 0;
+
+	g_assert_cmpint(store_next_due(f->st, &when, &err), ==, 0);
+	g_assert_no_error(err);
+	return when;
+}
+
+static void
+unchanged_claim(struct fx *f)
+{
+	/* Neither is leased: a is due since it was made. */
+	g_assert_cmpint(next_due(f), ==, T0 - 2);
+}
+
+static void
+done_claim(struct fx *f)
+{
+	/* Both leased now: nothing due until the lease ends. */
+	g_assert_cmpint(next_due(f), ==, T0 + 13);
+}
+
+static int
+run_delivered(struct fx *f, GError **error)
+{
+	return store_job_delivered(f->st, f->a, T0, 200, "{\"id\":\"tc_1\"}", "tc_1", error);
+}
+
+static void
+unchanged_attempt(struct fx *f)
+{
+	guint attempts = 9;
+
+	g_assert_cmpint(state(f->st, f->a, &attempts), ==, JOB_PENDING);
+	g_assert_cmpuint(attempts, ==, 0);
+}
+
+static void
+done_delivered(struct fx *f)
+{
+	g_autoptr(GPtrArray) keep = NULL;
+	struct job *j = get(f->st, f->a, &keep);
+
+	g_assert_cmpint(j->state, ==, JOB_DELIVERED);
+	g_assert_cmpuint(j->attempts, ==, 1);
+	g_assert_cmpstr(j->remote_id, ==, "tc_1");
+}
+
+static int
+run_retry(struct fx *f, GError **error)
+{
+	return store_job_retry(f->st, f->a, T0, T0 + 4, 503, "busy", error);
+}
+
+static void
+done_retry(struct fx *f)
+{
+	g_autoptr(GPtrArray) keep = NULL;
+	struct job *j = get(f->st, f->a, &keep);
+
+	g_assert_cmpint(j->state, ==, JOB_PENDING);
+	g_assert_cmpuint(j->attempts, ==, 1);
+	g_assert_cmpint(j->next_attempt, ==, T0 + 4);
+	g_assert_cmpint(j->last_status, ==, 503);
+}
+
+static int
+run_failed(struct fx *f, GError **error)
+{
+	return store_job_failed(f->st, f->a, T0, 400, "bad", error);
+}
+
+static void
+done_failed(struct fx *f)
+{
+	guint attempts = 0;
+
+	g_assert_cmpint(state(f->st, f->a, &attempts), ==, JOB_FAILED);
+	g_assert_cmpuint(attempts, ==, 1);
+}
+
+/* The queue's way: the outcomes of one loop turn in one transaction. */
+static int
+run_batch(struct fx *f, GError **error)
+{
+	if (store_batch_begin(f->st, error) < 0)
+		return -1;
+	g_assert_cmpint(store_job_delivered(f->st, f->a, T0, 200, "ok", NULL, error), ==, 0);
+	g_assert_cmpint(store_job_failed(f->st, f->b, T0, 400, "bad", error), ==, 0);
+	return store_batch_end(f->st, error);
+}
+
+static void
+unchanged_batch(struct fx *f)
+{
+	guint attempts = 9;
+
+	unchanged_attempt(f);
+	g_assert_cmpint(state(f->st, f->b, &attempts), ==, JOB_PENDING);
+	g_assert_cmpuint(attempts, ==, 0);
+}
+
+static void
+done_batch(struct fx *f)
+{
+	g_assert_cmpint(state(f->st, f->a, NULL), ==, JOB_DELIVERED);
+	g_assert_cmpint(state(f->st, f->b, NULL), ==, JOB_FAILED);
+}
+
+static int
+run_expire(struct fx *f, GError **error)
+{
+	guint n = 0;
+	int rc = store_expire(f->st, T0, &n, error);
+
+	g_assert_cmpuint(n, ==, rc == 0 ? 1 : 0);
+	return rc;
+}
+
+static void
+unchanged_expire(struct fx *f)
+{
+	g_assert_cmpint(state(f->st, f->stale, NULL), ==, JOB_PENDING);
+}
+
+static void
+done_expire(struct fx *f)
+{
+	g_assert_cmpint(state(f->st, f->stale, NULL), ==, JOB_EXPIRED);
+}
+
+static int
+run_prune(struct fx *f, GError **error)
+{
+	return store_prune(f->st, T0, 3600, error);
+}
+
+static void
+unchanged_prune(struct fx *f)
+{
+	g_assert_cmpint(state(f->st, f->old, NULL), ==, JOB_DELIVERED);
+}
+
+static void
+done_prune(struct fx *f)
+{
+	g_autoptr(GPtrArray) keep = NULL;
+
+	g_assert_null(get(f->st, f->old, &keep));
+	g_assert_cmpuint(keep->len, ==, 2);
+}
+
+static const struct op ops[] = {
+	{ "commit", FALSE, FALSE, run_commit, unchanged_commit, done_commit },
+	{ "claim", FALSE, FALSE, run_claim, unchanged_claim, done_claim },
+	{ "delivered", TRUE, FALSE, run_delivered, unchanged_attempt, done_delivered },
+	{ "retry", TRUE, FALSE, run_retry, unchanged_attempt, done_retry },
+	{ "failed", TRUE, FALSE, run_failed, unchanged_attempt, done_failed },
+	{ "batch", TRUE, FALSE, run_batch, unchanged_batch, done_batch },
+	{ "expire", FALSE, TRUE, run_expire, unchanged_expire, done_expire },
+	{ "prune", FALSE, FALSE, run_prune, unchanged_prune, done_prune },
+};
+
+struct fault {
+	const char *name;
+	enum faultvfs_op op;
+	enum faultvfs_error error;
+	int times;                   /* BUSY: the busy handler retries, so all */
+	const char *says;            /* SQLite's message for it */
+};
+
+static const struct fault faults[] = {
+	{ "write-full", FAULTVFS_WRITE, FAULTVFS_FULL, 1, "database or disk is full" },
+	{ "write-ioerr", FAULTVFS_WRITE, FAULTVFS_IOERR, 1, "disk I/O error" },
+	{ "sync-ioerr", FAULTVFS_SYNC, FAULTVFS_IOERR, 1, "disk I/O error" },
+	{ "lock-busy", FAULTVFS_LOCK, FAULTVFS_BUSY, -1, "database is locked" },
+};
+
+struct row {
+	const struct op *op;
+	const struct fault *fault;
+};
+
+static struct row rows[G_N_ELEMENTS(ops) * G_N_ELEMENTS(faults)];
+
+/* A write fails under the row's fault, then succeeds without it. */
+static void
+test_write_fault(gconstpointer data)
+{
+	const struct row *r = data;
+	struct fx f;
+	g_autoptr(GError) err = NULL;
+
+	fx_init(&f, r->op->lease_a, r->op->stale);
+	faultvfs_arm(r->fault->op, 1, r->fault->times, r->fault->error);
+	g_assert_cmpint(r->op->run(&f, &err), ==, -1);
+	faultvfs_disarm();
+	g_assert_cmpuint(faultvfs_fired(), >=, 1);
+	g_assert_error(err, OTPB_ERROR, OTPB_ERROR_TEMP);
+	g_test_message("%s", err->message);
+	g_assert_nonnull(strstr(err->message, f.path));
+	g_assert_nonnull(strstr(err->message, r->fault->says));
+	g_assert_null(strstr(err->message, "SECRET"));
+	g_clear_error(&err);
+
+	r->op->unchanged(&f);
+	g_assert_cmpint(r->op->run(&f, &err), ==, 0);
+	g_assert_no_error(err);
+	r->op->done(&f);
+	fx_clear(&f);
+}
+
+/* ---- migration ------------------------------------------------------------- */
+
+/* A v1 store as otpbridge before v2 wrote it, with one job. */
+static const char v1_schema[] =
+    "PRAGMA journal_mode = WAL;"
+    "PRAGMA application_id = 1330925634;"
+    "CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " state INTEGER NOT NULL DEFAULT 0 CHECK (state BETWEEN 0 AND 3),"
+    " dedup_key TEXT NOT NULL, identifier TEXT NOT NULL, source TEXT, filter TEXT,"
+    " body TEXT NOT NULL, code TEXT, created INTEGER NOT NULL,"
+    " expires INTEGER NOT NULL, next_attempt INTEGER NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0, last_status INTEGER NOT NULL DEFAULT 0,"
+    " last_reply TEXT, remote_id TEXT, lease_owner TEXT,"
+    " lease_until INTEGER NOT NULL DEFAULT 0, updated INTEGER NOT NULL);"
+    "CREATE INDEX jobs_due ON jobs(next_attempt) WHERE state = 0;"
+    "CREATE INDEX jobs_code ON jobs(identifier, created) WHERE code IS NOT NULL;"
+    "CREATE INDEX jobs_updated ON jobs(updated) WHERE state <> 0;"
+    "CREATE TABLE dedup (dedup_key TEXT NOT NULL, identifier TEXT NOT NULL,"
+    " created INTEGER NOT NULL, PRIMARY KEY (dedup_key, identifier)) WITHOUT ROWID;"
+    "CREATE INDEX dedup_created ON dedup(created);"
+    "CREATE TABLE handouts (job_id INTEGER NOT NULL REFERENCES jobs(id)"
+    " ON DELETE CASCADE, consumer TEXT NOT NULL, at INTEGER NOT NULL,"
+    " UNIQUE (job_id, consumer));"
+    "CREATE TABLE imap_state (account TEXT NOT NULL, mailbox TEXT NOT NULL,"
+    " uidvalidity INTEGER NOT NULL, last_uid INTEGER NOT NULL,"
+    " PRIMARY KEY (account, mailbox)) WITHOUT ROWID;"
+    "CREATE TABLE probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);"
+    "INSERT INTO jobs (id, state, dedup_key, identifier, body, code, created,"
+    " expires, next_attempt, updated) VALUES (7, 0, 'k7', 'bot@x',"
+    " '{\"totp_identifier\":\"bot@x\",\"content\":\"777777\"}', '777777',"
+    " 1700000000, 1700000600, 1700000000, 1700000000);"
+    "PRAGMA user_version = 1;";
+
+struct mig_row {
+	const char *name;
+	enum faultvfs_op op;
+	guint nth;                   /* which write or sync (0: the last one) */
+	enum faultvfs_error error;
+};
+
+static const struct mig_row mig_rows[] = {
+	{ "first-write-full", FAULTVFS_WRITE, 1, FAULTVFS_FULL },
+	{ "third-write-full", FAULTVFS_WRITE, 3, FAULTVFS_FULL },
+	{ "third-write-ioerr", FAULTVFS_WRITE, 3, FAULTVFS_IOERR },
+	{ "last-write-full", FAULTVFS_WRITE, 0, FAULTVFS_FULL },
+	{ "sync-ioerr", FAULTVFS_SYNC, 1, FAULTVFS_IOERR },
+};
+
+/* How many calls of op migrating a v1 file makes (on a copy in dir). */
+static guint
+migrate_calls(const char *dir, enum faultvfs_op op)
+{
+	g_autofree char *path = g_build_filename(dir, "dry-run.db", NULL);
+	g_autoptr(GError) err = NULL;
+	struct store *st = NULL;
+	guint n;
+
+	faultvfs_exec(path, v1_schema);
+	faultvfs_arm(op, G_MAXUINT, 1, FAULTVFS_IOERR);
+	g_assert_cmpint(store_open(path, &st, &err), ==, 0);
+	n = faultvfs_calls(op);
+	faultvfs_disarm();
+	g_assert_cmpuint(faultvfs_fired(), ==, 0);
+	store_close(&st);
+	g_assert_cmpuint(n, >, 3);
+	return n;
+}
+
+/* The columns of table jobs that v2 and v3 add (0 at v1). */
+#define NEW_COLS "SELECT count(*) FROM pragma_table_info('jobs') " \
+	"WHERE name IN ('scope', 'run_tag', 'plus_tag', 'base')"
+
+/*
+ * A migration step fails part-way (v1 -> newest, one transaction): open
+ * fails with a temporary error, the file is still v1 with its job and
+ * its v1 columns, and the next open migrates it cleanly.
+ */
+static void
+test_migrate_fault(gconstpointer data)
+{
+	const struct mig_row *r = data;
+	const char *dir = testutil_test_tmpdir("test-storefault");
+	g_autofree char *path = g_build_filename(dir, "otpbridge.db", NULL);
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GPtrArray) keep = NULL;
+	struct store *st = NULL;
+	struct job *j;
+
+	faultvfs_exec(path, v1_schema);
+	g_assert_cmpint(faultvfs_query_int(path, NEW_COLS), ==, 0);
+
+	faultvfs_arm(r->op, r->nth > 0 ? r->nth : migrate_calls(dir, r->op), 1, r->error);
+	g_assert_cmpint(store_open(path, &st, &err), ==, -1);
+	faultvfs_disarm();
+	g_assert_cmpuint(faultvfs_fired(), ==, 1);
+	g_assert_null(st);
+	g_assert_error(err, OTPB_ERROR, OTPB_ERROR_TEMP);
+	g_test_message("%s", err->message);
+	g_assert_nonnull(strstr(err->message, path));
+	g_clear_error(&err);
+	g_assert_cmpint(faultvfs_query_int(path, "PRAGMA user_version"), ==, 1);
+	g_assert_cmpint(faultvfs_query_int(path, NEW_COLS), ==, 0);
+	g_assert_cmpint(faultvfs_query_int(path, "SELECT count(*) FROM jobs"), ==, 1);
+
+	g_assert_cmpint(store_open(path, &st, &err), ==, 0);
+	g_assert_no_error(err);
+	j = get(st, 7, &keep);
+	g_assert_nonnull(j);
+	g_assert_cmpstr(j->identifier, ==, "bot@x");
+	g_assert_cmpint(j->state, ==, JOB_PENDING);
+	g_assert_cmpint(commit_ok(st, job("k8", T0, T0 + 600)), ==, 8);
+	store_close(&st);
+	g_assert_cmpint(faultvfs_query_int(path, "PRAGMA user_version"), ==, 3);
+	g_assert_cmpint(faultvfs_query_int(path, NEW_COLS), ==, 4);
+}
+
+/* A new file whose first migration cannot be written: the next open
+ * creates the schema as if nothing had happened. */
+static void
+test_migrate_fresh_full(void)
+{
+	const char *dir = testutil_test_tmpdir("test-storefault");
+	g_autofree char *path = g_build_filename(dir, "otpbridge.db", NULL);
+	g_autoptr(GError) err = NULL;
+	struct store *st = NULL;
+
+	faultvfs_arm(FAULTVFS_WRITE, 1, -1, FAULTVFS_FULL);
+	g_assert_cmpint(store_open(path, &st, &err), ==, -1);
+	faultvfs_disarm();
+	g_assert_cmpuint(faultvfs_fired(), >=, 1);
+	g_assert_error(err, OTPB_ERROR, OTPB_ERROR_TEMP);
+	g_assert_nonnull(strstr(err->message, "database or disk is full"));
+	g_clear_error(&err);
+	g_assert_cmpint(faultvfs_query_int(path, "PRAGMA user_version"), ==, 0);
+
+	g_assert_cmpint(store_open(path, &st, &err), ==, 0);
+	g_assert_no_error(err);
+	g_assert_cmpint(commit_ok(st, job("k1", T0, T0 + 600)), ==, 1);
+	store_close(&st);
+	g_assert_cmpint(faultvfs_query_int(path, "PRAGMA user_version"), ==, 3);
+}
+
+/* ---- main -------------------------------------------------------------- */
+
+static char *
+row_name(gsize i, gconstpointer row)
+{
+	const struct row *r = row;
+
+	(void)i;
+	return g_strdup_printf("%s/%s", r->op->name, r->fault->name);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	faultvfs_install();
+	for (gsize i = 0; i < G_N_ELEMENTS(ops); i++)
+		for (gsize k = 0; k < G_N_ELEMENTS(faults); k++)
+			rows[i * G_N_ELEMENTS(faults) + k] = (struct row){ &ops[i], &faults[k] };
+	TESTUTIL_ADD_ROWS_NAMED("/storefault/write", rows, row_name, test_write_fault);
+	TESTUTIL_ADD_ROWS("/storefault/migrate", mig_rows, test_migrate_fault);
+	g_test_add_func("/storefault/migrate/fresh-full", test_migrate_fresh_full);
+	return g_test_run();
+}
