@@ -8,7 +8,14 @@
  *   so the server sees old, new and never old again;
  * - a store another connection holds locked: the outcome of a finished
  *   push waits (the job stays in flight, nothing is claimed) and is
- *   written once the lock is released, the job pushed once.
+ *   written once the lock is released, the job pushed once;
+ * - outcomes the store refuses (a full disk or an I/O error at their
+ *   commit, a lock that never comes; faultvfs.c): kept, written again,
+ *   counted once, the job pushed once;
+ * - backoff: the values, the jitter's bounds and the cap (a table);
+ * - leases: the lease a runner gives the jobs it pushes, a live lease of
+ *   another owner that no claim takes, a lapsed one (a dead owner's) that
+ *   the next claim takes.
  *
  * The queue runs on a private GMainContext; every wait has a watchdog.
  */
@@ -17,6 +24,7 @@
 #include <string.h>
 #include <glib/gstdio.h>
 
+#include "faultvfs.h"
 #include "metrics.h"
 #include "push.h"
 #include "queue.h"
@@ -310,12 +318,243 @@ test_outcome_busy(void)
 	fix_clear(&f);
 }
 
+/* ---- outcomes the store refuses ------------------------------------------- */
+
+struct unrecorded_case {
+	const char *name;
+	enum faultvfs_op op;
+	enum faultvfs_error error;
+	int times;                   /* the lock: until disarmed */
+	gboolean told;               /* the push's result is logged first */
+	const char *warning;
+};
+
+static const struct unrecorded_case unrecorded_cases[] = {
+	{ "commit-write-full", FAULTVFS_WRITE, FAULTVFS_FULL, 1, TRUE,
+	  "*database or disk is full*result=outcomes-waiting jobs=1*" },
+	{ "commit-write-ioerr", FAULTVFS_WRITE, FAULTVFS_IOERR, 1, TRUE,
+	  "*disk I/O error*result=outcomes-waiting jobs=1*" },
+	{ "commit-sync-ioerr", FAULTVFS_SYNC, FAULTVFS_IOERR, 1, TRUE,
+	  "*disk I/O error*result=outcomes-waiting jobs=1*" },
+	{ "lock-busy", FAULTVFS_LOCK, FAULTVFS_BUSY, -1, FALSE,
+	  "*database is locked*result=outcomes-waiting jobs=1*" },
+};
+
+static gboolean
+fault_fired(struct fix *f, gconstpointer data)
+{
+	(void)f;
+	(void)data;
+	return faultvfs_fired() > 0;
+}
+
+/*
+ * A push is answered 200, and the write of its outcome fails: the queue
+ * keeps the outcome (the job stays in flight, pending, no attempt
+ * counted) and writes it again once the store takes writes; the job is
+ * delivered with one attempt, pushed once, counted once.
+ */
+static void
+test_unrecorded(gconstpointer data)
+{
+	const struct unrecorded_case *c = data;
+	static const int statuses[] = { 200 };
+	struct fix f;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	struct job_in a;
+	guint attempts = 9;
+	guint64 depth[JOB_STATES] = { 0 };
+	g_autoptr(GString) text = g_string_new(NULL);
+
+	fix_init(&f, statuses, G_N_ELEMENTS(statuses));
+	a = commit(&f, "666666", now);
+	queue_push_new(f.q, &a);
+	run_until(&f, push_answered, NULL);
+	/* The outcome is written from the next loop turn on; the push's
+	 * result is logged once, and the wait, and nothing else. */
+	if (c->told)
+		g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "*result=delivered*");
+	g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, c->warning);
+	faultvfs_arm(c->op, 1, c->times, c->error);
+	run_until(&f, fault_fired, NULL);
+	faultvfs_disarm();
+	g_test_assert_expected_messages();
+	g_assert_cmpuint(queue_inflight(f.q), ==, 1);
+	g_assert_cmpint(state_of(f.st, a.id, &attempts), ==, JOB_PENDING);
+	g_assert_cmpuint(attempts, ==, 0);
+
+	if (!c->told)
+		g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "*result=delivered*");
+	run_until(&f, queue_idle, NULL);
+	g_test_assert_expected_messages();
+	g_assert_cmpint(state_of(f.st, a.id, &attempts), ==, JOB_DELIVERED);
+	g_assert_cmpuint(attempts, ==, 1);
+	g_assert_cmpuint(testhttp_nreqs(f.srv), ==, 1);
+	depth[JOB_DELIVERED] = 1;
+	metrics_render(text, depth, now);
+	g_assert_nonnull(strstr(text->str, "otpbridge_pushes_total{result=\"delivered\"} 1\n"));
+	fix_clear(&f);
+}
+
+/* ---- backoff ------------------------------------------------------------- */
+
+struct backoff_case {
+	const char *name;
+	guint attempts;
+	double r;
+	gint64 want;
+};
+
+/* base 1, 2, 4, 8, 16, 30...; jitter 0.75 + 0.5 r; rounded, at least 1,
+ * at most QUEUE_BACKOFF_MAX. */
+static const struct backoff_case backoff_cases[] = {
+	{ "0-mid", 0, 0.5, 1 },
+	{ "1-mid", 1, 0.5, 2 },
+	{ "2-mid", 2, 0.5, 4 },
+	{ "3-mid", 3, 0.5, 8 },
+	{ "4-mid", 4, 0.5, 16 },
+	{ "5-mid-capped", 5, 0.5, 30 },
+	{ "6-mid-capped", 6, 0.5, 30 },
+	{ "0-low-at-least-1", 0, 0.0, 1 },
+	{ "1-low", 1, 0.0, 2 },
+	{ "2-low", 2, 0.0, 3 },
+	{ "4-low", 4, 0.0, 12 },
+	{ "5-low", 5, 0.0, 23 },
+	{ "0-high", 0, 0.999999, 1 },
+	{ "1-high", 1, 0.999999, 2 },
+	{ "2-high", 2, 0.999999, 5 },
+	{ "3-high", 3, 0.999999, 10 },
+	{ "4-high", 4, 0.999999, 20 },
+	{ "5-high-capped", 5, 0.999999, 30 },
+	{ "31-no-overflow", 31, 0.5, 30 },
+	{ "63-no-overflow", 63, 0.0, 23 },
+	{ "max-no-overflow", G_MAXUINT, 0.999999, 30 },
+};
+
+static void
+test_backoff(gconstpointer data)
+{
+	const struct backoff_case *c = data;
+
+	g_assert_cmpint(queue_backoff(c->attempts, c->r), ==, c->want);
+}
+
+/* Every r in [0, 1): within the jitter's bounds around the base, never
+ * below 1 or above the cap, and never shorter for a larger r. */
+static void
+test_backoff_bounds(void)
+{
+	for (guint n = 0; n < 40; n++) {
+		double base = n >= 5 ? QUEUE_BACKOFF_MAX : (double)(1u << n);
+		gint64 prev = 0;
+
+		for (guint k = 0; k < 1000; k++) {
+			double r = k / 1000.0;
+			gint64 d = queue_backoff(n, r);
+
+			g_assert_cmpint(d, >=, 1);
+			g_assert_cmpint(d, <=, QUEUE_BACKOFF_MAX);
+			g_assert_cmpfloat((double)d, >=, MIN(0.75 * base, QUEUE_BACKOFF_MAX) - 0.5);
+			g_assert_cmpfloat((double)d, <=, MAX(1.25 * base + 0.5, 1));
+			g_assert_cmpint(d, >=, prev);
+			prev = d;
+		}
+	}
+}
+
+/* ---- leases -------------------------------------------------------------- */
+
+/* The lease queue_lease() gives: this runner's owner, for the push
+ * timeout and QUEUE_LEASE_EXTRA; no other owner may take the job before
+ * it ends, and any may after. */
+static void
+test_lease_own(void)
+{
+	static const int statuses[] = { 200 };
+	struct fix f;
+	g_autoptr(GError) err = NULL;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	gint64 later;
+	struct job_in a;
+
+	fix_init(&f, statuses, G_N_ELEMENTS(statuses));
+	a = commit(&f, "777777", now);
+	later = g_get_real_time() / G_USEC_PER_SEC;
+	g_assert_cmpstr(a.lease_owner, ==, "daemon:test");
+	g_assert_cmpstr(a.lease_owner, ==, queue_owner(f.q));
+	g_assert_cmpint(a.lease_until, >=, now + 2 + QUEUE_LEASE_EXTRA);
+	g_assert_cmpint(a.lease_until, <=, later + 2 + QUEUE_LEASE_EXTRA);
+	g_assert_cmpint(store_claim_job(f.st, a.id, "daemon:other", a.lease_until,
+	    a.lease_until + 12, &err), ==, 0);
+	g_assert_cmpint(store_claim_job(f.st, a.id, "daemon:other", a.lease_until + 1,
+	    a.lease_until + 13, &err), ==, 1);
+	g_assert_no_error(err);
+	fix_clear(&f);
+}
+
+/* Commits a job for its own identifier leased to owner until until
+ * (owner NULL: not leased), as another process would. */
+static gint64
+commit_leased(struct fix *f, const char *code, const char *owner, gint64 until)
+{
+	g_autoptr(GError) err = NULL;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	g_autofree char *ident = g_strdup_printf("%s@example.com", code);
+	g_autofree char *body = g_strdup_printf(
+	    "{\"totp_identifier\":\"%s\",\"content\":\"%s\",\"source\":\"email\"}",
+	    ident, code);
+	struct job_in in = {
+		.dedup_key = code, .identifier = ident, .source = "deliver",
+		.filter = "test", .body = body, .code = code,
+		.created = now - 1, .expires = now + 600,
+		.lease_owner = owner, .lease_until = until,
+	};
+
+	g_assert_cmpint(store_commit_jobs(f->st, &in, 1, &err), ==, 0);
+	g_assert_no_error(err);
+	return in.id;
+}
+
+/*
+ * The daemon's claim takes unleased jobs and jobs whose lease lapsed (an
+ * owner that died mid-push), never one another owner holds: its one claim
+ * pushes two of three, the third stays pending, never attempted.
+ */
+static void
+test_lease_claims(void)
+{
+	static const int statuses[] = { 200, 200, 200 };
+	struct fix f;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	gint64 free_id, dead_id, live_id;
+	guint attempts = 9;
+
+	fix_init(&f, statuses, G_N_ELEMENTS(statuses));
+	free_id = commit_leased(&f, "111111", NULL, 0);
+	dead_id = commit_leased(&f, "222222", "deliver:4242", now - 1);
+	live_id = commit_leased(&f, "333333", "daemon:other", now + 600);
+	queue_start(f.q);
+	run_until(&f, job_delivered, &free_id);
+	run_until(&f, job_delivered, &dead_id);
+	run_until(&f, queue_idle, NULL);
+	g_assert_cmpuint(testhttp_nreqs(f.srv), ==, 2);
+	g_assert_cmpint(state_of(f.st, live_id, &attempts), ==, JOB_PENDING);
+	g_assert_cmpuint(attempts, ==, 0);
+	fix_clear(&f);
+}
+
 int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
+	faultvfs_install();
 	g_test_add_func("/queue/supersede-inflight", test_supersede_inflight);
 	g_test_add_func("/queue/supersede-pending", test_supersede_pending);
 	g_test_add_func("/queue/outcome-busy", test_outcome_busy);
+	TESTUTIL_ADD_ROWS("/queue/outcome-unrecorded", unrecorded_cases, test_unrecorded);
+	TESTUTIL_ADD_ROWS("/queue/backoff", backoff_cases, test_backoff);
+	g_test_add_func("/queue/backoff-bounds", test_backoff_bounds);
+	g_test_add_func("/queue/lease-own", test_lease_own);
+	g_test_add_func("/queue/lease-claims", test_lease_claims);
 	return g_test_run();
 }
