@@ -55,7 +55,13 @@ static const char filters_conf[] =
 	"[empty-id]\n"
 	"from = @noid\\.example$\n"
 	"identifier = ${plus}\n"
-	"code = (\\d{4})\n";
+	"code = (\\d{4})\n"
+	"\n"
+	"[spaced]\n"
+	"from = @spaced\\.example$\n"
+	"code = CODE:(.*)END\n"
+	"send = code\n"
+	"workflow_id = wf_${plus}\n";
 
 struct row {
 	const char *name;
@@ -192,6 +198,24 @@ static const struct row rows[] = {
 	  "News", "Nothing to see here\n" },
 	{ "send-text-short-refused", "info@text.example", "bot@otp.example.com", "Hi",
 	  "\n 482913 \n", NULL, NULL, NULL, SEND_AUTO, FALSE, "texty", "short-text", NULL, NULL },
+	/* A filter's capture loses every Unicode blank (no-break and narrow
+	 * no-break spaces too); one of blanks only is no code. */
+	{ "custom-unicode-blanks-removed", "x@spaced.example", "bot+r1@otp.example.com", "x",
+	  "CODE: 12\xc2\xa0" "34\xe2\x80\xaf" "56 END", NULL, NULL, NULL, SEND_AUTO, TRUE, "spaced",
+	  "code", "123456",
+	  "{\"totp_identifier\":\"bot+r1@otp.example.com\",\"content\":\"123456\",\"workflow_id\":\"wf_r1\",\"source\":\"email\"}" },
+	{ "custom-blanks-only-no-code", "x@spaced.example", "bot@otp.example.com", "x",
+	  "CODE: \xc2\xa0 \t END", NULL, NULL, NULL, SEND_AUTO, FALSE, "spaced", "no-code", NULL, NULL },
+	/* ${plus}: nothing for an empty tag or an address without a domain. */
+	{ "plus-empty-tag", "x@spaced.example", "bot+@otp.example.com", "x",
+	  "CODE:42END", NULL, NULL, NULL, SEND_AUTO, TRUE, "spaced", "code", "42",
+	  "{\"totp_identifier\":\"bot+@otp.example.com\",\"content\":\"42\",\"workflow_id\":\"wf_\",\"source\":\"email\"}" },
+	{ "plus-no-domain", "x@spaced.example", "bot@otp.example.com", "x",
+	  "CODE:42END", NULL, "local+tag", NULL, SEND_AUTO, TRUE, "spaced", "code", "42",
+	  "{\"totp_identifier\":\"local+tag\",\"content\":\"42\",\"workflow_id\":\"wf_\",\"source\":\"email\"}" },
+	/* No body, no forwarded message, no subject: nothing to send. */
+	{ "auto-no-text-at-all", "info@fallback.example", "bot@otp.example.com", " ",
+	  " \n", NULL, NULL, NULL, SEND_AUTO, FALSE, "autofallback", "no-code", NULL, NULL },
 };
 
 static struct message *
