@@ -15,7 +15,11 @@
  * - backoff: the values, the jitter's bounds and the cap (a table);
  * - leases: the lease a runner gives the jobs it pushes, a live lease of
  *   another owner that no claim takes, a lapsed one (a dead owner's) that
- *   the next claim takes.
+ *   the next claim takes;
+ * - what each reply makes of a job (delivered, retried with backoff,
+ *   failed; a 403 flags the key, once), the dry run, the backlog beyond
+ *   max_inflight, and the daemon's timer: expiry, pruning, a store that
+ *   refuses the claim for a while.
  *
  * The queue runs on a private GMainContext; every wait has a watchdog.
  */
@@ -543,6 +547,279 @@ test_lease_claims(void)
 	fix_clear(&f);
 }
 
+/* ---- replies and outcomes ------------------------------------------------ */
+
+struct reply_case {
+	const char *name;
+	int status;
+	enum job_state state;
+	const char *result;          /* the otpbridge_pushes_total label */
+	gboolean auth_failing;
+	const char *warnings[2];     /* expected in this order, or none */
+};
+
+static const struct reply_case reply_cases[] = {
+	{ "200-delivered", 200, JOB_DELIVERED, "delivered", FALSE, { NULL } },
+	{ "201-delivered", 201, JOB_DELIVERED, "delivered", FALSE, { NULL } },
+	{ "503-retry", 503, JOB_PENDING, "retry", FALSE, { NULL } },
+	{ "429-retry", 429, JOB_PENDING, "retry", FALSE, { NULL } },
+	{ "400-failed", 400, JOB_FAILED, "failed", FALSE,
+	  { "*job=* identifier=" IDENT " filter=test result=failed status=400*" } },
+	{ "403-failed-key-flagged", 403, JOB_FAILED, "failed", TRUE,
+	  { "*rejected the API key (403)*", "*result=failed status=403*" } },
+};
+
+/* One push, one reply: the job's state, attempts, next attempt, the
+ * key flag, the count by result, and the warnings. */
+static void
+test_reply(gconstpointer data)
+{
+	const struct reply_case *c = data;
+	struct fix f;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	g_autoptr(GPtrArray) jobs = g_ptr_array_new_with_free_func(job_free);
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GString) text = g_string_new(NULL);
+	g_autofree char *want = NULL;
+	guint64 depth[JOB_STATES] = { 0 };
+	struct job_in a;
+	const struct job *j = NULL;
+
+	fix_init(&f, &c->status, 1);
+	a = commit(&f, "121212", now);
+	for (guint i = 0; i < G_N_ELEMENTS(c->warnings) && c->warnings[i] != NULL; i++)
+		g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, c->warnings[i]);
+	queue_push_new(f.q, &a);
+	run_until(&f, queue_idle, NULL);
+	g_test_assert_expected_messages();
+	g_assert_cmpint(queue_auth_failing(f.q), ==, c->auth_failing);
+	g_assert_cmpint(store_list(f.st, 10, jobs, &err), ==, 0);
+	g_assert_cmpuint(jobs->len, ==, 1);
+	j = jobs->pdata[0];
+	g_assert_cmpint(j->state, ==, c->state);
+	g_assert_cmpuint(j->attempts, ==, 1);
+	g_assert_cmpint(j->last_status, ==, c->status);
+	if (c->state == JOB_PENDING) {
+		/* queue_backoff(0, r) is 1 s for every r */
+		g_assert_cmpint(j->next_attempt, >=, now + 1);
+		g_assert_cmpint(j->next_attempt, <=, g_get_real_time() / G_USEC_PER_SEC + 1);
+	}
+	metrics_render(text, depth, now);
+	want = g_strdup_printf("otpbridge_pushes_total{result=\"%s\"} 1\n", c->result);
+	g_assert_nonnull(strstr(text->str, want));
+	fix_clear(&f);
+}
+
+/* A 403 warns about the key once; the next success clears the flag. */
+static void
+test_auth_failing(void)
+{
+	static const int statuses[] = { 403, 403, 200 };
+	struct fix f;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	struct job_in a;
+
+	fix_init(&f, statuses, G_N_ELEMENTS(statuses));
+	g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*rejected the API key*");
+	g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*result=failed status=403*");
+	g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*result=failed status=403*");
+	a = commit(&f, "131313", now - 2);
+	queue_push_new(f.q, &a);
+	run_until(&f, queue_idle, NULL);
+	g_assert_true(queue_auth_failing(f.q));
+	a = commit(&f, "141414", now - 1);
+	queue_push_new(f.q, &a);
+	run_until(&f, queue_idle, NULL);
+	g_test_assert_expected_messages();
+	g_assert_true(queue_auth_failing(f.q));
+	a = commit(&f, "151515", now);
+	queue_push_new(f.q, &a);
+	run_until(&f, queue_idle, NULL);
+	g_assert_false(queue_auth_failing(f.q));
+	g_assert_cmpint(state_of(f.st, a.id, NULL), ==, JOB_DELIVERED);
+	fix_clear(&f);
+}
+
+/* No push client: the dry run marks the job delivered at once, sends
+ * nothing, and says so in the stored reply. */
+static void
+test_dry_run(void)
+{
+	static const int statuses[] = { 200 };
+	struct fix f;
+	struct queue_params qp = { "daemon:dry", 2, 8, 0 };
+	struct queue *dry;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	g_autoptr(GPtrArray) keep = g_ptr_array_new_with_free_func(job_free);
+	g_autoptr(GError) err = NULL;
+	struct job_in a;
+
+	fix_init(&f, statuses, G_N_ELEMENTS(statuses));
+	dry = queue_new(f.st, NULL, &qp, f.ctx);
+	a = commit(&f, "161616", now);
+	queue_push_new(dry, &a);
+	g_assert_cmpuint(queue_inflight(dry), ==, 0);
+	g_assert_cmpint(store_list(f.st, 10, keep, &err), ==, 0);
+	g_assert_cmpint(((struct job *)keep->pdata[0])->state, ==, JOB_DELIVERED);
+	g_assert_cmpstr(((struct job *)keep->pdata[0])->last_reply, ==, "dry-run");
+	g_assert_cmpuint(testhttp_nreqs(f.srv), ==, 0);
+	queue_free(&dry);
+	fix_clear(&f);
+}
+
+/* Commits a job of its own identifier leased to q, for queue_push_new. */
+static struct job_in
+commit_for(struct fix *f, struct queue *q, const char *code, gint64 created)
+{
+	g_autoptr(GError) err = NULL;
+	g_autofree char *ident = g_strdup_printf("%s@example.com", code);
+	g_autofree char *body = g_strdup_printf(
+	    "{\"totp_identifier\":\"%s\",\"content\":\"%s\",\"source\":\"email\"}",
+	    ident, code);
+	struct job_in in = {
+		.dedup_key = g_intern_string(code), .identifier = g_intern_string(ident),
+		.source = "lmtp", .filter = "test", .body = g_intern_string(body),
+		.code = g_intern_string(code), .created = created, .expires = created + 600,
+	};
+
+	queue_lease(q, &in, g_get_real_time() / G_USEC_PER_SEC);
+	g_assert_cmpint(store_commit_jobs(f->st, &in, 1, &err), ==, 0);
+	g_assert_no_error(err);
+	return in;
+}
+
+/* Beyond max_inflight, leased jobs wait in order and count as in flight. */
+static void
+test_backlog(void)
+{
+	static const int statuses[] = { 200, 200, 200 };
+	static const char *const codes[] = { "171717", "181818", "191919" };
+	struct fix f;
+	struct queue_params qp = { "daemon:one", 2, 1, 0 };
+	struct queue *one;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+
+	fix_init(&f, statuses, G_N_ELEMENTS(statuses));
+	one = queue_new(f.st, f.pc, &qp, f.ctx);
+	for (guint i = 0; i < G_N_ELEMENTS(codes); i++) {
+		struct job_in in = commit_for(&f, one, codes[i], now - 3 + i);
+
+		queue_push_new(one, &in);
+	}
+	g_assert_cmpuint(queue_inflight(one), ==, 3);
+	while (queue_inflight(one) > 0) {
+		g_assert_cmpuint(push_client_active(f.pc), <=, 1);
+		g_main_context_iteration(f.ctx, TRUE);
+	}
+	g_assert_cmpuint(testhttp_nreqs(f.srv), ==, 3);
+	for (guint i = 0; i < G_N_ELEMENTS(codes); i++) {
+		g_autofree char *c = content_of(&f, i);
+
+		g_assert_cmpstr(c, ==, codes[i]);
+	}
+	queue_free(&one);
+	fix_clear(&f);
+}
+
+/*
+ * The daemon's timer: one look expires a job past its max_age (never
+ * pushed), prunes finished jobs older than the retention, and claims
+ * and pushes what is due.
+ */
+static void
+test_timer_expire_prune(void)
+{
+	static const int statuses[] = { 200 };
+	struct fix f;
+	struct queue_params qp = { "daemon:timer", 2, 8, 3600 };
+	struct queue *d;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	g_autoptr(GError) err = NULL;
+	gint64 stale, old, due;
+
+	fix_init(&f, statuses, G_N_ELEMENTS(statuses));
+	d = queue_new(f.st, f.pc, &qp, f.ctx);
+	{
+		/* stale: pending past its expiry (max_age) */
+		struct job_in in = {
+			.dedup_key = "stale", .identifier = "stale@example.com",
+			.source = "lmtp", .filter = "test", .body = "{}", .code = "202020",
+			.created = now - 700, .expires = now - 100,
+		};
+
+		g_assert_cmpint(store_commit_jobs(f.st, &in, 1, &err), ==, 0);
+		stale = in.id;
+	}
+	/* old: delivered two hours ago */
+	old = commit_leased(&f, "212121", NULL, 0);
+	g_assert_cmpint(store_job_delivered(f.st, old, now - 7200, 200, "ok", NULL, &err), ==, 0);
+	due = commit_leased(&f, "222222", NULL, 0);
+	g_assert_no_error(err);
+	g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*result=expired jobs=1*");
+
+	queue_start(d);
+	run_until(&f, job_delivered, &due);
+	queue_stop(d);
+	g_test_assert_expected_messages();
+	g_assert_cmpint(state_of(f.st, stale, NULL), ==, JOB_EXPIRED);
+	{
+		g_autoptr(GPtrArray) jobs = g_ptr_array_new_with_free_func(job_free);
+
+		g_assert_cmpint(store_list(f.st, 10, jobs, &err), ==, 0);
+		g_assert_cmpuint(jobs->len, ==, 2);     /* old is pruned */
+	}
+	g_assert_cmpuint(testhttp_nreqs(f.srv), ==, 1);
+	run_until(&f, queue_idle, NULL);
+	queue_free(&d);
+	fix_clear(&f);
+}
+
+struct look {
+	gint64 at;
+	guint fired;
+};
+
+static gboolean
+later_look_failed(struct fix *f, gconstpointer data)
+{
+	const struct look *first = data;
+
+	(void)f;
+	return faultvfs_fired() > first->fired &&
+	    g_get_monotonic_time() - first->at > QUEUE_POLL_MS * 1000 / 2;
+}
+
+/* The store refuses the timer's writes (its lock never comes): one
+ * warning, a look every second, and the job is pushed once it is back. */
+static void
+test_timer_store_refuses(void)
+{
+	static const int statuses[] = { 200 };
+	struct fix f;
+	struct look first;
+	gint64 id;
+
+	fix_init(&f, statuses, G_N_ELEMENTS(statuses));
+	id = commit_leased(&f, "232323", NULL, 0);
+	g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+	    "*database is locked*result=queue-error*");
+	faultvfs_arm(FAULTVFS_LOCK, 1, -1, FAULTVFS_BUSY);
+	queue_start(f.q);
+	run_until(&f, fault_fired, NULL);
+	/* The next look (QUEUE_POLL_MS later; one look's busy retries take
+	 * STORE_LOOP_BUSY_MS) fails too, and says nothing more. */
+	first.at = g_get_monotonic_time();
+	first.fired = faultvfs_fired();
+	run_until(&f, later_look_failed, &first);
+	g_test_assert_expected_messages();
+	g_assert_cmpint(state_of(f.st, id, NULL), ==, JOB_PENDING);
+	g_assert_cmpuint(testhttp_nreqs(f.srv), ==, 0);
+	faultvfs_disarm();
+	run_until(&f, job_delivered, &id);
+	g_assert_cmpuint(testhttp_nreqs(f.srv), ==, 1);
+	fix_clear(&f);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -556,5 +833,11 @@ main(int argc, char **argv)
 	g_test_add_func("/queue/backoff-bounds", test_backoff_bounds);
 	g_test_add_func("/queue/lease-own", test_lease_own);
 	g_test_add_func("/queue/lease-claims", test_lease_claims);
+	TESTUTIL_ADD_ROWS("/queue/reply", reply_cases, test_reply);
+	g_test_add_func("/queue/auth-failing", test_auth_failing);
+	g_test_add_func("/queue/dry-run", test_dry_run);
+	g_test_add_func("/queue/backlog", test_backlog);
+	g_test_add_func("/queue/timer-expire-prune", test_timer_expire_prune);
+	g_test_add_func("/queue/timer-store-refuses", test_timer_store_refuses);
 	return g_test_run();
 }
