@@ -4,8 +4,8 @@
  * The only test file that includes sqlite3.h, as store.c is in src/.
  *
  * It wraps the default VFS ("unix"): every method passes through to it,
- * except that xWrite and xSync of the main database and WAL files, and
- * their write locks, fail when armed.  The shared-memory index is not
+ * except that xRead, xWrite and xSync of the main database and WAL files,
+ * and their write locks, fail when armed.  The shared-memory index is not
  * written through xWrite (it is mapped), so WAL commits are hit where they
  * reach the WAL file.  Single-threaded use: the counters are plain.
  */
@@ -48,7 +48,8 @@ fault_rc(enum faultvfs_op op, enum faultvfs_error error)
 	case FAULTVFS_IOERR:
 	default:
 		return op == FAULTVFS_WRITE ? SQLITE_IOERR_WRITE :
-		    op == FAULTVFS_SYNC ? SQLITE_IOERR_FSYNC : SQLITE_IOERR_LOCK;
+		    op == FAULTVFS_SYNC ? SQLITE_IOERR_FSYNC :
+		    op == FAULTVFS_READ ? SQLITE_IOERR_READ : SQLITE_IOERR_LOCK;
 	}
 }
 
@@ -85,8 +86,9 @@ static int
 fault_read(sqlite3_file *file, void *buf, int n, sqlite3_int64 off)
 {
 	struct fault_file *f = (struct fault_file *)file;
+	int rc = fault_hit(f, FAULTVFS_READ);
 
-	return f->real->pMethods->xRead(f->real, buf, n, off);
+	return rc != 0 ? rc : f->real->pMethods->xRead(f->real, buf, n, off);
 }
 
 static int

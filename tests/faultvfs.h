@@ -1,6 +1,6 @@
 /*
  * faultvfs.h - a fault-injecting SQLite VFS for the unit tests: the store
- * runs on real files, and the Nth write, sync or write lock of the main
+ * runs on real files, and the Nth read, write, sync or write lock of the main
  * database or its WAL fails with a chosen error, as a full disk, a
  * failing device or another writer would make it fail.  No hook in the
  * daemon: the VFS is registered as SQLite's default for the test process.
@@ -14,12 +14,13 @@ enum faultvfs_op {
 	FAULTVFS_WRITE,      /* xWrite of the database or its WAL */
 	FAULTVFS_SYNC,       /* xSync of the same */
 	FAULTVFS_LOCK,       /* a write lock: xLock >= RESERVED, exclusive xShmLock */
+	FAULTVFS_READ,       /* xRead of the database or its WAL */
 	FAULTVFS_OPS
 };
 
 enum faultvfs_error {
 	FAULTVFS_FULL,       /* SQLITE_FULL: no space left */
-	FAULTVFS_IOERR,      /* SQLITE_IOERR_WRITE / _FSYNC / _LOCK, by op */
+	FAULTVFS_IOERR,      /* SQLITE_IOERR_WRITE / _FSYNC / _LOCK / _READ, by op */
 	FAULTVFS_BUSY,       /* SQLITE_BUSY: another writer holds the lock */
 };
 

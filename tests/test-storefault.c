@@ -8,7 +8,8 @@
  * that the failed write left nothing half done (the state is the one
  * before it), that the same handle does the same write once the fault is
  * gone, and that nothing committed before the fault is lost (a new handle
- * reads it back).
+ * reads it back).  Reads that fail (an I/O error reading the file) are
+ * temporary errors too, and leave the handle usable.
  */
 #include "autoconfig.h"
 
@@ -411,6 +412,249 @@ test_write_fault(gconstpointer data)
 	fx_clear(&f);
 }
 
+/* ---- reads ----------------------------------------------------------------- */
+
+struct read_case {
+	const char *name;
+	/* returns the call's result; checks the answer when it is 0 */
+	int (*run)(struct fx *f, GError **error);
+};
+
+static int
+read_next_due(struct fx *f, GError **error)
+{
+	gint64 when = 0;
+	int rc = store_next_due(f->st, &when, error);
+
+	if (rc == 0)
+		g_assert_cmpint(when, ==, T0 - 2);
+	return rc;
+}
+
+static int
+read_count(struct fx *f, GError **error)
+{
+	guint64 c[JOB_STATES];
+	int rc = store_count(f->st, c, error);
+
+	if (rc == 0) {
+		g_assert_cmpuint(c[JOB_PENDING], ==, 2);
+		g_assert_cmpuint(c[JOB_DELIVERED], ==, 1);
+	}
+	return rc;
+}
+
+static int
+read_list(struct fx *f, GError **error)
+{
+	g_autoptr(GPtrArray) jobs = g_ptr_array_new_with_free_func(job_free);
+	int rc = store_list(f->st, 10, jobs, error);
+
+	g_assert_cmpuint(jobs->len, ==, rc == 0 ? 3 : 0);
+	return rc;
+}
+
+static int
+read_latest_code(struct fx *f, GError **error)
+{
+	g_autofree char *code = NULL;
+	gint64 id = 0;
+	int rc = store_latest_code(f->st, "b", T0 - 600, &code, &id, error);
+
+	if (rc == 0) {
+		g_assert_cmpstr(code, ==, "SECRET");
+		g_assert_cmpint(id, ==, f->b);
+	}
+	return rc;
+}
+
+static int
+read_code_consumer(struct fx *f, GError **error)
+{
+	g_autofree char *consumer = NULL;
+	int rc = store_code_consumer(f->st, f->a, &consumer, error);
+
+	if (rc == 0)
+		g_assert_cmpstr(consumer, ==, "tsk_1");
+	return rc;
+}
+
+static int
+read_imap(struct fx *f, GError **error)
+{
+	guint32 uv = 0, uid = 0;
+	gboolean found = FALSE;
+	int rc = store_imap_get(f->st, "acct", "INBOX", &uv, &uid, &found, error);
+
+	if (rc == 0) {
+		g_assert_true(found);
+		g_assert_cmpuint(uid, ==, 42);
+	}
+	return rc;
+}
+
+static int
+read_pull_code(struct fx *f, GError **error)
+{
+	const char *const ids[2] = { NULL, NULL };
+	g_autofree char *code = NULL;
+	gint64 id = 0;
+	gboolean tagged = TRUE;
+	int rc = store_pull_code(f->st, "b", ids, T0 - 600, &code, &id, &tagged, error);
+
+	if (rc == 0) {
+		g_assert_cmpstr(code, ==, "SECRET");
+		g_assert_cmpint(id, ==, f->b);
+	}
+	return rc;
+}
+
+static int
+read_pull_body(struct fx *f, GError **error)
+{
+	g_autofree char *ident = NULL;
+	gint64 first = 0;
+	int rc = store_pull_body_get(f->st, "digest-1", &ident, &first, error);
+
+	if (rc == 0) {
+		g_assert_cmpstr(ident, ==, "b");
+		g_assert_cmpint(first, ==, T0);
+	}
+	return rc;
+}
+
+/* The commit reads too: the dedup row, newer jobs of the scope. */
+static int
+read_commit(struct fx *f, GError **error)
+{
+	int rc = store_commit_jobs(f->st, &f->c, 1, error);
+
+	if (rc == 0)
+		g_assert_cmpint(f->c.id, >, 0);
+	else
+		g_assert_cmpint(f->c.id, ==, 0);
+	return rc;
+}
+
+static const struct read_case read_cases[] = {
+	{ "next-due", read_next_due },
+	{ "count", read_count },
+	{ "list", read_list },
+	{ "latest-code", read_latest_code },
+	{ "code-consumer", read_code_consumer },
+	{ "imap-state", read_imap },
+	{ "pull-code", read_pull_code },
+	{ "pull-body", read_pull_body },
+	{ "commit", read_commit },
+};
+
+/*
+ * A read that cannot read the file: -1 with a temporary error naming
+ * the store; the same handle answers once the disk does.  Another handle
+ * writes first, so that the pages are read from the file, not this
+ * handle's cache.
+ */
+static void
+test_read_fault(gconstpointer data)
+{
+	const struct read_case *c = data;
+	struct fx f;
+	struct store *other = NULL;
+	g_autoptr(GError) err = NULL;
+
+	fx_init(&f, FALSE, FALSE);
+	g_assert_cmpint(store_code_handout(f.st, f.a, "tsk_1", T0, &err), ==, 0);
+	g_assert_cmpint(store_imap_set(f.st, "acct", "INBOX", 7, 42, &err), ==, 0);
+	g_assert_cmpint(store_pull_body_set(f.st, "digest-1", "b", T0, &err), ==, 0);
+	g_assert_cmpint(store_open(f.path, &other, &err), ==, 0);
+	g_assert_cmpint(store_probe(other, &err), ==, 0);
+	g_assert_no_error(err);
+	store_close(&other);
+
+	faultvfs_arm(FAULTVFS_READ, 1, -1, FAULTVFS_IOERR);
+	g_assert_cmpint(c->run(&f, &err), ==, -1);
+	faultvfs_disarm();
+	g_assert_cmpuint(faultvfs_fired(), >=, 1);
+	g_assert_error(err, OTPB_ERROR, OTPB_ERROR_TEMP);
+	g_test_message("%s", err->message);
+	g_assert_nonnull(strstr(err->message, f.path));
+	g_assert_nonnull(strstr(err->message, "disk I/O error"));
+	g_clear_error(&err);
+	g_assert_cmpint(c->run(&f, &err), ==, 0);
+	g_assert_no_error(err);
+	fx_clear(&f);
+}
+
+/* ---- every read and write of a commit, in turn ------------------------------ */
+
+struct sweep_case {
+	const char *name;
+	const struct op *op;
+	enum faultvfs_op fault;
+	enum faultvfs_error error;
+};
+
+static const struct sweep_case sweep_cases[] = {
+	{ "commit-reads", &ops[0], FAULTVFS_READ, FAULTVFS_IOERR },
+	{ "commit-writes", &ops[0], FAULTVFS_WRITE, FAULTVFS_IOERR },
+	{ "claim-reads", &ops[1], FAULTVFS_READ, FAULTVFS_IOERR },
+	{ "batch-writes", &ops[5], FAULTVFS_WRITE, FAULTVFS_FULL },
+};
+
+/* The fixture of a sweep, with a cold cache (another handle wrote). */
+static void
+sweep_init(struct fx *f, const struct op *op)
+{
+	struct store *other = NULL;
+	g_autoptr(GError) err = NULL;
+
+	fx_init(f, op->lease_a, op->stale);
+	g_assert_cmpint(store_open(f->path, &other, &err), ==, 0);
+	g_assert_cmpint(store_probe(other, &err), ==, 0);
+	g_assert_no_error(err);
+	store_close(&other);
+}
+
+/*
+ * The Nth read (or write) of the write fails, for every N the write
+ * makes: each time the write fails as a whole (a temporary error, the
+ * state as before), and the same handle then does it.
+ */
+static void
+test_sweep(gconstpointer data)
+{
+	const struct sweep_case *c = data;
+	struct fx f;
+	g_autoptr(GError) err = NULL;
+	guint calls;
+
+	sweep_init(&f, c->op);
+	faultvfs_arm(c->fault, G_MAXUINT, 1, c->error);
+	g_assert_cmpint(c->op->run(&f, &err), ==, 0);
+	calls = faultvfs_calls(c->fault);
+	faultvfs_disarm();
+	g_assert_no_error(err);
+	fx_clear(&f);
+	g_test_message("%u calls", calls);
+	g_assert_cmpuint(calls, >=, 1);
+
+	for (guint nth = 1; nth <= calls; nth++) {
+		sweep_init(&f, c->op);
+		faultvfs_arm(c->fault, nth, 1, c->error);
+		g_assert_cmpint(c->op->run(&f, &err), ==, -1);
+		faultvfs_disarm();
+		g_assert_cmpuint(faultvfs_fired(), ==, 1);
+		g_assert_error(err, OTPB_ERROR, OTPB_ERROR_TEMP);
+		g_assert_nonnull(strstr(err->message, f.path));
+		g_clear_error(&err);
+		c->op->unchanged(&f);
+		g_assert_cmpint(c->op->run(&f, &err), ==, 0);
+		g_assert_no_error(err);
+		c->op->done(&f);
+		fx_clear(&f);
+	}
+}
+
 /* ---- migration ------------------------------------------------------------- */
 
 /* A v1 store as otpbridge before v2 wrote it, with one job. */
@@ -573,6 +817,8 @@ main(int argc, char **argv)
 		for (gsize k = 0; k < G_N_ELEMENTS(faults); k++)
 			rows[i * G_N_ELEMENTS(faults) + k] = (struct row){ &ops[i], &faults[k] };
 	TESTUTIL_ADD_ROWS_NAMED("/storefault/write", rows, row_name, test_write_fault);
+	TESTUTIL_ADD_ROWS("/storefault/read", read_cases, test_read_fault);
+	TESTUTIL_ADD_ROWS("/storefault/sweep", sweep_cases, test_sweep);
 	TESTUTIL_ADD_ROWS("/storefault/migrate", mig_rows, test_migrate_fault);
 	g_test_add_func("/storefault/migrate/fresh-full", test_migrate_fresh_full);
 	return g_test_run();
