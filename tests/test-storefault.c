@@ -117,8 +117,7 @@ fx_init(struct fx *f, gboolean lease_a, gboolean stale)
 	f->a = commit_ok(f->st, job("a", T0 - 2, T0 + 600));
 	f->b = commit_ok(f->st, job("b", T0 - 1, T0 + 600));
 	f->old = commit_ok(f->st, old);
-	g_assert_cmpint(store_job_delivered(f->st, f->old, T0 - 99000, 200, "ok", NULL,
-	    &err), ==, 0);
+	g_assert_cmpint(store_job_failed(f->st, f->old, T0 - 99000, 400, "bad", &err), ==, 0);
 	if (stale)
 		f->stale = commit_ok(f->st, job("stale", T0 - 700, T0 - 100));
 	if (lease_a)
@@ -340,7 +339,7 @@ run_prune(struct fx *f, GError **error)
 static void
 unchanged_prune(struct fx *f)
 {
-	g_assert_cmpint(state(f->st, f->old, NULL), ==, JOB_DELIVERED);
+	g_assert_cmpint(state(f->st, f->old, NULL), ==, JOB_FAILED);
 }
 
 static void
@@ -349,7 +348,76 @@ done_prune(struct fx *f)
 	g_autoptr(GPtrArray) keep = NULL;
 
 	g_assert_null(get(f->st, f->old, &keep));
-	g_assert_cmpuint(keep->len, ==, 2);
+	g_assert_cmpuint(keep->len, ==, 2);     /* a and b */
+}
+
+/* An operator's retry of a failed job (otpbridge queue retry). */
+static int
+run_requeue(struct fx *f, GError **error)
+{
+	int rc = store_requeue(f->st, f->old, T0, 600, error);
+
+	return rc < 0 ? -1 : 0;
+}
+
+static void
+unchanged_requeue(struct fx *f)
+{
+	g_assert_cmpint(state(f->st, f->old, NULL), ==, JOB_FAILED);
+}
+
+static void
+done_requeue(struct fx *f)
+{
+	g_assert_cmpint(state(f->st, f->old, NULL), ==, JOB_PENDING);
+}
+
+static int
+run_drop(struct fx *f, GError **error)
+{
+	int rc = store_drop(f->st, f->old, error);
+
+	return rc < 0 ? -1 : 0;
+}
+
+static void
+unchanged_drop(struct fx *f)
+{
+	g_assert_cmpuint(n_jobs(f->st), ==, 3);
+}
+
+static void
+done_drop(struct fx *f)
+{
+	g_autoptr(GPtrArray) keep = NULL;
+
+	g_assert_null(get(f->st, f->old, &keep));
+}
+
+/* The claim of one job (deliver's own push, a listener's). */
+static int
+run_claim_job(struct fx *f, GError **error)
+{
+	int rc = store_claim_job(f->st, f->b, OWNER, T0, T0 + 12, error);
+
+	if (rc >= 0)
+		g_assert_cmpint(rc, ==, 1);
+	return rc < 0 ? -1 : 0;
+}
+
+static void
+unchanged_claim_job(struct fx *f)
+{
+	g_assert_cmpint(next_due(f), ==, T0 - 2);
+}
+
+static void
+done_claim_job(struct fx *f)
+{
+	g_autoptr(GError) err = NULL;
+
+	/* leased to OWNER: another owner cannot take it */
+	g_assert_cmpint(store_claim_job(f->st, f->b, "other:1", T0, T0 + 12, &err), ==, 0);
 }
 
 static const struct op ops[] = {
@@ -361,6 +429,9 @@ static const struct op ops[] = {
 	{ "batch", TRUE, FALSE, run_batch, unchanged_batch, done_batch },
 	{ "expire", FALSE, TRUE, run_expire, unchanged_expire, done_expire },
 	{ "prune", FALSE, FALSE, run_prune, unchanged_prune, done_prune },
+	{ "requeue", FALSE, FALSE, run_requeue, unchanged_requeue, done_requeue },
+	{ "drop", FALSE, FALSE, run_drop, unchanged_drop, done_drop },
+	{ "claim-job", FALSE, FALSE, run_claim_job, unchanged_claim_job, done_claim_job },
 };
 
 struct fault {
@@ -384,6 +455,7 @@ struct row {
 };
 
 static struct row rows[G_N_ELEMENTS(ops) * G_N_ELEMENTS(faults)];
+G_STATIC_ASSERT(G_N_ELEMENTS(ops) == 11);   /* sweep_cases refer to them by index */
 
 /* A write fails under the row's fault, then succeeds without it. */
 static void
@@ -439,7 +511,7 @@ read_count(struct fx *f, GError **error)
 
 	if (rc == 0) {
 		g_assert_cmpuint(c[JOB_PENDING], ==, 2);
-		g_assert_cmpuint(c[JOB_DELIVERED], ==, 1);
+		g_assert_cmpuint(c[JOB_FAILED], ==, 1);
 	}
 	return rc;
 }
@@ -594,11 +666,21 @@ struct sweep_case {
 	enum faultvfs_error error;
 };
 
+/* Every write but the batch (its outcomes are independent: one whose
+ * read fails is left out, the others are committed, as queue.c wants). */
 static const struct sweep_case sweep_cases[] = {
 	{ "commit-reads", &ops[0], FAULTVFS_READ, FAULTVFS_IOERR },
 	{ "commit-writes", &ops[0], FAULTVFS_WRITE, FAULTVFS_IOERR },
 	{ "claim-reads", &ops[1], FAULTVFS_READ, FAULTVFS_IOERR },
+	{ "delivered-reads", &ops[2], FAULTVFS_READ, FAULTVFS_IOERR },
+	{ "retry-reads", &ops[3], FAULTVFS_READ, FAULTVFS_IOERR },
+	{ "failed-reads", &ops[4], FAULTVFS_READ, FAULTVFS_IOERR },
 	{ "batch-writes", &ops[5], FAULTVFS_WRITE, FAULTVFS_FULL },
+	{ "expire-reads", &ops[6], FAULTVFS_READ, FAULTVFS_IOERR },
+	{ "prune-reads", &ops[7], FAULTVFS_READ, FAULTVFS_IOERR },
+	{ "requeue-reads", &ops[8], FAULTVFS_READ, FAULTVFS_IOERR },
+	{ "drop-reads", &ops[9], FAULTVFS_READ, FAULTVFS_IOERR },
+	{ "claim-job-reads", &ops[10], FAULTVFS_READ, FAULTVFS_IOERR },
 };
 
 /* The fixture of a sweep, with a cold cache (another handle wrote). */
@@ -797,6 +879,177 @@ test_migrate_fresh_full(void)
 	g_assert_cmpint(faultvfs_query_int(path, "PRAGMA user_version"), ==, 3);
 }
 
+/* ---- every read of an open, in turn ---------------------------------------- */
+
+struct open_case {
+	const char *name;
+	gboolean v1;                 /* a v1 file: the open migrates it */
+	enum faultvfs_op fault;
+};
+
+static const struct open_case open_cases[] = {
+	{ "current-reads", FALSE, FAULTVFS_READ },
+	{ "v1-reads", TRUE, FAULTVFS_READ },
+	{ "v1-writes", TRUE, FAULTVFS_WRITE },
+};
+
+/* Makes the file of an open row in dir; returns its path. */
+static char *
+open_file(const char *dir, const char *name, gboolean v1)
+{
+	char *path = g_build_filename(dir, name, NULL);
+	struct store *st = NULL;
+	g_autoptr(GError) err = NULL;
+
+	if (v1) {
+		faultvfs_exec(path, v1_schema);
+		return path;
+	}
+	g_assert_cmpint(store_open(path, &st, &err), ==, 0);
+	g_assert_cmpint(commit_ok(st, job("k7", T0, T0 + 600)), ==, 1);
+	store_close(&st);
+	return path;
+}
+
+/*
+ * The Nth read (write) of store_open fails, for every N a clean open
+ * makes: the open fails with an error naming the store (never a
+ * half-open handle), and the next open works and finds the job.
+ */
+static void
+test_open_sweep(gconstpointer data)
+{
+	const struct open_case *c = data;
+	const char *dir = testutil_test_tmpdir("test-storefault");
+	g_autofree char *dry = open_file(dir, "dry.db", c->v1);
+	g_autoptr(GError) err = NULL;
+	struct store *st = NULL;
+	guint calls;
+
+	faultvfs_arm(c->fault, G_MAXUINT, 1, FAULTVFS_IOERR);
+	g_assert_cmpint(store_open(dry, &st, &err), ==, 0);
+	calls = faultvfs_calls(c->fault);
+	faultvfs_disarm();
+	store_close(&st);
+	g_test_message("%u calls", calls);
+	g_assert_cmpuint(calls, >=, 1);
+
+	for (guint nth = 1; nth <= calls; nth++) {
+		g_autofree char *name = g_strdup_printf("n%u.db", nth);
+		g_autofree char *path = open_file(dir, name, c->v1);
+		g_autoptr(GPtrArray) keep = NULL;
+
+		faultvfs_arm(c->fault, nth, 1, FAULTVFS_IOERR);
+		g_assert_cmpint(store_open(path, &st, &err), ==, -1);
+		faultvfs_disarm();
+		g_assert_null(st);
+		g_assert_nonnull(err);
+		g_assert_true(err->domain == OTPB_ERROR);
+		g_assert_nonnull(strstr(err->message, path));
+		g_clear_error(&err);
+		g_assert_cmpint(store_open(path, &st, &err), ==, 0);
+		g_assert_no_error(err);
+		g_assert_nonnull(get(st, c->v1 ? 7 : 1, &keep));
+		store_close(&st);
+	}
+}
+
+/* ---- the read-only handle (otpbridge status) --------------------------------- */
+
+struct ro_case {
+	const char *name;
+	int (*run)(struct store *st, GError **error);
+};
+
+static int
+ro_counts(struct store *st, GError **error)
+{
+	g_autoptr(GArray) out = g_array_new(FALSE, TRUE, sizeof(struct store_state_count));
+	int rc = store_ro_counts(st, out, error);
+
+	if (rc == 0)
+		g_assert_cmpuint(out->len, ==, 2);       /* pending, failed */
+	return rc;
+}
+
+static int
+ro_last_attempt(struct store *st, GError **error)
+{
+	struct store_outcome *o = NULL;
+	int rc = store_ro_last_attempt(st, &o, error);
+
+	if (rc == 0) {
+		g_assert_nonnull(o);
+		g_assert_cmpstr(o->identifier, ==, "old");
+	}
+	store_outcome_free(o);
+	return rc;
+}
+
+static int
+ro_last_per_identifier(struct store *st, GError **error)
+{
+	g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func(store_outcome_free);
+	guint64 n = 0;
+	int rc = store_ro_last_per_identifier(st, 10, out, &n, error);
+
+	if (rc == 0) {
+		g_assert_cmpuint(n, ==, 3);
+		g_assert_cmpuint(out->len, ==, 3);
+	}
+	return rc;
+}
+
+static int
+ro_imap(struct store *st, GError **error)
+{
+	guint32 uv = 0, uid = 0;
+	gboolean found = FALSE;
+	int rc = store_ro_imap(st, "acct", "INBOX", &uv, &uid, &found, error);
+
+	if (rc == 0)
+		g_assert_true(found && uid == 42);
+	return rc;
+}
+
+static const struct ro_case ro_cases[] = {
+	{ "counts", ro_counts },
+	{ "last-attempt", ro_last_attempt },
+	{ "last-per-identifier", ro_last_per_identifier },
+	{ "imap", ro_imap },
+};
+
+/* A read of the status handle that cannot read the file: -1, a
+ * temporary error naming the store; the handle answers after. */
+static void
+test_ro_fault(gconstpointer data)
+{
+	const struct ro_case *c = data;
+	struct fx f;
+	struct store *ro = NULL;
+	g_autoptr(GError) err = NULL;
+
+	fx_init(&f, FALSE, FALSE);
+	g_assert_cmpint(store_imap_set(f.st, "acct", "INBOX", 7, 42, &err), ==, 0);
+	g_assert_cmpint(store_open_readonly(f.path, 100, &ro, &err), ==, 0);
+	g_assert_cmpint(store_probe(f.st, &err), ==, 0);      /* ro's cache is cold */
+	g_assert_no_error(err);
+
+	faultvfs_arm(FAULTVFS_READ, 1, -1, FAULTVFS_IOERR);
+	g_assert_cmpint(c->run(ro, &err), ==, -1);
+	faultvfs_disarm();
+	g_assert_cmpuint(faultvfs_fired(), >=, 1);
+	g_assert_nonnull(err);
+	g_assert_true(err->domain == OTPB_ERROR);
+	g_test_message("%s", err->message);
+	g_assert_nonnull(strstr(err->message, f.path));
+	g_clear_error(&err);
+	g_assert_cmpint(c->run(ro, &err), ==, 0);
+	g_assert_no_error(err);
+	store_close(&ro);
+	fx_clear(&f);
+}
+
 /* ---- main -------------------------------------------------------------- */
 
 static char *
@@ -821,5 +1074,7 @@ main(int argc, char **argv)
 	TESTUTIL_ADD_ROWS("/storefault/sweep", sweep_cases, test_sweep);
 	TESTUTIL_ADD_ROWS("/storefault/migrate", mig_rows, test_migrate_fault);
 	g_test_add_func("/storefault/migrate/fresh-full", test_migrate_fresh_full);
+	TESTUTIL_ADD_ROWS("/storefault/open", open_cases, test_open_sweep);
+	TESTUTIL_ADD_ROWS("/storefault/ro", ro_cases, test_ro_fault);
 	return g_test_run();
 }
