@@ -1050,6 +1050,208 @@ test_ro_fault(gconstpointer data)
 	fx_clear(&f);
 }
 
+/* ---- the leases of a dead daemon, voided at start, under faults ---------------- */
+
+struct void_case {
+	const char *name;
+	enum faultvfs_op fault;
+	enum faultvfs_error error;
+	int times;
+};
+
+static const struct void_case void_cases[] = {
+	{ "read-ioerr", FAULTVFS_READ, FAULTVFS_IOERR, -1 },
+	{ "write-full", FAULTVFS_WRITE, FAULTVFS_FULL, 1 },
+	{ "lock-busy", FAULTVFS_LOCK, FAULTVFS_BUSY, -1 },
+};
+
+/*
+ * store_void_dead_leases() cannot read or write: -1 with a temporary
+ * error, the dead owner's lease is still there; once the store takes
+ * it, the lease is voided and the job is due.
+ */
+static void
+test_void_fault(gconstpointer data)
+{
+	const struct void_case *c = data;
+	struct fx f;
+	struct store *other = NULL;
+	g_autoptr(GError) err = NULL;
+	g_autofree char *self = NULL;
+	guint n = 9;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC, dead;
+	struct job_in j = job("dead", T0, now + 600);
+
+	fx_init(&f, FALSE, FALSE);
+	/* PID 1's byte of PATH.lock: held by no otpbridge, so the owner is gone */
+	j.lease_owner = "daemon:1:0000dead";
+	j.lease_until = now + 600;
+	dead = commit_ok(f.st, j);
+	self = store_live_owner(f.st, "daemon", &err);
+	g_assert_nonnull(self);
+	g_assert_cmpint(store_open(f.path, &other, &err), ==, 0);   /* a cold cache */
+	g_assert_cmpint(store_probe(other, &err), ==, 0);
+	g_assert_no_error(err);
+	store_close(&other);
+
+	faultvfs_arm(c->fault, 1, c->times, c->error);
+	g_assert_cmpint(store_void_dead_leases(f.st, self, &n, &err), ==, -1);
+	faultvfs_disarm();
+	g_assert_cmpuint(faultvfs_fired(), >=, 1);
+	g_assert_error(err, OTPB_ERROR, OTPB_ERROR_TEMP);
+	g_assert_nonnull(strstr(err->message, f.path));
+	g_clear_error(&err);
+	g_assert_cmpuint(n, ==, 0);
+	/* still leased: no other owner may take it */
+	g_assert_cmpint(store_claim_job(f.st, dead, "other:1", now, now + 12, &err), ==, 0);
+
+	g_assert_cmpint(store_void_dead_leases(f.st, self, &n, &err), ==, 0);
+	g_assert_no_error(err);
+	g_assert_cmpuint(n, ==, 1);
+	g_assert_cmpint(store_claim_job(f.st, dead, "other:1", now, now + 12, &err), ==, 1);
+	fx_clear(&f);
+}
+
+/* ---- what the store refuses before it writes ------------------------------- */
+
+/* Jobs the commit refuses whole (OTPB_ERROR_DATA): nothing is stored. */
+static void
+test_refused_jobs(void)
+{
+	struct fx f;
+	g_autoptr(GError) err = NULL;
+	g_autofree char *big = g_strnfill(4 * 1024 * 1024 + 1, 'x');
+	struct job_in two[2];
+	struct job_in *many = g_new0(struct job_in, 65537);
+	const char *what[] = { "dedup", "identifier", "body" };
+
+	fx_init(&f, FALSE, FALSE);
+	/* longer than SQLite's length limit (STORE_LENGTH_MAX) */
+	memcpy(big, "SECRET", 6);
+	two[0] = job("ok", T0, T0 + 600);
+	two[1] = job("big", T0, T0 + 600);
+	two[1].body = big;
+	g_assert_cmpint(store_commit_jobs(f.st, two, 2, &err), ==, -1);
+	g_assert_error(err, OTPB_ERROR, OTPB_ERROR_DATA);
+	g_assert_nonnull(strstr(err->message, f.path));
+	g_assert_null(strstr(err->message, "SECRET"));
+	g_clear_error(&err);
+	g_assert_cmpint(two[0].id, ==, 0);
+	/* a job without a dedup key, identifier or body */
+	for (guint i = 0; i < G_N_ELEMENTS(what); i++) {
+		two[1] = job("half", T0, T0 + 600);
+		if (i == 0)
+			two[1].dedup_key = NULL;
+		else if (i == 1)
+			two[1].identifier = NULL;
+		else
+			two[1].body = NULL;
+		g_assert_cmpint(store_commit_jobs(f.st, two, 2, &err), ==, -1);
+		g_assert_error(err, OTPB_ERROR, OTPB_ERROR_DATA);
+		g_assert_nonnull(strstr(err->message, "lacks a dedup key, identifier or body"));
+		g_clear_error(&err);
+	}
+	/* more than STORE_BATCH_MAX in one commit */
+	for (guint i = 0; i < 65537; i++)
+		many[i] = job("many", T0, T0 + 600);
+	g_assert_cmpint(store_commit_jobs(f.st, many, 65537, &err), ==, -1);
+	g_assert_error(err, OTPB_ERROR, OTPB_ERROR_DATA);
+	g_assert_nonnull(strstr(err->message, "65537 jobs in one commit"));
+	g_clear_error(&err);
+	g_free(many);
+	g_assert_cmpuint(n_jobs(f.st), ==, 3);
+	/* and the handle is fine */
+	g_assert_cmpint(store_commit_jobs(f.st, two, 1, &err), ==, 0);
+	g_assert_no_error(err);
+	fx_clear(&f);
+}
+
+struct reply_case {
+	const char *name;
+	gsize ascii;                 /* this many 'r', then tail */
+	const char *tail;
+	gsize kept;                  /* bytes stored */
+};
+
+/* Endpoint replies are kept to STORE_REPLY_MAX bytes, cut on a character. */
+static const struct reply_case reply_cases[] = {
+	{ "short", 10, "", 10 },
+	{ "exactly-max", STORE_REPLY_MAX, "", STORE_REPLY_MAX },
+	{ "over-max", 2 * STORE_REPLY_MAX, "", STORE_REPLY_MAX },
+	{ "char-across-the-end", STORE_REPLY_MAX - 1, "\xc3\xa9", STORE_REPLY_MAX - 1 },
+	{ "char-at-the-end", STORE_REPLY_MAX - 2, "\xc3\xa9", STORE_REPLY_MAX },
+	{ "invalid-utf8-made-valid", 4, "\xff", 4 + 3 },
+};
+
+static void
+test_reply_bound(gconstpointer data)
+{
+	const struct reply_case *c = data;
+	struct fx f;
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GPtrArray) keep = NULL;
+	g_autofree char *ascii = g_strnfill(c->ascii, 'r');
+	g_autofree char *reply = g_strconcat(ascii, c->tail, NULL);
+	struct job *j;
+
+	fx_init(&f, TRUE, FALSE);
+	g_assert_cmpint(store_job_failed(f.st, f.a, T0, 400, reply, &err), ==, 0);
+	j = get(f.st, f.a, &keep);
+	g_assert_cmpuint(strlen(j->last_reply), ==, c->kept);
+	g_assert_true(g_utf8_validate(j->last_reply, -1, NULL));
+	g_assert_true(strncmp(j->last_reply, reply, MIN(c->ascii, c->kept)) == 0);
+	fx_clear(&f);
+}
+
+/* The store's file cannot be made: a temporary error naming it. */
+static void
+test_create_fails(void)
+{
+	const char *dir = testutil_test_tmpdir("test-storefault");
+	g_autofree char *file = testutil_write_in(dir, "a-file", "", 0, 0600);
+	g_autofree char *under_file = g_build_filename(file, "sub", "otpbridge.db", NULL);
+	g_autofree char *name = g_strnfill(300, 'n');
+	g_autofree char *too_long = g_build_filename(dir, name, NULL);
+	g_autoptr(GError) err = NULL;
+	struct store *st = NULL;
+
+	g_assert_cmpint(store_open(under_file, &st, &err), ==, -1);
+	g_assert_error(err, OTPB_ERROR, OTPB_ERROR_TEMP);
+	g_assert_nonnull(strstr(err->message, "cannot create the directory"));
+	g_clear_error(&err);
+	g_assert_cmpint(store_open(too_long, &st, &err), ==, -1);
+	g_assert_error(err, OTPB_ERROR, OTPB_ERROR_TEMP);
+	g_assert_nonnull(strstr(err->message, "cannot create the file"));
+	g_assert_null(st);
+}
+
+/* The status handle opens otpbridge stores only, and regular files. */
+static void
+test_ro_refuses(void)
+{
+	const char *dir = testutil_test_tmpdir("test-storefault");
+	g_autofree char *other = g_build_filename(dir, "other.db", NULL);
+	g_autofree char *v0 = g_build_filename(dir, "v0.db", NULL);
+	g_autoptr(GError) err = NULL;
+	struct store *st = NULL;
+
+	g_assert_cmpint(store_open_readonly(dir, 100, &st, &err), ==, -1);
+	g_assert_error(err, OTPB_ERROR, OTPB_ERROR_IO);
+	g_assert_nonnull(strstr(err->message, "not a regular file"));
+	g_clear_error(&err);
+	/* another application's database; ours before its first migration */
+	faultvfs_exec(other, "PRAGMA application_id = 7; CREATE TABLE t (x);"
+	    "PRAGMA user_version = 3;");
+	faultvfs_exec(v0, "PRAGMA application_id = 1330925634; CREATE TABLE t (x);");
+	g_assert_cmpint(store_open_readonly(other, 100, &st, &err), ==, -1);
+	g_assert_error(err, OTPB_ERROR, OTPB_ERROR_CONFIG);
+	g_clear_error(&err);
+	g_assert_cmpint(store_open_readonly(v0, 100, &st, &err), ==, -1);
+	g_assert_error(err, OTPB_ERROR, OTPB_ERROR_CONFIG);
+	g_assert_nonnull(strstr(err->message, "not an otpbridge store"));
+	g_assert_null(st);
+}
+
 /* ---- main -------------------------------------------------------------- */
 
 static char *
@@ -1076,5 +1278,10 @@ main(int argc, char **argv)
 	g_test_add_func("/storefault/migrate/fresh-full", test_migrate_fresh_full);
 	TESTUTIL_ADD_ROWS("/storefault/open", open_cases, test_open_sweep);
 	TESTUTIL_ADD_ROWS("/storefault/ro", ro_cases, test_ro_fault);
+	TESTUTIL_ADD_ROWS("/storefault/void-leases", void_cases, test_void_fault);
+	g_test_add_func("/storefault/refused/jobs", test_refused_jobs);
+	TESTUTIL_ADD_ROWS("/storefault/refused/reply-bound", reply_cases, test_reply_bound);
+	g_test_add_func("/storefault/refused/create", test_create_fails);
+	g_test_add_func("/storefault/refused/ro-open", test_ro_refuses);
 	return g_test_run();
 }
