@@ -820,6 +820,111 @@ test_timer_store_refuses(void)
 	fix_clear(&f);
 }
 
+/* max_inflight 0 means the default (64): three pushes go at once; a
+ * runner freed while its timer is armed, and a NULL one, are fine. */
+static void
+test_defaults(void)
+{
+	static const int statuses[] = { 200, 200, 200 };
+	struct fix f;
+	struct queue_params qp = { "daemon:dflt", 2, 0, 0 };
+	struct queue *q, *none = NULL;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	guint most = 0;
+
+	fix_init(&f, statuses, G_N_ELEMENTS(statuses));
+	q = queue_new(f.st, f.pc, &qp, f.ctx);
+	for (guint i = 0; i < 3; i++) {
+		g_autofree char *code = g_strdup_printf("24242%u", i);
+		struct job_in in = commit_for(&f, q, g_intern_string(code), now - 3 + i);
+
+		queue_push_new(q, &in);
+	}
+	while (queue_inflight(q) > 0) {
+		most = MAX(most, push_client_active(f.pc));
+		g_main_context_iteration(f.ctx, TRUE);
+	}
+	g_assert_cmpuint(most, ==, 3);
+	g_assert_cmpuint(testhttp_nreqs(f.srv), ==, 3);
+	queue_start(q);
+	queue_kick(q);
+	queue_free(&q);
+	g_assert_null(q);
+	queue_free(&none);
+	fix_clear(&f);
+}
+
+/* A job older than one already pending is born superseded: nothing is
+ * pushed or counted in flight for it. */
+static void
+test_born_superseded(void)
+{
+	static const int statuses[] = { 200 };
+	struct fix f;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	struct job_in newer, older;
+
+	fix_init(&f, statuses, G_N_ELEMENTS(statuses));
+	newer = commit(&f, "262626", now);
+	older = commit(&f, "272727", now - 60);
+	g_assert_true(older.held);
+	g_assert_cmpuint(older.superseded, >, 0);
+	queue_push_new(f.q, &older);
+	g_assert_cmpuint(queue_inflight(f.q), ==, 0);
+	g_assert_cmpint(state_of(f.st, older.id, NULL), ==, JOB_SUPERSEDED);
+	queue_push_new(f.q, &newer);
+	run_until(&f, queue_idle, NULL);
+	g_assert_cmpuint(testhttp_nreqs(f.srv), ==, 1);
+	fix_clear(&f);
+}
+
+/* The dry run cannot record: a warning, the job stays pending. */
+static void
+test_dry_run_unrecorded(void)
+{
+	static const int statuses[] = { 200 };
+	struct fix f;
+	struct queue_params qp = { "daemon:dry", 2, 8, 0 };
+	struct queue *dry;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	struct job_in a;
+
+	fix_init(&f, statuses, G_N_ELEMENTS(statuses));
+	dry = queue_new(f.st, NULL, &qp, f.ctx);
+	a = commit(&f, "282828", now);
+	g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "*result=dry-run*");
+	g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+	    "*result=unrecorded*database or disk is full*");
+	faultvfs_arm(FAULTVFS_WRITE, 1, 1, FAULTVFS_FULL);
+	queue_push_new(dry, &a);
+	faultvfs_disarm();
+	g_test_assert_expected_messages();
+	g_assert_cmpint(state_of(f.st, a.id, NULL), ==, JOB_PENDING);
+	queue_free(&dry);
+	fix_clear(&f);
+}
+
+/* The daemon retries a 503 when its backoff is up (the timer wakes for
+ * it, sooner than its poll), and then delivers: two attempts. */
+static void
+test_timer_retry(void)
+{
+	static const int statuses[] = { 503, 200 };
+	struct fix f;
+	guint attempts = 0;
+	gint64 id;
+
+	fix_init(&f, statuses, G_N_ELEMENTS(statuses));
+	id = commit_leased(&f, "292929", NULL, 0);
+	queue_start(f.q);
+	run_until(&f, job_delivered, &id);
+	g_assert_cmpint(state_of(f.st, id, &attempts), ==, JOB_DELIVERED);
+	g_assert_cmpuint(attempts, ==, 2);
+	g_assert_cmpuint(testhttp_nreqs(f.srv), ==, 2);
+	run_until(&f, queue_idle, NULL);
+	fix_clear(&f);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -839,5 +944,9 @@ main(int argc, char **argv)
 	g_test_add_func("/queue/backlog", test_backlog);
 	g_test_add_func("/queue/timer-expire-prune", test_timer_expire_prune);
 	g_test_add_func("/queue/timer-store-refuses", test_timer_store_refuses);
+	g_test_add_func("/queue/defaults", test_defaults);
+	g_test_add_func("/queue/born-superseded", test_born_superseded);
+	g_test_add_func("/queue/dry-run-unrecorded", test_dry_run_unrecorded);
+	g_test_add_func("/queue/timer-retry", test_timer_retry);
 	return g_test_run();
 }
