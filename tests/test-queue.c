@@ -331,6 +331,7 @@ struct unrecorded_case {
 	int times;                   /* the lock: until disarmed */
 	gboolean told;               /* the push's result is logged first */
 	const char *warning;
+	int status;                  /* the endpoint's answer (0: 200) */
 };
 
 static const struct unrecorded_case unrecorded_cases[] = {
@@ -342,6 +343,10 @@ static const struct unrecorded_case unrecorded_cases[] = {
 	  "*disk I/O error*result=outcomes-waiting jobs=1*" },
 	{ "lock-busy", FAULTVFS_LOCK, FAULTVFS_BUSY, -1, FALSE,
 	  "*database is locked*result=outcomes-waiting jobs=1*" },
+	{ "commit-write-full-retry", FAULTVFS_WRITE, FAULTVFS_FULL, 1, TRUE,
+	  "*database or disk is full*result=outcomes-waiting jobs=1*", 503 },
+	{ "commit-write-full-failed", FAULTVFS_WRITE, FAULTVFS_FULL, 1, TRUE,
+	  "*database or disk is full*result=outcomes-waiting jobs=1*", 400 },
 };
 
 static gboolean
@@ -362,7 +367,15 @@ static void
 test_unrecorded(gconstpointer data)
 {
 	const struct unrecorded_case *c = data;
-	static const int statuses[] = { 200 };
+	const int status = c->status != 0 ? c->status : 200;
+	/* what the status makes of the job, its log line and its count */
+	const enum job_state final = status == 200 ? JOB_DELIVERED :
+	    status == 503 ? JOB_PENDING : JOB_FAILED;
+	const char *result = status == 200 ? "delivered" : status == 503 ? "retry" : "failed";
+	const GLogLevelFlags level = status == 400 ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE;
+	g_autofree char *told = g_strdup_printf("*result=%s*", result);
+	g_autofree char *counted = g_strdup_printf(
+	    "otpbridge_pushes_total{result=\"%s\"} 1\n", result);
 	struct fix f;
 	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
 	struct job_in a;
@@ -370,14 +383,14 @@ test_unrecorded(gconstpointer data)
 	guint64 depth[JOB_STATES] = { 0 };
 	g_autoptr(GString) text = g_string_new(NULL);
 
-	fix_init(&f, statuses, G_N_ELEMENTS(statuses));
+	fix_init(&f, &status, 1);
 	a = commit(&f, "666666", now);
 	queue_push_new(f.q, &a);
 	run_until(&f, push_answered, NULL);
 	/* The outcome is written from the next loop turn on; the push's
 	 * result is logged once, and the wait, and nothing else. */
 	if (c->told)
-		g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "*result=delivered*");
+		g_test_expect_message(G_LOG_DOMAIN, level, told);
 	g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, c->warning);
 	faultvfs_arm(c->op, 1, c->times, c->error);
 	run_until(&f, fault_fired, NULL);
@@ -388,15 +401,15 @@ test_unrecorded(gconstpointer data)
 	g_assert_cmpuint(attempts, ==, 0);
 
 	if (!c->told)
-		g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "*result=delivered*");
+		g_test_expect_message(G_LOG_DOMAIN, level, told);
 	run_until(&f, queue_idle, NULL);
 	g_test_assert_expected_messages();
-	g_assert_cmpint(state_of(f.st, a.id, &attempts), ==, JOB_DELIVERED);
+	g_assert_cmpint(state_of(f.st, a.id, &attempts), ==, final);
 	g_assert_cmpuint(attempts, ==, 1);
 	g_assert_cmpuint(testhttp_nreqs(f.srv), ==, 1);
-	depth[JOB_DELIVERED] = 1;
+	depth[final] = 1;
 	metrics_render(text, depth, now);
-	g_assert_nonnull(strstr(text->str, "otpbridge_pushes_total{result=\"delivered\"} 1\n"));
+	g_assert_nonnull(strstr(text->str, counted));
 	fix_clear(&f);
 }
 
