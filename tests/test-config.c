@@ -1005,8 +1005,6 @@ static void
 test_relative_config_path(void)
 {
 	g_autofree char *dir = new_dir();
-	g_autofree char *path = write_conf(dir, "[push]\napi_key_file = api-key\n"
-	    "[store]\npath = db/x.db\n[filters]\ndir = f.d\n");
 	g_autofree char *cwd = g_get_current_dir();
 	g_autoptr(GError) err = NULL;
 	struct config *cfg = NULL;
@@ -1015,6 +1013,8 @@ test_relative_config_path(void)
 	g_autofree char *want_f = g_build_filename(base, "f.d", NULL);
 	g_autofree char *rel = g_build_filename(base, "otpbridge.conf", NULL);
 
+	g_free(write_conf(dir, "[push]\napi_key_file = api-key\n"
+	    "[store]\npath = db/x.db\n[filters]\ndir = f.d\n"));
 	g_assert_cmpint(g_chdir(tmpdir), ==, 0);
 	g_assert_cmpint(config_load(rel, TRUE, &cfg, &err), ==, 0);
 	g_assert_no_error(err);
