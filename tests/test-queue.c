@@ -938,6 +938,55 @@ test_timer_retry(void)
 	fix_clear(&f);
 }
 
+/* An endpoint that closes without a reply: a retry (status 0, in 1 s)
+ * whose log line says what went wrong, nothing sent anywhere else; a
+ * kick of a runner that was never started does nothing. */
+static void
+test_network_error(void)
+{
+	static const int statuses[] = { 200 };
+	struct fix f;
+	struct testhttp *closer = testhttp_new(TESTHTTP_CLOSE);
+	g_autofree char *url = testhttp_url(closer, "/v1/credentials/totp");
+	struct push_config pcfg = { 0 };
+	struct queue_params qp = { "daemon:net", 2, 8, 0 };
+	struct push_client *pc;
+	struct queue *q;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	g_autoptr(GPtrArray) jobs = g_ptr_array_new_with_free_func(job_free);
+	g_autoptr(GError) err = NULL;
+	const struct job *j;
+
+	fix_init(&f, statuses, G_N_ELEMENTS(statuses));
+	pcfg.url = url;
+	pcfg.api_key = "test-key";
+	pcfg.timeout = 2;
+	pc = push_client_new(&pcfg, f.ctx);
+	q = queue_new(f.st, pc, &qp, f.ctx);
+	{
+		struct job_in in = commit_for(&f, q, "303030", now);
+
+		g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+		    "*result=retry status=0 error=\"?*\" attempts=1 next=1s*");
+		queue_push_new(q, &in);
+	}
+	while (queue_inflight(q) > 0)
+		g_main_context_iteration(f.ctx, TRUE);
+	g_test_assert_expected_messages();
+	g_assert_cmpint(store_list(f.st, 10, jobs, &err), ==, 0);
+	j = jobs->pdata[0];
+	g_assert_cmpint(j->state, ==, JOB_PENDING);
+	g_assert_cmpint(j->last_status, ==, 0);
+	g_assert_cmpuint(j->attempts, ==, 1);
+	g_assert_cmpuint(testhttp_nreqs(f.srv), ==, 0);
+	queue_kick(q);                  /* stopped: nothing happens */
+	g_assert_cmpuint(queue_inflight(q), ==, 0);
+	queue_free(&q);
+	push_client_free(&pc);
+	testhttp_free(&closer);
+	fix_clear(&f);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -961,5 +1010,6 @@ main(int argc, char **argv)
 	g_test_add_func("/queue/born-superseded", test_born_superseded);
 	g_test_add_func("/queue/dry-run-unrecorded", test_dry_run_unrecorded);
 	g_test_add_func("/queue/timer-retry", test_timer_retry);
+	g_test_add_func("/queue/network-error", test_network_error);
 	return g_test_run();
 }
