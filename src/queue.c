@@ -9,10 +9,14 @@
  * store_expire() marks them.
  *
  * When another process holds the store's lock (the loop's handle waits
- * only STORE_LOOP_BUSY_MS), the outcomes are kept and written from a timer
- * every QUEUE_RECORD_RETRY_MS, and no job is claimed until they are: a
- * claim could take back a job whose lease lapsed meanwhile and push it
- * again.
+ * only STORE_LOOP_BUSY_MS), or the commit of the outcomes fails with a
+ * temporary error (a full disk, an I/O error: rolled back), the outcomes
+ * are kept and written from a timer every QUEUE_RECORD_RETRY_MS, and no
+ * job is claimed until they are: a claim could take back a job whose
+ * lease lapsed meanwhile and push it again.  XXX an attempt's result is
+ * logged and counted when it is first written, before that commit: after
+ * a failed commit the log shows it, then result=outcomes-waiting, and the
+ * writes that follow are silent.
  *
  * A newer job of the same identifier and scope supersedes older ones in
  * the store (store_commit_jobs): a job committed held is not pushed here,
@@ -63,6 +67,7 @@ struct attempt {
 	char *error;
 	char *reply;
 	gint64 ms;
+	gboolean told;               /* logged and counted (a failed commit) */
 };
 
 static void queue_schedule(struct queue *q, gint64 delay_ms);
@@ -213,13 +218,14 @@ queue_inflight(const struct queue *q)
 /* Records what one attempt got, and logs it once. */
 static void
 queue_record(struct queue *q, struct job *job, const struct push_result *r,
-    gint64 ms)
+    gint64 ms, gboolean told)
 {
 	GError *err = NULL;
 	gint64 now = queue_now();
 	int rc;
 
-	metrics_push_reply(r->status);
+	if (!told)
+		metrics_push_reply(r->status);
 	switch (push_classify(r->status)) {
 	case PUSH_DONE: {
 		g_autofree char *remote = json_reply_string(r->reply, "totp_code_id");
@@ -227,6 +233,8 @@ queue_record(struct queue *q, struct job *job, const struct push_result *r,
 		rc = store_job_delivered(q->st, job->id, now, r->status, r->reply,
 		    remote, &err);
 		q->auth_failing = FALSE;
+		if (told)
+			break;
 		metrics_push("delivered", (double)ms / 1000.0);
 		metrics_accepted((double)(now - job->created));
 		if (rc == 0)
@@ -242,6 +250,8 @@ queue_record(struct queue *q, struct job *job, const struct push_result *r,
 		gint64 next = now + delay;
 
 		rc = store_job_retry(q->st, job->id, now, next, r->status, r->reply, &err);
+		if (told)
+			break;
 		if (rc > 0) {
 			/* Superseded while in flight: no retry. */
 			metrics_push("superseded", (double)ms / 1000.0);
@@ -265,6 +275,8 @@ queue_record(struct queue *q, struct job *job, const struct push_result *r,
 	}
 	default:
 		rc = store_job_failed(q->st, job->id, now, r->status, r->reply, &err);
+		if (told)
+			break;
 		metrics_push("failed", (double)ms / 1000.0);
 		if (r->status == 403)
 			q->auth_failing = TRUE;
@@ -288,6 +300,20 @@ queue_record(struct queue *q, struct job *job, const struct push_result *r,
 	}
 }
 
+/* The store takes no writes now (busy, full, failing): keeps the finished
+ * outcomes for another try in QUEUE_RECORD_RETRY_MS; warns once per
+ * episode.  Takes err. */
+static void
+queue_record_later(struct queue *q, GError *err)
+{
+	if (!q->warned_busy)
+		g_warning("store=\"%s\" result=outcomes-waiting jobs=%u (written "
+		    "when the store takes writes again)", err->message, q->finished->len);
+	q->warned_busy = TRUE;
+	g_error_free(err);
+	queue_record_soon(q, QUEUE_RECORD_RETRY_MS);
+}
+
 /* Writes every finished attempt's outcome in one transaction. */
 static gboolean
 queue_record_cb(gpointer data)
@@ -302,29 +328,34 @@ queue_record_cb(gpointer data)
 	if (store_batch_begin(q->st, &err) < 0) {
 		if (g_error_matches(err, OTPB_ERROR, OTPB_ERROR_TEMP)) {
 			/* Busy (another process's lock) or full: keep them. */
-			if (!q->warned_busy)
-				g_warning("store=\"%s\" result=outcomes-waiting jobs=%u (written "
-				    "when the store takes writes again)", err->message,
-				    q->finished->len);
-			q->warned_busy = TRUE;
-			g_error_free(err);
-			queue_record_soon(q, QUEUE_RECORD_RETRY_MS);
+			queue_record_later(q, err);
 			return G_SOURCE_REMOVE;
 		}
 		/* Without a transaction each outcome is its own: slower, not wrong. */
 		g_clear_error(&err);
 		batch = FALSE;
 	}
-	q->warned_busy = FALSE;
 	done = q->finished;
 	q->finished = g_ptr_array_new();
 	for (guint i = 0; i < done->len; i++) {
 		struct attempt *a = g_ptr_array_index(done, i);
 		struct push_result r = { a->status, a->error, a->reply, 0 };
 
-		queue_record(q, a->job, &r, a->ms);
+		queue_record(q, a->job, &r, a->ms, a->told);
+		a->told = TRUE;
 	}
-	if (batch && store_batch_end(q->st, &err) < 0) {
+	if (batch && store_batch_end(q->st, &err) < 0 &&
+	    g_error_matches(err, OTPB_ERROR, OTPB_ERROR_TEMP)) {
+		/* Rolled back (a full disk, an I/O error): keep them, in order. */
+		for (guint i = 0; i < q->finished->len; i++)
+			g_ptr_array_add(done, g_ptr_array_index(q->finished, i));
+		g_ptr_array_unref(q->finished);
+		q->finished = g_steal_pointer(&done);
+		queue_record_later(q, err);
+		return G_SOURCE_REMOVE;
+	}
+	q->warned_busy = FALSE;
+	if (batch && err != NULL) {
 		/* Rolled back: the leases lapse and these are pushed again. */
 		g_warning("result=unrecorded jobs=%u error=\"%s\"", done->len, err->message);
 		g_error_free(err);

@@ -25,9 +25,6 @@
 
 OAUTH=$top_srcdir/tests/oauth-server.py
 
-rand() { $PY -c 'import secrets; print(secrets.token_urlsafe(24))'; }
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 chmod 755 "$T"
 
 # ---- the provider ----------------------------------------------------------
@@ -63,7 +60,6 @@ urllib.request.urlopen(urllib.request.Request(sys.argv[1], data=sys.argv[2].enco
 last_introspected() { pyq "$T/oauth.log" '[r["seq"] for r in L if r["path"] == "/introspect"][-1]'; }
 # /token requests from line N of the log on, by outcome, as JSON.
 token_outcomes() { pyq "$T/oauth.log" "[r['outcome'] for r in L[$1:] if r['path'] == '/token']"; }
-loglines() { if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
 
 # ---- Dovecot in OAuth mode, the push endpoint ------------------------------
 imap_start "$OURL/introspect"

@@ -34,9 +34,6 @@
 . "${top_srcdir:-.}/tests/testlib.sh"
 
 OAUTH=$top_srcdir/tests/oauth-server.py
-rand() { $PY -c 'import secrets; print(secrets.token_urlsafe(24))'; }
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 CSECRET=test-client-secret-$(rand)
 WRONG=test-client-secret-$(rand)
@@ -72,7 +69,6 @@ holds_issued() {
 }
 # /token requests in LOG from line N on, by outcome, as JSON.
 token_outcomes() { pyq "$1" "[r['outcome'] for r in L[$2:] if r['path'] == '/token']"; }
-loglines() { if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
 mode() { stat -c %a "$1"; }
 inode() { stat -c %i "$1"; }
 # refreshes URL RT: the refresh grant with RT succeeds (exit status).

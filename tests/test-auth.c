@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "testutil.h"
 
 #define MAX_AR 4
 
@@ -442,29 +443,28 @@ test_aligned(gconstpointer data)
 	g_assert_cmpint(auth_aligned(c->d, c->from), ==, c->want);
 }
 
+/* The test name of a row of align_cases. */
+static char *
+align_name(gsize i, gconstpointer row)
+{
+	const struct align_case *c = row;
+
+	return g_strdup_printf("%zu-%s-%s", i, c->d != NULL ? c->d : "null",
+	    c->from != NULL ? c->from : "null");
+}
+
 int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_set_nonfatal_assertions();
 
-	for (gsize i = 0; i < G_N_ELEMENTS(ar_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/auth/check/%s", ar_cases[i].name);
-		g_test_add_data_func(p, &ar_cases[i], test_ar);
-	}
+	TESTUTIL_ADD_ROWS("/auth/check", ar_cases, test_ar);
 	g_test_add_func("/auth/check/nulls", test_ar_nulls);
 	g_test_add_func("/auth/check/why", test_ar_why);
 	g_test_add_func("/auth/names", test_names);
-	for (gsize i = 0; i < G_N_ELEMENTS(where_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/auth/where/%s", where_cases[i].name);
-		g_test_add_data_func(p, &where_cases[i], test_where);
-	}
+	TESTUTIL_ADD_ROWS("/auth/where", where_cases, test_where);
 	g_test_add_func("/auth/usable", test_usable);
-	for (gsize i = 0; i < G_N_ELEMENTS(align_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/auth/aligned/%zu-%s-%s", i,
-		    align_cases[i].d != NULL ? align_cases[i].d : "null",
-		    align_cases[i].from != NULL ? align_cases[i].from : "null");
-		g_test_add_data_func(p, &align_cases[i], test_aligned);
-	}
+	TESTUTIL_ADD_ROWS_NAMED("/auth/aligned", align_cases, align_name, test_aligned);
 	return g_test_run();
 }

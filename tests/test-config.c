@@ -21,14 +21,6 @@ static guint dir_seq;
 /* Modes of the key-MODE files in every new_dir(). */
 static const guint secret_modes[] = { 0644, 0640, 0660, 0602, 0604, 0400 };
 
-/* Writes a secret file with exactly this mode (whatever the umask). */
-static void
-write_secret(const char *path, const char *text, guint mode)
-{
-	g_assert_true(g_file_set_contents(path, text, -1, NULL));
-	g_assert_cmpint(g_chmod(path, (int)mode), ==, 0);
-}
-
 /* A fresh directory under tmpdir holding the secrets configs refer to. */
 static char *
 new_dir(void)
@@ -43,18 +35,18 @@ new_dir(void)
 	g_autofree char *empty = g_build_filename(d, "empty-key", NULL);
 
 	g_assert_cmpint(g_mkdir(d, 0700), ==, 0);
-	write_secret(key, "file-api-key-SECRET\n", 0600);
-	write_secret(pass, "hunter2-SECRET\n", 0600);
-	g_assert_true(g_file_set_contents(ca, "-----BEGIN CERTIFICATE-----\n", -1, NULL));
-	write_secret(tok, "1//refresh-SECRET\n", 0600);
-	write_secret(sec, "client-SECRET\n", 0600);
-	write_secret(sign, "signing-key-SECRET\r\n", 0600);
-	write_secret(empty, "\n", 0600);
+	testutil_write_file(key, "file-api-key-SECRET\n", -1, 0600);
+	testutil_write_file(pass, "hunter2-SECRET\n", -1, 0600);
+	testutil_write_file(ca, "-----BEGIN CERTIFICATE-----\n", -1, -1);
+	testutil_write_file(tok, "1//refresh-SECRET\n", -1, 0600);
+	testutil_write_file(sec, "client-SECRET\n", -1, 0600);
+	testutil_write_file(sign, "signing-key-SECRET\r\n", -1, 0600);
+	testutil_write_file(empty, "\n", -1, 0600);
 	/* The same secret with modes the ssh rule refuses (and one it takes). */
 	for (gsize i = 0; i < G_N_ELEMENTS(secret_modes); i++) {
 		g_autofree char *name = g_strdup_printf("key-%04o", secret_modes[i]);
 		g_autofree char *p = g_build_filename(d, name, NULL);
-		write_secret(p, "file-api-key-SECRET\n", secret_modes[i]);
+		testutil_write_file(p, "file-api-key-SECRET\n", -1, (int)secret_modes[i]);
 	}
 	return d;
 }
@@ -65,7 +57,7 @@ write_conf(const char *dir, const char *text)
 {
 	char *path = g_build_filename(dir, "otpbridge.conf", NULL);
 
-	g_assert_true(g_file_set_contents(path, text, -1, NULL));
+	testutil_write_file(path, text, -1, -1);
 	return path;
 }
 
@@ -929,7 +921,7 @@ load_in(const char *dir, const char *name, const char *text)
 	g_autoptr(GError) err = NULL;
 	struct config *cfg = NULL;
 
-	g_assert_true(g_file_set_contents(path, text, -1, NULL));
+	testutil_write_file(path, text, -1, -1);
 	if (config_load(path, TRUE, &cfg, &err) < 0)
 		g_test_message("unexpected error: %s", err->message);
 	g_assert_no_error(err);
@@ -1013,8 +1005,6 @@ static void
 test_relative_config_path(void)
 {
 	g_autofree char *dir = new_dir();
-	g_autofree char *path = write_conf(dir, "[push]\napi_key_file = api-key\n"
-	    "[store]\npath = db/x.db\n[filters]\ndir = f.d\n");
 	g_autofree char *cwd = g_get_current_dir();
 	g_autoptr(GError) err = NULL;
 	struct config *cfg = NULL;
@@ -1023,6 +1013,8 @@ test_relative_config_path(void)
 	g_autofree char *want_f = g_build_filename(base, "f.d", NULL);
 	g_autofree char *rel = g_build_filename(base, "otpbridge.conf", NULL);
 
+	g_free(write_conf(dir, "[push]\napi_key_file = api-key\n"
+	    "[store]\npath = db/x.db\n[filters]\ndir = f.d\n"));
 	g_assert_cmpint(g_chdir(tmpdir), ==, 0);
 	g_assert_cmpint(config_load(rel, TRUE, &cfg, &err), ==, 0);
 	g_assert_no_error(err);
@@ -1306,17 +1298,26 @@ test_listen(gconstpointer data)
 
 /* ---- main -------------------------------------------------------------- */
 
+/* The test name of a row of listen_cases. */
+static char *
+listen_name(gsize i, gconstpointer row)
+{
+	const struct listen_case *c = row;
+
+	g_autofree char *s = g_strdelimit(g_strdup(c->s), "/", '_');
+
+	return g_strdup_printf("%zu-%s", i, s);
+}
+
 int
 main(int argc, char **argv)
 {
-	g_autoptr(GError) err = NULL;
 	int rc;
 
 	g_test_init(&argc, &argv, NULL);
 	g_test_set_nonfatal_assertions();
 	g_unsetenv(ENV_KEY);
-	tmpdir = g_dir_make_tmp("test-config-XXXXXX", &err);
-	g_assert_no_error(err);
+	tmpdir = testutil_tmpdir_new("test-config");
 
 	g_test_add_func("/config/defaults/missing-file", test_defaults_missing_file);
 	g_test_add_func("/config/defaults/function", test_defaults_function);
@@ -1329,26 +1330,13 @@ main(int argc, char **argv)
 	g_test_add_func("/config/allow-http", test_allow_http);
 	g_test_add_func("/config/token-url-empty", test_token_url_empty);
 	g_test_add_func("/config/secret-other-owner", test_secret_other_owner);
-	for (gsize i = 0; i < G_N_ELEMENTS(reload_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/config/reload/%s", reload_cases[i].name);
-		g_test_add_data_func(p, &reload_cases[i], test_reload);
-	}
+	TESTUTIL_ADD_ROWS("/config/reload", reload_cases, test_reload);
 	g_test_add_func("/config/reload/open-sink", test_reload_open_sink);
-	for (gsize i = 0; i < G_N_ELEMENTS(imap_ids_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/config/imap-trusted-ids/%s",
-		    imap_ids_cases[i].name);
-		g_test_add_data_func(p, &imap_ids_cases[i], test_imap_ids);
-	}
+	TESTUTIL_ADD_ROWS("/config/imap-trusted-ids", imap_ids_cases, test_imap_ids);
 	g_test_add_func("/config/strips-forged-default", test_strips_default);
 	g_test_add_func("/config/oauth-missing-token", test_oauth_missing_token);
-	for (gsize i = 0; i < G_N_ELEMENTS(ok_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/config/ok/%s", ok_cases[i].name);
-		g_test_add_data_func(p, &ok_cases[i], test_ok);
-	}
-	for (gsize i = 0; i < G_N_ELEMENTS(error_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/config/error/%s", error_cases[i].name);
-		g_test_add_data_func(p, &error_cases[i], test_error);
-	}
+	TESTUTIL_ADD_ROWS("/config/ok", ok_cases, test_ok);
+	TESTUTIL_ADD_ROWS("/config/error", error_cases, test_error);
 	g_test_add_func("/config/api-key/file", test_api_key_file);
 	g_test_add_func("/config/api-key/none", test_api_key_none);
 	g_test_add_func("/config/api-key/env", test_api_key_env);
@@ -1356,14 +1344,9 @@ main(int argc, char **argv)
 	g_test_add_func("/config/api-key/env-defaults", test_api_key_env_defaults);
 	g_test_add_func("/config/api-key/env-empty", test_api_key_env_empty);
 	g_test_add_func("/config/api-key/signing-key-default", test_signing_key_default);
-	for (gsize i = 0; i < G_N_ELEMENTS(listen_cases); i++) {
-		g_autofree char *s = g_strdelimit(g_strdup(listen_cases[i].s), "/", '_');
-		g_autofree char *p = g_strdup_printf("/config/listen/%zu-%s", i, s);
-		g_test_add_data_func(p, &listen_cases[i], test_listen);
-	}
+	TESTUTIL_ADD_ROWS_NAMED("/config/listen", listen_cases, listen_name, test_listen);
 
 	rc = g_test_run();
-	testutil_rm_rf(tmpdir);
-	g_free(tmpdir);
+	testutil_tmpdir_free(&tmpdir);
 	return rc;
 }

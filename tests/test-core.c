@@ -15,6 +15,7 @@
 #include "intake.h"
 #include "json.h"
 #include "message.h"
+#include "testutil.h"
 
 static char *tmpdir;
 static struct filter_set *set;
@@ -54,7 +55,13 @@ static const char filters_conf[] =
 	"[empty-id]\n"
 	"from = @noid\\.example$\n"
 	"identifier = ${plus}\n"
-	"code = (\\d{4})\n";
+	"code = (\\d{4})\n"
+	"\n"
+	"[spaced]\n"
+	"from = @spaced\\.example$\n"
+	"code = CODE:(.*)END\n"
+	"send = code\n"
+	"workflow_id = wf_${plus}\n";
 
 struct row {
 	const char *name;
@@ -191,6 +198,24 @@ static const struct row rows[] = {
 	  "News", "Nothing to see here\n" },
 	{ "send-text-short-refused", "info@text.example", "bot@otp.example.com", "Hi",
 	  "\n 482913 \n", NULL, NULL, NULL, SEND_AUTO, FALSE, "texty", "short-text", NULL, NULL },
+	/* A filter's capture loses every Unicode blank (no-break and narrow
+	 * no-break spaces too); one of blanks only is no code. */
+	{ "custom-unicode-blanks-removed", "x@spaced.example", "bot+r1@otp.example.com", "x",
+	  "CODE: 12\xc2\xa0" "34\xe2\x80\xaf" "56 END", NULL, NULL, NULL, SEND_AUTO, TRUE, "spaced",
+	  "code", "123456",
+	  "{\"totp_identifier\":\"bot+r1@otp.example.com\",\"content\":\"123456\",\"workflow_id\":\"wf_r1\",\"source\":\"email\"}" },
+	{ "custom-blanks-only-no-code", "x@spaced.example", "bot@otp.example.com", "x",
+	  "CODE: \xc2\xa0 \t END", NULL, NULL, NULL, SEND_AUTO, FALSE, "spaced", "no-code", NULL, NULL },
+	/* ${plus}: nothing for an empty tag or an address without a domain. */
+	{ "plus-empty-tag", "x@spaced.example", "bot+@otp.example.com", "x",
+	  "CODE:42END", NULL, NULL, NULL, SEND_AUTO, TRUE, "spaced", "code", "42",
+	  "{\"totp_identifier\":\"bot+@otp.example.com\",\"content\":\"42\",\"workflow_id\":\"wf_\",\"source\":\"email\"}" },
+	{ "plus-no-domain", "x@spaced.example", "bot@otp.example.com", "x",
+	  "CODE:42END", NULL, "local+tag", NULL, SEND_AUTO, TRUE, "spaced", "code", "42",
+	  "{\"totp_identifier\":\"local+tag\",\"content\":\"42\",\"workflow_id\":\"wf_\",\"source\":\"email\"}" },
+	/* No body, no forwarded message, no subject: nothing to send. */
+	{ "auto-no-text-at-all", "info@fallback.example", "bot@otp.example.com", " ",
+	  " \n", NULL, NULL, NULL, SEND_AUTO, FALSE, "autofallback", "no-code", NULL, NULL },
 };
 
 static struct message *
@@ -444,36 +469,19 @@ main(int argc, char **argv)
 	int rc;
 
 	g_test_init(&argc, &argv, NULL);
-	tmpdir = g_dir_make_tmp("test-core-XXXXXX", &err);
-	g_assert_no_error(err);
-	path = g_build_filename(tmpdir, "10-test.conf", NULL);
-	g_assert_true(g_file_set_contents(path, filters_conf, -1, &err));
+	tmpdir = testutil_tmpdir_new("test-core");
+	path = testutil_write_in(tmpdir, "10-test.conf", filters_conf, -1, -1);
 	if (filter_set_load(tmpdir, TRUE, &set, &err) < 0)
 		g_error("%s", err->message);
 
-	for (gsize i = 0; i < G_N_ELEMENTS(born_cases); i++) {
-		g_autofree char *name = g_strdup_printf("/core/born/%s", born_cases[i].name);
-		g_test_add_data_func(name, &born_cases[i], test_born);
-	}
-	for (gsize i = 0; i < G_N_ELEMENTS(stale_cases); i++) {
-		g_autofree char *name = g_strdup_printf("/core/stale/%s", stale_cases[i].name);
-		g_test_add_data_func(name, &stale_cases[i], test_stale);
-	}
-	for (gsize i = 0; i < G_N_ELEMENTS(src_rows); i++) {
-		g_autofree char *name = g_strdup_printf("/core/auth-source/%s",
-		    src_rows[i].name);
-		g_test_add_data_func(name, &src_rows[i], test_src_row);
-	}
-	for (gsize i = 0; i < G_N_ELEMENTS(rows); i++) {
-		g_autofree char *name = g_strdup_printf("/core/%s", rows[i].name);
-		g_test_add_data_func(name, &rows[i], test_row);
-	}
+	TESTUTIL_ADD_ROWS("/core/born", born_cases, test_born);
+	TESTUTIL_ADD_ROWS("/core/stale", stale_cases, test_stale);
+	TESTUTIL_ADD_ROWS("/core/auth-source", src_rows, test_src_row);
+	TESTUTIL_ADD_ROWS("/core", rows, test_row);
 	g_test_add_func("/core/builtin", test_builtin);
 	g_test_add_func("/core/text-bound", test_text_bound);
 	rc = g_test_run();
 	filter_set_free(&set);
-	g_unlink(path);
-	g_rmdir(tmpdir);
-	g_free(tmpdir);
+	testutil_tmpdir_free(&tmpdir);
 	return rc;
 }

@@ -29,10 +29,8 @@ static void
 put(const char *dir, const char *name, const char *text)
 {
 	g_autofree char *path = g_build_filename(dir, name, NULL);
-	g_autoptr(GError) err = NULL;
 
-	g_assert_true(g_file_set_contents(path, text, -1, &err));
-	g_assert_no_error(err);
+	testutil_write_file(path, text, -1, -1);
 }
 
 /* Loads dir; asserts success. */
@@ -790,16 +788,32 @@ test_shipped(gconstpointer data)
 
 /* ---- main -------------------------------------------------------------- */
 
+/* The test name of a row of shipped_cases. */
+static char *
+shipped_name(gsize i, gconstpointer row)
+{
+	(void)row;
+	return g_strdup_printf("%02zu", i);
+}
+
+/* The test name of a row of enum_cases. */
+static char *
+enum_name(gsize i, gconstpointer row)
+{
+	const struct enum_case *c = row;
+
+	(void)i;
+	return g_strdup_printf("%s=%s", c->key, c->value);
+}
+
 int
 main(int argc, char **argv)
 {
-	g_autoptr(GError) err = NULL;
 	int rc;
 
 	g_test_init(&argc, &argv, NULL);
 	g_test_set_nonfatal_assertions();
-	tmpdir = g_dir_make_tmp("test-filter-XXXXXX", &err);
-	g_assert_no_error(err);
+	tmpdir = testutil_tmpdir_new("test-filter");
 
 	g_test_add_func("/filter/load/name-order", test_name_order);
 	g_test_add_func("/filter/load/file-order", test_file_order);
@@ -813,36 +827,16 @@ main(int argc, char **argv)
 	g_test_add_func("/filter/load/ignored-files", test_ignored_files);
 	g_test_add_func("/filter/load/fields", test_filter_fields);
 	g_test_add_func("/filter/builtin", test_builtin);
-	for (gsize i = 0; i < G_N_ELEMENTS(shipped_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/filter/shipped/%02zu", i);
-		g_test_add_data_func(p, &shipped_cases[i], test_shipped);
-	}
-	for (gsize i = 0; i < G_N_ELEMENTS(enum_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/filter/load/enum/%s=%s",
-		    enum_cases[i].key, enum_cases[i].value);
-		g_test_add_data_func(p, &enum_cases[i], test_enum_values);
-	}
-	for (gsize i = 0; i < G_N_ELEMENTS(load_error_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/filter/load/error/%s", load_error_cases[i].name);
-		g_test_add_data_func(p, &load_error_cases[i], test_load_error);
-	}
+	TESTUTIL_ADD_ROWS_NAMED("/filter/shipped", shipped_cases, shipped_name, test_shipped);
+	TESTUTIL_ADD_ROWS_NAMED("/filter/load/enum", enum_cases, enum_name, test_enum_values);
+	TESTUTIL_ADD_ROWS("/filter/load/error", load_error_cases, test_load_error);
 	g_test_add_func("/filter/load/error/second-file", test_error_in_second_file);
-	for (gsize i = 0; i < G_N_ELEMENTS(tcheck_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/filter/template-check/%s", tcheck_cases[i].name);
-		g_test_add_data_func(p, &tcheck_cases[i], test_template_check);
-	}
-	for (gsize i = 0; i < G_N_ELEMENTS(expand_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/filter/expand/%s", expand_cases[i].name);
-		g_test_add_data_func(p, &expand_cases[i], test_expand);
-	}
+	TESTUTIL_ADD_ROWS("/filter/template-check", tcheck_cases, test_template_check);
+	TESTUTIL_ADD_ROWS("/filter/expand", expand_cases, test_expand);
 	g_test_add_func("/filter/expand/bounded", test_expand_bounded);
-	for (gsize i = 0; i < G_N_ELEMENTS(match_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/filter/match/%s", match_cases[i].name);
-		g_test_add_data_func(p, &match_cases[i], test_match);
-	}
+	TESTUTIL_ADD_ROWS("/filter/match", match_cases, test_match);
 
 	rc = g_test_run();
-	testutil_rm_rf(tmpdir);
-	g_free(tmpdir);
+	testutil_tmpdir_free(&tmpdir);
 	return rc;
 }

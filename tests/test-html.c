@@ -9,6 +9,7 @@
 
 #include "html.h"
 #include "message.h"
+#include "testutil.h"
 
 #define TEST_MAX_OUT 65536
 
@@ -343,12 +344,7 @@ int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
-	for (guint i = 0; i < G_N_ELEMENTS(html_cases); i++) {
-		char *path = g_strdup_printf("/html/%s", html_cases[i].name);
-
-		g_test_add_data_func(path, &html_cases[i], test_html_case);
-		g_free(path);
-	}
+	TESTUTIL_ADD_ROWS("/html", html_cases, test_html_case);
 	g_test_add_func("/html/deep-nesting", test_html_deep);
 	g_test_add_func("/html/floods", test_html_floods);
 	g_test_add_func("/html/css-hostile", test_html_css_hostile);

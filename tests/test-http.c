@@ -1197,8 +1197,7 @@ main(int argc, char **argv)
 	g_log_set_writer_func(log_writer, NULL, NULL);
 	g_assert_cmpint(curl_global_init(CURL_GLOBAL_DEFAULT), ==, 0);
 
-	tmpdir = g_dir_make_tmp("test-http-XXXXXX", &err);
-	g_assert_no_error(err);
+	tmpdir = testutil_tmpdir_new("test-http");
 	db_path = g_build_filename(tmpdir, "otpbridge.db", NULL);
 	g_assert_cmpint(store_open(db_path, &st, &err), ==, 0);
 	sock_path = g_build_filename(tmpdir, "run", "http.sock", NULL);
@@ -1263,8 +1262,7 @@ main(int argc, char **argv)
 	g_assert_false(g_file_test(sock_path, G_FILE_TEST_EXISTS));
 	store_close(&st);
 	config_free(&cfg);
-	testutil_rm_rf(tmpdir);
-	g_free(tmpdir);
+	testutil_tmpdir_free(&tmpdir);
 	g_free(sock_path);
 	g_free(db_path);
 	g_string_free(log_text, TRUE);

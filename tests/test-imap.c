@@ -13,6 +13,7 @@
 #include <gio/gio.h>
 
 #include "imap.h"
+#include "testutil.h"
 
 static char *imap_t_dir;
 static char *imap_t_conf;
@@ -144,7 +145,7 @@ imap_t_save(const char *mailbox, const char *subject)
 	char *path = g_build_filename(imap_t_dir, "msg.eml", NULL);
 	char *cmd;
 
-	g_assert_true(g_file_set_contents(path, body, -1, NULL));
+	testutil_write_file(path, body, -1, -1);
 	cmd = g_strdup_printf("doveadm -c %s save -u bot -m '%s' < %s",
 	    imap_t_conf, mailbox, path);
 	g_free(imap_t_sh(cmd));
@@ -610,7 +611,7 @@ imap_t_have(const char *prog)
 int
 main(int argc, char **argv)
 {
-	char *out, *cmd, *pw;
+	char *out, *cmd;
 	int rc;
 
 	g_test_init(&argc, &argv, NULL);
@@ -630,8 +631,7 @@ main(int argc, char **argv)
 		g_free(imap_t_script);
 		imap_t_script = g_strdup("tests/imap-dovecot.sh");
 	}
-	imap_t_dir = g_dir_make_tmp("otpbridge-imap-XXXXXX", NULL);
-	g_assert_nonnull(imap_t_dir);
+	imap_t_dir = testutil_tmpdir_new("otpbridge-imap");
 	imap_t_conf = g_build_filename(imap_t_dir, "dovecot.conf", NULL);
 	cmd = g_strdup_printf("sh '%s' start '%s' %d", imap_t_script, imap_t_dir,
 	    (int)getpid());
@@ -640,12 +640,8 @@ main(int argc, char **argv)
 	if (sscanf(out, "%u %u", &imap_t_imaps, &imap_t_imap) != 2)
 		g_error("imap-dovecot.sh: %s", out);
 	g_free(out);
-	pw = g_build_filename(imap_t_dir, "pw", NULL);
-	g_assert_true(g_file_set_contents(pw, "secret\n", -1, NULL));
-	g_free(pw);
-	pw = g_build_filename(imap_t_dir, "badpw", NULL);
-	g_assert_true(g_file_set_contents(pw, "wrongpass\n", -1, NULL));
-	g_free(pw);
+	g_free(testutil_write_in(imap_t_dir, "pw", "secret\n", -1, -1));
+	g_free(testutil_write_in(imap_t_dir, "badpw", "wrongpass\n", -1, -1));
 	imap_t_msgs = g_ptr_array_new_with_free_func(imap_t_got_free);
 
 	g_test_add_func("/imap/first-start-seen-idle-restart",
@@ -660,13 +656,12 @@ main(int argc, char **argv)
 	g_test_add_func("/imap/silent-server", test_silent_server);
 	rc = g_test_run();
 
-	cmd = g_strdup_printf("sh '%s' stop '%s'; rm -rf '%s'", imap_t_script,
-	    imap_t_dir, imap_t_dir);
+	cmd = g_strdup_printf("sh '%s' stop '%s'", imap_t_script, imap_t_dir);
 	g_free(imap_t_sh(cmd));
 	g_free(cmd);
+	testutil_tmpdir_free(&imap_t_dir);
 	g_ptr_array_unref(imap_t_msgs);
 	g_free(imap_t_conf);
-	g_free(imap_t_dir);
 	g_free(imap_t_script);
 	return rc;
 }

@@ -9,6 +9,7 @@
 #include <json-glib/json-glib.h>
 
 #include "json.h"
+#include "testutil.h"
 
 /* ---- push body --------------------------------------------------------- */
 
@@ -449,20 +450,11 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_set_nonfatal_assertions();
 
-	for (gsize i = 0; i < G_N_ELEMENTS(push_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/json/push/%s", push_cases[i].name);
-		g_test_add_data_func(p, &push_cases[i], test_push);
-	}
+	TESTUTIL_ADD_ROWS("/json/push", push_cases, test_push);
 	g_test_add_func("/json/push/all-controls", test_push_all_controls);
 	g_test_add_func("/json/push/long", test_push_long);
-	for (gsize i = 0; i < G_N_ELEMENTS(line_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/json/line/%s", line_cases[i].name);
-		g_test_add_data_func(p, &line_cases[i], test_line);
-	}
-	for (gsize i = 0; i < G_N_ELEMENTS(token_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/json/token/%s", token_cases[i].name);
-		g_test_add_data_func(p, &token_cases[i], test_token);
-	}
+	TESTUTIL_ADD_ROWS("/json/line", line_cases, test_line);
+	TESTUTIL_ADD_ROWS("/json/token", token_cases, test_token);
 	g_test_add_func("/json/token/len", test_token_len);
 	g_test_add_func("/json/pull/reply", test_pull_reply);
 	g_test_add_func("/json/token/depth", test_token_depth);

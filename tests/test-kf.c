@@ -19,10 +19,8 @@ static char *
 write_conf(const char *text, gssize len)
 {
 	char *path = g_strdup_printf("%s/kf-%u.conf", tmpdir, file_seq++);
-	g_autoptr(GError) err = NULL;
 
-	g_assert_true(g_file_set_contents(path, text, len, &err));
-	g_assert_no_error(err);
+	testutil_write_file(path, text, len, -1);
 	return path;
 }
 
@@ -527,56 +525,51 @@ test_set_error(void)
 
 /* ---- main -------------------------------------------------------------- */
 
+/* The test name of a row of bool_cases. */
+static char *
+bool_name(gsize i, gconstpointer row)
+{
+	const struct bool_case *c = row;
+
+	return g_strdup_printf("%zu-%s", i, *c->value ? c->value : "empty");
+}
+
+/* The test name of a row of enum_cases. */
+static char *
+enum_name(gsize i, gconstpointer row)
+{
+	const struct enum_case *c = row;
+
+	return g_strdup_printf("%zu-%s", i, *c->value ? c->value : "empty");
+}
+
 int
 main(int argc, char **argv)
 {
-	g_autoptr(GError) err = NULL;
 	int rc;
 
 	g_test_init(&argc, &argv, NULL);
 	/* Every row reports its own failure; the table goes on. */
 	g_test_set_nonfatal_assertions();
-	tmpdir = g_dir_make_tmp("test-kf-XXXXXX", &err);
-	g_assert_no_error(err);
+	tmpdir = testutil_tmpdir_new("test-kf");
 
-	for (gsize i = 0; i < G_N_ELEMENTS(syntax_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/kf/syntax/%s", syntax_cases[i].name);
-		g_test_add_data_func(p, &syntax_cases[i], test_syntax);
-	}
+	TESTUTIL_ADD_ROWS("/kf/syntax", syntax_cases, test_syntax);
 	g_test_add_func("/kf/missing", test_missing);
 	g_test_add_func("/kf/too-big", test_too_big);
 	g_test_add_func("/kf/lines-and-groups", test_lines_and_groups);
-	for (gsize i = 0; i < G_N_ELEMENTS(raw_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/kf/raw/%s", raw_cases[i].name);
-		g_test_add_data_func(p, &raw_cases[i], test_raw);
-	}
+	TESTUTIL_ADD_ROWS("/kf/raw", raw_cases, test_raw);
 	g_test_add_func("/kf/raw/absent", test_raw_absent);
 	g_test_add_func("/kf/comment-lines", test_comment_lines);
-	for (gsize i = 0; i < G_N_ELEMENTS(uint_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/kf/uint/%s", uint_cases[i].name);
-		g_test_add_data_func(p, &uint_cases[i], test_uint);
-	}
-	for (gsize i = 0; i < G_N_ELEMENTS(bool_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/kf/bool/%zu-%s", i,
-		    *bool_cases[i].value ? bool_cases[i].value : "empty");
-		g_test_add_data_func(p, &bool_cases[i], test_bool);
-	}
+	TESTUTIL_ADD_ROWS("/kf/uint", uint_cases, test_uint);
+	TESTUTIL_ADD_ROWS_NAMED("/kf/bool", bool_cases, bool_name, test_bool);
 	g_test_add_func("/kf/bool/absent", test_bool_absent);
-	for (gsize i = 0; i < G_N_ELEMENTS(enum_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/kf/enum/%zu-%s", i,
-		    *enum_cases[i].value ? enum_cases[i].value : "empty");
-		g_test_add_data_func(p, &enum_cases[i], test_enum);
-	}
-	for (gsize i = 0; i < G_N_ELEMENTS(list_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/kf/list/%s", list_cases[i].name);
-		g_test_add_data_func(p, &list_cases[i], test_list);
-	}
+	TESTUTIL_ADD_ROWS_NAMED("/kf/enum", enum_cases, enum_name, test_enum);
+	TESTUTIL_ADD_ROWS("/kf/list", list_cases, test_list);
 	g_test_add_func("/kf/list/absent", test_list_absent);
 	g_test_add_func("/kf/check-keys", test_check_keys);
 	g_test_add_func("/kf/set-error", test_set_error);
 
 	rc = g_test_run();
-	testutil_rm_rf(tmpdir);
-	g_free(tmpdir);
+	testutil_tmpdir_free(&tmpdir);
 	return rc;
 }

@@ -10,6 +10,7 @@
 
 #include "mime.h"
 #include "util.h"
+#include "testutil.h"
 
 struct mime_case {
 	const char *name;
@@ -711,12 +712,7 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	mime_init();
 	mime_init();	/* idempotent */
-	for (guint i = 0; i < G_N_ELEMENTS(mime_cases); i++) {
-		char *path = g_strdup_printf("/mime/%s", mime_cases[i].name);
-
-		g_test_add_data_func(path, &mime_cases[i], test_mime_case);
-		g_free(path);
-	}
+	TESTUTIL_ADD_ROWS("/mime", mime_cases, test_mime_case);
 	g_test_add_func("/mime/digest", test_mime_digest);
 	g_test_add_func("/mime/big-attachment", test_mime_big_attachment);
 	g_test_add_func("/mime/truncation", test_mime_truncation);

@@ -472,7 +472,7 @@ test_local_errors(void)
 	struct imap_config ic;
 	char *err;
 
-	g_assert_true(g_file_set_contents(empty, "\n", -1, NULL));
+	testutil_write_file(empty, "\n", -1, -1);
 
 	ic = account("google", url, TRUE);
 	ic.client_secret_file = missing;
@@ -702,30 +702,19 @@ test_cache(void)
 int
 main(int argc, char **argv)
 {
-	g_autoptr(GError) err = NULL;
 	int rc;
 
 	testutil_no_proxy();
 	g_test_init(&argc, &argv, NULL);
-	tmpdir = g_dir_make_tmp("test-oauth-XXXXXX", &err);
-	g_assert_no_error(err);
+	tmpdir = testutil_tmpdir_new("test-oauth");
 	secret_path = g_build_filename(tmpdir, "client.secret", NULL);
-	g_assert_true(g_file_set_contents(secret_path, TEST_SECRET "\n", -1, NULL));
+	testutil_write_file(secret_path, TEST_SECRET "\n", -1, -1);
 
 	g_test_add_func("/oauth/presets", test_presets);
-	for (gsize i = 0; i < G_N_ELEMENTS(form_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/oauth/form/%s", form_cases[i].name);
-		g_test_add_data_func(p, &form_cases[i], test_form);
-	}
-	for (gsize i = 0; i < G_N_ELEMENTS(ok_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/oauth/ok/%s", ok_cases[i].name);
-		g_test_add_data_func(p, &ok_cases[i], test_ok);
-	}
+	TESTUTIL_ADD_ROWS("/oauth/form", form_cases, test_form);
+	TESTUTIL_ADD_ROWS("/oauth/ok", ok_cases, test_ok);
 	g_test_add_func("/oauth/rotation", test_rotation);
-	for (gsize i = 0; i < G_N_ELEMENTS(fail_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/oauth/fail/%s", fail_cases[i].name);
-		g_test_add_data_func(p, &fail_cases[i], test_fail);
-	}
+	TESTUTIL_ADD_ROWS("/oauth/fail", fail_cases, test_fail);
 	g_test_add_func("/oauth/fail/long-description", test_fail_long_description);
 	g_test_add_func("/oauth/fail/unreachable", test_unreachable);
 	g_test_add_func("/oauth/fail/local", test_local_errors);

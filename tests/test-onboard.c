@@ -376,8 +376,7 @@ test_save(void)
 	GDir *d;
 	guint n = 0;
 
-	g_assert_true(g_file_set_contents(path, "old\n", -1, NULL));
-	g_assert_cmpint(chmod(path, 0644), ==, 0);
+	testutil_write_file(path, "old\n", -1, 0644);
 	g_assert_cmpint(stat(path, &st1), ==, 0);
 	g_assert_cmpint(oauth_save_refresh_token(path, "1//new-SECRET", &err), ==, 0);
 	g_assert_no_error(err);
@@ -403,33 +402,21 @@ test_save(void)
 int
 main(int argc, char **argv)
 {
-	g_autoptr(GError) err = NULL;
 	int rc;
 
 	testutil_no_proxy();
 	g_test_init(&argc, &argv, NULL);
-	tmpdir = g_dir_make_tmp("test-onboard-XXXXXX", &err);
-	g_assert_no_error(err);
+	tmpdir = testutil_tmpdir_new("test-onboard");
 
 	g_test_add_func("/onboard/pkce", test_pkce);
 	g_test_add_func("/onboard/presets", test_presets);
 	g_test_add_func("/onboard/auth-request", test_auth_request);
-	for (gsize i = 0; i < G_N_ELEMENTS(req_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/onboard/request/%s", req_cases[i].name);
-		g_test_add_data_func(p, &req_cases[i], test_request);
-	}
+	TESTUTIL_ADD_ROWS("/onboard/request", req_cases, test_request);
 	g_test_add_func("/onboard/request/hostile", test_request_hostile);
-	for (gsize i = 0; i < G_N_ELEMENTS(grant_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/onboard/grant/%s", grant_cases[i].name);
-		g_test_add_data_func(p, &grant_cases[i], test_grant);
-	}
-	for (gsize i = 0; i < G_N_ELEMENTS(device_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/onboard/device/%s", device_cases[i].name);
-		g_test_add_data_func(p, &device_cases[i], test_device);
-	}
+	TESTUTIL_ADD_ROWS("/onboard/grant", grant_cases, test_grant);
+	TESTUTIL_ADD_ROWS("/onboard/device", device_cases, test_device);
 	g_test_add_func("/onboard/save", test_save);
 	rc = g_test_run();
-	testutil_rm_rf(tmpdir);
-	g_free(tmpdir);
+	testutil_tmpdir_free(&tmpdir);
 	return rc;
 }

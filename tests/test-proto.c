@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "proto.h"
+#include "testutil.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define TEST_ASAN 1
@@ -1432,10 +1433,7 @@ main(int argc, char **argv)
 	/* Every row reports its own failure; the table goes on. */
 	g_test_set_nonfatal_assertions();
 
-	for (gsize i = 0; i < G_N_ELEMENTS(rows); i++) {
-		g_autofree char *path = g_strdup_printf("/proto/session/%s", rows[i].name);
-		g_test_add_data_func(path, &rows[i], test_row);
-	}
+	TESTUTIL_ADD_ROWS("/proto/session", rows, test_row);
 	g_test_add_func("/proto/endless-data-memory", test_endless_data_memory);
 	g_test_add_func("/proto/endless-line-memory", test_endless_line_memory);
 	g_test_add_func("/proto/txn-fields", test_txn_fields);

@@ -8,6 +8,7 @@
 
 #include "regex.h"
 #include "util.h"
+#include "testutil.h"
 
 /* Compiles pattern; asserts success. */
 static struct regex *
@@ -281,25 +282,13 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_set_nonfatal_assertions();
 
-	for (gsize i = 0; i < G_N_ELEMENTS(match_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/regex/match/%s", match_cases[i].name);
-		g_test_add_data_func(p, &match_cases[i], test_match);
-	}
+	TESTUTIL_ADD_ROWS("/regex/match", match_cases, test_match);
 	g_test_add_func("/regex/match/len", test_match_len);
 	g_test_add_func("/regex/match/nul", test_match_nul);
-	for (gsize i = 0; i < G_N_ELEMENTS(extract_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/regex/extract/%s", extract_cases[i].name);
-		g_test_add_data_func(p, &extract_cases[i], test_extract);
-	}
-	for (gsize i = 0; i < G_N_ELEMENTS(error_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/regex/error/%s", error_cases[i].name);
-		g_test_add_data_func(p, &error_cases[i], test_error);
-	}
+	TESTUTIL_ADD_ROWS("/regex/extract", extract_cases, test_extract);
+	TESTUTIL_ADD_ROWS("/regex/error", error_cases, test_error);
 	g_test_add_func("/regex/error/null-gerror", test_error_null_gerror);
-	for (gsize i = 0; i < G_N_ELEMENTS(limit_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/regex/limit/%s", limit_cases[i].name);
-		g_test_add_data_func(p, &limit_cases[i], test_limit);
-	}
+	TESTUTIL_ADD_ROWS("/regex/limit", limit_cases, test_limit);
 	g_test_add_func("/regex/limit/then-normal", test_limit_then_normal);
 	g_test_add_func("/regex/long-subject", test_long_subject);
 	g_test_add_func("/regex/free-null", test_free_null);

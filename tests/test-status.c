@@ -177,7 +177,7 @@ static void
 test_store_readonly(void)
 {
 	g_autoptr(GError) err = NULL;
-	g_autofree char *dir = g_dir_make_tmp("test-status-XXXXXX", NULL);
+	const char *dir = testutil_test_tmpdir("test-status");
 	g_autofree char *path = g_build_filename(dir, "otpbridge.db", NULL);
 	g_autofree char *missing = g_build_filename(dir, "sub", "none.db", NULL);
 	g_autofree char *junk = g_build_filename(dir, "junk.db", NULL);
@@ -207,7 +207,7 @@ test_store_readonly(void)
 		g_assert_false(g_file_test(sub, G_FILE_TEST_EXISTS));
 	}
 	/* not ours */
-	g_assert_true(g_file_set_contents(junk, "not a database", -1, NULL));
+	testutil_write_file(junk, "not a database", -1, -1);
 	g_assert_cmpint(store_open_readonly(junk, 100, &st, &err), ==, -1);
 	g_assert_nonnull(err);
 	g_clear_error(&err);
@@ -260,7 +260,6 @@ test_store_readonly(void)
 	g_assert_true(g_file_get_contents(path, &bytes_after, &n2, NULL));
 	g_assert_cmpuint(n1, ==, n2);
 	g_assert_true(memcmp(bytes_before, bytes_after, n1) == 0);
-	testutil_rm_rf(dir);
 }
 
 /* The report, from a real store and a daemon whose strings are hostile:
@@ -269,7 +268,7 @@ static void
 test_report(void)
 {
 	g_autoptr(GError) err = NULL;
-	g_autofree char *dir = g_dir_make_tmp("test-status-XXXXXX", NULL);
+	const char *dir = testutil_test_tmpdir("test-status");
 	g_autofree char *conf = g_build_filename(dir, "otpbridge.conf", NULL);
 	g_autofree char *text = NULL;
 	g_autofree char *json = NULL;
@@ -279,13 +278,12 @@ test_report(void)
 	g_autofree char *pass = g_build_filename(dir, "pass", NULL);
 
 	/* a secret file readable by others may be refused: 0600 */
-	g_assert_true(g_file_set_contents(pass, "secret\n", -1, NULL));
-	g_assert_cmpint(g_chmod(pass, 0600), ==, 0);
+	testutil_write_file(pass, "secret\n", -1, 0600);
 	cs = g_strdup_printf("[push]\nurl = https://user:pw@api.example.com:8443/v1/totp?k=s\n"
 	    "[store]\npath = %s/otpbridge.db\n[lmtp]\nlisten = inet:127.0.0.1:2424\n"
 	    "[imap:work]\nhost = imap.example.com\nuser = bot\npassword_file = %s\n",
 	    dir, pass);
-	g_assert_true(g_file_set_contents(conf, cs, -1, NULL));
+	testutil_write_file(conf, cs, -1, -1);
 	g_assert_cmpint(config_load(conf, TRUE, &cfg, &err), ==, 0);
 	g_assert_no_error(err);
 	fill_store(cfg->store.path);
@@ -328,7 +326,6 @@ test_report(void)
 	g_assert_nonnull(strstr(json, "\"last_sync_age\":30"));
 	status_report_clear(&r);
 	config_free(&cfg);
-	testutil_rm_rf(dir);
 }
 
 int

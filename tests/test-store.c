@@ -34,18 +34,14 @@ struct tmp {
 static void
 tmp_init(struct tmp *t)
 {
-	g_autoptr(GError) err = NULL;
-
-	t->dir = g_dir_make_tmp("test-store-XXXXXX", &err);
-	g_assert_no_error(err);
+	t->dir = testutil_tmpdir_new("test-store");
 	t->path = g_build_filename(t->dir, "otpbridge.db", NULL);
 }
 
 static void
 tmp_clear(struct tmp *t)
 {
-	testutil_rm_rf(t->dir);
-	g_free(t->dir);
+	testutil_tmpdir_free(&t->dir);
 	g_free(t->path);
 }
 
@@ -234,12 +230,11 @@ static void
 test_migrate_empty(void)
 {
 	struct tmp t;
-	g_autoptr(GError) err = NULL;
 	struct store *st;
 
 	tmp_init(&t);
 	/* A zero-byte file (e.g. made by the package) is a fresh store. */
-	g_assert_true(g_file_set_contents(t.path, "", 0, &err));
+	testutil_write_file(t.path, "", 0, -1);
 	st = open_ok(t.path);
 	g_assert_cmpint(commit1(st, "k", "i", T0), >, 0);
 	store_close(&st);
@@ -258,8 +253,8 @@ test_not_a_store(void)
 	struct store *st = NULL;
 
 	tmp_init(&t);
-	g_assert_true(g_file_set_contents(t.path,
-	    "this is not an SQLite database, not even close.......................", -1, &err));
+	testutil_write_file(t.path,
+	    "this is not an SQLite database, not even close.......................", -1, -1);
 	g_assert_cmpint(store_open(t.path, &st, &err), ==, -1);
 	g_assert_null(st);
 	g_assert_nonnull(err);

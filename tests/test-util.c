@@ -21,10 +21,8 @@ static char *
 write_file(const char *name, const char *data, gssize len)
 {
 	char *path = g_build_filename(tmpdir, name, NULL);
-	g_autoptr(GError) err = NULL;
 
-	g_assert_true(g_file_set_contents(path, data, len, &err));
-	g_assert_no_error(err);
+	testutil_write_file(path, data, len, -1);
 	return path;
 }
 
@@ -677,39 +675,51 @@ test_redact_null(void)
 
 /* ---- main -------------------------------------------------------------- */
 
+/* The test name of a row of loopback_cases. */
+static char *
+host_name(gsize i, gconstpointer row)
+{
+	const struct loopback_case *c = row;
+
+	return g_strdup_printf("%zu:%s", i, *c->host ? c->host : "(empty)");
+}
+
+/* The test name of a row of addr_cases. */
+static char *
+index_name(gsize i, gconstpointer row)
+{
+	(void)row;
+	return g_strdup_printf("%zu", i);
+}
+
+/* The test name of a row of mode_cases. */
+static char *
+mode_name(gsize i, gconstpointer row)
+{
+	const struct mode_case *c = row;
+
+	(void)i;
+	return g_strdup_printf("%04o-uid%u-euid%u%s", c->mode & 07777, c->uid, c->euid,
+	    c->group_ok ? "-own-group" : "");
+}
+
 int
 main(int argc, char **argv)
 {
-	g_autoptr(GError) err = NULL;
 	int rc;
 
 	g_test_init(&argc, &argv, NULL);
 	g_test_set_nonfatal_assertions();
-	tmpdir = g_dir_make_tmp("test-util-XXXXXX", &err);
-	g_assert_no_error(err);
+	tmpdir = testutil_tmpdir_new("test-util");
 
-	for (gsize i = 0; i < G_N_ELEMENTS(loopback_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/util/loopback/%zu:%s", i,
-		    *loopback_cases[i].host ? loopback_cases[i].host : "(empty)");
-		g_test_add_data_func(p, &loopback_cases[i], test_loopback);
-	}
+	TESTUTIL_ADD_ROWS_NAMED("/util/loopback", loopback_cases, host_name, test_loopback);
 	g_test_add_func("/util/loopback/null", test_loopback_null);
-	for (gsize i = 0; i < G_N_ELEMENTS(private_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/util/private/%zu:%s", i,
-		    *private_cases[i].host ? private_cases[i].host : "(empty)");
-		g_test_add_data_func(p, &private_cases[i], test_private);
-	}
+	TESTUTIL_ADD_ROWS_NAMED("/util/private", private_cases, host_name, test_private);
 	g_test_add_func("/util/private/sockaddr", test_sockaddr_scope);
 	g_test_add_func("/util/age-short", test_age_short);
-	for (gsize i = 0; i < G_N_ELEMENTS(addr_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/util/addr-spec/%zu", i);
-		g_test_add_data_func(p, &addr_cases[i], test_addr_spec);
-	}
+	TESTUTIL_ADD_ROWS_NAMED("/util/addr-spec", addr_cases, index_name, test_addr_spec);
 	g_test_add_func("/util/addr-spec/null", test_addr_spec_null);
-	for (gsize i = 0; i < G_N_ELEMENTS(norm_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/util/normalize/%s", norm_cases[i].name);
-		g_test_add_data_func(p, &norm_cases[i], test_normalize);
-	}
+	TESTUTIL_ADD_ROWS("/util/normalize", norm_cases, test_normalize);
 	g_test_add_func("/util/normalize/null", test_normalize_null);
 	g_test_add_func("/util/normalize/bad-utf8", test_normalize_bad);
 	g_test_add_func("/util/resolve-path", test_resolve_path);
@@ -720,28 +730,16 @@ main(int argc, char **argv)
 	g_test_add_func("/util/read-file/binary", test_read_file_binary);
 	g_test_add_func("/util/read-file/missing", test_read_file_missing);
 	g_test_add_func("/util/read-file/directory", test_read_file_directory);
-	for (gsize i = 0; i < G_N_ELEMENTS(secret_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/util/secret/%s", secret_cases[i].name);
-		g_test_add_data_func(p, &secret_cases[i], test_secret);
-	}
+	TESTUTIL_ADD_ROWS("/util/secret", secret_cases, test_secret);
 	g_test_add_func("/util/secret/missing", test_secret_missing);
 	g_test_add_func("/util/secret/too-big", test_secret_too_big);
 	g_test_add_func("/util/secret/at-limit", test_secret_at_limit);
 	g_test_add_func("/util/secret/free", test_secret_free_null);
-	for (gsize i = 0; i < G_N_ELEMENTS(mode_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/util/secret-mode/%04o-uid%u-euid%u%s",
-		    mode_cases[i].mode & 07777, mode_cases[i].uid, mode_cases[i].euid,
-		    mode_cases[i].group_ok ? "-own-group" : "");
-		g_test_add_data_func(p, &mode_cases[i], test_secret_mode);
-	}
-	for (gsize i = 0; i < G_N_ELEMENTS(redact_cases); i++) {
-		g_autofree char *p = g_strdup_printf("/util/redact/%s", redact_cases[i].name);
-		g_test_add_data_func(p, &redact_cases[i], test_redact);
-	}
+	TESTUTIL_ADD_ROWS_NAMED("/util/secret-mode", mode_cases, mode_name, test_secret_mode);
+	TESTUTIL_ADD_ROWS("/util/redact", redact_cases, test_redact);
 	g_test_add_func("/util/redact/null", test_redact_null);
 
 	rc = g_test_run();
-	testutil_rm_rf(tmpdir);
-	g_free(tmpdir);
+	testutil_tmpdir_free(&tmpdir);
 	return rc;
 }

@@ -172,6 +172,16 @@ print(r if isinstance(r, str) else json.dumps(r))
 EOP
 }
 
+# rand: a fresh URL-safe random string (secrets, tokens a test mints).
+rand() { "$PY" -c 'import secrets; print(secrets.token_urlsafe(24))'; }
+# now: the time, in seconds with a fraction; since T: seconds from T to
+# now, to one decimal.
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+# loglines FILE: how many lines FILE has (0 when it does not exist yet),
+# to read only what a log gained after a point.
+loglines() { if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
+
 # free_ports N: N distinct loopback TCP ports nothing listens on, for
 # listeners started later, space-separated.  free_port: one.  They come
 # from below the kernel's ephemeral range, reserved for this test until

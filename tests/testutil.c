@@ -1,6 +1,8 @@
 /*
  * testutil.c - helpers shared by the unit tests (linked through
- * tests/libtestutil.a, never into the daemon).
+ * tests/libtestutil.a, never into the daemon): recursive removal, the
+ * proxy variables, temporary directories, the file writer and the
+ * registration of table rows.  Test-only: every failure is an assertion.
  */
 #include "autoconfig.h"
 
@@ -38,4 +40,81 @@ testutil_no_proxy(void)
 
 	for (gsize i = 0; i < G_N_ELEMENTS(vars); i++)
 		g_unsetenv(vars[i]);
+}
+
+char *
+testutil_tmpdir_new(const char *prefix)
+{
+	g_autoptr(GError) err = NULL;
+	g_autofree char *tmpl = g_strdup_printf("%s-XXXXXX", prefix);
+	char *dir = g_dir_make_tmp(tmpl, &err);
+
+	g_assert_no_error(err);
+	g_assert_nonnull(dir);
+	return dir;
+}
+
+void
+testutil_tmpdir_free(char **dir)
+{
+	if (*dir == NULL)
+		return;
+	testutil_rm_rf(*dir);
+	g_clear_pointer(dir, g_free);
+}
+
+/* g_test_queue_destroy's callback: removes and frees the test's dir. */
+static void
+test_tmpdir_done(gpointer dir)
+{
+	char *d = dir;
+
+	testutil_tmpdir_free(&d);
+}
+
+const char *
+testutil_test_tmpdir(const char *prefix)
+{
+	char *dir = testutil_tmpdir_new(prefix);
+
+	g_test_queue_destroy(test_tmpdir_done, dir);
+	return dir;
+}
+
+void
+testutil_write_file(const char *path, const char *data, gssize len, int mode)
+{
+	g_autoptr(GError) err = NULL;
+
+	g_assert_true(g_file_set_contents(path, data, len, &err));
+	g_assert_no_error(err);
+	if (mode >= 0)
+		g_assert_cmpint(g_chmod(path, mode), ==, 0);
+}
+
+char *
+testutil_write_in(const char *dir, const char *name, const char *data, gssize len,
+    int mode)
+{
+	char *path = g_build_filename(dir, name, NULL);
+
+	testutil_write_file(path, data, len, mode);
+	return path;
+}
+
+void
+testutil_add_rows(const char *prefix, gconstpointer rows, gsize n, gsize stride,
+    gsize name_offset, testutil_row_name name, GTestDataFunc fn)
+{
+	const char *base = rows;
+
+	for (gsize i = 0; i < n; i++) {
+		const char *row = base + i * stride;
+		g_autofree char *own = name != NULL ? name(i, row) : NULL;
+		const char *suffix = own != NULL ? own :
+		    *(const char *const *)(gconstpointer)(row + name_offset);
+		g_autofree char *path = g_strdup_printf("%s/%s", prefix, suffix);
+
+		g_test_add_data_func(path, row, fn);
+	}
 }

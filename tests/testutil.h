@@ -1,8 +1,11 @@
 /*
- * testutil.h - helpers shared by the unit tests.
+ * testutil.h - helpers shared by the unit tests: the temporary directory,
+ * the file writer and the registration of table rows live here once.
  */
 #ifndef OTPBRIDGE_TESTUTIL_H
 #define OTPBRIDGE_TESTUTIL_H
+
+#include <glib.h>
 
 /* Removes path: a file, or a directory with everything below it (links
  * are removed, never followed).  Missing paths are fine. */
@@ -11,5 +14,43 @@ void testutil_rm_rf(const char *path);
 /* Unsets the proxy variables libcurl reads: the tests talk to 127.0.0.1
  * only, and no proxy may sit in between. */
 void testutil_no_proxy(void);
+
+/* Creates a private (0700) directory <tmp>/<prefix>-XXXXXX; asserts.
+ * The caller owns the path and removes it with testutil_tmpdir_free(). */
+char *testutil_tmpdir_new(const char *prefix);
+/* Removes *dir with everything below it, frees it and NULLs *dir. */
+void testutil_tmpdir_free(char **dir);
+/* A directory made for the running test and removed (with everything
+ * below it) when that test ends; the path stays valid until then. */
+const char *testutil_test_tmpdir(const char *prefix);
+
+/* Writes len bytes of data (len < 0: a NUL-terminated string) to path,
+ * then, if mode >= 0, sets exactly that mode whatever the umask; asserts. */
+void testutil_write_file(const char *path, const char *data, gssize len, int mode);
+/* The same into dir/name; returns the path (the caller frees it). */
+char *testutil_write_in(const char *dir, const char *name, const char *data,
+    gssize len, int mode);
+
+/* Names row i of a table: the part of the test path after the prefix
+ * (returns a new string). */
+typedef char *(*testutil_row_name)(gsize i, gconstpointer row);
+
+/*
+ * Registers one g_test per row of a table: n rows of stride bytes from
+ * rows, each as prefix/NAME running fn with the row as its data.  NAME is
+ * name(i, row) or, with name NULL, the string at name_offset in the row.
+ * Use the macros below.
+ */
+void testutil_add_rows(const char *prefix, gconstpointer rows, gsize n, gsize stride,
+    gsize name_offset, testutil_row_name name, GTestDataFunc fn);
+
+/* Each row of the array rows as prefix/rows[i].name. */
+#define TESTUTIL_ADD_ROWS(prefix, rows, fn) \
+	testutil_add_rows((prefix), (rows), G_N_ELEMENTS(rows), sizeof((rows)[0]), \
+	    G_STRUCT_OFFSET(__typeof__((rows)[0]), name), NULL, (fn))
+/* Each row of the array rows as prefix/namefn(i, &rows[i]). */
+#define TESTUTIL_ADD_ROWS_NAMED(prefix, rows, namefn, fn) \
+	testutil_add_rows((prefix), (rows), G_N_ELEMENTS(rows), sizeof((rows)[0]), \
+	    0, (namefn), (fn))
 
 #endif
