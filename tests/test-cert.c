@@ -136,17 +136,10 @@ main(int argc, char **argv)
 	int r;
 
 	g_test_init(&argc, &argv, NULL);
-	tmpdir = g_dir_make_tmp("test-cert-XXXXXX", NULL);
-	g_assert_nonnull(tmpdir);
+	tmpdir = testutil_tmpdir_new("test-cert");
 	make_certs();
-	for (gsize i = 0; i < G_N_ELEMENTS(cert_cases); i++) {
-		char *p = g_strdup_printf("/cert/%s", cert_cases[i].name);
-
-		g_test_add_data_func(p, &cert_cases[i], test_cert);
-		g_free(p);
-	}
+	TESTUTIL_ADD_ROWS("/cert", cert_cases, test_cert);
 	r = g_test_run();
-	testutil_rm_rf(tmpdir);
-	g_free(tmpdir);
+	testutil_tmpdir_free(&tmpdir);
 	return r;
 }

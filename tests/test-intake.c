@@ -178,17 +178,13 @@ fix_init(struct fix *f, enum adapter ad)
 	struct queue_params qp = { "daemon:test", 2, 8, 0 };
 
 	memset(f, 0, sizeof(*f));
-	f->dir = g_dir_make_tmp("test-intake-XXXXXX", &err);
-	g_assert_no_error(err);
+	f->dir = testutil_tmpdir_new("test-intake");
 	f->db = g_build_filename(f->dir, "otpbridge.db", NULL);
 	filters = g_build_filename(f->dir, "filters.d", NULL);
 	g_assert_cmpint(g_mkdir(filters, 0700), ==, 0);
-	{
-		g_autofree char *fp = g_build_filename(filters, "10-acme.conf", NULL);
-		g_assert_true(g_file_set_contents(fp, "[acme]\n"
-		    "from = ^codes@acme\\.example$\n"
-		    "code = (?<code>\\d{6})\n", -1, &err));
-	}
+	g_free(testutil_write_in(filters, "10-acme.conf", "[acme]\n"
+	    "from = ^codes@acme\\.example$\n"
+	    "code = (?<code>\\d{6})\n", -1, 0600));
 	f->srv = testhttp_new(TESTHTTP_REPLY);
 	url = testhttp_url(f->srv, "/v1/credentials/totp");
 	text = g_strdup_printf("[push]\nurl = %s\ntimeout = 2\nmax_age = %d\n\n"
@@ -196,8 +192,7 @@ fix_init(struct fix *f, enum adapter ad)
 	    "[lmtp]\nlisten = unix:%s/lmtp.sock\nmax_size = %d\n\n"
 	    "[smtp]\nlisten = unix:%s/smtp.sock\nmax_size = %d\n",
 	    url, MAX_AGE, f->db, filters, f->dir, MAX_SIZE, f->dir, MAX_SIZE);
-	conf = g_build_filename(f->dir, "otpbridge.conf", NULL);
-	g_assert_true(g_file_set_contents(conf, text, -1, &err));
+	conf = testutil_write_in(f->dir, "otpbridge.conf", text, -1, 0600);
 	g_assert_cmpint(config_load(conf, TRUE, &f->cfg, &err), ==, 0);
 	g_assert_no_error(err);
 	g_assert_cmpint(filter_set_load(f->cfg->filters_dir, TRUE, &f->set, &err), ==, 0);
@@ -234,9 +229,8 @@ fix_clear(struct fix *f)
 	testhttp_free(&f->srv);
 	filter_set_free(&f->set);
 	config_free(&f->cfg);
-	testutil_rm_rf(f->dir);
 	g_free(f->db);
-	g_free(f->dir);
+	testutil_tmpdir_free(&f->dir);
 }
 
 /* ---- the message --------------------------------------------------------- */
@@ -379,10 +373,9 @@ submit(struct fix *f, enum adapter ad, const char *msg, guint32 uid, gint64 age,
 		break;
 	}
 	case AD_DELIVER: {
-		g_autofree char *p = g_build_filename(f->dir, "stdin.eml", NULL);
+		g_autofree char *p = testutil_write_in(f->dir, "stdin.eml", msg, -1, -1);
 		int saved = dup(0), fd;
 
-		g_assert_true(g_file_set_contents(p, msg, -1, NULL));
 		fd = open(p, O_RDONLY);
 		g_assert_cmpint(fd, >=, 0);
 		g_assert_cmpint(dup2(fd, 0), ==, 0);

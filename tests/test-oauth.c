@@ -452,11 +452,12 @@ static void
 test_unreachable(void)
 {
 	guint16 port;
-	g_autoptr(GSocket) s = testhttp_refusing(&port);
+	g_autoptr(GSocket) s = testhttp_refusing(&port);   /* held: nobody listens */
 	g_autofree char *url = g_strdup_printf("http://127.0.0.1:%u" TEST_PATH, port);
 	struct imap_config ic = account("google", url, TRUE);
 	g_autofree char *err = refresh_fail(&ic, TEST_RT);
 
+	(void)s;
 	g_assert_true(g_str_has_prefix(err, "token endpoint: "));
 	g_assert_cmpuint(strlen(err), >, strlen("token endpoint: "));
 }

@@ -224,19 +224,12 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	logged = g_string_new(NULL);
 	g_log_set_writer_func(log_capture, NULL, NULL);
-	tmpdir = g_dir_make_tmp("test-secret-XXXXXX", NULL);
-	g_assert_nonnull(tmpdir);
-	for (gsize i = 0; i < G_N_ELEMENTS(cmd_cases); i++) {
-		char *p = g_strdup_printf("/secret/command/%s", cmd_cases[i].name);
-
-		g_test_add_data_func(p, &cmd_cases[i], test_command);
-		g_free(p);
-	}
+	tmpdir = testutil_tmpdir_new("test-secret");
+	TESTUTIL_ADD_ROWS("/secret/command", cmd_cases, test_command);
 	g_test_add_func("/secret/command/timeout-kills-group", test_timeout_kills_group);
 	g_test_add_func("/secret/password", test_password);
 	r = g_test_run();
-	testutil_rm_rf(tmpdir);
-	g_free(tmpdir);
+	testutil_tmpdir_free(&tmpdir);
 	g_string_free(logged, TRUE);
 	return r;
 }
