@@ -337,6 +337,71 @@ test_setopt_refused_free_in_cb(void)
 	testhttp_free(&srv);
 }
 
+/* A refused request, the client freed before the loop ran: no callback. */
+static void
+test_setopt_refused_free_unstarted(void)
+{
+	struct testhttp *srv = testhttp_new(TESTHTTP_REPLY);
+	g_autofree char *url = testhttp_url(srv, TEST_PATH);
+	struct push_config cfg = { .url = url, .api_key = "k", .timeout = 10 };
+	struct one o;
+
+	one_init(&o, &cfg);
+	faults_reset(1);
+	push_client_send(o.pc, BODY, one_cb, &o);
+	faults_reset(0);
+	g_assert_cmpuint(push_client_active(o.pc), ==, 1);
+	push_client_free(&o.pc);
+	one_idle(&o, 200);
+	g_assert_cmpuint(o.calls, ==, 0);
+	g_assert_cmpuint(testhttp_nreqs(srv), ==, 0);
+	one_fini(&o);
+	testhttp_free(&srv);
+}
+
+/* A callback that frees its client, then uses it again through another
+ * copy of the pointer: a send and a second free are refused with a
+ * critical, and nothing else happens. */
+static void
+stale_cb(const struct push_result *r, gpointer data)
+{
+	struct one *o = data;
+	struct push_client *stale = o->pc;
+
+	o->calls++;
+	o->status = r->status;
+	push_client_free(&o->pc);
+	g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_CRITICAL, "*assertion*failed*");
+	push_client_send(stale, BODY, one_cb, o);
+	g_test_assert_expected_messages();
+	g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_CRITICAL, "*assertion*failed*");
+	push_client_free(&stale);
+	g_test_assert_expected_messages();
+	g_assert_null(stale);
+	g_main_loop_quit(o->loop);
+}
+
+static void
+test_stale_client(void)
+{
+	struct testhttp *srv = testhttp_new(TESTHTTP_REPLY);
+	g_autofree char *url = testhttp_url(srv, TEST_PATH);
+	struct push_config cfg = { .url = url, .api_key = "k", .timeout = 10 };
+	struct one o;
+
+	faults_reset(0);
+	one_init(&o, &cfg);
+	push_client_send(o.pc, BODY, stale_cb, &o);
+	one_run(&o);
+	g_assert_null(o.pc);
+	one_idle(&o, 200);
+	g_assert_cmpuint(o.calls, ==, 1);
+	g_assert_cmpint(o.status, ==, 200);
+	g_assert_cmpuint(testhttp_nreqs(srv), ==, 1);
+	one_fini(&o);
+	testhttp_free(&srv);
+}
+
 /* libcurl refuses to start the transfer: status 0, our words, nothing sent. */
 static void
 test_add_handle_refused(void)
@@ -370,8 +435,12 @@ test_setopt_refused_blocking(void)
 	static const char *const fields[] = { "grant_type", "refresh_token", NULL };
 	struct testhttp *srv = testhttp_new(TESTHTTP_REPLY);
 	g_autofree char *url = testhttp_url(srv, "/token");
+	g_autofree char *dir = g_dir_make_tmp("push-edge-XXXXXX", NULL);
+	g_autofree char *missing = g_build_filename(dir, "none.sock", NULL);
 
-	for (guint get = 0; get < 2; get++) {
+	/* get: 0 the form POST, 1 a GET, 2 a GET over a unix socket where
+	 * nothing listens (once nothing is refused: no reply, an error). */
+	for (guint get = 0; get < 3; get++) {
 		guint refused = 0;
 
 		for (guint i = 1; ; i++) {
@@ -382,10 +451,18 @@ test_setopt_refused_blocking(void)
 
 			faults_reset(i);
 			if (get)
-				ret = push_get(url, NULL, 5000, 1024, &status, &reply, &err);
+				ret = push_get(url, get == 2 ? missing : NULL, 5000, 1024,
+				    &status, &reply, &err);
 			else
 				ret = push_form_post(url, fields, 5, 1024, &status, &reply,
 				    &len, &err);
+			if (setopt_calls < i && get == 2) {
+				g_assert_cmpint(ret, ==, -1);
+				g_assert_cmpstr(err, !=, curl_easy_strerror(CURLE_UNKNOWN_OPTION));
+				g_assert_cmpuint(testhttp_nreqs(srv), ==, before);
+				g_free(err);
+				break;
+			}
 			if (setopt_calls < i) {
 				g_assert_cmpint(ret, ==, 0);
 				g_assert_cmpint(status, ==, 200);
@@ -401,11 +478,12 @@ test_setopt_refused_blocking(void)
 			g_free(err);
 			refused++;
 		}
-		g_test_message("%s: %u options refused", get ? "get" : "form", refused);
+		g_test_message("mode %u: %u options refused", get, refused);
 		g_assert_cmpuint(refused, >=, 10);
 	}
 	faults_reset(0);
 	testhttp_free(&srv);
+	testutil_rm_rf(dir);
 }
 
 static void
@@ -765,6 +843,9 @@ main(int argc, char **argv)
 	g_test_add_func("/push-edge/setopt-refused", test_setopt_refused);
 	g_test_add_func("/push-edge/setopt-refused-tls", test_setopt_refused_tls);
 	g_test_add_func("/push-edge/setopt-refused-free-in-cb", test_setopt_refused_free_in_cb);
+	g_test_add_func("/push-edge/setopt-refused-free-unstarted",
+	    test_setopt_refused_free_unstarted);
+	g_test_add_func("/push-edge/stale-client", test_stale_client);
 	g_test_add_func("/push-edge/add-handle-refused", test_add_handle_refused);
 	g_test_add_func("/push-edge/setopt-refused-blocking", test_setopt_refused_blocking);
 	g_test_add_data_func("/push-edge/alloc-abort/easy", "easy", test_alloc_abort);
