@@ -435,7 +435,7 @@ test_setopt_refused_blocking(void)
 	static const char *const fields[] = { "grant_type", "refresh_token", NULL };
 	struct testhttp *srv = testhttp_new(TESTHTTP_REPLY);
 	g_autofree char *url = testhttp_url(srv, "/token");
-	g_autofree char *dir = g_dir_make_tmp("push-edge-XXXXXX", NULL);
+	const char *dir = testutil_test_tmpdir("push-edge");
 	g_autofree char *missing = g_build_filename(dir, "none.sock", NULL);
 
 	/* get: 0 the form POST, 1 a GET, 2 a GET over a unix socket where
@@ -483,7 +483,6 @@ test_setopt_refused_blocking(void)
 	}
 	faults_reset(0);
 	testhttp_free(&srv);
-	testutil_rm_rf(dir);
 }
 
 static void
@@ -775,7 +774,7 @@ unix_srv_stop(struct unix_srv *u)
 static void
 test_get_unix(void)
 {
-	g_autofree char *dir = g_dir_make_tmp("push-edge-XXXXXX", NULL);
+	const char *dir = testutil_test_tmpdir("push-edge");
 	g_autofree char *path = g_build_filename(dir, "http.sock", NULL);
 	g_autofree char *missing = g_build_filename(dir, "none.sock", NULL);
 	struct unix_srv u;
@@ -783,7 +782,6 @@ test_get_unix(void)
 	char *reply, *err;
 
 	faults_reset(0);
-	g_assert_nonnull(dir);
 	unix_srv_start(&u, path, "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n"
 	    "Connection: close\r\n\r\n{\"ok\":true}");
 	g_assert_cmpint(push_get("http://localhost/status", path, 5000, G_MAXSIZE,
@@ -811,7 +809,6 @@ test_get_unix(void)
 	g_assert_null(reply);
 	g_assert_nonnull(err);
 	g_free(err);
-	testutil_rm_rf(dir);
 }
 
 /* push_form_post() with no bound on the reply (G_MAXSIZE). */
