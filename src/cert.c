@@ -1,4 +1,3 @@
-#include "autoconfig.h"
 /*
  * cert.c - verification of a TLS server's certificate chain with GnuTLS,
  * the only file that includes it.
@@ -20,6 +19,8 @@
  * that cannot be parsed, an empty one and a CA file with no CA in it are
  * refusals too, never a fallback to "unverified".
  */
+#include "autoconfig.h"
+
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 

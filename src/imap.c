@@ -1,4 +1,3 @@
-#include "autoconfig.h"
 /*
  * imap.c - the IMAP source (SPEC 6), the only file that includes libetpan.
  * What it needs around the session lives beside it: cert.c verifies the
@@ -61,6 +60,8 @@
  * read with libetpan's public reader and parser, setting the session's
  * imap_tag to the tag each answer must carry.
  */
+#include "autoconfig.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>

@@ -1,4 +1,3 @@
-#include "autoconfig.h"
 /*
  * links.c - the built-in detector's magic sign-in links (detect.c has
  * the flow): asked only when no code counted, it ranks the HTML links of
@@ -21,6 +20,8 @@
  *
  * SECURITY: pure -- no I/O, no globals; the link chosen is a copy.
  */
+#include "autoconfig.h"
+
 #include <string.h>
 
 #include "links.h"

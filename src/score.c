@@ -1,4 +1,3 @@
-#include "autoconfig.h"
 /*
  * score.c - the built-in detector's candidates and their scores
  * (detect.c has the flow, token.c the tokens).  Candidates are 4-8 digit
@@ -30,6 +29,8 @@
  * SECURITY: pure -- no I/O, no globals; a candidate's value is copied
  * into a fixed buffer whose bound is checked before each copy.
  */
+#include "autoconfig.h"
+
 #include <string.h>
 
 #include "score.h"

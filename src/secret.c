@@ -1,4 +1,3 @@
-#include "autoconfig.h"
 /*
  * secret.c - an IMAP account's password: the first line of password_file,
  * or of what password_command prints (SPEC 6).  Moved out of imap.c so
@@ -22,6 +21,8 @@
  * result), no error string holds any of the command's output, and this
  * file logs nothing.
  */
+#include "autoconfig.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>

@@ -1,4 +1,3 @@
-#include "autoconfig.h"
 /*
  * token.c - the built-in detector's tokenizer (detect.c has the flow):
  * one linear pass over a line's UTF-8 cuts it into words, digit runs,
@@ -19,6 +18,8 @@
  * SECURITY: pure -- no I/O, no globals, no regular expressions; the
  * lexicon is read-only data.
  */
+#include "autoconfig.h"
+
 #include <string.h>
 
 #include "token.h"
