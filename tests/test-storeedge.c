@@ -125,9 +125,28 @@ test_forbidden_rw(void)
 	g_assert_nonnull(strstr(err->message, "unknown job state 9"));
 	g_clear_error(&err);
 	forbid(path, a, "state = -1");
+	g_ptr_array_set_size(out, 0);
+	g_assert_cmpint(store_list(st, 10, out, &err), ==, 0);
+	g_assert_cmpint(((struct job *)out->pdata[out->len - 1])->state, ==, JOB_FAILED);
 	g_assert_cmpint(store_count(st, c, &err), ==, -1);
 	g_assert_nonnull(strstr(err->message, "unknown job state -1"));
 	g_clear_error(&err);
+	/* every state once, and one more: a sixth group */
+	for (gint64 k = 0; k < JOB_STATES; k++) {
+		g_autofree char *key = g_strdup_printf("s%" G_GINT64_FORMAT, k);
+		g_autofree char *set = g_strdup_printf("state = %" G_GINT64_FORMAT, k);
+
+		forbid(path, commit_ok(st, job(key, key)), set);
+	}
+	g_assert_cmpint(store_count(st, c, &err), ==, -1);
+	g_assert_nonnull(strstr(err->message, "unknown job state -1"));
+	g_clear_error(&err);
+	forbid(path, a, "state = 5");
+	g_assert_cmpint(store_count(st, c, &err), ==, -1);
+	g_assert_error(err, OTPB_ERROR, OTPB_ERROR_IO);
+	g_assert_nonnull(strstr(err->message, "unknown job state 5"));
+	g_clear_error(&err);
+	faultvfs_exec(path, "DELETE FROM jobs WHERE dedup_key GLOB 's[0-9]'");
 
 	forbid(path, a, "state = 2");
 	g_assert_cmpint(store_count(st, c, &err), ==, 0);
@@ -577,6 +596,356 @@ test_ro_warm(gconstpointer data)
 	store_close(&st);
 }
 
+/* ---- a job without a lease while its scope is being pushed ---------------------- */
+
+/*
+ * A job committed unleased (deliver, IMAP) while a push of its scope is
+ * under a live lease is not held: it waits for no lease of its own, and
+ * the claim takes it once that push is over, not before.
+ */
+static void
+test_unleased_beside_push(void)
+{
+	g_autofree char *path = NULL;
+	struct store *st = fresh(&path);
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GPtrArray) got = g_ptr_array_new_with_free_func(job_free);
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	struct job_in a = job("a", "bot@x"), b = job("b", "bot@x");
+
+	a.lease_owner = "daemon:1";
+	a.lease_until = now + 600;
+	a.created = now - 10;
+	b.created = now - 5;
+	b.expires = a.expires = now + 600;
+	g_assert_cmpint(store_commit_jobs(st, &a, 1, &err), ==, 0);
+	g_assert_cmpint(store_commit_jobs(st, &b, 1, &err), ==, 0);
+	g_assert_no_error(err);
+	g_assert_false(b.held);
+	g_assert_false(b.duplicate);
+	g_assert_cmpint(faultvfs_query_int(path, "SELECT lease_owner IS NULL AND state = 0"
+	    " FROM jobs WHERE dedup_key = 'b'"), ==, 1);
+	g_assert_cmpint(store_claim_due(st, "daemon:2", now, now + 12, 10, got, &err), ==, 0);
+	g_assert_cmpuint(got->len, ==, 0);
+	g_assert_cmpint(store_job_delivered(st, a.id, now, 200, "{}", NULL, &err), ==, 0);
+	g_assert_cmpint(store_claim_due(st, "daemon:2", now, now + 12, 10, got, &err), ==, 0);
+	g_assert_no_error(err);
+	g_assert_cmpuint(got->len, ==, 1);
+	g_assert_cmpint(((struct job *)got->pdata[0])->id, ==, b.id);
+	store_close(&st);
+}
+
+/* ---- files the store refuses to open ------------------------------------------- */
+
+struct refuse_case {
+	const char *name;
+	const char *sql;             /* makes the file (NULL: a directory) */
+	int code;                    /* OTPB_ERROR_* */
+	const char *text;
+};
+
+static const struct refuse_case refuse_cases[] = {
+	{ "negative-version", "PRAGMA application_id = 1330925634;"
+	  "PRAGMA user_version = -1;", OTPB_ERROR_CONFIG, "not an otpbridge store" },
+	{ "foreign-empty", "PRAGMA application_id = 7;",
+	  OTPB_ERROR_CONFIG, "not an otpbridge store" },
+	{ "ours-unversioned", "PRAGMA application_id = 1330925634; CREATE TABLE t (x);",
+	  OTPB_ERROR_CONFIG, "not an otpbridge store" },
+	{ "directory", NULL, OTPB_ERROR_TEMP, "open: unable to open database file" },
+};
+
+/* Refused with the reason, the file left as it was. */
+static void
+test_refuse(gconstpointer data)
+{
+	const struct refuse_case *c = data;
+	const char *dir = testutil_test_tmpdir("test-storeedge");
+	g_autofree char *path = g_build_filename(dir, "otpbridge.db", NULL);
+	g_autoptr(GError) err = NULL;
+	struct store *st = NULL;
+
+	if (c->sql != NULL)
+		faultvfs_exec(path, c->sql);
+	else
+		g_assert_cmpint(g_mkdir(path, 0700), ==, 0);
+	g_assert_cmpint(store_open(path, &st, &err), ==, -1);
+	g_assert_null(st);
+	g_assert_error(err, OTPB_ERROR, c->code);
+	g_test_message("%s", err->message);
+	g_assert_nonnull(strstr(err->message, path));
+	g_assert_nonnull(strstr(err->message, c->text));
+	if (c->sql != NULL) {
+		g_assert_cmpint(faultvfs_query_int(path,
+		    "SELECT count(*) FROM sqlite_schema WHERE name = 'jobs'"), ==, 0);
+	} else {
+		g_assert_true(g_file_test(path, G_FILE_TEST_IS_DIR));
+	}
+}
+
+/*
+ * A store SQLite cannot keep in WAL mode (an in-memory database: its
+ * journal mode stays "memory") is refused, never run without WAL.
+ */
+static void
+test_refuse_no_wal(void)
+{
+	const char *dir = testutil_test_tmpdir("test-storeedge");
+	g_autofree char *cwd = g_get_current_dir();
+	g_autoptr(GError) err = NULL;
+	struct store *st = NULL;
+
+	g_assert_cmpint(g_chdir(dir), ==, 0);
+	g_assert_cmpint(store_open(":memory:", &st, &err), ==, -1);
+	g_assert_cmpint(g_chdir(cwd), ==, 0);
+	g_assert_null(st);
+	g_assert_error(err, OTPB_ERROR, OTPB_ERROR_IO);
+	g_assert_nonnull(strstr(err->message, "cannot use WAL mode (journal_mode is memory)"));
+}
+
+/* ---- opens that fail part-way ---------------------------------------------------- */
+
+struct open_fault {
+	const char *name;
+	gboolean readonly;           /* the status handle */
+	gboolean rollback;           /* the file is in rollback-journal mode */
+	enum faultvfs_op op;
+};
+
+static const struct open_fault open_faults[] = {
+	{ "locks", FALSE, FALSE, FAULTVFS_LOCK },
+	{ "status-reads", TRUE, FALSE, FAULTVFS_READ },
+	{ "rollback-reads", FALSE, TRUE, FAULTVFS_READ },
+	{ "rollback-locks", FALSE, TRUE, FAULTVFS_LOCK },
+};
+
+static int
+open_either(const struct open_fault *c, const char *path, struct store **st_r,
+    GError **error)
+{
+	return c->readonly ? store_open_readonly(path, 100, st_r, error) :
+	    store_open(path, st_r, error);
+}
+
+/*
+ * The Nth lock (read, of the status handle) of an open of a
+ * current store fails, for every N an open makes: no handle, an error
+ * naming the store, and the next open works and finds the job.
+ */
+static void
+test_open_fault(gconstpointer data)
+{
+	const struct open_fault *c = data;
+	g_autofree char *path = NULL;
+	struct store *st = fresh(&path);
+	g_autoptr(GError) err = NULL;
+	gint64 id = commit_ok(st, job("k", "a@x"));
+	guint calls;
+
+	store_close(&st);
+	if (c->rollback)
+		faultvfs_exec(path, "PRAGMA journal_mode = DELETE;");
+	faultvfs_arm(c->op, G_MAXUINT, 1, FAULTVFS_IOERR);
+	g_assert_cmpint(open_either(c, path, &st, &err), ==, 0);
+	calls = faultvfs_calls(c->op);
+	faultvfs_disarm();
+	g_assert_no_error(err);
+	store_close(&st);
+	g_test_message("%u calls", calls);
+	g_assert_cmpuint(calls, >=, 1);
+
+	for (guint nth = 1; nth <= calls; nth++) {
+		if (c->rollback)
+			faultvfs_exec(path, "PRAGMA journal_mode = DELETE;");
+		faultvfs_arm(c->op, nth, 1, FAULTVFS_IOERR);
+		g_assert_cmpint(open_either(c, path, &st, &err), ==, -1);
+		faultvfs_disarm();
+		g_assert_cmpuint(faultvfs_fired(), ==, 1);
+		g_assert_null(st);
+		g_assert_error(err, OTPB_ERROR, OTPB_ERROR_TEMP);
+		g_test_message("%u: %s", nth, err->message);
+		g_assert_nonnull(strstr(err->message, path));
+		g_assert_nonnull(strstr(err->message, "disk I/O error"));
+		g_clear_error(&err);
+		g_assert_cmpint(open_either(c, path, &st, &err), ==, 0);
+		g_assert_no_error(err);
+		g_assert_cmpint(faultvfs_query_int(path, "SELECT max(id) FROM jobs"), ==, id);
+		store_close(&st);
+	}
+}
+
+/* ---- a commit that reads rows of its scope from the disk ---------------------- */
+
+#define COLD_ROWS 8
+
+/*
+ * A store with COLD_ROWS pending jobs of bot@x older than T0 and as many
+ * failed ones newer than T0, each on a page of its own, that another
+ * handle wrote last: committing a job of bot@x at T0 reads their pages
+ * (to find a newer job, then to supersede the older ones).
+ */
+static struct store *
+cold_init(char **path_r)
+{
+	struct store *st = fresh(path_r);
+	struct store *other = NULL;
+	g_autoptr(GError) err = NULL;
+	for (guint i = 0; i < 2 * COLD_ROWS; i++) {
+		g_autofree char *key = g_strdup_printf("old%u", i);
+		g_autofree char *pad = g_strnfill(3000, 'p');
+		g_autofree char *code = g_strconcat("C", pad, NULL);
+		struct job_in j = job(key, "bot@x");
+
+		j.code = code;               /* a row of its own page */
+		j.created = i < COLD_ROWS ? T0 - 100 + i : T0 + 100 + i;
+		commit_ok(st, j);
+	}
+	store_close(&st);
+	faultvfs_exec(*path_r, "UPDATE jobs SET state = CASE WHEN created < 1700000000"
+	    " THEN 0 ELSE 2 END;");
+	g_assert_cmpint(store_open(*path_r, &st, &err), ==, 0);
+	g_assert_cmpint(store_open(*path_r, &other, &err), ==, 0);
+	g_assert_cmpint(store_probe(st, &err), ==, 0);
+	g_assert_cmpint(store_probe(other, &err), ==, 0);   /* st's cache is cold */
+	g_assert_no_error(err);
+	store_close(&other);
+	return st;
+}
+
+static guint
+n_state(const char *path, int state)
+{
+	g_autofree char *sql = g_strdup_printf("SELECT count(*) FROM jobs WHERE state = %d",
+	    state);
+
+	return (guint)faultvfs_query_int(path, sql);
+}
+
+/*
+ * Every read of that commit fails in turn: the commit fails as a whole
+ * with a temporary error (no job, no supersede), and the same handle
+ * then commits it, superseding the older pending jobs.
+ */
+static void
+test_commit_cold(void)
+{
+	g_autofree char *path = NULL;
+	struct store *st = cold_init(&path);
+	g_autoptr(GError) err = NULL;
+	struct job_in j = job("new", "bot@x");
+	guint calls;
+
+	faultvfs_arm(FAULTVFS_READ, G_MAXUINT, 1, FAULTVFS_IOERR);
+	g_assert_cmpint(store_commit_jobs(st, &j, 1, &err), ==, 0);
+	calls = faultvfs_calls(FAULTVFS_READ);
+	faultvfs_disarm();
+	g_assert_no_error(err);
+	g_assert_cmpuint(j.superseded, ==, COLD_ROWS);
+	store_close(&st);
+	g_test_message("%u reads", calls);
+	g_assert_cmpuint(calls, >=, COLD_ROWS);
+
+	for (guint nth = 1; nth <= calls; nth++) {
+		g_free(path);
+		st = cold_init(&path);
+		j = job("new", "bot@x");
+		faultvfs_arm(FAULTVFS_READ, nth, 1, FAULTVFS_IOERR);
+		g_assert_cmpint(store_commit_jobs(st, &j, 1, &err), ==, -1);
+		faultvfs_disarm();
+		g_assert_cmpuint(faultvfs_fired(), ==, 1);
+		g_assert_error(err, OTPB_ERROR, OTPB_ERROR_TEMP);
+		g_assert_nonnull(strstr(err->message, path));
+		g_clear_error(&err);
+		g_assert_cmpint(j.id, ==, 0);
+		g_assert_cmpuint(j.superseded, ==, 0);
+		g_assert_cmpuint(n_jobs(path), ==, 2 * COLD_ROWS);
+		g_assert_cmpuint(n_state(path, JOB_PENDING), ==, COLD_ROWS);
+
+		g_assert_cmpint(store_commit_jobs(st, &j, 1, &err), ==, 0);
+		g_assert_no_error(err);
+		g_assert_cmpuint(j.superseded, ==, COLD_ROWS);
+		g_assert_cmpuint(n_state(path, JOB_PENDING), ==, 1);
+		g_assert_cmpuint(n_state(path, JOB_SUPERSEDED), ==, COLD_ROWS);
+		store_close(&st);
+	}
+}
+
+/* ---- claims in order ------------------------------------------------------------ */
+
+/* Jobs that arrived in the same second are claimed in the order they
+ * were stored. */
+static void
+test_claim_ties(void)
+{
+	g_autofree char *path = NULL;
+	struct store *st = fresh(&path);
+	g_autoptr(GPtrArray) got = g_ptr_array_new_with_free_func(job_free);
+	g_autoptr(GError) err = NULL;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	struct job_in jobs[4] = {
+		job("k1", "a@x"), job("k2", "b@x"), job("k3", "c@x"), job("k4", "d@x"),
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(jobs); i++) {
+		jobs[i].created = now - 5;
+		jobs[i].expires = now + 600;
+	}
+	jobs[3].created = now - 6;
+	g_assert_cmpint(store_commit_jobs(st, jobs, G_N_ELEMENTS(jobs), &err), ==, 0);
+	g_assert_cmpint(store_claim_due(st, "daemon:1", now, now + 12, 10, got, &err), ==, 0);
+	g_assert_no_error(err);
+	g_assert_cmpuint(got->len, ==, 4);
+	g_assert_cmpint(((struct job *)got->pdata[0])->id, ==, jobs[3].id);
+	for (guint i = 1; i < 4; i++)
+		g_assert_cmpint(((struct job *)got->pdata[i])->id, ==, jobs[i - 1].id);
+	store_close(&st);
+}
+
+/* ---- a busy timeout beyond an int ------------------------------------------------ */
+
+/* Ends the write transaction of the handle it is given after 300 ms. */
+static gpointer
+release_later(gpointer data)
+{
+	struct store *st = data;
+	g_autoptr(GError) err = NULL;
+
+	g_usleep(300 * 1000);
+	g_assert_cmpint(store_batch_end(st, &err), ==, 0);
+	g_assert_no_error(err);
+	return NULL;
+}
+
+/*
+ * A timeout too large for SQLite's int is its largest, not a negative
+ * one (which would mean "never wait"): a commit waits for the other
+ * handle's write lock and goes through when it is released.
+ */
+static void
+test_busy_timeout_max(void)
+{
+	g_autofree char *path = NULL;
+	struct store *st = fresh(&path);
+	struct store *holder = NULL;
+	g_autoptr(GError) err = NULL;
+	struct job_in j = job("k", "a@x");
+	GThread *t;
+	gint64 t0;
+
+	g_assert_cmpint(store_open(path, &holder, &err), ==, 0);
+	g_assert_cmpint(store_batch_begin(holder, &err), ==, 0);
+	g_assert_no_error(err);
+	store_set_busy_timeout(st, G_MAXUINT);
+	t0 = g_get_monotonic_time();
+	t = g_thread_new("release", release_later, holder);
+	g_assert_cmpint(store_commit_jobs(st, &j, 1, &err), ==, 0);
+	g_assert_no_error(err);
+	g_assert_cmpint(g_get_monotonic_time() - t0, >=, 250 * 1000);
+	g_thread_join(t);
+	g_assert_cmpuint(n_jobs(path), ==, 1);
+	store_close(&holder);
+	store_close(&st);
+}
+
 /* ---- main -------------------------------------------------------------- */
 
 int
@@ -593,5 +962,12 @@ main(int argc, char **argv)
 	g_test_add_func("/storeedge/status/missing", test_ro_missing);
 	g_test_add_func("/storeedge/status/empty", test_ro_empty);
 	TESTUTIL_ADD_ROWS("/storeedge/status/warm", ro_reads, test_ro_warm);
+	g_test_add_func("/storeedge/unleased-beside-push", test_unleased_beside_push);
+	TESTUTIL_ADD_ROWS("/storeedge/refuse", refuse_cases, test_refuse);
+	g_test_add_func("/storeedge/refuse/no-wal", test_refuse_no_wal);
+	TESTUTIL_ADD_ROWS("/storeedge/open-fault", open_faults, test_open_fault);
+	g_test_add_func("/storeedge/commit-cold", test_commit_cold);
+	g_test_add_func("/storeedge/claim-ties", test_claim_ties);
+	g_test_add_func("/storeedge/busy-timeout-max", test_busy_timeout_max);
 	return g_test_run();
 }
