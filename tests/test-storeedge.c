@@ -8,8 +8,12 @@
  * (nothing committed); strings longer than SQLite's length limit bound
  * as parameters; a PATH.lock that cannot be opened; the status handle
  * on a missing path, an empty store, and reads that fail once its
- * schema is loaded.  Each row checks the error (its domain and text, the
- * store path named, no value leaked) and that the store is unchanged and
+ * schema is loaded; a job stored unleased while its scope is pushed;
+ * files store_open refuses; every lock (read) of an open failing,
+ * including a store left in rollback-journal mode; every read of a
+ * commit that reads its scope's rows from disk; a busy timeout beyond
+ * an int.  Each row checks the error (its domain and text, the store
+ * path named, no value leaked) and that the store is unchanged and
  * works after.  The faults come from faultvfs.c, as in test-storefault.
  */
 #include "autoconfig.h"
