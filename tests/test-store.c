@@ -512,6 +512,11 @@ test_full_disk(void)
 			break;
 	}
 	fclose(fp);
+	/* The probe (the daemon's health check) says so first. */
+	g_assert_cmpint(store_probe(st, &err), ==, -1);
+	assert_temp_clean(err, path);
+	g_assert_nonnull(strstr(err->message, "its filesystem is full"));
+	g_clear_error(&err);
 
 	body = g_strnfill(8192, 'b');
 	memcpy(body, "SECRETBODY", 10);
