@@ -15,6 +15,7 @@
 #include <string.h>
 #include <gio/gio.h>
 
+#include "httpc.h"
 #include "push.h"
 #include "testhttp.h"
 #include "testutil.h"
@@ -811,7 +812,7 @@ test_tls_to_plain(void)
 
 /* ---- the blocking form POST -------------------------------------------- */
 
-/* What one push_form_post() returned. */
+/* What one httpc_form_post() returned. */
 struct form_got {
 	int ret;
 	int status;
@@ -829,7 +830,7 @@ form_got_clear(struct form_got *g)
 	memset(g, 0, sizeof(*g));
 }
 
-/* Calls push_form_post() and checks the contract common to all calls. */
+/* Calls httpc_form_post() and checks the contract common to all calls. */
 static void
 form_post(const char *url, const char *const *fields, guint timeout_s,
     gsize reply_max, struct form_got *g)
@@ -841,7 +842,7 @@ form_post(const char *url, const char *const *fields, guint timeout_s,
 	g->reply = (char *)"junk";
 	g->reply_len = 12345;
 	g->err = (char *)"junk";
-	g->ret = push_form_post(url, fields, timeout_s, reply_max, &g->status,
+	g->ret = httpc_form_post(url, fields, timeout_s, reply_max, &g->status,
 	    &g->reply, &g->reply_len, &g->err);
 	g->elapsed_us = g_get_monotonic_time() - start;
 	if (g->ret == 0) {
@@ -1119,7 +1120,7 @@ form_thread_main(gpointer data)
 	char *reply = NULL, *err = NULL;
 	gsize len = 0;
 
-	t->ret = push_form_post(t->url, fields, 10, 1024, &t->status, &reply,
+	t->ret = httpc_form_post(t->url, fields, 10, 1024, &t->status, &reply,
 	    &len, &err);
 	g_free(reply);
 	g_free(err);
