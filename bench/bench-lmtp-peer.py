@@ -10,11 +10,17 @@ p50/p99 in ms, and the server's RSS after the run and its peak (VmHWM),
 then the ratios ours/peer.  Loopback only; ports from tests/ports.py.
 
     python3 bench/bench-lmtp-peer.py OTPBRIDGE PEERDIR [REPS]
+    python3 bench/bench-lmtp-peer.py new=./otpbridge,old=/path/otpbridge PEERDIR [REPS]
+
+The second form interleaves several builds with the peer in every run
+(a before/after comparison on a busy machine) and prints each against the
+peer.
 
 PEERDIR holds lmtp_loadgen (built), sink.js, peer-node-lmtp.js and their
 node_modules (npm install).  REPS (default 3) runs of every point; the
 figures printed are the medians over the runs.  N per run:
-BENCH_MSGS (default 400 x connections, at most 6000).
+BENCH_MSGS (default 400 x connections, at most 6000); BENCH_CONNS the
+connection counts (default "1 8 64").
 """
 import json
 import os
@@ -28,7 +34,8 @@ import tempfile
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONNS = (1, 8, 64)
+CONNS = tuple(int(c) for c in os.environ.get("BENCH_CONNS", "1 8 64").split())
+BINARIES = {}
 
 
 def ports(n):
@@ -123,6 +130,7 @@ def one_run(peerdir, server_port, pid, sink_log, tag, conc, n, tmp):
 
 
 def serve(kind, binary, peerdir, tmp, lport, sport, sink_log):
+    binary = BINARIES.get(kind, binary)
     env = dict(os.environ)
     for k in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         env.pop(k, None)
@@ -146,14 +154,23 @@ def serve(kind, binary, peerdir, tmp, lport, sport, sink_log):
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
-    binary, peerdir = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    peerdir = os.path.abspath(sys.argv[2])
+    if "=" in sys.argv[1]:
+        for item in sys.argv[1].split(","):
+            label, _, path = item.partition("=")
+            label = label.lower()   # the daemon pushes the address lower-cased
+            BINARIES[label] = os.path.abspath(path)
+    else:
+        BINARIES["ours"] = os.path.abspath(sys.argv[1])
+    binary = None
+    kinds = list(BINARIES) + ["peer"]
     reps = int(sys.argv[3]) if len(sys.argv) > 3 else 3
     tmp = tempfile.mkdtemp(prefix="bench-lmtp-peer.")
     procs = []
     res = {}
     try:
         for rep in range(reps):
-            for kind in ("ours", "peer"):
+            for kind in kinds:
                 lport, sport = ports(2)
                 sink_log = os.path.join(tmp, "sink-%s-%d.jsonl" % (kind, rep))
                 sink = subprocess.Popen(["node", os.path.join(peerdir, "sink.js"), str(sport), sink_log])
@@ -164,12 +181,16 @@ def main():
                 wait_port(lport, srv)
                 for conc in CONNS:
                     n = int(os.environ.get("BENCH_MSGS", "0")) or min(400 * conc, 6000)
-                    tag = "%s%dr%dc%d-" % (kind[0], rep, conc, conc)
+                    tag = "%s%dr%dc%d-" % (kind, rep, conc, conc)
                     res.setdefault((kind, conc), []).append(
                         one_run(peerdir, lport, srv.pid, sink_log, tag, conc, n, tmp))
                 for p in (srv, sink):
                     p.send_signal(signal.SIGTERM)
-                    p.wait(30)
+                    try:
+                        p.wait(30)
+                    except subprocess.TimeoutExpired:
+                        p.kill()
+                        p.wait()
                     procs.remove(p)
                 subprocess.call([sys.executable, os.path.join(TOP, "tests", "ports.py"),
                                  "--release", str(os.getpid())])
@@ -186,15 +207,16 @@ def main():
     print("%-5s %4s %8s %8s %8s %8s %8s %8s %8s %4s" % ("who", "conn", "msgs/s", "250 p50", "250 p99",
                                                       "push p50", "push p99", "RSS", "peak", "lost"))
     for conc in CONNS:
-        for kind in ("ours", "peer"):
+        for kind in kinds:
             m = med[(kind, conc)]
             print("%-5s %4d %8.0f %8.2f %8.2f %8.2f %8.2f %8d %8d %4d" % (
                 kind, conc, m["msgs"], m["ack50"], m["ack99"], m["push50"], m["push99"],
                 m["rss"], m["hwm"], m["missing"]))
-        o, p = med[("ours", conc)], med[("peer", conc)]
-        print("ratio %4d %7.2fx %7.2fx %8s %7.2fx %8s %7.2fx" % (
-            conc, o["msgs"] / p["msgs"], o["ack50"] / p["ack50"], "",
-            o["push50"] / p["push50"], "", o["hwm"] / p["hwm"]))
+        for kind in kinds[:-1]:
+            o, p = med[(kind, conc)], med[("peer", conc)]
+            print("%-5s %4d %7.2fx %7.2fx %8s %7.2fx %8s %7.2fx   (%s/peer)" % (
+                "ratio", conc, o["msgs"] / p["msgs"], o["ack50"] / p["ack50"], "",
+                o["push50"] / p["push50"], "", o["hwm"] / p["hwm"], kind))
 
 
 if __name__ == "__main__":

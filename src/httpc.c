@@ -13,6 +13,16 @@
  * thread that iterates that context.  A callback may send more requests
  * or free the client.
  *
+ * Priority: every source of ours (sockets, the timer, a failed setup's
+ * report) is attached at HTTPC_PRIORITY, G_PRIORITY_HIGH.  A turn of a
+ * busy loop (the daemon's: LMTP sessions parsing, a group commit's
+ * fsync) takes milliseconds, and a request needs several turns (curl's
+ * first timer, the send, the reply); at the default priority each waited
+ * a full turn, so requests queued up behind the loop's other work.  Ours
+ * do little (non-blocking socket I/O) and finish: they cannot starve the
+ * loop for longer than the requests in flight take.  queue.c explains
+ * the choice and the figures.
+ *
  * One multi handle per client: its connection cache gives keep-alive
  * reuse and HTTP/2 multiplexing over TLS when the server offers it.  TLS
  * is verified (peer and host name); only http and https are allowed; no
@@ -65,6 +75,9 @@
 #define HTTPC_CONNECT_TIMEOUT_MAX  10
 #define HTTPC_HOST_CONNECTIONS     16
 #define HTTPC_TOTAL_CONNECTIONS    32
+/* Every source of ours runs before the loop's default-priority work
+ * (sessions, commits): see "Priority" at the top of the file. */
+#define HTTPC_PRIORITY             G_PRIORITY_HIGH
 
 struct httpc_client;
 
@@ -341,6 +354,7 @@ httpc_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp,
 	}
 	ps->cond = cond;
 	ps->src = g_unix_fd_source_new(fd, cond);
+	g_source_set_priority(ps->src, HTTPC_PRIORITY);
 	g_source_set_callback(ps->src, G_SOURCE_FUNC(httpc_sock_ready), ps, NULL);
 	g_source_attach(ps->src, pc->ctx);
 	return 0;
@@ -362,6 +376,7 @@ httpc_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 	if (timeout_ms > G_MAXINT)
 		timeout_ms = G_MAXINT;
 	pc->timer = g_timeout_source_new((guint)timeout_ms);
+	g_source_set_priority(pc->timer, HTTPC_PRIORITY);
 	g_source_set_callback(pc->timer, httpc_timer_fired, pc, NULL);
 	g_source_attach(pc->timer, pc->ctx);
 	return 0;
@@ -542,6 +557,7 @@ httpc_client_post(struct httpc_client *pc, const char *body, gsize len,
 	curl_easy_cleanup(req->easy);
 	req->easy = NULL;
 	req->fail_src = g_idle_source_new();
+	g_source_set_priority(req->fail_src, HTTPC_PRIORITY);
 	g_source_set_callback(req->fail_src, httpc_req_failed, req, NULL);
 	g_source_attach(req->fail_src, pc->ctx);
 }
