@@ -4,7 +4,7 @@
  * endpoint; for `otpbridge oauth` (onboard.c) also the code and device
  * grants, the device authorization request (RFC 8628), the endpoint
  * presets, and the atomic write of a refresh token (the IMAP thread's
- * rotated token goes through it too).  This file is policy only: push_form_post() does the HTTP and
+ * rotated token goes through it too).  This file is policy only: httpc_form_post() does the HTTP and
  * json_token_parse() reads the reply.  Blocking, for an IMAP account's
  * thread; no globals; it logs nothing (the caller logs the error).
  *
@@ -41,7 +41,7 @@
 
 #include "json.h"
 #include "oauth.h"
-#include "push.h"
+#include "httpc.h"
 #include "util.h"
 
 #define OAUTH_EXPIRES_MIN  30             /* s: a shorter lifetime reads as this */
@@ -411,7 +411,7 @@ oauth_token_request(const struct imap_config *ic, const char *const *grant,
 	fields[n] = NULL;
 
 	start = g_get_monotonic_time();
-	if (push_form_post(url, fields, timeout, OAUTH_REPLY_MAX, &status, &reply,
+	if (httpc_form_post(url, fields, timeout, OAUTH_REPLY_MAX, &status, &reply,
 	    &reply_len, &perr) < 0) {
 		msg = g_strdup_printf("token endpoint: %s", perr);
 		goto out;
@@ -539,7 +539,7 @@ oauth_device_start(const struct imap_config *ic, guint timeout,
 		fields[n++] = scope;
 	}
 	fields[n] = NULL;
-	if (push_form_post(url, fields, timeout, OAUTH_REPLY_MAX, &status, &reply,
+	if (httpc_form_post(url, fields, timeout, OAUTH_REPLY_MAX, &status, &reply,
 	    &reply_len, &perr) < 0) {
 		msg = g_strdup_printf("device endpoint: %s", perr);
 		goto out;

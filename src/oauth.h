@@ -4,7 +4,7 @@
  * endpoint, with Google and Microsoft 365 presets.
  *
  * Blocking: it runs on an IMAP account's thread, never on the main loop.
- * The HTTP goes through push_form_post() (push.c owns libcurl) and the
+ * The HTTP goes through httpc_form_post() (httpc.c owns libcurl) and the
  * reply through json_token_parse() (json.c owns json-glib); this file owns
  * the policy: which URL and scope, what is sent, what counts as success,
  * and errors an operator can act on without any secret in them.

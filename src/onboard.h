@@ -6,7 +6,7 @@
  * with PKCE S256 (RFC 7636) and a loopback redirect (RFC 8252 7.3).
  * Microsoft (or any account with a device_url): the device authorization
  * grant (RFC 8628).  Blocking, for the command line only; the token
- * requests go through oauth.c (and so push_form_post()).
+ * requests go through oauth.c (and so httpc_form_post()).
  */
 #ifndef OTPBRIDGE_ONBOARD_H
 #define OTPBRIDGE_ONBOARD_H

@@ -28,7 +28,7 @@
 #include <string.h>
 
 #include "json.h"
-#include "push.h"
+#include "httpc.h"
 #include "status.h"
 #include "util.h"
 
@@ -212,7 +212,7 @@ status_collect_daemon(const struct config *cfg, struct status_report *r)
 		return;
 	r->daemon_at = status_listen_label(la);
 	url = g_strconcat(base, "/healthz", NULL);
-	if (push_get(url, sock, STATUS_HTTP_TIMEOUT_MS, STATUS_REPLY_MAX, &code, &reply,
+	if (httpc_get(url, sock, STATUS_HTTP_TIMEOUT_MS, STATUS_REPLY_MAX, &code, &reply,
 	    &err) < 0) {
 		r->daemon_error = g_steal_pointer(&err);
 		return;
@@ -222,7 +222,7 @@ status_collect_daemon(const struct config *cfg, struct status_report *r)
 	r->health = g_steal_pointer(&reply);
 	g_free(url);
 	url = g_strconcat(base, "/status", NULL);
-	if (push_get(url, sock, STATUS_HTTP_TIMEOUT_MS, STATUS_REPLY_MAX, &code, &reply,
+	if (httpc_get(url, sock, STATUS_HTTP_TIMEOUT_MS, STATUS_REPLY_MAX, &code, &reply,
 	    &err) < 0) {
 		r->daemon_error = g_strdup_printf("GET /status: %s", err);
 		return;

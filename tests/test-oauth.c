@@ -505,7 +505,7 @@ test_local_errors(void)
 	g_assert_cmpstr(err, ==, "token endpoint: no refresh token");
 	g_free(err);
 
-	/* Only http(s): the check is push.c's, the words curl's. */
+	/* Only http(s): the check is httpc.c's, the words curl's. */
 	ic = account(NULL, "file:///etc/passwd", FALSE);
 	err = refresh_fail(&ic, TEST_RT);
 	g_assert_true(g_str_has_prefix(err, "token endpoint: "));

@@ -5,7 +5,7 @@
  * CURLE_UNKNOWN_OPTION), libcurl's allocations failing, calls that break
  * the contract, an API key carrying control characters, configured
  * timeouts out of range, reply text cut inside a UTF-8 sequence, and
- * push_get() over a unix socket.
+ * httpc_get() over a unix socket.
  *
  * The refusals are injected at the library boundary: this program is
  * linked with -Wl,--wrap for curl_easy_setopt, curl_multi_add_handle,
@@ -25,6 +25,7 @@
 #include <gio/gunixsocketaddress.h>
 
 #include "push.h"
+#include "httpc.h"
 #include "testhttp.h"
 #include "testutil.h"
 
@@ -451,10 +452,10 @@ test_setopt_refused_blocking(void)
 
 			faults_reset(i);
 			if (get)
-				ret = push_get(url, get == 2 ? missing : NULL, 5000, 1024,
+				ret = httpc_get(url, get == 2 ? missing : NULL, 5000, 1024,
 				    &status, &reply, &err);
 			else
-				ret = push_form_post(url, fields, 5, 1024, &status, &reply,
+				ret = httpc_form_post(url, fields, 5, 1024, &status, &reply,
 				    &len, &err);
 			if (setopt_calls < i && get == 2) {
 				g_assert_cmpint(ret, ==, -1);
@@ -521,10 +522,10 @@ test_alloc_abort(gconstpointer data)
 			pc = push_client_new(&cfg, ctx);
 		} else if (strcmp(w, "form") == 0) {
 			easy_init_fail = TRUE;
-			push_form_post(cfg.url, fields, 1, 10, &status, &reply, &len, &err);
+			httpc_form_post(cfg.url, fields, 1, 10, &status, &reply, &len, &err);
 		} else {
 			easy_init_fail = TRUE;
-			push_get(cfg.url, NULL, 100, 10, &status, &reply, &err);
+			httpc_get(cfg.url, NULL, 100, 10, &status, &reply, &err);
 		}
 		/* Not reached: each of the above aborts. */
 		g_print("Not reached %p\n", (void *)pc);
@@ -711,7 +712,7 @@ test_utf8_cut(void)
 	}
 }
 
-/* A one-shot HTTP server on a unix socket, for push_get's unix_path. */
+/* A one-shot HTTP server on a unix socket, for httpc_get's unix_path. */
 struct unix_srv {
 	GSocket *sock;
 	GThread *thread;
@@ -766,7 +767,7 @@ unix_srv_stop(struct unix_srv *u)
 }
 
 /*
- * push_get() over a unix socket: the request goes there (the URL's host
+ * httpc_get() over a unix socket: the request goes there (the URL's host
  * only names the Host header), the reply comes back; an empty 204 is an
  * empty string; nothing at the path is an error; a reply_max of
  * G_MAXSIZE is no bound at all.
@@ -784,7 +785,7 @@ test_get_unix(void)
 	faults_reset(0);
 	unix_srv_start(&u, path, "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n"
 	    "Connection: close\r\n\r\n{\"ok\":true}");
-	g_assert_cmpint(push_get("http://localhost/status", path, 5000, G_MAXSIZE,
+	g_assert_cmpint(httpc_get("http://localhost/status", path, 5000, G_MAXSIZE,
 	    &status, &reply, &err), ==, 0);
 	unix_srv_stop(&u);
 	g_assert_cmpint(status, ==, 200);
@@ -794,7 +795,7 @@ test_get_unix(void)
 	unlink(path);
 
 	unix_srv_start(&u, path, "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
-	g_assert_cmpint(push_get("http://localhost/status", path, 5000, 64,
+	g_assert_cmpint(httpc_get("http://localhost/status", path, 5000, 64,
 	    &status, &reply, &err), ==, 0);
 	g_assert_true(g_str_has_prefix(u.request, "GET /status HTTP/1.1\r\n"));
 	unix_srv_stop(&u);
@@ -803,7 +804,7 @@ test_get_unix(void)
 	g_free(reply);
 	unlink(path);
 
-	g_assert_cmpint(push_get("http://localhost/status", missing, 2000, 64,
+	g_assert_cmpint(httpc_get("http://localhost/status", missing, 2000, 64,
 	    &status, &reply, &err), ==, -1);
 	g_assert_cmpint(status, ==, 0);
 	g_assert_null(reply);
@@ -811,7 +812,7 @@ test_get_unix(void)
 	g_free(err);
 }
 
-/* push_form_post() with no bound on the reply (G_MAXSIZE). */
+/* httpc_form_post() with no bound on the reply (G_MAXSIZE). */
 static void
 test_form_unbounded(void)
 {
@@ -823,7 +824,7 @@ test_form_unbounded(void)
 	gsize len;
 
 	faults_reset(0);
-	g_assert_cmpint(push_form_post(url, fields, 5, G_MAXSIZE, &status, &reply, &len,
+	g_assert_cmpint(httpc_form_post(url, fields, 5, G_MAXSIZE, &status, &reply, &len,
 	    &err), ==, 0);
 	g_assert_cmpint(status, ==, 200);
 	g_assert_cmpstr(reply, ==, "{\"status\":\"ok\"}");

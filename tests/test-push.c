@@ -15,6 +15,7 @@
 #include <string.h>
 #include <gio/gio.h>
 
+#include "httpc.h"
 #include "push.h"
 #include "testhttp.h"
 #include "testutil.h"
@@ -474,6 +475,74 @@ test_reuse(void)
 	g_free(url);
 }
 
+/* The default-priority work of test_before_default_work: it stands for a
+ * busy loop turn (sessions, a commit) and notes how many requests had
+ * reached the server by the time the loop first turned to it. */
+struct busy {
+	struct testhttp *srv;
+	guint want;                  /* requests the server should see */
+	guint dispatched;
+	guint nreqs_first;
+};
+
+static gboolean
+busy_cb(gpointer data)
+{
+	struct busy *b = data;
+	gint64 end = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
+
+	if (b->dispatched++ == 0) {
+		/* Single-threaded: nothing is sent while we wait here. */
+		while (testhttp_nreqs(b->srv) < b->want && g_get_monotonic_time() < end)
+			g_usleep(1000);
+		b->nreqs_first = testhttp_nreqs(b->srv);
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+/*
+ * Pushes never wait behind the loop's other work: with a default-priority
+ * source ready all the time (a busy daemon), the client's sources run
+ * first.  The second request goes over the first one's connection, so
+ * curl writes it as soon as its timer runs: it is on the wire before the
+ * other work is first dispatched (or even answered).  At the same
+ * priority that work would run first (it was attached first) and the
+ * request would wait for it.
+ */
+static void
+test_before_default_work(void)
+{
+	struct testhttp *srv = testhttp_new(TESTHTTP_REPLY);
+	char *url = testhttp_url(srv, TEST_PATH);
+	struct busy b = { srv, 2, 0, 0 };
+	GSource *work;
+	struct run run;
+
+	run_init(&run, url, 10, 2);
+	run.want = 1;
+	run_send(&run, 0);
+	run_loop(&run, WATCHDOG_S);
+	g_assert_cmpuint(run.got[0].calls, ==, 1);
+	work = g_idle_source_new();
+	g_source_set_priority(work, G_PRIORITY_DEFAULT);
+	g_source_set_callback(work, busy_cb, &b, NULL);
+	g_source_attach(work, run.ctx);
+	run.want = 2;
+	run_send(&run, 1);
+	run_loop(&run, WATCHDOG_S);
+	g_assert_cmpuint(run.got[1].calls, ==, 1);
+	g_assert_cmpint(run.got[1].status, ==, 200);
+	g_assert_cmpuint(testhttp_nconns(srv), ==, 1);
+	/* Not dispatched at all: the push was over before the work ran. */
+	if (b.dispatched > 0)
+		g_assert_cmpuint(b.nreqs_first, ==, 2);
+	g_source_destroy(work);
+	g_source_unref(work);
+	run_fini(&run);
+	testhttp_free(&srv);
+	g_free(url);
+}
+
 /* 50 requests at once: all complete, each callback exactly once. */
 static void
 test_concurrent(void)
@@ -811,7 +880,7 @@ test_tls_to_plain(void)
 
 /* ---- the blocking form POST -------------------------------------------- */
 
-/* What one push_form_post() returned. */
+/* What one httpc_form_post() returned. */
 struct form_got {
 	int ret;
 	int status;
@@ -829,7 +898,7 @@ form_got_clear(struct form_got *g)
 	memset(g, 0, sizeof(*g));
 }
 
-/* Calls push_form_post() and checks the contract common to all calls. */
+/* Calls httpc_form_post() and checks the contract common to all calls. */
 static void
 form_post(const char *url, const char *const *fields, guint timeout_s,
     gsize reply_max, struct form_got *g)
@@ -841,7 +910,7 @@ form_post(const char *url, const char *const *fields, guint timeout_s,
 	g->reply = (char *)"junk";
 	g->reply_len = 12345;
 	g->err = (char *)"junk";
-	g->ret = push_form_post(url, fields, timeout_s, reply_max, &g->status,
+	g->ret = httpc_form_post(url, fields, timeout_s, reply_max, &g->status,
 	    &g->reply, &g->reply_len, &g->err);
 	g->elapsed_us = g_get_monotonic_time() - start;
 	if (g->ret == 0) {
@@ -1119,7 +1188,7 @@ form_thread_main(gpointer data)
 	char *reply = NULL, *err = NULL;
 	gsize len = 0;
 
-	t->ret = push_form_post(t->url, fields, 10, 1024, &t->status, &reply,
+	t->ret = httpc_form_post(t->url, fields, 10, 1024, &t->status, &reply,
 	    &len, &err);
 	g_free(reply);
 	g_free(err);
@@ -1177,6 +1246,7 @@ main(int argc, char **argv)
 	g_test_add_func("/push/timeout", test_timeout);
 	g_test_add_func("/push/reuse", test_reuse);
 	g_test_add_func("/push/concurrent", test_concurrent);
+	g_test_add_func("/push/before-default-work", test_before_default_work);
 	g_test_add_func("/push/large-reply", test_large_reply);
 	g_test_add_func("/push/huge-reply", test_huge_reply);
 	g_test_add_func("/push/utf8", test_utf8);
