@@ -729,10 +729,11 @@ unix_srv_main(gpointer data)
 	while (strstr(req->str, "\r\n\r\n") == NULL &&
 	    (n = g_socket_receive(c, buf, sizeof(buf), NULL, NULL)) > 0)
 		g_string_append_len(req, buf, n);
+	/* Before the reply: the client may look as soon as it has one. */
+	u->request = g_string_free(req, FALSE);
 	g_socket_send(c, u->reply, strlen(u->reply), NULL, NULL);
 	g_socket_close(c, NULL);
 	g_object_unref(c);
-	u->request = g_string_free(req, FALSE);
 	return NULL;
 }
 
