@@ -12,22 +12,28 @@
  * UID FETCH <last+1>:* (UID INTERNALDATE RFC822.SIZE BODY.PEEK[]<0.N>),
  * hand each message to the main loop and wait for imap_msg_done() before
  * applying `after` (\Seen, move, delete) and advancing the UID.  Then
- * IDLE (or poll), with a NOOP cross-check every poll_interval.  Out of
- * IDLE, DONE is written together with that FETCH (pipelined: the server
- * answers DONE, then the FETCH), so "* N EXISTS" costs one round trip to
- * the body, not four (DONE, SEARCH, FETCH of the size, FETCH of the
- * body).  The first sync of a mailbox (only mail younger than max_age: a
+ * IDLE (or poll), left for that FETCH at least every poll_interval (the
+ * watchdog below).  Out of IDLE, DONE is written together with that FETCH
+ * (pipelined: the server answers DONE, then the FETCH), so "* N EXISTS"
+ * costs one round trip to the body, not four (DONE, SEARCH, FETCH of the
+ * size, FETCH of the body).  The first sync of a mailbox (only mail younger than max_age: a
  * UID SEARCH SINCE) and a session after a literal over max_size still
  * search and fetch one UID at a time (imap_fetch_one).
  *
  * Watchdog: a connection that died without a FIN (a NAT that forgot it,
  * a pulled cable, a stalled proxy) looks exactly like an idle one.  So
- * every cycle the thread leaves IDLE (DONE), sends NOOP when poll_interval
- * has passed, and fetches new mail; the replies to DONE and NOOP are
- * awaited only imap_check_timeout() -- a live server answers them at once,
- * so this is much shorter than the general timeout -- and IDLE (or the
- * sleep between polls) lasts poll_interval minus that wait, so a dead
- * connection is replaced within poll_interval of its death.
+ * IDLE (or the sleep between polls) lasts at most poll_interval minus
+ * imap_check_timeout(), and every wake-up is a round of the one command
+ * above, in one write and one round trip: DONE and the UID FETCH
+ * (polling: the FETCH alone).  The reply to DONE and the first line of
+ * the FETCH's (its tagged OK when nothing is new) are awaited only
+ * imap_check_timeout() -- a live server answers at once, so this is much
+ * shorter than the general timeout, which covers the rest of the FETCH's
+ * reply (the bodies) -- so a dead connection, or a server that answers
+ * DONE but not the FETCH, is replaced within poll_interval of its death.
+ * No NOOP: the FETCH's reply is the proof of life.  Only a watchdog
+ * round on the search path (see imap_sync) while polling sends a NOOP
+ * first, as its SEARCH is awaited the general timeout.
  *
  * XOAUTH2: the access token comes from oauth.c's token cache (one per
  * account, owned by the thread); a new one is fetched when fewer than
@@ -784,15 +790,22 @@ imap_msg_att_cb(struct mailimap_msg_att *ma, void *data)
 	c->kept += bs->sec_length;
 }
 
-/* Reads one response to the command tagged tag; 0, or -1 and *err. */
+/* Reads one response to the command tagged tag; 0, or -1 and *err.  Its
+ * first line is awaited first_s seconds (the watchdog's wait), the rest
+ * (literals, further lines) the general timeout. */
 static int
-imap_read_tagged(mailimap *s, int tag, const char *what, char **err)
+imap_read_tagged(struct imap_account *a, mailimap *s, int tag, guint first_s,
+    const char *what, char **err)
 {
 	struct mailimap_response *resp = NULL;
+	gboolean line;
 	int r, state;
 
 	s->imap_tag = tag;           /* libetpan checks the tag against it */
-	if (mailimap_read_line(s) == NULL) {
+	imap_set_stream_timeout(s, first_s);
+	line = mailimap_read_line(s) != NULL;
+	imap_set_stream_timeout(s, MAX(a->ic.timeout, 1));
+	if (!line) {
 		*err = imap_err(s, what, MAILIMAP_ERROR_STREAM);
 		return -1;
 	}
@@ -817,7 +830,8 @@ imap_read_tagged(mailimap *s, int tag, const char *what, char **err)
  * IDLE, answers its tag, then the FETCH, so nothing waits for DONE's
  * reply.  libetpan has no call for that, so the command is written here
  * and its responses read with libetpan's reader and parser; DONE's reply
- * is awaited check_s only (the watchdog), the FETCH's the general timeout.
+ * and the FETCH's first line are awaited check_s only (the watchdog), the
+ * rest of the FETCH's the general timeout.
  * Fills got (struct imap_got, by UID).  0, or -1 and *err.
  */
 static int
@@ -856,17 +870,20 @@ imap_fetch_new(struct imap_account *a, mailimap *s, gboolean done, guint check_s
 		    sizeof(int));
 	g_mutex_unlock(&a->lock);
 	if (done) {
-		imap_set_stream_timeout(s, check_s);
-		r = imap_read_tagged(s, idle_tag, "DONE", err);
-		imap_set_stream_timeout(s, MAX(a->ic.timeout, 1));
+		r = imap_read_tagged(a, s, idle_tag, check_s, "DONE", err);
 		if (r < 0) {
 			a->literal_max = 0;
 			return -1;
 		}
 	}
+	/* The watchdog: the FETCH's first line (a FETCH response, or its
+	 * tagged OK when nothing is new) comes within check_s from a live
+	 * server, so this round proves the connection alive without NOOP
+	 * and a server that answers DONE but not the FETCH is caught as
+	 * soon as one that answers nothing. */
 	a->literal_seen = 0;
 	mailimap_set_msg_att_handler(s, imap_msg_att_cb, &c);
-	r = imap_read_tagged(s, tag, "UID FETCH", err);
+	r = imap_read_tagged(a, s, tag, check_s, "UID FETCH", err);
 	mailimap_set_msg_att_handler(s, NULL, NULL);
 	a->literal_max = 0;
 	if (a->literal_seen > 0) {
@@ -1110,11 +1127,14 @@ imap_sync_fetch(struct imap_account *a, mailimap *s, gboolean done, guint check_
  * The first sync of a mailbox (only mail younger than max_age: UID
  * SEARCH SINCE) and the round after a message over max_size cut the
  * connection (narrow) search and fetch one UID at a time; every other
- * round is one UID FETCH <last+1>:* (imap_fetch_new).
+ * round is one UID FETCH <last+1>:* (imap_fetch_new), whose first reply
+ * line is the watchdog's proof of life.  watch: the round is the
+ * watchdog's (the server may be gone); on the search path only, out of
+ * IDLE, that takes a NOOP first, as nothing else answers within check_s.
  */
 static int
 imap_sync(struct imap_account *a, mailimap *s, gboolean *first, gboolean done,
-    guint check_s, char **err)
+    gboolean watch, guint check_s, char **err)
 {
 	GArray *uids;
 	guint i;
@@ -1122,12 +1142,12 @@ imap_sync(struct imap_account *a, mailimap *s, gboolean *first, gboolean done,
 
 	if (!*first && !a->narrow)
 		return imap_sync_fetch(a, s, done, check_s, err);
-	if (done) {
+	if (done || watch) {
 		imap_set_stream_timeout(s, check_s);
-		r = mailimap_idle_done(s);
+		r = done ? mailimap_idle_done(s) : mailimap_noop(s);
 		imap_set_stream_timeout(s, MAX(a->ic.timeout, 1));
 		if (r != MAILIMAP_NO_ERROR) {
-			*err = imap_err(s, "DONE", r);
+			*err = imap_err(s, done ? "DONE" : "NOOP", r);
 			return -1;
 		}
 	}
@@ -1223,8 +1243,8 @@ imap_session(struct imap_account *a, guint *backoff, char **err)
 	mailimap *s = mailimap_new(0, NULL);
 	gboolean first;
 	guint32 uv;
-	gint64 last_noop, wait_ms;
-	gboolean idle, in_idle;
+	gint64 wait_ms;
+	gboolean idle, in_idle, watch;
 	guint check_s;
 	int r, fd;
 
@@ -1260,10 +1280,10 @@ imap_session(struct imap_account *a, guint *backoff, char **err)
 	if (idle && a->ic.idle_refresh > 0)
 		wait_ms = MIN(wait_ms, (gint64)a->ic.idle_refresh * 1000);
 	wait_ms = MAX(wait_ms, 1000);
-	last_noop = g_get_monotonic_time();
 	in_idle = FALSE;
+	watch = FALSE;
 	for (;;) {
-		r = imap_sync(a, s, &first, in_idle, check_s, err);
+		r = imap_sync(a, s, &first, in_idle, watch, check_s, err);
 		in_idle = FALSE;
 		if (r == -2)
 			goto out;
@@ -1289,28 +1309,12 @@ imap_session(struct imap_account *a, guint *backoff, char **err)
 		}
 		if (r < 0)
 			goto out;
-		/* The watchdog's replies are awaited check_s only.  DONE
-		 * usually goes out with the next round's FETCH (imap_sync). */
-		imap_set_stream_timeout(s, check_s);
+		/* The next round (imap_sync) is the watchdog's check too:
+		 * DONE and the FETCH in one write, their replies awaited
+		 * check_s; a wake by the timer (nothing came from the
+		 * server) may have found a dead connection. */
 		in_idle = idle;
-		if (!idle || g_get_monotonic_time() - last_noop >=
-		    (gint64)a->ic.poll_interval * G_TIME_SPAN_SECOND) {
-			if (idle) {
-				in_idle = FALSE;
-				r = mailimap_idle_done(s);
-				if (r != MAILIMAP_NO_ERROR) {
-					*err = imap_err(s, "DONE", r);
-					goto out;
-				}
-			}
-			r = mailimap_noop(s);
-			if (r != MAILIMAP_NO_ERROR) {
-				*err = imap_err(s, "NOOP", r);
-				goto out;
-			}
-			last_noop = g_get_monotonic_time();
-		}
-		imap_set_stream_timeout(s, MAX(a->ic.timeout, 1));
+		watch = r == 0;
 	}
 out:
 	g_mutex_lock(&a->lock);
