@@ -50,7 +50,8 @@
  * dates, capability lists).  Limits: ic->timeout on every network
  * operation (libetpan session timeout), RFC822.SIZE checked against
  * max_size before the body is used (one UID at a time: before it is
- * fetched), at most IMAP_BATCH_MAX UIDs per round, at most
+ * fetched; a message over it is handed over without its body, marked
+ * too_big, for the intake to drop, log and count like deliver's), at most IMAP_BATCH_MAX UIDs per round, at most
  * IMAP_FETCH_KEEP bytes of bodies kept from one UID FETCH <last+1>:*
  * (each message is copied out of libetpan's parser as it is read and
  * freed there; the rest is fetched by the next round), UIDs at or below
@@ -553,10 +554,11 @@ imap_search(struct imap_account *a, mailimap *s, gboolean first, GArray *uids,
 }
 
 /* Fetches one message: meta first, body only if it fits.  Returns 0 with
- * *data set (or NULL when skipped), -1 on error. */
+ * *data set, or NULL when skipped (*too_big: over max_size, for the
+ * intake to drop), -1 on error. */
 static int
 imap_fetch_one(struct imap_account *a, mailimap *s, guint32 uid, gboolean first,
-    char **data, gsize *len, gint64 *idate, char **err)
+    char **data, gsize *len, gint64 *idate, gboolean *too_big, char **err)
 {
 	struct mailimap_set *set;
 	struct mailimap_fetch_type *ft;
@@ -569,6 +571,7 @@ imap_fetch_one(struct imap_account *a, mailimap *s, guint32 uid, gboolean first,
 	*data = NULL;
 	*len = 0;
 	*idate = 0;
+	*too_big = FALSE;
 	set = mailimap_set_new_single(uid);
 	ft = mailimap_fetch_type_new_fetch_att_list_empty();
 	mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_uid());
@@ -617,16 +620,14 @@ imap_fetch_one(struct imap_account *a, mailimap *s, guint32 uid, gboolean first,
 		/* Expunged meanwhile. */
 		return 0;
 	}
-	if (a->ic.max_size > 0 && size > a->ic.max_size) {
-		g_warning("imap=%s uid=%u result=skipped reason=too-large size=%"
-		    G_GUINT64_FORMAT " limit=%" G_GUINT64_FORMAT, a->ic.name, uid,
-		    size, a->ic.max_size);
-		return 0;
-	}
 	if (first && *idate > 0 &&
 	    *idate < g_get_real_time() / G_USEC_PER_SEC - (gint64)a->max_age) {
 		g_debug("imap=%s uid=%u result=skipped reason=older-than-max-age",
 		    a->ic.name, uid);
+		return 0;
+	}
+	if (a->ic.max_size > 0 && size > a->ic.max_size) {
+		*too_big = TRUE;        /* the intake drops it: not fetched */
 		return 0;
 	}
 
@@ -682,8 +683,7 @@ imap_fetch_one(struct imap_account *a, mailimap *s, guint32 uid, gboolean first,
 		}
 		if (u == uid && bs != NULL && bs->sec_body_part != NULL && *data == NULL) {
 			if (a->ic.max_size > 0 && bs->sec_length > a->ic.max_size) {
-				g_warning("imap=%s uid=%u result=skipped reason=too-large "
-				    "size=%zu", a->ic.name, uid, bs->sec_length);
+				*too_big = TRUE;    /* larger than its RFC822.SIZE */
 				break;
 			}
 			*data = g_malloc(bs->sec_length + 1);
@@ -939,7 +939,7 @@ imap_invoke_cb(gpointer data)
  * -1 stopping. */
 static int
 imap_deliver(struct imap_account *a, guint32 uid, char *data, gsize len,
-    gint64 idate)
+    gint64 idate, gboolean too_big)
 {
 	struct imap_pending *p = g_new0(struct imap_pending, 1);
 	gint64 end = g_get_monotonic_time() + IMAP_VERDICT_WAIT * G_TIME_SPAN_SECOND;
@@ -957,6 +957,8 @@ imap_deliver(struct imap_account *a, guint32 uid, char *data, gsize len,
 	p->m.data = data;
 	p->m.len = len;
 	p->m.internal_date = idate;
+	p->m.too_big = too_big;
+	p->m.limit = a->ic.max_size;
 
 	g_mutex_lock(&a->lock);
 	a->pending = p;
@@ -1061,12 +1063,14 @@ out:
 
 /* Hands one fetched message over, then applies `after`: 1 go on, 0 stop
  * (a FALSE verdict: fetched again next round), -1 error, -2 stopping.
- * Takes data. */
+ * Takes data.  too_big: a message over max_size, data NULL; the intake
+ * drops it (reason too-large), logs and counts it, and commits its UID
+ * like any other dropped mail, and `after` applies to it as to them. */
 static int
 imap_handle(struct imap_account *a, mailimap *s, guint32 uid, char *data,
-    gsize len, gint64 idate, char **err)
+    gsize len, gint64 idate, gboolean too_big, char **err)
 {
-	int v = imap_deliver(a, uid, data, len, idate);
+	int v = imap_deliver(a, uid, data, len, idate, too_big);
 
 	if (v < 0)
 		return -2;
@@ -1103,15 +1107,15 @@ imap_sync_fetch(struct imap_account *a, mailimap *s, gboolean done, guint check_
 			break;
 		}
 		if (a->ic.max_size > 0 && g->size > a->ic.max_size) {
-			g_warning("imap=%s uid=%u result=skipped reason=too-large size=%"
-			    G_GUINT64_FORMAT " limit=%" G_GUINT64_FORMAT, a->ic.name,
-			    g->uid, g->size, a->ic.max_size);
-			a->last_uid = g->uid;
-			continue;
-		}
-		if (g->data == NULL)
+			/* Too large: dropped by the intake, never read. */
+			g_clear_pointer(&g->data, g_free);
+			v = imap_handle(a, s, g->uid, NULL, 0, g->idate, TRUE, err);
+		} else if (g->data == NULL) {
 			break;              /* over IMAP_FETCH_KEEP: the next round */
-		v = imap_handle(a, s, g->uid, g->data, g->len, g->idate, err);
+		} else {
+			v = imap_handle(a, s, g->uid, g->data, g->len, g->idate, FALSE,
+			    err);
+		}
 		g->data = NULL;
 		if (v <= 0)
 			ret = v == 0 ? 1 : v;
@@ -1161,21 +1165,23 @@ imap_sync(struct imap_account *a, mailimap *s, gboolean *first, gboolean done,
 		char *data;
 		gsize len;
 		gint64 idate;
+		gboolean too_big;
 		int v;
 
 		if (imap_is_stopping(a)) {
 			ret = -2;
 			break;
 		}
-		if (imap_fetch_one(a, s, uid, *first, &data, &len, &idate, err) < 0) {
+		if (imap_fetch_one(a, s, uid, *first, &data, &len, &idate, &too_big,
+		    err) < 0) {
 			ret = -1;
 			break;
 		}
-		if (data == NULL) {
+		if (data == NULL && !too_big) {
 			a->last_uid = uid;  /* skipped or gone */
 			continue;
 		}
-		v = imap_handle(a, s, uid, data, len, idate, err);
+		v = imap_handle(a, s, uid, data, len, idate, too_big, err);
 		if (v < 0) {
 			ret = v;
 			break;
