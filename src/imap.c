@@ -16,9 +16,10 @@
  * watchdog below).  Out of IDLE, DONE is written together with that FETCH
  * (pipelined: the server answers DONE, then the FETCH), so "* N EXISTS"
  * costs one round trip to the body, not four (DONE, SEARCH, FETCH of the
- * size, FETCH of the body).  The first sync of a mailbox (only mail younger than max_age: a
- * UID SEARCH SINCE) and a session after a literal over max_size still
- * search and fetch one UID at a time (imap_fetch_one).
+ * size, FETCH of the body).  The first sync of a mailbox (only mail
+ * younger than max_age: a UID SEARCH SINCE) and a session after a literal
+ * over max_size still search and fetch one UID at a time
+ * (imap_fetch_one).
  *
  * Watchdog: a connection that died without a FIN (a NAT that forgot it,
  * a pulled cable, a stalled proxy) looks exactly like an idle one.  So
@@ -51,10 +52,11 @@
  * operation (libetpan session timeout), RFC822.SIZE checked against
  * max_size before the body is used (one UID at a time: before it is
  * fetched; a message over it is handed over without its body, marked
- * too_big, for the intake to drop, log and count like deliver's), at most IMAP_BATCH_MAX UIDs per round, at most
- * IMAP_FETCH_KEEP bytes of bodies kept from one UID FETCH <last+1>:*
- * (each message is copied out of libetpan's parser as it is read and
- * freed there; the rest is fetched by the next round), UIDs at or below
+ * too_big, for the intake to drop, log and count like deliver's), at
+ * most IMAP_BATCH_MAX UIDs per round, at most IMAP_FETCH_KEEP bytes of
+ * bodies kept from one UID FETCH <last+1>:* (each message is copied out
+ * of libetpan's parser as it is read and freed there; the rest is
+ * fetched by the next round), UIDs at or below
  * the committed one ignored whatever the server sends for "*", server
  * text in logs sanitised and cut to IMAP_TEXT_MAX bytes, a bounded wait
  * for the main loop's verdict (password_command's output and run time are
