@@ -25,16 +25,19 @@
  * a pulled cable, a stalled proxy) looks exactly like an idle one.  So
  * IDLE (or the sleep between polls) lasts at most poll_interval minus
  * imap_check_timeout(), and every wake-up is a round of the one command
- * above, in one write and one round trip: DONE and the UID FETCH
- * (polling: the FETCH alone).  The reply to DONE and the first line of
- * the FETCH's (its tagged OK when nothing is new) are awaited only
- * imap_check_timeout() -- a live server answers at once, so this is much
- * shorter than the general timeout, which covers the rest of the FETCH's
- * reply (the bodies) -- so a dead connection, or a server that answers
+ * above, in one write and one round trip: DONE and the UID FETCH.  The
+ * reply to DONE and the first line of the FETCH's (its tagged OK when
+ * nothing is new) are awaited only imap_check_timeout() -- a live server
+ * answers at once, so this is much shorter than the general timeout,
+ * which covers the rest of the FETCH's reply (the bodies) -- so a dead
+ * connection, or a server that answers
  * DONE but not the FETCH, is replaced within poll_interval of its death.
- * No NOOP: the FETCH's reply is the proof of life.  Only a watchdog
- * round on the search path (see imap_sync) while polling sends a NOOP
- * first, as its SEARCH is awaited the general timeout.
+ * No NOOP: the FETCH's reply is the proof of life.  Polling, a round is
+ * NOOP alone, also one round trip, its reply awaited that long; the
+ * FETCH follows only when the server announced mail (EXISTS) in it or in
+ * the last FETCH's reply, or the last round left mail for the next: a
+ * server looks for new mail between commands, so a FETCH alone would see
+ * a message a round late (imap_poll_noop).
  *
  * XOAUTH2: the access token comes from oauth.c's token cache (one per
  * account, owned by the thread); a new one is fetched when fewer than
@@ -136,6 +139,10 @@ struct imap_account {
 	gboolean outage;             /* an outage has been logged */
 	gboolean cap_idle, cap_move, cap_uidplus;
 	gboolean narrow;             /* next round: search, then one UID at a time */
+	gboolean refetch;            /* polling: the next round fetches whatever
+	                              * its NOOP says, as the last FETCH's reply
+	                              * announced mail (EXISTS) it may not have
+	                              * had, or the round left mail for the next */
 	gsize literal_max;           /* body fetch in progress: its bound, else 0 */
 	gsize literal_seen;          /* the largest literal announced meanwhile */
 	struct oauth_cache oauth;    /* XOAUTH2: the cached access token */
@@ -794,13 +801,15 @@ imap_msg_att_cb(struct mailimap_msg_att *ma, void *data)
 
 /* Reads one response to the command tagged tag; 0, or -1 and *err.  Its
  * first line is awaited first_s seconds (the watchdog's wait), the rest
- * (literals, further lines) the general timeout. */
+ * (literals, further lines) the general timeout.  *exists (if not NULL):
+ * whether the server announced a mailbox size (EXISTS) in it. */
 static int
 imap_read_tagged(struct imap_account *a, mailimap *s, int tag, guint first_s,
-    const char *what, char **err)
+    const char *what, gboolean *exists, char **err)
 {
 	struct mailimap_response *resp = NULL;
 	gboolean line;
+	clistiter *it;
 	int r, state;
 
 	s->imap_tag = tag;           /* libetpan checks the tag against it */
@@ -817,6 +826,18 @@ imap_read_tagged(struct imap_account *a, mailimap *s, int tag, guint first_s,
 		return -1;
 	}
 	state = resp->rsp_resp_done->rsp_data.rsp_tagged->rsp_cond_state->rsp_type;
+	for (it = exists != NULL && resp->rsp_cont_req_or_resp_data_list != NULL ?
+	    clist_begin(resp->rsp_cont_req_or_resp_data_list) : NULL; it != NULL;
+	    it = clist_next(it)) {
+		struct mailimap_cont_req_or_resp_data *d = clist_content(it);
+		struct mailimap_response_data *rd = d->rsp_data.rsp_resp_data;
+
+		if (d->rsp_type == MAILIMAP_RESP_RESP_DATA && rd != NULL &&
+		    rd->rsp_type == MAILIMAP_RESP_DATA_TYPE_MAILBOX_DATA &&
+		    rd->rsp_data.rsp_mailbox_data != NULL &&
+		    rd->rsp_data.rsp_mailbox_data->mbd_type == MAILIMAP_MAILBOX_DATA_EXISTS)
+			*exists = TRUE;
+	}
 	mailimap_response_free(resp);
 	if (state != MAILIMAP_RESP_COND_STATE_OK) {
 		*err = imap_err(s, what, MAILIMAP_ERROR_UID_FETCH);
@@ -872,7 +893,7 @@ imap_fetch_new(struct imap_account *a, mailimap *s, gboolean done, guint check_s
 		    sizeof(int));
 	g_mutex_unlock(&a->lock);
 	if (done) {
-		r = imap_read_tagged(a, s, idle_tag, check_s, "DONE", err);
+		r = imap_read_tagged(a, s, idle_tag, check_s, "DONE", NULL, err);
 		if (r < 0) {
 			a->literal_max = 0;
 			return -1;
@@ -884,8 +905,9 @@ imap_fetch_new(struct imap_account *a, mailimap *s, gboolean done, guint check_s
 	 * and a server that answers DONE but not the FETCH is caught as
 	 * soon as one that answers nothing. */
 	a->literal_seen = 0;
+	a->refetch = FALSE;
 	mailimap_set_msg_att_handler(s, imap_msg_att_cb, &c);
-	r = imap_read_tagged(a, s, tag, check_s, "UID FETCH", err);
+	r = imap_read_tagged(a, s, tag, check_s, "UID FETCH", &a->refetch, err);
 	mailimap_set_msg_att_handler(s, NULL, NULL);
 	a->literal_max = 0;
 	if (a->literal_seen > 0) {
@@ -1100,6 +1122,8 @@ imap_sync_fetch(struct imap_account *a, mailimap *s, gboolean done, guint check_
 		g_array_free(got, TRUE);
 		return -1;
 	}
+	if (got->len >= IMAP_BATCH_MAX)
+		a->refetch = TRUE;      /* there may be more */
 	for (guint i = 0; i < got->len && ret == 0; i++) {
 		struct imap_got *g = &g_array_index(got, struct imap_got, i);
 		int v;
@@ -1113,12 +1137,15 @@ imap_sync_fetch(struct imap_account *a, mailimap *s, gboolean done, guint check_
 			g_clear_pointer(&g->data, g_free);
 			v = imap_handle(a, s, g->uid, NULL, 0, g->idate, TRUE, err);
 		} else if (g->data == NULL) {
-			break;              /* over IMAP_FETCH_KEEP: the next round */
+			a->refetch = TRUE;  /* over IMAP_FETCH_KEEP: the next round */
+			break;
 		} else {
 			v = imap_handle(a, s, g->uid, g->data, g->len, g->idate, FALSE,
 			    err);
 		}
 		g->data = NULL;
+		if (v == 0)
+			a->refetch = TRUE;  /* a FALSE verdict: the next round */
 		if (v <= 0)
 			ret = v == 0 ? 1 : v;
 	}
@@ -1128,15 +1155,45 @@ imap_sync_fetch(struct imap_account *a, mailimap *s, gboolean done, guint check_
 }
 
 /*
+ * The watchdog's round while polling: NOOP alone, written here so that
+ * its reply is awaited check_s and read for EXISTS.  A server looks for
+ * new mail between commands, and Dovecot even runs a FETCH pipelined
+ * behind NOOP before NOOP's look, so the FETCH follows (a second round
+ * trip) only when NOOP's reply, or the last FETCH's, announced mail, or
+ * the last round left mail for the next (a->refetch).  1: mail may be
+ * new, 0: nothing new, -1 and *err.
+ */
+static int
+imap_poll_noop(struct imap_account *a, mailimap *s, guint check_s, char **err)
+{
+	char cmd[32];
+	int tag = s->imap_tag + 1, n;
+	gboolean exists = FALSE;
+
+	n = g_snprintf(cmd, sizeof(cmd), "%s%d NOOP\r\n",
+	    mailimap_is_163_workaround_enabled(s) ? "C" : "", tag);
+	if (mailstream_write(s->imap_stream, cmd, (size_t)n) < 0 ||
+	    mailstream_flush(s->imap_stream) < 0) {
+		*err = imap_err(s, "NOOP", MAILIMAP_ERROR_STREAM);
+		return -1;
+	}
+	if (imap_read_tagged(a, s, tag, check_s, "NOOP", &exists, err) < 0)
+		return -1;
+	return exists || a->refetch ? 1 : 0;
+}
+
+/*
  * One sync round.  0 (possibly stopped early on a FALSE verdict), -1
  * error, -2 stopping.  done: the session is in IDLE, to be ended first.
  * The first sync of a mailbox (only mail younger than max_age: UID
  * SEARCH SINCE) and the round after a message over max_size cut the
  * connection (narrow) search and fetch one UID at a time; every other
  * round is one UID FETCH <last+1>:* (imap_fetch_new), whose first reply
- * line is the watchdog's proof of life.  watch: the round is the
- * watchdog's (the server may be gone); on the search path only, out of
- * IDLE, that takes a NOOP first, as nothing else answers within check_s.
+ * line is the watchdog's proof of life.  watch: a round after a wait
+ * with nothing from the server (the watchdog's; the server may be gone):
+ * out of IDLE (polling) it is a NOOP (imap_poll_noop), followed by the
+ * FETCH only when mail was announced; on the search path NOOP comes
+ * first, as nothing else there answers within check_s.
  */
 static int
 imap_sync(struct imap_account *a, mailimap *s, gboolean *first, gboolean done,
@@ -1146,8 +1203,14 @@ imap_sync(struct imap_account *a, mailimap *s, gboolean *first, gboolean done,
 	guint i;
 	int ret = 0, r;
 
-	if (!*first && !a->narrow)
+	if (!*first && !a->narrow) {
+		if (watch && !done) {
+			r = imap_poll_noop(a, s, check_s, err);
+			if (r <= 0)
+				return r;
+		}
 		return imap_sync_fetch(a, s, done, check_s, err);
+	}
 	if (done || watch) {
 		imap_set_stream_timeout(s, check_s);
 		r = done ? mailimap_idle_done(s) : mailimap_noop(s);
