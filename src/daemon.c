@@ -221,6 +221,11 @@ daemon_imap_submit(struct intake *in, const struct imap_config *ic,
 	im.source = src;
 	im.data = m->data;
 	im.len = m->len;
+	/* Over max_size: no client to refuse, so dropped (too-large), as
+	 * deliver does; the UID still advances in the same commit. */
+	im.too_big = m->too_big;
+	im.limit = m->limit;
+	im.can_refuse = FALSE;
 	im.account = m->account;
 	im.account_identifier = ic != NULL ? ic->identifier : NULL;
 	im.account_trusted = ic != NULL ? ic->trusted_authserv_id : NULL;

@@ -11,22 +11,32 @@
  * UID FETCH <last+1>:* (UID INTERNALDATE RFC822.SIZE BODY.PEEK[]<0.N>),
  * hand each message to the main loop and wait for imap_msg_done() before
  * applying `after` (\Seen, move, delete) and advancing the UID.  Then
- * IDLE (or poll), with a NOOP cross-check every poll_interval.  Out of
- * IDLE, DONE is written together with that FETCH (pipelined: the server
- * answers DONE, then the FETCH), so "* N EXISTS" costs one round trip to
- * the body, not four (DONE, SEARCH, FETCH of the size, FETCH of the
- * body).  The first sync of a mailbox (only mail younger than max_age: a
- * UID SEARCH SINCE) and a session after a literal over max_size still
- * search and fetch one UID at a time (imap_fetch_one).
+ * IDLE (or poll), left for that FETCH at least every poll_interval (the
+ * watchdog below).  Out of IDLE, DONE is written together with that FETCH
+ * (pipelined: the server answers DONE, then the FETCH), so "* N EXISTS"
+ * costs one round trip to the body, not four (DONE, SEARCH, FETCH of the
+ * size, FETCH of the body).  The first sync of a mailbox (only mail
+ * younger than max_age: a UID SEARCH SINCE) and a session after a literal
+ * over max_size still search and fetch one UID at a time
+ * (imap_fetch_one).
  *
  * Watchdog: a connection that died without a FIN (a NAT that forgot it,
  * a pulled cable, a stalled proxy) looks exactly like an idle one.  So
- * every cycle the thread leaves IDLE (DONE), sends NOOP when poll_interval
- * has passed, and fetches new mail; the replies to DONE and NOOP are
- * awaited only imap_check_timeout() -- a live server answers them at once,
- * so this is much shorter than the general timeout -- and IDLE (or the
- * sleep between polls) lasts poll_interval minus that wait, so a dead
- * connection is replaced within poll_interval of its death.
+ * IDLE (or the sleep between polls) lasts at most poll_interval minus
+ * imap_check_timeout(), and every wake-up is a round of the one command
+ * above, in one write and one round trip: DONE and the UID FETCH.  The
+ * reply to DONE and the first line of the FETCH's (its tagged OK when
+ * nothing is new) are awaited only imap_check_timeout() -- a live server
+ * answers at once, so this is much shorter than the general timeout,
+ * which covers the rest of the FETCH's reply (the bodies) -- so a dead
+ * connection, or a server that answers
+ * DONE but not the FETCH, is replaced within poll_interval of its death.
+ * No NOOP: the FETCH's reply is the proof of life.  Polling, a round is
+ * NOOP alone, also one round trip, its reply awaited that long; the
+ * FETCH follows only when the server announced mail (EXISTS) in it or in
+ * the last FETCH's reply, or the last round left mail for the next: a
+ * server looks for new mail between commands, so a FETCH alone would see
+ * a message a round late (imap_poll_noop).
  *
  * XOAUTH2: the access token comes from oauth.c's token cache (one per
  * account, owned by the thread); a new one is fetched when fewer than
@@ -43,10 +53,12 @@
  * dates, capability lists).  Limits: ic->timeout on every network
  * operation (libetpan session timeout), RFC822.SIZE checked against
  * max_size before the body is used (one UID at a time: before it is
- * fetched), at most IMAP_BATCH_MAX UIDs per round, at most
- * IMAP_FETCH_KEEP bytes of bodies kept from one UID FETCH <last+1>:*
- * (each message is copied out of libetpan's parser as it is read and
- * freed there; the rest is fetched by the next round), UIDs at or below
+ * fetched; a message over it is handed over without its body, marked
+ * too_big, for the intake to drop, log and count like deliver's), at
+ * most IMAP_BATCH_MAX UIDs per round, at most IMAP_FETCH_KEEP bytes of
+ * bodies kept from one UID FETCH <last+1>:* (each message is copied out
+ * of libetpan's parser as it is read and freed there; the rest is
+ * fetched by the next round), UIDs at or below
  * the committed one ignored whatever the server sends for "*", server
  * text in logs sanitised and cut to IMAP_TEXT_MAX bytes, a bounded wait
  * for the main loop's verdict (password_command's output and run time are
@@ -128,6 +140,10 @@ struct imap_account {
 	gboolean outage;             /* an outage has been logged */
 	gboolean cap_idle, cap_move, cap_uidplus;
 	gboolean narrow;             /* next round: search, then one UID at a time */
+	gboolean refetch;            /* polling: the next round fetches whatever
+	                              * its NOOP says, as the last FETCH's reply
+	                              * announced mail (EXISTS) it may not have
+	                              * had, or the round left mail for the next */
 	gsize literal_max;           /* body fetch in progress: its bound, else 0 */
 	gsize literal_seen;          /* the largest literal announced meanwhile */
 	struct oauth_cache oauth;    /* XOAUTH2: the cached access token */
@@ -548,10 +564,11 @@ imap_search(struct imap_account *a, mailimap *s, gboolean first, GArray *uids,
 }
 
 /* Fetches one message: meta first, body only if it fits.  Returns 0 with
- * *data set (or NULL when skipped), -1 on error. */
+ * *data set, or NULL when skipped (*too_big: over max_size, for the
+ * intake to drop), -1 on error. */
 static int
 imap_fetch_one(struct imap_account *a, mailimap *s, guint32 uid, gboolean first,
-    char **data, gsize *len, gint64 *idate, char **err)
+    char **data, gsize *len, gint64 *idate, gboolean *too_big, char **err)
 {
 	struct mailimap_set *set;
 	struct mailimap_fetch_type *ft;
@@ -564,6 +581,7 @@ imap_fetch_one(struct imap_account *a, mailimap *s, guint32 uid, gboolean first,
 	*data = NULL;
 	*len = 0;
 	*idate = 0;
+	*too_big = FALSE;
 	set = mailimap_set_new_single(uid);
 	ft = mailimap_fetch_type_new_fetch_att_list_empty();
 	mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_uid());
@@ -612,16 +630,14 @@ imap_fetch_one(struct imap_account *a, mailimap *s, guint32 uid, gboolean first,
 		/* Expunged meanwhile. */
 		return 0;
 	}
-	if (a->ic.max_size > 0 && size > a->ic.max_size) {
-		g_warning("imap=%s uid=%u result=skipped reason=too-large size=%"
-		    G_GUINT64_FORMAT " limit=%" G_GUINT64_FORMAT, a->ic.name, uid,
-		    size, a->ic.max_size);
-		return 0;
-	}
 	if (first && *idate > 0 &&
 	    *idate < g_get_real_time() / G_USEC_PER_SEC - (gint64)a->max_age) {
 		g_debug("imap=%s uid=%u result=skipped reason=older-than-max-age",
 		    a->ic.name, uid);
+		return 0;
+	}
+	if (a->ic.max_size > 0 && size > a->ic.max_size) {
+		*too_big = TRUE;        /* the intake drops it: not fetched */
 		return 0;
 	}
 
@@ -677,8 +693,7 @@ imap_fetch_one(struct imap_account *a, mailimap *s, guint32 uid, gboolean first,
 		}
 		if (u == uid && bs != NULL && bs->sec_body_part != NULL && *data == NULL) {
 			if (a->ic.max_size > 0 && bs->sec_length > a->ic.max_size) {
-				g_warning("imap=%s uid=%u result=skipped reason=too-large "
-				    "size=%zu", a->ic.name, uid, bs->sec_length);
+				*too_big = TRUE;    /* larger than its RFC822.SIZE */
 				break;
 			}
 			*data = g_malloc(bs->sec_length + 1);
@@ -785,15 +800,24 @@ imap_msg_att_cb(struct mailimap_msg_att *ma, void *data)
 	c->kept += bs->sec_length;
 }
 
-/* Reads one response to the command tagged tag; 0, or -1 and *err. */
+/* Reads one response to the command tagged tag; 0, or -1 and *err.  Its
+ * first line is awaited first_s seconds (the watchdog's wait), the rest
+ * (literals, further lines) the general timeout.  *exists (if not NULL):
+ * whether the server announced a mailbox size (EXISTS) in it. */
 static int
-imap_read_tagged(mailimap *s, int tag, const char *what, char **err)
+imap_read_tagged(struct imap_account *a, mailimap *s, int tag, guint first_s,
+    const char *what, gboolean *exists, char **err)
 {
 	struct mailimap_response *resp = NULL;
+	gboolean line;
+	clistiter *it;
 	int r, state;
 
 	s->imap_tag = tag;           /* libetpan checks the tag against it */
-	if (mailimap_read_line(s) == NULL) {
+	imap_set_stream_timeout(s, first_s);
+	line = mailimap_read_line(s) != NULL;
+	imap_set_stream_timeout(s, MAX(a->ic.timeout, 1));
+	if (!line) {
 		*err = imap_err(s, what, MAILIMAP_ERROR_STREAM);
 		return -1;
 	}
@@ -803,6 +827,18 @@ imap_read_tagged(mailimap *s, int tag, const char *what, char **err)
 		return -1;
 	}
 	state = resp->rsp_resp_done->rsp_data.rsp_tagged->rsp_cond_state->rsp_type;
+	for (it = exists != NULL && resp->rsp_cont_req_or_resp_data_list != NULL ?
+	    clist_begin(resp->rsp_cont_req_or_resp_data_list) : NULL; it != NULL;
+	    it = clist_next(it)) {
+		struct mailimap_cont_req_or_resp_data *d = clist_content(it);
+		struct mailimap_response_data *rd = d->rsp_data.rsp_resp_data;
+
+		if (d->rsp_type == MAILIMAP_RESP_RESP_DATA && rd != NULL &&
+		    rd->rsp_type == MAILIMAP_RESP_DATA_TYPE_MAILBOX_DATA &&
+		    rd->rsp_data.rsp_mailbox_data != NULL &&
+		    rd->rsp_data.rsp_mailbox_data->mbd_type == MAILIMAP_MAILBOX_DATA_EXISTS)
+			*exists = TRUE;
+	}
 	mailimap_response_free(resp);
 	if (state != MAILIMAP_RESP_COND_STATE_OK) {
 		*err = imap_err(s, what, MAILIMAP_ERROR_UID_FETCH);
@@ -818,7 +854,8 @@ imap_read_tagged(mailimap *s, int tag, const char *what, char **err)
  * IDLE, answers its tag, then the FETCH, so nothing waits for DONE's
  * reply.  libetpan has no call for that, so the command is written here
  * and its responses read with libetpan's reader and parser; DONE's reply
- * is awaited check_s only (the watchdog), the FETCH's the general timeout.
+ * and the FETCH's first line are awaited check_s only (the watchdog), the
+ * rest of the FETCH's the general timeout.
  * Fills got (struct imap_got, by UID).  0, or -1 and *err.
  */
 static int
@@ -857,17 +894,21 @@ imap_fetch_new(struct imap_account *a, mailimap *s, gboolean done, guint check_s
 		    sizeof(int));
 	g_mutex_unlock(&a->lock);
 	if (done) {
-		imap_set_stream_timeout(s, check_s);
-		r = imap_read_tagged(s, idle_tag, "DONE", err);
-		imap_set_stream_timeout(s, MAX(a->ic.timeout, 1));
+		r = imap_read_tagged(a, s, idle_tag, check_s, "DONE", NULL, err);
 		if (r < 0) {
 			a->literal_max = 0;
 			return -1;
 		}
 	}
+	/* The watchdog: the FETCH's first line (a FETCH response, or its
+	 * tagged OK when nothing is new) comes within check_s from a live
+	 * server, so this round proves the connection alive without NOOP
+	 * and a server that answers DONE but not the FETCH is caught as
+	 * soon as one that answers nothing. */
 	a->literal_seen = 0;
+	a->refetch = FALSE;
 	mailimap_set_msg_att_handler(s, imap_msg_att_cb, &c);
-	r = imap_read_tagged(s, tag, "UID FETCH", err);
+	r = imap_read_tagged(a, s, tag, check_s, "UID FETCH", &a->refetch, err);
 	mailimap_set_msg_att_handler(s, NULL, NULL);
 	a->literal_max = 0;
 	if (a->literal_seen > 0) {
@@ -923,7 +964,7 @@ imap_invoke_cb(gpointer data)
  * -1 stopping. */
 static int
 imap_deliver(struct imap_account *a, guint32 uid, char *data, gsize len,
-    gint64 idate)
+    gint64 idate, gboolean too_big)
 {
 	struct imap_pending *p = g_new0(struct imap_pending, 1);
 	gint64 end = g_get_monotonic_time() + IMAP_VERDICT_WAIT * G_TIME_SPAN_SECOND;
@@ -941,6 +982,8 @@ imap_deliver(struct imap_account *a, guint32 uid, char *data, gsize len,
 	p->m.data = data;
 	p->m.len = len;
 	p->m.internal_date = idate;
+	p->m.too_big = too_big;
+	p->m.limit = a->ic.max_size;
 
 	g_mutex_lock(&a->lock);
 	a->pending = p;
@@ -1045,12 +1088,14 @@ out:
 
 /* Hands one fetched message over, then applies `after`: 1 go on, 0 stop
  * (a FALSE verdict: fetched again next round), -1 error, -2 stopping.
- * Takes data. */
+ * Takes data.  too_big: a message over max_size, data NULL; the intake
+ * drops it (reason too-large), logs and counts it, and commits its UID
+ * like any other dropped mail, and `after` applies to it as to them. */
 static int
 imap_handle(struct imap_account *a, mailimap *s, guint32 uid, char *data,
-    gsize len, gint64 idate, char **err)
+    gsize len, gint64 idate, gboolean too_big, char **err)
 {
-	int v = imap_deliver(a, uid, data, len, idate);
+	int v = imap_deliver(a, uid, data, len, idate, too_big);
 
 	if (v < 0)
 		return -2;
@@ -1078,6 +1123,8 @@ imap_sync_fetch(struct imap_account *a, mailimap *s, gboolean done, guint check_
 		g_array_free(got, TRUE);
 		return -1;
 	}
+	if (got->len >= IMAP_BATCH_MAX)
+		a->refetch = TRUE;      /* there may be more */
 	for (guint i = 0; i < got->len && ret == 0; i++) {
 		struct imap_got *g = &g_array_index(got, struct imap_got, i);
 		int v;
@@ -1087,16 +1134,19 @@ imap_sync_fetch(struct imap_account *a, mailimap *s, gboolean done, guint check_
 			break;
 		}
 		if (a->ic.max_size > 0 && g->size > a->ic.max_size) {
-			g_warning("imap=%s uid=%u result=skipped reason=too-large size=%"
-			    G_GUINT64_FORMAT " limit=%" G_GUINT64_FORMAT, a->ic.name,
-			    g->uid, g->size, a->ic.max_size);
-			a->last_uid = g->uid;
-			continue;
+			/* Too large: dropped by the intake, never read. */
+			g_clear_pointer(&g->data, g_free);
+			v = imap_handle(a, s, g->uid, NULL, 0, g->idate, TRUE, err);
+		} else if (g->data == NULL) {
+			a->refetch = TRUE;  /* over IMAP_FETCH_KEEP: the next round */
+			break;
+		} else {
+			v = imap_handle(a, s, g->uid, g->data, g->len, g->idate, FALSE,
+			    err);
 		}
-		if (g->data == NULL)
-			break;              /* over IMAP_FETCH_KEEP: the next round */
-		v = imap_handle(a, s, g->uid, g->data, g->len, g->idate, err);
 		g->data = NULL;
+		if (v == 0)
+			a->refetch = TRUE;  /* a FALSE verdict: the next round */
 		if (v <= 0)
 			ret = v == 0 ? 1 : v;
 	}
@@ -1106,29 +1156,68 @@ imap_sync_fetch(struct imap_account *a, mailimap *s, gboolean done, guint check_
 }
 
 /*
+ * The watchdog's round while polling: NOOP alone, written here so that
+ * its reply is awaited check_s and read for EXISTS.  A server looks for
+ * new mail between commands, and Dovecot even runs a FETCH pipelined
+ * behind NOOP before NOOP's look, so the FETCH follows (a second round
+ * trip) only when NOOP's reply, or the last FETCH's, announced mail, or
+ * the last round left mail for the next (a->refetch).  1: mail may be
+ * new, 0: nothing new, -1 and *err.
+ */
+static int
+imap_poll_noop(struct imap_account *a, mailimap *s, guint check_s, char **err)
+{
+	char cmd[32];
+	int tag = s->imap_tag + 1, n;
+	gboolean exists = FALSE;
+
+	n = g_snprintf(cmd, sizeof(cmd), "%s%d NOOP\r\n",
+	    mailimap_is_163_workaround_enabled(s) ? "C" : "", tag);
+	if (mailstream_write(s->imap_stream, cmd, (size_t)n) < 0 ||
+	    mailstream_flush(s->imap_stream) < 0) {
+		*err = imap_err(s, "NOOP", MAILIMAP_ERROR_STREAM);
+		return -1;
+	}
+	if (imap_read_tagged(a, s, tag, check_s, "NOOP", &exists, err) < 0)
+		return -1;
+	return exists || a->refetch ? 1 : 0;
+}
+
+/*
  * One sync round.  0 (possibly stopped early on a FALSE verdict), -1
  * error, -2 stopping.  done: the session is in IDLE, to be ended first.
  * The first sync of a mailbox (only mail younger than max_age: UID
  * SEARCH SINCE) and the round after a message over max_size cut the
  * connection (narrow) search and fetch one UID at a time; every other
- * round is one UID FETCH <last+1>:* (imap_fetch_new).
+ * round is one UID FETCH <last+1>:* (imap_fetch_new), whose first reply
+ * line is the watchdog's proof of life.  watch: a round after a wait
+ * with nothing from the server (the watchdog's; the server may be gone):
+ * out of IDLE (polling) it is a NOOP (imap_poll_noop), followed by the
+ * FETCH only when mail was announced; on the search path NOOP comes
+ * first, as nothing else there answers within check_s.
  */
 static int
 imap_sync(struct imap_account *a, mailimap *s, gboolean *first, gboolean done,
-    guint check_s, char **err)
+    gboolean watch, guint check_s, char **err)
 {
 	GArray *uids;
 	guint i;
 	int ret = 0, r;
 
-	if (!*first && !a->narrow)
+	if (!*first && !a->narrow) {
+		if (watch && !done) {
+			r = imap_poll_noop(a, s, check_s, err);
+			if (r <= 0)
+				return r;
+		}
 		return imap_sync_fetch(a, s, done, check_s, err);
-	if (done) {
+	}
+	if (done || watch) {
 		imap_set_stream_timeout(s, check_s);
-		r = mailimap_idle_done(s);
+		r = done ? mailimap_idle_done(s) : mailimap_noop(s);
 		imap_set_stream_timeout(s, MAX(a->ic.timeout, 1));
 		if (r != MAILIMAP_NO_ERROR) {
-			*err = imap_err(s, "DONE", r);
+			*err = imap_err(s, done ? "DONE" : "NOOP", r);
 			return -1;
 		}
 	}
@@ -1142,21 +1231,23 @@ imap_sync(struct imap_account *a, mailimap *s, gboolean *first, gboolean done,
 		char *data;
 		gsize len;
 		gint64 idate;
+		gboolean too_big;
 		int v;
 
 		if (imap_is_stopping(a)) {
 			ret = -2;
 			break;
 		}
-		if (imap_fetch_one(a, s, uid, *first, &data, &len, &idate, err) < 0) {
+		if (imap_fetch_one(a, s, uid, *first, &data, &len, &idate, &too_big,
+		    err) < 0) {
 			ret = -1;
 			break;
 		}
-		if (data == NULL) {
+		if (data == NULL && !too_big) {
 			a->last_uid = uid;  /* skipped or gone */
 			continue;
 		}
-		v = imap_handle(a, s, uid, data, len, idate, err);
+		v = imap_handle(a, s, uid, data, len, idate, too_big, err);
 		if (v < 0) {
 			ret = v;
 			break;
@@ -1224,8 +1315,8 @@ imap_session(struct imap_account *a, guint *backoff, char **err)
 	mailimap *s = mailimap_new(0, NULL);
 	gboolean first;
 	guint32 uv;
-	gint64 last_noop, wait_ms;
-	gboolean idle, in_idle;
+	gint64 wait_ms;
+	gboolean idle, in_idle, watch;
 	guint check_s;
 	int r, fd;
 
@@ -1261,10 +1352,10 @@ imap_session(struct imap_account *a, guint *backoff, char **err)
 	if (idle && a->ic.idle_refresh > 0)
 		wait_ms = MIN(wait_ms, (gint64)a->ic.idle_refresh * 1000);
 	wait_ms = MAX(wait_ms, 1000);
-	last_noop = g_get_monotonic_time();
 	in_idle = FALSE;
+	watch = FALSE;
 	for (;;) {
-		r = imap_sync(a, s, &first, in_idle, check_s, err);
+		r = imap_sync(a, s, &first, in_idle, watch, check_s, err);
 		in_idle = FALSE;
 		if (r == -2)
 			goto out;
@@ -1290,28 +1381,12 @@ imap_session(struct imap_account *a, guint *backoff, char **err)
 		}
 		if (r < 0)
 			goto out;
-		/* The watchdog's replies are awaited check_s only.  DONE
-		 * usually goes out with the next round's FETCH (imap_sync). */
-		imap_set_stream_timeout(s, check_s);
+		/* The next round (imap_sync) is the watchdog's check too:
+		 * DONE and the FETCH in one write, their replies awaited
+		 * check_s; a wake by the timer (nothing came from the
+		 * server) may have found a dead connection. */
 		in_idle = idle;
-		if (!idle || g_get_monotonic_time() - last_noop >=
-		    (gint64)a->ic.poll_interval * G_TIME_SPAN_SECOND) {
-			if (idle) {
-				in_idle = FALSE;
-				r = mailimap_idle_done(s);
-				if (r != MAILIMAP_NO_ERROR) {
-					*err = imap_err(s, "DONE", r);
-					goto out;
-				}
-			}
-			r = mailimap_noop(s);
-			if (r != MAILIMAP_NO_ERROR) {
-				*err = imap_err(s, "NOOP", r);
-				goto out;
-			}
-			last_noop = g_get_monotonic_time();
-		}
-		imap_set_stream_timeout(s, MAX(a->ic.timeout, 1));
+		watch = r == 0;
 	}
 out:
 	g_mutex_lock(&a->lock);

@@ -30,6 +30,9 @@ struct imap_msg {
 	const char *data;            /* the raw message (RFC 5322 bytes) */
 	gsize len;
 	gint64 internal_date;        /* INTERNALDATE, Unix seconds, 0 if unknown */
+	gboolean too_big;            /* over max_size (its RFC822.SIZE, or the
+	                              * body): data NULL, nothing of it read */
+	guint64 limit;               /* too_big: that max_size */
 };
 
 /*

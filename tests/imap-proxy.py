@@ -5,7 +5,13 @@ Listens on a free 127.0.0.1 port (written to PORT_FILE) and forwards to
 127.0.0.1:TARGET_PORT.  While STALL_FILE exists, every connection open at
 that moment (and every one accepted meanwhile) stops forwarding in both
 directions for good, WITHOUT closing its sockets: a silent network drop.
-Connections accepted after STALL_FILE is gone forward normally.  Each
+Connections accepted after STALL_FILE is gone forward normally.  While
+STALL_FILE.fetch exists (plain IMAP only), the first client chunk of a
+connection holding a "UID FETCH" line is forwarded only up to that line,
+and nothing the client sends after it ever reaches the server, while the
+server's replies still come through: a server that answers DONE but never
+the FETCH sent with it ("half-stalled N TIME" in LOG_FILE, TIME the
+time.time() of the cut).  Each
 accepted connection appends "conn N" to LOG_FILE.  With TAP_FILE (for
 bench/bench-imap.sh, plain IMAP only), the time.time() at which each
 server chunk holding "EXISTS" was forwarded is appended to it (TAP_FILE
@@ -54,6 +60,7 @@ def shape(k, d, pending):
 def handle(n, c):
     k = 0
     pending = [b""]
+    half = False  # the client's side is cut (STALL_FILE.fetch)
     try:
         u = socket.create_connection(("127.0.0.1", tport), 5)
         # No Nagle here: a proxy that held a server's second small write
@@ -78,8 +85,15 @@ def handle(n, c):
             if not d:
                 c.close(); u.close()
                 return
+            if s is c and half:
+                continue
+            if s is c and os.path.exists(stall + ".fetch") and b"UID FETCH" in d:
+                d = d[:d.rfind(b"\n", 0, d.find(b"UID FETCH")) + 1]
+                half = True
+                log("half-stalled %d %.6f" % (n, time.time()))
             try:
-                (u if s is c else c).sendall(d)
+                if d:
+                    (u if s is c else c).sendall(d)
                 if tap is not None and s is u and b" EXISTS" in d:
                     with open(tap, "a") as f:
                         f.write("%.6f\n" % time.time())

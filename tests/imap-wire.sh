@@ -7,6 +7,12 @@
 # UID FETCH <last+1>:* in the same write, no SEARCH and no second FETCH,
 # then IDLE again; a round with no new mail (the watchdog's, every few
 # seconds) gets the last message back for "*" and must not push it again.
+# The watchdog's round is itself one write and one round trip: DONE and
+# the UID FETCH (whose reply proves the server alive), never a NOOP in
+# between; while polling (idle = no), a round is NOOP alone, and the UID
+# FETCH follows only when NOOP's reply announced mail (a server looks for
+# new mail between commands: a FETCH alone would see it a round late),
+# so a mail saved meanwhile is fetched by the first round after it.
 . "${top_srcdir:-.}/tests/testlib.sh"
 . "$top_srcdir/tests/imaplib.sh"
 
@@ -61,9 +67,63 @@ n=$(wc -l <"$T/wire")
 two_rounds() { [ "$(wire_after "$n" | grep -c ' UID FETCH$')" -ge 2 ]; }
 ok "two rounds with no new mail ran" wait_for 20 two_rounds
 is "$(pyq "$T/ep.log" 'len(B)')" 4 "nothing was pushed again: 4 pushes for 4 mails"
+
+# rounds N: the whole rounds after line N (from the first IDLE on), one a
+# line, as their commands up to the next IDLE: "+" joins two commands of
+# one client write, "/" separates two writes (a round trip between).
+rounds() {
+	wire_after "$1" | awk '/^C / { k = $2; $1 = ""; $2 = ""; sub(/^  /, "")
+	        if ($0 == "IDLE") { if (on) print r; on = 1; r = ""; sep = ""; next }
+	        if (on) { r = r (sep == "" ? "" : (k == pk ? "+" : "/")) $0; sep = 1; pk = k } }'
+}
+# Three rounds: the watchdog's (poll_interval 5) is at least every other
+# one of these (a wake-up every 3 s).
+n=$(wc -l <"$T/wire")
+three_rounds() { [ "$(rounds "$n" | wc -l)" -ge 3 ]; }
+ok "three rounds with no new mail ran" wait_for 30 three_rounds
+got=$(rounds "$n" | sort | uniq -c | sed 's/^ *//' | paste -sd, -)
+echo "# rounds: $got"
+is "$(rounds "$n" | grep -cvx 'DONE+UID FETCH')" 0 \
+    "every round, the watchdog's too, is DONE + UID FETCH in one write: one round trip, no NOOP"
 unlike "$(cat "$T/daemon.err")" 'result=(disconnected|reconnected)|failed' \
     "the session never failed"
 stop "$dpid"
 is "$stop_rc" 0 "SIGTERM: exits 0"
+
+# Polling: the same account with idle = no, its state known.
+{
+	common db
+	account w "$(cat "$T/proxy.port")" INBOX none "idle = no"
+} | sed 's/^tls = implicit$/tls = none/' >"$T/c2.conf"
+start_daemon "$T/c2.conf" "$T/daemon2.err"
+ok "polling: the daemon connected" \
+    wait_for 30 logged "$T/daemon2.err" 'imap=w result=connected .*idle=no'
+# writes N: the client writes after line N, one a line: their commands
+# joined by "+".
+writes() {
+	wire_after "$1" | awk '/^C / { k = $2; $1 = ""; $2 = ""; sub(/^  /, "")
+	        if (k != pk && pk != "") print w; w = (k == pk ? w "+" : "") $0; pk = k }
+	    END { if (pk != "") print w }'
+}
+n=$(wc -l <"$T/wire")
+three_noops() { [ "$(wire_after "$n" | grep -c '^C .* NOOP$')" -ge 3 ]; }
+ok "polling: three rounds ran" wait_for 30 three_noops
+got=$(writes "$n" | sort | uniq -c | sed 's/^ *//' | paste -sd, -)
+echo "# polling, client writes: $got"
+is "$(writes "$n" | grep -cvx 'NOOP')" 0 \
+    "polling: a round with no new mail is one NOOP: one write, one round trip"
+is "$(pyq "$T/ep.log" 'len(B)')" 4 "polling: nothing was pushed again"
+n=$(wc -l <"$T/wire")
+save INBOX w4 600004
+ok "polling: a new mail is pushed" wait_for 30 ncode_is 600004 1
+got=$(writes "$n" | paste -sd'|' -)
+echo "# polling, from the save to the push: $got"
+# A round under way during the save may have seen the mail already.
+like "$got" '^(NOOP\|)?UID FETCH$' \
+    "polling: the first round after the save fetched it (NOOP, then one UID FETCH)"
+unlike "$(cat "$T/daemon2.err")" 'result=(disconnected|reconnected)|failed' \
+    "polling: the session never failed"
+stop "$dpid"
+is "$stop_rc" 0 "polling: SIGTERM: exits 0"
 secrets_checked
 done_testing
