@@ -53,4 +53,31 @@ void testutil_add_rows(const char *prefix, gconstpointer rows, gsize n, gsize st
 	testutil_add_rows((prefix), (rows), G_N_ELEMENTS(rows), sizeof((rows)[0]), \
 	    0, (namefn), (fn))
 
+/* The schema of a version-1 store (before the v2 rebuild of jobs), as
+ * otpbridge wrote it: migration tests start from it and add their rows. */
+#define TESTUTIL_STORE_V1_SCHEMA \
+	"PRAGMA journal_mode = WAL;" \
+	"PRAGMA application_id = 1330925634;" \
+	"CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT," \
+	" state INTEGER NOT NULL DEFAULT 0 CHECK (state BETWEEN 0 AND 3)," \
+	" dedup_key TEXT NOT NULL, identifier TEXT NOT NULL, source TEXT, filter TEXT," \
+	" body TEXT NOT NULL, code TEXT, created INTEGER NOT NULL," \
+	" expires INTEGER NOT NULL, next_attempt INTEGER NOT NULL," \
+	" attempts INTEGER NOT NULL DEFAULT 0, last_status INTEGER NOT NULL DEFAULT 0," \
+	" last_reply TEXT, remote_id TEXT, lease_owner TEXT," \
+	" lease_until INTEGER NOT NULL DEFAULT 0, updated INTEGER NOT NULL);" \
+	"CREATE INDEX jobs_due ON jobs(next_attempt) WHERE state = 0;" \
+	"CREATE INDEX jobs_code ON jobs(identifier, created) WHERE code IS NOT NULL;" \
+	"CREATE INDEX jobs_updated ON jobs(updated) WHERE state <> 0;" \
+	"CREATE TABLE dedup (dedup_key TEXT NOT NULL, identifier TEXT NOT NULL," \
+	" created INTEGER NOT NULL, PRIMARY KEY (dedup_key, identifier)) WITHOUT ROWID;" \
+	"CREATE INDEX dedup_created ON dedup(created);" \
+	"CREATE TABLE handouts (job_id INTEGER NOT NULL REFERENCES jobs(id)" \
+	" ON DELETE CASCADE, consumer TEXT NOT NULL, at INTEGER NOT NULL," \
+	" UNIQUE (job_id, consumer));" \
+	"CREATE TABLE imap_state (account TEXT NOT NULL, mailbox TEXT NOT NULL," \
+	" uidvalidity INTEGER NOT NULL, last_uid INTEGER NOT NULL," \
+	" PRIMARY KEY (account, mailbox)) WITHOUT ROWID;" \
+	"CREATE TABLE probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);"
+
 #endif
