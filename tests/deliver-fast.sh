@@ -176,15 +176,7 @@ stop "$fpid"
 # The real daemon, its store locked by another process: 451 after its
 # patience, then the full path cannot commit either: 75, and nothing was
 # committed.  Once the lock is gone the retry goes through once.
-spawn "$PY" -c '
-import os, sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
-db.execute("BEGIN EXCLUSIVE")
-open(sys.argv[2], "w").close()
-while not os.path.exists(sys.argv[3]):
-    time.sleep(0.02)
-db.execute("COMMIT")
-' "$T/d/db/otpbridge.db" "$T/d/locked" "$T/d/unlock"
+store_lock exclusive "$T/d/db/otpbridge.db" "$T/d/locked" "$T/d/unlock"
 lk_pid=$last_pid
 wait_for 15 test -e "$T/d/locked"
 mailn l.eml l1 bot+l@otp.example.com 604224

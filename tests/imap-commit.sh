@@ -32,15 +32,7 @@ W1=$(uid_of w1)
 ok "and its UID stored" wait_for 10 stored_is "$W1"
 
 # Another process takes the write lock and keeps it until told.
-spawn "$PY" -c '
-import os, sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
-db.execute("BEGIN EXCLUSIVE")
-open(sys.argv[2], "w").close()
-while not os.path.exists(sys.argv[3]):
-    time.sleep(0.02)
-db.execute("COMMIT")
-' "$DB" "$T/locked" "$T/unlock"
+store_lock exclusive "$DB" "$T/locked" "$T/unlock"
 lk_pid=$last_pid
 wait_for 15 test -e "$T/locked" || bail "the lock holder did not start"
 save INBOX c1 505606

@@ -281,16 +281,7 @@ mail lk b.eml lkb bot2@otp.example.com 640322
 lk_send bot@otp.example.com "$T/lk/a.eml"
 like "$out" '250 2.0.0 <bot@otp.example.com> Ok: queued as 1' "lock: the first mail is queued"
 ok "lock: its push is under way" wait_for 15 sh -c "[ -s '$T/lk/requests.log' ]"
-cat >"$T/lk/locker.py" <<'EOP'
-import os, sqlite3, sys, time
-c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
-c.execute("BEGIN IMMEDIATE")           # the write lock, held until told
-open(sys.argv[2], "w").close()
-while not os.path.exists(sys.argv[3]):
-    time.sleep(0.05)
-c.execute("ROLLBACK")
-EOP
-spawn "$PY" "$T/lk/locker.py" "$T/lk/db/otpbridge.db" "$T/lk/locked" "$T/lk/release"
+store_lock write "$T/lk/db/otpbridge.db" "$T/lk/locked" "$T/lk/release"
 lk_locker=$last_pid
 ok "lock: another process holds the store's write lock" wait_for 15 test -e "$T/lk/locked"
 # /metrics back to back for 3 s: the queue's timer fires three times, the

@@ -204,12 +204,7 @@ is "$(nlog 'status=(deferred|bounced)')" 0 "nothing was deferred or bounced"
 # timeout (5 s): the commit fails, 451, and Postfix retries once it is
 # released.
 if "$PY" -c 'import sqlite3' 2>/dev/null; then
-	spawn "$PY" -c '
-import sqlite3, sys, time
-c = sqlite3.connect(sys.argv[1], isolation_level=None)
-c.execute("BEGIN IMMEDIATE")
-open(sys.argv[2], "w").close()
-time.sleep(60)' "$T/db/otpbridge.db" "$T/locked"
+	store_lock write "$T/db/otpbridge.db" "$T/locked"
 	lock_pid=$last_pid
 	ok "another process holds the store's write lock" wait_for 15 test -f "$T/locked"
 	mail . lock.eml pf-lock "lock.a@otp.example.com" 246813 sender@acme.example

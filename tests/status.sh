@@ -169,16 +169,7 @@ is "$(cat "$T/files.after")" "$(cat "$T/files.before")" \
     "the store's files are byte for byte the same, and no file is added beside them"
 
 # ---- a locked store: answers at once, says busy -----------------------------
-cat >"$T/lock.py" <<'EOP'
-import sqlite3, sys, time
-c = sqlite3.connect(sys.argv[1], isolation_level=None)
-c.execute("PRAGMA locking_mode = EXCLUSIVE")
-c.execute("BEGIN EXCLUSIVE")
-c.execute("UPDATE probe SET at = at")
-open(sys.argv[2], "w").close()
-time.sleep(120)
-EOP
-spawn "$PY" "$T/lock.py" "$DB" "$T/locked"
+store_lock all "$DB" "$T/locked"
 locker=$last_pid
 ok "another process holds the store's exclusive lock" wait_for 15 test -e "$T/locked"
 st

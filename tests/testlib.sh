@@ -102,6 +102,12 @@ bail() {
 }
 # ---- helpers for the integration tests ----------------------------------
 : "${PY:=${PYTHON:-python3}}"
+# store_lock MODE DB READY [RELEASE]: another process takes the store's
+# lock (tests/store-lock.py: write, exclusive or all) and creates READY;
+# it lets go once RELEASE exists (or when killed).  Its pid: $last_pid.
+store_lock() {
+	spawn "$PY" "$top_srcdir/tests/store-lock.py" "$@"
+}
 # The contract-enforcing push endpoint (ep_start).
 EP=$top_srcdir/tests/endpoint.py
 # The fake API key it demands, which the configs name in an api_key_file;
