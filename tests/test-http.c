@@ -49,30 +49,11 @@ static guint port;
 static char *tmpdir;
 static char *sock_path;
 static gboolean health_bad;
-static GMutex log_lock;
-static GString *log_text;
 static guint dedup_seq;
 static struct http_env env;
 static char *db_path;
 
 /* ---- fixture ---- */
-
-static GLogWriterOutput
-log_writer(GLogLevelFlags level, const GLogField *fields, gsize n, gpointer data)
-{
-	for (gsize i = 0; i < n; i++) {
-		if (strcmp(fields[i].key, "MESSAGE") == 0 && fields[i].length < 0) {
-			g_mutex_lock(&log_lock);
-			g_string_append(log_text, fields[i].value);
-			g_string_append_c(log_text, '\n');
-			g_mutex_unlock(&log_lock);
-		}
-	}
-	if (g_test_verbose() || (level & (G_LOG_LEVEL_WARNING | G_LOG_LEVEL_CRITICAL |
-	    G_LOG_LEVEL_ERROR)) != 0)
-		return g_log_writer_standard_streams(level, fields, n, data);
-	return G_LOG_WRITER_HANDLED;
-}
 
 static char *
 health_cb(gpointer data)
@@ -391,10 +372,8 @@ test_pull_vectors(void)
 		    NULL, &r), ==, 200);
 		g_assert_cmpstr(r, ==, "{\"task_id\":\"tsk_123\",\"verification_code\":\"222222\"}");
 	}
-	g_mutex_lock(&log_lock);
-	g_assert_nonnull(strstr(log_text->str,
-	    "src=http identifier=vec@example.com consumer=tsk_123 result=code"));
-	g_mutex_unlock(&log_lock);
+	g_assert_cmpuint(testutil_log_count(
+	    "src=http identifier=vec@example.com consumer=tsk_123 result=code"), >, 0);
 }
 
 static void
@@ -419,10 +398,8 @@ test_pull_refused(void)
 	g_free(r);
 	g_assert_cmpint(pull_full("/totp?identifier=auth%40example.com", V2, "zz",
 	    NULL, &r), ==, 401);
-	g_mutex_lock(&log_lock);
-	g_assert_nonnull(strstr(log_text->str,
-	    "identifier=auth@example.com consumer=- result=bad-signature"));
-	g_mutex_unlock(&log_lock);
+	g_assert_cmpuint(testutil_log_count(
+	    "identifier=auth@example.com consumer=- result=bad-signature"), >, 0);
 }
 
 static void
@@ -633,18 +610,6 @@ test_pull_timestamp(void)
 }
 
 /* Counts the log lines holding needle. */
-static guint
-log_count(const char *needle)
-{
-	guint n = 0;
-
-	g_mutex_lock(&log_lock);
-	for (const char *p = log_text->str; (p = strstr(p, needle)) != NULL; p++)
-		n++;
-	g_mutex_unlock(&log_lock);
-	return n;
-}
-
 /* Closes the server and the store and opens both again, as a restart. */
 static void
 restart(void)
@@ -687,7 +652,7 @@ test_pull_replay(void)
 	g_clear_pointer(&r, g_free);
 	g_assert_cmpint(pull("/totp/Victim@replay.example", mine, &r), ==, 403);
 	g_clear_pointer(&r, g_free);
-	g_assert_cmpuint(log_count("identifier=victim@replay.example consumer=tsk_atk "
+	g_assert_cmpuint(testutil_log_count("identifier=victim@replay.example consumer=tsk_atk "
 	    "result=replay-other-identifier"), ==, 2);
 	/* it took nothing: the victim's code is bound to nobody yet */
 	g_assert_cmpint(store_code_consumer(st, id, &who, &err), ==, 0);
@@ -733,7 +698,7 @@ test_pull_replay_old(void)
 	    "{\"error\":\"this signed request is too old to be answered again\"}");
 	g_assert_cmpint(store_code_consumer(st, id, &who, &err), ==, 0);
 	g_assert_null(who);
-	g_assert_cmpuint(log_count("consumer=tsk_old result=replay-expired"), ==, 1);
+	g_assert_cmpuint(testutil_log_count("consumer=tsk_old result=replay-expired"), ==, 1);
 	/* the waiting task: its code; within its hour again and again */
 	g_assert_cmpint(store_pull_body_set(st, digest2, "shared@replay.example",
 	    now_s() - 3500, &err), ==, 0);
@@ -780,9 +745,9 @@ test_pull_timestamp_skew(void)
 	}
 	cfg->http.timestamp_window = 0;
 	/* logged once per offset, not per request */
-	g_assert_cmpuint(log_count("x-skyvern-timestamp is +300 min off the local clock"),
+	g_assert_cmpuint(testutil_log_count("x-skyvern-timestamp is +300 min off the local clock"),
 	    ==, 1);
-	g_assert_cmpuint(log_count("x-skyvern-timestamp is -330 min off the local clock"),
+	g_assert_cmpuint(testutil_log_count("x-skyvern-timestamp is -330 min off the local clock"),
 	    ==, 1);
 }
 
@@ -1176,12 +1141,10 @@ test_no_code_logged(void)
 		"Zx81_q",
 	};
 
-	g_mutex_lock(&log_lock);
 	for (guint i = 0; i < G_N_ELEMENTS(codes); i++)
-		g_assert_null(strstr(log_text->str, codes[i]));
-	g_assert_null(strstr(log_text->str, KEY));
-	g_assert_nonnull(strstr(log_text->str, "result=empty"));
-	g_mutex_unlock(&log_lock);
+		g_assert_cmpuint(testutil_log_count(codes[i]), ==, 0);
+	g_assert_cmpuint(testutil_log_count(KEY), ==, 0);
+	g_assert_cmpuint(testutil_log_count("result=empty"), >, 0);
 }
 
 int
@@ -1193,8 +1156,7 @@ main(int argc, char **argv)
 	int rc;
 
 	g_test_init(&argc, &argv, NULL);
-	log_text = g_string_new(NULL);
-	g_log_set_writer_func(log_writer, NULL, NULL);
+	testutil_log_capture();
 	g_assert_cmpint(curl_global_init(CURL_GLOBAL_DEFAULT), ==, 0);
 
 	tmpdir = testutil_tmpdir_new("test-http");
@@ -1265,7 +1227,6 @@ main(int argc, char **argv)
 	testutil_tmpdir_free(&tmpdir);
 	g_free(sock_path);
 	g_free(db_path);
-	g_string_free(log_text, TRUE);
 	curl_global_cleanup();
 	return rc;
 }

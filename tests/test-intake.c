@@ -100,49 +100,20 @@ struct param {
 
 /* ---- the log --------------------------------------------------------- */
 
-static GMutex log_lock;
-static GString *log_text;
-
-static GLogWriterOutput
-log_writer(GLogLevelFlags level, const GLogField *fields, gsize n, gpointer data)
-{
-	for (gsize i = 0; i < n; i++) {
-		if (strcmp(fields[i].key, "MESSAGE") == 0 && fields[i].length < 0) {
-			g_mutex_lock(&log_lock);
-			g_string_append(log_text, fields[i].value);
-			g_string_append_c(log_text, '\n');
-			g_mutex_unlock(&log_lock);
-		}
-	}
-	if (g_test_verbose())
-		return g_log_writer_standard_streams(level, fields, n, data);
-	return G_LOG_WRITER_HANDLED;
-}
-
 /* The decision lines (msg=...) logged since the last reset. */
 static char **
 log_decisions(guint *n_r)
 {
 	g_autoptr(GPtrArray) out = g_ptr_array_new();
-	g_auto(GStrv) lines = NULL;
+	g_autofree char *text = testutil_log_text();
+	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
 
-	g_mutex_lock(&log_lock);
-	lines = g_strsplit(log_text->str, "\n", -1);
-	g_mutex_unlock(&log_lock);
 	for (guint i = 0; lines[i] != NULL; i++)
 		if (g_str_has_prefix(lines[i], "msg="))
 			g_ptr_array_add(out, g_strdup(lines[i]));
 	*n_r = out->len;
 	g_ptr_array_add(out, NULL);
 	return (char **)g_ptr_array_free(g_steal_pointer(&out), FALSE);
-}
-
-static void
-log_reset(void)
-{
-	g_mutex_lock(&log_lock);
-	g_string_truncate(log_text, 0);
-	g_mutex_unlock(&log_lock);
 }
 
 /* ---- the fixture ------------------------------------------------------ */
@@ -213,7 +184,7 @@ fix_init(struct fix *f, enum adapter ad)
 	f->ic.mailbox = (char *)"INBOX";
 	f->ic.max_size = MAX_SIZE;
 	metrics_reset();
-	log_reset();
+	testutil_log_clear();
 }
 
 static void
@@ -548,7 +519,7 @@ test_case(gconstpointer data)
 		while (!pushed_once(f.srv))
 			g_main_context_iteration(NULL, TRUE);
 		metrics_reset();
-		log_reset();
+		testutil_log_clear();
 	}
 	if (c->fault == F_BUSY) {
 		h.db = f.db;
@@ -571,7 +542,7 @@ test_case(gconstpointer data)
 	lines = log_decisions(&n);
 	if (n != 1)
 		g_error("%s/%s: %u decision lines, want 1:\n%s", c->name, ad_names[ad], n,
-		    log_text->str);
+		    testutil_log_text());
 	{
 		g_autofree char *re = g_strdup_printf(" src=%s .*result=%s reason=%s( |$)",
 		    ad_source[ad], rname, c->reason);
@@ -582,7 +553,7 @@ test_case(gconstpointer data)
 			g_error("%s/%s: logged \"%s\", without the limit", c->name,
 			    ad_names[ad], lines[0]);
 	}
-	g_assert_null(strstr(log_text->str, CODE));
+	g_assert_cmpuint(testutil_log_count(CODE), ==, 0);
 
 	/* One count, under the same source and result. */
 	metrics_render(metrics, depth, g_get_real_time() / G_USEC_PER_SEC);
@@ -620,8 +591,7 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	/* The intake logs a failed commit with g_warning: not fatal here. */
 	g_log_set_always_fatal(G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
-	log_text = g_string_new(NULL);
-	g_log_set_writer_func(log_writer, NULL, NULL);
+	testutil_log_capture();
 	testutil_no_proxy();
 	g_setenv("OTPBRIDGE_API_KEY", "test-key", TRUE);   /* before any thread */
 	mime_init();

@@ -2,12 +2,14 @@
  * testutil.c - helpers shared by the unit tests (linked through
  * tests/libtestutil.a, never into the daemon): recursive removal, the
  * proxy variables, temporary directories, the file writer and the
- * registration of table rows.  Test-only: every failure is an assertion.
+ * registration of table rows, the log capture.  Test-only: every failure
+ * is an assertion.
  */
 #include "autoconfig.h"
 
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <string.h>
 
 #include "testutil.h"
 
@@ -117,4 +119,67 @@ testutil_add_rows(const char *prefix, gconstpointer rows, gsize n, gsize stride,
 
 		g_test_add_data_func(path, row, fn);
 	}
+}
+
+/* ---- log capture ---- */
+
+static GMutex log_lock;
+static GString *log_text;
+
+static GLogWriterOutput
+testutil_log_writer(GLogLevelFlags level, const GLogField *fields, gsize n, gpointer data)
+{
+	for (gsize i = 0; i < n; i++) {
+		if (strcmp(fields[i].key, "MESSAGE") == 0 && fields[i].length < 0) {
+			g_mutex_lock(&log_lock);
+			g_string_append(log_text, fields[i].value);
+			g_string_append_c(log_text, '\n');
+			g_mutex_unlock(&log_lock);
+		}
+	}
+	if (g_test_verbose() || (level & (G_LOG_LEVEL_WARNING | G_LOG_LEVEL_CRITICAL |
+	    G_LOG_LEVEL_ERROR)) != 0)
+		return g_log_writer_standard_streams(level, fields, n, data);
+	return G_LOG_WRITER_HANDLED;
+}
+
+void
+testutil_log_capture(void)
+{
+	g_mutex_lock(&log_lock);
+	if (log_text == NULL)
+		log_text = g_string_new(NULL);
+	g_mutex_unlock(&log_lock);
+	g_log_set_writer_func(testutil_log_writer, NULL, NULL);
+}
+
+char *
+testutil_log_text(void)
+{
+	char *s;
+
+	g_mutex_lock(&log_lock);
+	s = g_strdup(log_text != NULL ? log_text->str : "");
+	g_mutex_unlock(&log_lock);
+	return s;
+}
+
+guint
+testutil_log_count(const char *needle)
+{
+	g_autofree char *text = testutil_log_text();
+	guint n = 0;
+
+	for (const char *p = text; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+void
+testutil_log_clear(void)
+{
+	g_mutex_lock(&log_lock);
+	if (log_text != NULL)
+		g_string_truncate(log_text, 0);
+	g_mutex_unlock(&log_lock);
 }

@@ -1,6 +1,7 @@
 /*
  * testutil.h - helpers shared by the unit tests: the temporary directory,
- * the file writer and the registration of table rows live here once.
+ * the file writer, the registration of table rows and the log capture
+ * live here once.
  */
 #ifndef OTPBRIDGE_TESTUTIL_H
 #define OTPBRIDGE_TESTUTIL_H
@@ -30,6 +31,18 @@ void testutil_write_file(const char *path, const char *data, gssize len, int mod
 /* The same into dir/name; returns the path (the caller frees it). */
 char *testutil_write_in(const char *dir, const char *name, const char *data,
     gssize len, int mode);
+
+/*
+ * Captures the message of every log line from now on (any thread), as
+ * text, one line each; warnings and worse (everything with --verbose)
+ * still go to stderr.  testutil_log_text() returns a copy of what was
+ * captured since the last testutil_log_clear(); testutil_log_count() how
+ * often needle occurs in it.
+ */
+void testutil_log_capture(void);
+char *testutil_log_text(void);
+guint testutil_log_count(const char *needle);
+void testutil_log_clear(void);
 
 /* Names row i of a table: the part of the test path after the prefix
  * (returns a new string). */
