@@ -27,7 +27,9 @@
  * IDLE, or that mail would wait for the watchdog, up to poll_interval
  * (a->again).  A failed commit (a FALSE verdict) is not: its message is
  * fetched again by the next round as usual, so a store that keeps
- * failing does not make the thread spin.
+ * failing does not make the thread spin.  Nor does a server that says
+ * EXISTS in every reply: an EXISTS in the empty reply of a round that
+ * itself came at once is not followed (a->chained).
  *
  * Watchdog: a connection that died without a FIN (a NAT that forgot it,
  * a pulled cable, a stalled proxy) looks exactly like an idle one.  So
@@ -156,6 +158,7 @@ struct imap_account {
 	gboolean again;              /* IDLE: run the next round at once, not
 	                              * IDLE (announced or left-behind mail;
 	                              * never for a failed commit) */
+	gboolean chained;            /* this round came at once (a->again) */
 	gsize literal_max;           /* body fetch in progress: its bound, else 0 */
 	gsize literal_seen;          /* the largest literal announced meanwhile */
 	struct oauth_cache oauth;    /* XOAUTH2: the cached access token */
@@ -1137,7 +1140,10 @@ imap_sync_fetch(struct imap_account *a, mailimap *s, gboolean done, guint check_
 	}
 	if (got->len >= IMAP_BATCH_MAX)
 		a->refetch = TRUE;      /* there may be more */
-	a->again = a->refetch;      /* EXISTS in the reply, or more */
+	/* EXISTS in the reply, or more; an EXISTS in the empty reply of a
+	 * round that itself came at once is not followed (a server that
+	 * says EXISTS in every reply must not make us spin). */
+	a->again = a->refetch && (got->len > 0 || !a->chained);
 	for (guint i = 0; i < got->len && ret == 0; i++) {
 		struct imap_got *g = &g_array_index(got, struct imap_got, i);
 		int v;
@@ -1371,6 +1377,7 @@ imap_session(struct imap_account *a, guint *backoff, char **err)
 	wait_ms = MAX(wait_ms, 1000);
 	in_idle = FALSE;
 	watch = FALSE;
+	a->chained = FALSE;
 	for (;;) {
 		r = imap_sync(a, s, &first, in_idle, watch, check_s, err);
 		in_idle = FALSE;
@@ -1386,8 +1393,10 @@ imap_session(struct imap_account *a, guint *backoff, char **err)
 			if (imap_is_stopping(a))
 				goto out;
 			watch = FALSE;
+			a->chained = TRUE;
 			continue;
 		}
+		a->chained = FALSE;
 		if (idle) {
 			r = mailimap_idle(s);
 			if (r != MAILIMAP_NO_ERROR) {

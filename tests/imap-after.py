@@ -18,6 +18,8 @@ EXPUNGE, EXPUNGE) a test scripts, for tests/imap-after.sh.
                        is copied into MAILDIR (so it gets the next UID)
                        and "* N EXISTS" written before the tagged OK, as
                        Dovecot reports mail that came during a command
+    --chatty           every UID FETCH reply ends with "* N EXISTS", new
+                       mail or not (unsolicited, as RFC 3501 allows)
 
 INBOX holds the files MAILDIR/*.eml, UID 1, 2, ... in name order; a file
 that appears later (written atomically: *.eml.tmp renamed) gets the next
@@ -49,6 +51,7 @@ ap.add_argument("--folders", default="")
 ap.add_argument("--no", action="append", default=[])
 ap.add_argument("--drop", action="append", default=[])
 ap.add_argument("--late")
+ap.add_argument("--chatty", action="store_true")
 args = ap.parse_args()
 
 boxes = {"INBOX": []}
@@ -202,6 +205,9 @@ def handle(c):
             if n > 0 and args.late and not late_done[0]:
                 late_done[0] = True
                 late_mail()
+                known = len(boxes["INBOX"])
+                c.sendall(b"* %d EXISTS\r\n" % known)
+            elif args.chatty:
                 known = len(boxes["INBOX"])
                 c.sendall(b"* %d EXISTS\r\n" % known)
             c.sendall(t + b" OK fetched\r\n")
