@@ -20,6 +20,17 @@
  * over max_size still search and fetch one UID at a time
  * (imap_fetch_one).
  *
+ * A round whose FETCH reply announced mail ("* N EXISTS": Dovecot reports
+ * mail that arrived during any command at its end, and never again in
+ * the IDLE that follows) or that left mail behind (IMAP_BATCH_MAX,
+ * IMAP_FETCH_KEEP) is followed at once by the next round instead of
+ * IDLE, or that mail would wait for the watchdog, up to poll_interval
+ * (a->again).  A failed commit (a FALSE verdict) is not: its message is
+ * fetched again by the next round as usual, so a store that keeps
+ * failing does not make the thread spin.  Nor does a server that says
+ * EXISTS in every reply: an EXISTS in the empty reply of a round that
+ * itself came at once is not followed (a->chained).
+ *
  * Watchdog: a connection that died without a FIN (a NAT that forgot it,
  * a pulled cable, a stalled proxy) looks exactly like an idle one.  So
  * IDLE (or the sleep between polls) lasts at most poll_interval minus
@@ -144,6 +155,10 @@ struct imap_account {
 	                              * its NOOP says, as the last FETCH's reply
 	                              * announced mail (EXISTS) it may not have
 	                              * had, or the round left mail for the next */
+	gboolean again;              /* IDLE: run the next round at once, not
+	                              * IDLE (announced or left-behind mail;
+	                              * never for a failed commit) */
+	gboolean chained;            /* this round came at once (a->again) */
 	gsize literal_max;           /* body fetch in progress: its bound, else 0 */
 	gsize literal_seen;          /* the largest literal announced meanwhile */
 	struct oauth_cache oauth;    /* XOAUTH2: the cached access token */
@@ -1125,6 +1140,10 @@ imap_sync_fetch(struct imap_account *a, mailimap *s, gboolean done, guint check_
 	}
 	if (got->len >= IMAP_BATCH_MAX)
 		a->refetch = TRUE;      /* there may be more */
+	/* EXISTS in the reply, or more; an EXISTS in the empty reply of a
+	 * round that itself came at once is not followed (a server that
+	 * says EXISTS in every reply must not make us spin). */
+	a->again = a->refetch && (got->len > 0 || !a->chained);
 	for (guint i = 0; i < got->len && ret == 0; i++) {
 		struct imap_got *g = &g_array_index(got, struct imap_got, i);
 		int v;
@@ -1139,14 +1158,17 @@ imap_sync_fetch(struct imap_account *a, mailimap *s, gboolean done, guint check_
 			v = imap_handle(a, s, g->uid, NULL, 0, g->idate, TRUE, err);
 		} else if (g->data == NULL) {
 			a->refetch = TRUE;  /* over IMAP_FETCH_KEEP: the next round */
+			a->again = TRUE;
 			break;
 		} else {
 			v = imap_handle(a, s, g->uid, g->data, g->len, g->idate, FALSE,
 			    err);
 		}
 		g->data = NULL;
-		if (v == 0)
+		if (v == 0) {
 			a->refetch = TRUE;  /* a FALSE verdict: the next round */
+			a->again = FALSE;   /* not at once: no spinning */
+		}
 		if (v <= 0)
 			ret = v == 0 ? 1 : v;
 	}
@@ -1204,6 +1226,7 @@ imap_sync(struct imap_account *a, mailimap *s, gboolean *first, gboolean done,
 	guint i;
 	int ret = 0, r;
 
+	a->again = FALSE;
 	if (!*first && !a->narrow) {
 		if (watch && !done) {
 			r = imap_poll_noop(a, s, check_s, err);
@@ -1354,6 +1377,7 @@ imap_session(struct imap_account *a, guint *backoff, char **err)
 	wait_ms = MAX(wait_ms, 1000);
 	in_idle = FALSE;
 	watch = FALSE;
+	a->chained = FALSE;
 	for (;;) {
 		r = imap_sync(a, s, &first, in_idle, watch, check_s, err);
 		in_idle = FALSE;
@@ -1363,6 +1387,16 @@ imap_session(struct imap_account *a, guint *backoff, char **err)
 			goto out;
 		imap_set_status(a, TRUE, TRUE, NULL);
 		*backoff = 1;
+		if (idle && a->again) {
+			/* Mail announced or left by this round: the next round
+			 * now, out of IDLE (see the header). */
+			if (imap_is_stopping(a))
+				goto out;
+			watch = FALSE;
+			a->chained = TRUE;
+			continue;
+		}
+		a->chained = FALSE;
 		if (idle) {
 			r = mailimap_idle(s);
 			if (r != MAILIMAP_NO_ERROR) {

@@ -13,11 +13,21 @@ EXPUNGE, EXPUNGE) a test scripts, for tests/imap-after.sh.
     --drop CMD         the first time CMD comes, close the connection
                        without an answer (a network drop between the
                        commit and the action); may be repeated
+    --late FILE        a mail arrives during the first UID FETCH that
+                       returns messages: after that FETCH's data, FILE
+                       is copied into MAILDIR (so it gets the next UID)
+                       and "* N EXISTS" written before the tagged OK, as
+                       Dovecot reports mail that came during a command
+    --chatty           every UID FETCH reply ends with "* N EXISTS", new
+                       mail or not (unsolicited, as RFC 3501 allows)
 
 INBOX holds the files MAILDIR/*.eml, UID 1, 2, ... in name order; a file
 that appears later (written atomically: *.eml.tmp renamed) gets the next
-UID when the next command comes.  UIDVALIDITY is 7.  No IDLE: the client
-polls.  COPY/MOVE to a mailbox that does not exist is answered "NO
+UID when the next command comes.  UIDVALIDITY is 7.  IDLE when --caps
+has it: "+ idling", then, until the client's DONE (logged as "DONE"),
+"* N EXISTS" whenever INBOX holds more messages than the client was last
+told of (SELECT, NOOP, IDLE, --late's EXISTS); then the tagged OK.
+Outside IDLE, only NOOP and --late announce new mail.  COPY/MOVE to a mailbox that does not exist is answered "NO
 [TRYCREATE]", as real servers do.  STORE, EXPUNGE, COPY and MOVE change
 the state as a server would; EXPUNGE removes INBOX's \\Deleted messages,
 UID EXPUNGE only those of its set.
@@ -29,7 +39,7 @@ every command: {"INBOX": [{"uid", "file", "flags"}], "<folder>": [...]}.
 One client at a time; a test double, not a server.  Python 3 standard
 library only.
 """
-import argparse, json, os, re, socket, time
+import argparse, json, os, re, select, socket, time
 
 ap = argparse.ArgumentParser()
 ap.add_argument("port_file")
@@ -40,6 +50,8 @@ ap.add_argument("--caps", default="IMAP4rev1 AUTH=PLAIN UIDPLUS")
 ap.add_argument("--folders", default="")
 ap.add_argument("--no", action="append", default=[])
 ap.add_argument("--drop", action="append", default=[])
+ap.add_argument("--late")
+ap.add_argument("--chatty", action="store_true")
 args = ap.parse_args()
 
 boxes = {"INBOX": []}
@@ -48,6 +60,7 @@ for name in args.folders.split():
 files_seen = set()
 next_uid = [1]
 dropped = set()
+late_done = [False]
 DATE = time.strftime("%d-%b-%Y %H:%M:%S +0000", time.gmtime())
 
 
@@ -91,7 +104,9 @@ def uid_set(spec):
 
 
 def fetch(c, spec, items):
-    for m in uid_set(spec):
+    """Writes the FETCH data; the number of messages it named."""
+    msgs = uid_set(spec)
+    for m in msgs:
         seq = boxes["INBOX"].index(m) + 1
         parts = [b"UID %d" % m["uid"]]
         data = body(m)
@@ -104,12 +119,41 @@ def fetch(c, spec, items):
             c.sendall(head + b" BODY[]<0> {%d}\r\n" % len(data) + data + b")\r\n")
         else:
             c.sendall(head + b")\r\n")
+    return len(msgs)
+
+
+def late_mail():
+    """--late: FILE arrives in MAILDIR (atomically), INBOX picks it up."""
+    name = os.path.basename(args.late)
+    tmp = os.path.join(args.maildir, name + ".tmp")
+    with open(args.late, "rb") as src, open(tmp, "wb") as dst:
+        dst.write(src.read())
+    os.rename(tmp, os.path.join(args.maildir, name))
+    rescan()
+
+
+def idle(c, f, t, known):
+    """IDLE until DONE, announcing new mail; the count the client knows."""
+    c.sendall(b"+ idling\r\n")
+    while True:
+        rescan()
+        if len(boxes["INBOX"]) > known:
+            known = len(boxes["INBOX"])
+            c.sendall(b"* %d EXISTS\r\n" % known)
+        if select.select([c], [], [], 0.05)[0]:
+            line = f.readline(65536)
+            if not line:
+                return known
+            log(line.rstrip(b"\r\n").decode("latin-1"))
+            c.sendall(t + b" OK idle done\r\n")
+            return known
 
 
 def handle(c):
     f = c.makefile("rb")
     caps = args.caps.encode()
     c.sendall(b"* OK [CAPABILITY " + caps + b"] imap-after ready\r\n")
+    known = 0  # messages the client was told INBOX holds
     while True:
         line = f.readline(65536)
         if not line:
@@ -143,8 +187,12 @@ def handle(c):
                       b"* OK [UIDVALIDITY 7] ok\r\n* OK [UIDNEXT %d] ok\r\n"
                       % (len(boxes["INBOX"]), next_uid[0])
                       + t + b" OK [READ-WRITE] selected\r\n")
+            known = len(boxes["INBOX"])
         elif cmd == "NOOP":
             c.sendall(b"* %d EXISTS\r\n" % len(boxes["INBOX"]) + t + b" OK noop\r\n")
+            known = len(boxes["INBOX"])
+        elif cmd == "IDLE" and b"IDLE" in caps.upper().split():
+            known = idle(c, f, t, known)
         elif cmd == "LOGOUT":
             c.sendall(b"* BYE bye\r\n" + t + b" OK bye\r\n")
             return
@@ -153,7 +201,15 @@ def handle(c):
                       + b"\r\n" + t + b" OK searched\r\n")
         elif cmd == "UID FETCH":
             spec, _, items = rest.partition(" ")
-            fetch(c, spec, items.upper())
+            n = fetch(c, spec, items.upper())
+            if n > 0 and args.late and not late_done[0]:
+                late_done[0] = True
+                late_mail()
+                known = len(boxes["INBOX"])
+                c.sendall(b"* %d EXISTS\r\n" % known)
+            elif args.chatty:
+                known = len(boxes["INBOX"])
+                c.sendall(b"* %d EXISTS\r\n" % known)
             c.sendall(t + b" OK fetched\r\n")
         elif cmd == "UID STORE":
             m = re.match(r"(\S+) ([+-]?)FLAGS(?:\.SILENT)? \((.*)\)$", rest, re.I)
