@@ -12,12 +12,15 @@
  * - outcomes the store refuses (a full disk or an I/O error at their
  *   commit, a lock that never comes; faultvfs.c): kept, written again,
  *   counted once, the job pushed once;
+ *   a lock that lasts several writes warns once; a runner freed before
+ *   an outcome is written leaves the job pending under its lease;
  * - backoff: the values, the jitter's bounds and the cap (a table);
  * - leases: the lease a runner gives the jobs it pushes, a live lease of
  *   another owner that no claim takes, a lapsed one (a dead owner's) that
  *   the next claim takes;
  * - what each reply makes of a job (delivered, retried with backoff,
- *   failed; a 403 flags the key, once), the dry run, the backlog beyond
+ *   failed; a 403 flags the key, once; a retry past the job's expiry
+ *   says so), the dry run, the backlog beyond
  *   max_inflight, and the daemon's timer: expiry, pruning, a store that
  *   refuses the claim for a while.
  *
@@ -987,6 +990,112 @@ test_network_error(void)
 	fix_clear(&f);
 }
 
+/* ---- more of the outcomes' writes -------------------------------------------- */
+
+struct busy_wait {
+	gint64 at;
+	guint fired;
+};
+
+static gboolean
+record_retried(struct fix *f, gconstpointer data)
+{
+	const struct busy_wait *first = data;
+
+	(void)f;
+	return faultvfs_fired() > first->fired &&
+	    g_get_monotonic_time() - first->at > QUEUE_RECORD_RETRY_MS * 1000;
+}
+
+/* The store stays locked across several writes of the outcome: one
+ * warning for the episode, the job in flight and pending meanwhile;
+ * then the outcome is written, and the runner pushes a job due. */
+static void
+test_outcome_busy_long(void)
+{
+	static const int statuses[] = { 200, 200 };
+	struct fix f;
+	struct busy_wait first;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	struct job_in a;
+	gint64 due;
+
+	fix_init(&f, statuses, G_N_ELEMENTS(statuses));
+	a = commit(&f, "747474", now);
+	queue_push_new(f.q, &a);
+	run_until(&f, push_answered, NULL);
+	g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+	    "*database is locked*result=outcomes-waiting jobs=1*");
+	faultvfs_arm(FAULTVFS_LOCK, 1, -1, FAULTVFS_BUSY);
+	run_until(&f, fault_fired, NULL);
+	g_test_assert_expected_messages();
+	/* A second write of the outcome fails too, and says nothing more. */
+	first.at = g_get_monotonic_time();
+	first.fired = faultvfs_fired();
+	run_until(&f, record_retried, &first);
+	faultvfs_disarm();
+	due = commit_leased(&f, "757575", NULL, 0);
+	g_assert_cmpint(state_of(f.st, a.id, NULL), ==, JOB_PENDING);
+	g_assert_cmpuint(queue_inflight(f.q), ==, 1);
+	queue_start(f.q);
+	run_until(&f, job_delivered, &due);
+	g_assert_cmpint(state_of(f.st, a.id, NULL), ==, JOB_DELIVERED);
+	g_assert_cmpuint(testhttp_nreqs(f.srv), ==, 2);
+	run_until(&f, queue_idle, NULL);
+	fix_clear(&f);
+}
+
+/* A runner freed with an outcome not yet written: nothing runs for it
+ * afterwards, and the job stays pending under its lease (pushed again
+ * when it lapses). */
+static void
+test_free_unwritten(void)
+{
+	static const int statuses[] = { 200 };
+	struct fix f;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	struct job_in a;
+	guint attempts = 9;
+
+	fix_init(&f, statuses, G_N_ELEMENTS(statuses));
+	a = commit(&f, "767676", now);
+	queue_push_new(f.q, &a);
+	run_until(&f, push_answered, NULL);
+	g_assert_cmpuint(queue_inflight(f.q), ==, 1);
+	queue_free(&f.q);
+	while (g_main_context_iteration(f.ctx, FALSE))
+		;
+	g_assert_cmpint(state_of(f.st, a.id, &attempts), ==, JOB_PENDING);
+	g_assert_cmpuint(attempts, ==, 0);
+	g_assert_cmpuint(testhttp_nreqs(f.srv), ==, 1);
+	{
+		struct queue_params qp = { "daemon:test", 2, 8, 0 };
+
+		f.q = queue_new(f.st, f.pc, &qp, f.ctx);
+	}
+	fix_clear(&f);
+}
+
+/* A retry whose next attempt falls after the job's expiry says so. */
+static void
+test_retry_past_max_age(void)
+{
+	static const int statuses[] = { 503 };
+	struct fix f;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	struct job_in a;
+
+	fix_init(&f, statuses, G_N_ELEMENTS(statuses));
+	a = commit(&f, "777777", now - 600);     /* expires now */
+	g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+	    "*result=retry status=503*attempts=1 next=1s (past max_age: will expire)*");
+	queue_push_new(f.q, &a);
+	run_until(&f, queue_idle, NULL);
+	g_test_assert_expected_messages();
+	g_assert_cmpint(state_of(f.st, a.id, NULL), ==, JOB_PENDING);
+	fix_clear(&f);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1011,5 +1120,8 @@ main(int argc, char **argv)
 	g_test_add_func("/queue/dry-run-unrecorded", test_dry_run_unrecorded);
 	g_test_add_func("/queue/timer-retry", test_timer_retry);
 	g_test_add_func("/queue/network-error", test_network_error);
+	g_test_add_func("/queue/outcome-busy-long", test_outcome_busy_long);
+	g_test_add_func("/queue/free-unwritten", test_free_unwritten);
+	g_test_add_func("/queue/retry-past-max-age", test_retry_past_max_age);
 	return g_test_run();
 }
