@@ -10,8 +10,9 @@
  *   push waits (the job stays in flight, nothing is claimed) and is
  *   written once the lock is released, the job pushed once;
  * - outcomes the store refuses (a full disk or an I/O error at their
- *   commit, a lock that never comes; faultvfs.c): kept, written again,
- *   counted once, the job pushed once;
+ *   commit, a lock that never comes, a page the outcome's statement
+ *   cannot read; faultvfs.c): kept, written again, counted once, the job
+ *   pushed once;
  *   a lock that lasts several writes warns once; a runner freed before
  *   an outcome is written leaves the job pending under its lease;
  * - backoff: the values, the jitter's bounds and the cap (a table);
@@ -990,6 +991,77 @@ test_network_error(void)
 	fix_clear(&f);
 }
 
+/* ---- a write of the batch that fails --------------------------------------- */
+
+struct statement_case {
+	const char *name;
+	int status;
+	enum job_state final;
+	const char *result;          /* its count in otpbridge_pushes_total */
+};
+
+static const struct statement_case statement_cases[] = {
+	{ "delivered", 200, JOB_DELIVERED, "delivered" },
+	{ "retry", 503, JOB_PENDING, "retry" },
+	{ "failed", 400, JOB_FAILED, "failed" },
+};
+
+/*
+ * Another connection wrote, so the outcome's statement reads pages again
+ * inside the batch, and a read fails (the first read is BEGIN's, of page
+ * 1; the second the statement's): SQLite rolls the transaction back.  The
+ * outcome is kept, not dropped (before, result=unrecorded, and the job
+ * waited for its lease to lapse to be pushed again); it is written once
+ * the store reads again: one push, one attempt, counted once.
+ */
+static void
+test_outcome_statement(gconstpointer data)
+{
+	const struct statement_case *c = data;
+	struct fix f;
+	g_autoptr(GError) err = NULL;
+	struct store *other = NULL;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	struct job_in a;
+	guint attempts = 9;
+	guint64 depth[JOB_STATES] = { 0 };
+	g_autoptr(GString) text = g_string_new(NULL);
+	g_autofree char *counted = g_strdup_printf(
+	    "otpbridge_pushes_total{result=\"%s\"} 1\n", c->result);
+	struct job_in in = {
+		.dedup_key = "other", .identifier = "other@example.com",
+		.source = "lmtp", .filter = "test", .body = "{}", .code = "737373",
+		.created = now, .expires = now + 600,
+	};
+
+	fix_init(&f, &c->status, 1);
+	a = commit(&f, "717171", now);
+	queue_push_new(f.q, &a);
+	run_until(&f, push_answered, NULL);
+	g_assert_cmpint(store_open(f.path, &other, &err), ==, 0);
+	g_assert_cmpint(store_commit_jobs(other, &in, 1, &err), ==, 0);
+	store_close(&other);
+	g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+	    "*record attempt: disk I/O error*result=outcomes-waiting jobs=1*");
+	faultvfs_arm(FAULTVFS_READ, 2, 1, FAULTVFS_IOERR);
+	run_until(&f, fault_fired, NULL);
+	faultvfs_disarm();
+	g_test_assert_expected_messages();
+	g_assert_cmpuint(queue_inflight(f.q), ==, 1);
+	g_assert_cmpint(state_of(f.st, a.id, &attempts), ==, JOB_PENDING);
+	g_assert_cmpuint(attempts, ==, 0);
+
+	run_until(&f, queue_idle, NULL);
+	g_assert_cmpint(state_of(f.st, a.id, &attempts), ==, c->final);
+	g_assert_cmpuint(attempts, ==, 1);
+	g_assert_cmpuint(testhttp_nreqs(f.srv), ==, 1);
+	depth[c->final] = 1;
+	depth[JOB_PENDING] += 1;         /* the other connection's job */
+	metrics_render(text, depth, now);
+	g_assert_nonnull(strstr(text->str, counted));
+	fix_clear(&f);
+}
+
 /* ---- more of the outcomes' writes -------------------------------------------- */
 
 struct busy_wait {
@@ -1120,6 +1192,7 @@ main(int argc, char **argv)
 	g_test_add_func("/queue/dry-run-unrecorded", test_dry_run_unrecorded);
 	g_test_add_func("/queue/timer-retry", test_timer_retry);
 	g_test_add_func("/queue/network-error", test_network_error);
+	TESTUTIL_ADD_ROWS("/queue/outcome-statement", statement_cases, test_outcome_statement);
 	g_test_add_func("/queue/outcome-busy-long", test_outcome_busy_long);
 	g_test_add_func("/queue/free-unwritten", test_free_unwritten);
 	g_test_add_func("/queue/retry-past-max-age", test_retry_past_max_age);
