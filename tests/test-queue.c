@@ -21,9 +21,10 @@
  *   the next claim takes;
  * - what each reply makes of a job (delivered, retried with backoff,
  *   failed; a 403 flags the key, once; a retry past the job's expiry
- *   says so), the dry run, the backlog beyond
- *   max_inflight, and the daemon's timer: expiry, pruning, a store that
- *   refuses the claim for a while.
+ *   says so; a 503 of a job superseded meanwhile ends it superseded),
+ *   the dry run, the backlog beyond max_inflight, and the daemon's
+ *   timer: expiry, pruning (once an hour), a store that refuses the
+ *   claim for a while.
  *
  * The queue runs on a private GMainContext; every wait has a watchdog.
  */
@@ -1168,6 +1169,67 @@ test_retry_past_max_age(void)
 	fix_clear(&f);
 }
 
+/* A job superseded while its push got a 503: superseded, not retried,
+ * and the line names the status with no transport error. */
+static void
+test_supersede_503(void)
+{
+	static const int statuses[] = { 503, 200 };
+	struct fix f;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	struct job_in a, b;
+
+	fix_init(&f, statuses, G_N_ELEMENTS(statuses));
+	a = commit(&f, "787878", now - 1);
+	queue_push_new(f.q, &a);             /* under way from the next turn */
+	b = commit(&f, "797979", now);
+	g_assert_true(b.held);
+	g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+	    "*job=* result=superseded status=503 error=\"\" attempts=1 *");
+	queue_start(f.q);
+	run_until(&f, job_delivered, &b.id);
+	run_until(&f, queue_idle, NULL);
+	g_test_assert_expected_messages();
+	g_assert_cmpint(state_of(f.st, a.id, NULL), ==, JOB_SUPERSEDED);
+	g_assert_cmpuint(testhttp_nreqs(f.srv), ==, 2);
+	fix_clear(&f);
+}
+
+/* Pruning runs at most once an hour: a job delivered two hours ago,
+ * stored after the first look pruned, outlives the next look (the one
+ * that pushes a second due job). */
+static void
+test_prune_hourly(void)
+{
+	static const int statuses[] = { 200, 200 };
+	struct fix f;
+	struct queue_params qp = { "daemon:prune", 2, 8, 3600 };
+	struct queue *d;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GPtrArray) jobs = g_ptr_array_new_with_free_func(job_free);
+	gint64 first, old, second;
+
+	fix_init(&f, statuses, G_N_ELEMENTS(statuses));
+	d = queue_new(f.st, f.pc, &qp, f.ctx);
+	first = commit_leased(&f, "818181", NULL, 0);
+	queue_start(d);
+	run_until(&f, job_delivered, &first);
+	old = commit_leased(&f, "828282", NULL, 0);
+	g_assert_cmpint(store_job_delivered(f.st, old, now - 7200, 200, "ok", NULL, &err), ==, 0);
+	second = commit_leased(&f, "838383", NULL, 0);
+	queue_kick(d);
+	run_until(&f, job_delivered, &second);
+	queue_stop(d);
+	g_assert_cmpint(state_of(f.st, old, NULL), ==, JOB_DELIVERED);
+	g_assert_cmpint(store_list(f.st, 10, jobs, &err), ==, 0);
+	g_assert_cmpuint(jobs->len, ==, 3);
+	g_assert_cmpuint(testhttp_nreqs(f.srv), ==, 2);
+	run_until(&f, queue_idle, NULL);
+	queue_free(&d);
+	fix_clear(&f);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1196,5 +1258,7 @@ main(int argc, char **argv)
 	g_test_add_func("/queue/outcome-busy-long", test_outcome_busy_long);
 	g_test_add_func("/queue/free-unwritten", test_free_unwritten);
 	g_test_add_func("/queue/retry-past-max-age", test_retry_past_max_age);
+	g_test_add_func("/queue/supersede-503", test_supersede_503);
+	g_test_add_func("/queue/prune-hourly", test_prune_hourly);
 	return g_test_run();
 }
