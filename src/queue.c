@@ -9,14 +9,16 @@
  * store_expire() marks them.
  *
  * When another process holds the store's lock (the loop's handle waits
- * only STORE_LOOP_BUSY_MS), or the commit of the outcomes fails with a
- * temporary error (a full disk, an I/O error: rolled back), the outcomes
- * are kept and written from a timer every QUEUE_RECORD_RETRY_MS, and no
- * job is claimed until they are: a claim could take back a job whose
+ * only STORE_LOOP_BUSY_MS), or the commit of the outcomes or one of their
+ * statements fails with a temporary error (a full disk, an I/O error
+ * reading a page another connection's write evicted: rolled back), the
+ * outcomes are kept and written from a timer every QUEUE_RECORD_RETRY_MS,
+ * and no job is claimed until they are: a claim could take back a job whose
  * lease lapsed meanwhile and push it again.  XXX an attempt's result is
  * logged and counted when it is first written, before that commit: after
  * a failed commit the log shows it, then result=outcomes-waiting, and the
- * writes that follow are silent.
+ * writes that follow are silent; an outcome whose own statement failed
+ * is counted but its result line is never logged.
  *
  * A newer job of the same identifier and scope supersedes older ones in
  * the store (store_commit_jobs): a job committed held is not pushed here,
@@ -255,10 +257,12 @@ queue_inflight(const struct queue *q)
 	return q->inflight + g_queue_get_length((GQueue *)&q->backlog);
 }
 
-/* Records what one attempt got, and logs it once. */
-static void
+/* Records what one attempt got, and logs it once.  With keep, a
+ * temporary failure of the write is not logged but put in *keep and -1
+ * returned: the caller keeps the outcome. */
+static int
 queue_record(struct queue *q, struct job *job, const struct push_result *r,
-    gint64 ms, gboolean told)
+    gint64 ms, gboolean told, GError **keep)
 {
 	GError *err = NULL;
 	gint64 now = queue_now();
@@ -331,6 +335,11 @@ queue_record(struct queue *q, struct job *job, const struct push_result *r,
 			    job->id, job->identifier, job->filter, r->status);
 		break;
 	}
+	if (rc < 0 && keep != NULL &&
+	    g_error_matches(err, OTPB_ERROR, OTPB_ERROR_TEMP)) {
+		g_propagate_error(keep, err);
+		return -1;
+	}
 	if (rc < 0) {
 		/* The lease lapses and the job is pushed again: at worst a
 		 * duplicate push, never a lost one. */
@@ -338,6 +347,7 @@ queue_record(struct queue *q, struct job *job, const struct push_result *r,
 		    job->id, err->message);
 		g_error_free(err);
 	}
+	return 0;
 }
 
 /* The store takes no writes now (busy, full, failing): keeps the finished
@@ -360,8 +370,9 @@ queue_record_cb(gpointer data)
 {
 	struct queue *q = data;
 	g_autoptr(GPtrArray) done = NULL;
-	GError *err = NULL;
+	GError *err = NULL, *keep = NULL;
 	gboolean batch = TRUE;
+	guint written;
 
 	g_source_unref(q->record_src);
 	q->record_src = NULL;
@@ -377,14 +388,38 @@ queue_record_cb(gpointer data)
 	}
 	done = q->finished;
 	q->finished = g_ptr_array_new();
+	written = done->len;
 	for (guint i = 0; i < done->len; i++) {
 		struct attempt *a = g_ptr_array_index(done, i);
 		struct push_result r = { a->status, a->error, a->reply, 0 };
+		int rc = queue_record(q, a->job, &r, a->ms, a->told, batch ? &keep : NULL);
 
-		queue_record(q, a->job, &r, a->ms, a->told);
 		a->told = TRUE;
+		if (rc < 0) {
+			written = i;
+			break;
+		}
 	}
-	if (batch && store_batch_end(q->st, &err) < 0 &&
+	if (keep != NULL) {
+		/* A write of the batch failed (a page it had to read, a full
+		 * disk): SQLite rolled back that statement, or the whole
+		 * transaction.  What the commit takes is written; the rest is
+		 * kept, in order, for another try, as below. */
+		g_autoptr(GPtrArray) later = g_ptr_array_new();
+
+		if (store_batch_end(q->st, &err) < 0) {
+			g_clear_error(&err);
+			written = 0;
+		}
+		for (guint i = written; i < done->len; i++)
+			g_ptr_array_add(later, g_ptr_array_index(done, i));
+		for (guint i = 0; i < q->finished->len; i++)
+			g_ptr_array_add(later, g_ptr_array_index(q->finished, i));
+		g_ptr_array_set_size(done, written);
+		g_ptr_array_unref(q->finished);
+		q->finished = g_steal_pointer(&later);
+		queue_record_later(q, keep);
+	} else if (batch && store_batch_end(q->st, &err) < 0 &&
 	    g_error_matches(err, OTPB_ERROR, OTPB_ERROR_TEMP)) {
 		/* Rolled back (a full disk, an I/O error): keep them, in order. */
 		for (guint i = 0; i < q->finished->len; i++)
@@ -393,12 +428,14 @@ queue_record_cb(gpointer data)
 		q->finished = g_steal_pointer(&done);
 		queue_record_later(q, err);
 		return G_SOURCE_REMOVE;
-	}
-	q->warned_busy = FALSE;
-	if (batch && err != NULL) {
-		/* Rolled back: the leases lapse and these are pushed again. */
-		g_warning("result=unrecorded jobs=%u error=\"%s\"", done->len, err->message);
-		g_error_free(err);
+	} else {
+		q->warned_busy = FALSE;
+		if (batch && err != NULL) {
+			/* Rolled back: the leases lapse and these are pushed again. */
+			g_warning("result=unrecorded jobs=%u error=\"%s\"", done->len,
+			    err->message);
+			g_error_free(err);
+		}
 	}
 	for (guint i = 0; i < done->len; i++)
 		attempt_free(g_ptr_array_index(done, i));

@@ -10,16 +10,21 @@
  *   push waits (the job stays in flight, nothing is claimed) and is
  *   written once the lock is released, the job pushed once;
  * - outcomes the store refuses (a full disk or an I/O error at their
- *   commit, a lock that never comes; faultvfs.c): kept, written again,
- *   counted once, the job pushed once;
+ *   commit, a lock that never comes, a page the outcome's statement
+ *   cannot read; faultvfs.c): kept, written again, counted once, the job
+ *   pushed once;
+ *   a lock that lasts several writes warns once; a runner freed before
+ *   an outcome is written leaves the job pending under its lease;
  * - backoff: the values, the jitter's bounds and the cap (a table);
  * - leases: the lease a runner gives the jobs it pushes, a live lease of
  *   another owner that no claim takes, a lapsed one (a dead owner's) that
  *   the next claim takes;
  * - what each reply makes of a job (delivered, retried with backoff,
- *   failed; a 403 flags the key, once), the dry run, the backlog beyond
- *   max_inflight, and the daemon's timer: expiry, pruning, a store that
- *   refuses the claim for a while.
+ *   failed; a 403 flags the key, once; a retry past the job's expiry
+ *   says so; a 503 of a job superseded meanwhile ends it superseded),
+ *   the dry run, the backlog beyond max_inflight, and the daemon's
+ *   timer: expiry, pruning (once an hour), a store that refuses the
+ *   claim for a while.
  *
  * The queue runs on a private GMainContext; every wait has a watchdog.
  */
@@ -987,6 +992,244 @@ test_network_error(void)
 	fix_clear(&f);
 }
 
+/* ---- a write of the batch that fails --------------------------------------- */
+
+struct statement_case {
+	const char *name;
+	int status;
+	enum job_state final;
+	const char *result;          /* its count in otpbridge_pushes_total */
+};
+
+static const struct statement_case statement_cases[] = {
+	{ "delivered", 200, JOB_DELIVERED, "delivered" },
+	{ "retry", 503, JOB_PENDING, "retry" },
+	{ "failed", 400, JOB_FAILED, "failed" },
+};
+
+/*
+ * Another connection wrote, so the outcome's statement reads pages again
+ * inside the batch, and a read fails (the first read is BEGIN's, of page
+ * 1; the second the statement's): SQLite rolls the transaction back.  The
+ * outcome is kept, not dropped (before, result=unrecorded, and the job
+ * waited for its lease to lapse to be pushed again); it is written once
+ * the store reads again: one push, one attempt, counted once.
+ */
+static void
+test_outcome_statement(gconstpointer data)
+{
+	const struct statement_case *c = data;
+	struct fix f;
+	g_autoptr(GError) err = NULL;
+	struct store *other = NULL;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	struct job_in a;
+	guint attempts = 9;
+	guint64 depth[JOB_STATES] = { 0 };
+	g_autoptr(GString) text = g_string_new(NULL);
+	g_autofree char *counted = g_strdup_printf(
+	    "otpbridge_pushes_total{result=\"%s\"} 1\n", c->result);
+	struct job_in in = {
+		.dedup_key = "other", .identifier = "other@example.com",
+		.source = "lmtp", .filter = "test", .body = "{}", .code = "737373",
+		.created = now, .expires = now + 600,
+	};
+
+	fix_init(&f, &c->status, 1);
+	a = commit(&f, "717171", now);
+	queue_push_new(f.q, &a);
+	run_until(&f, push_answered, NULL);
+	g_assert_cmpint(store_open(f.path, &other, &err), ==, 0);
+	g_assert_cmpint(store_commit_jobs(other, &in, 1, &err), ==, 0);
+	store_close(&other);
+	g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+	    "*record attempt: disk I/O error*result=outcomes-waiting jobs=1*");
+	faultvfs_arm(FAULTVFS_READ, 2, 1, FAULTVFS_IOERR);
+	run_until(&f, fault_fired, NULL);
+	faultvfs_disarm();
+	g_test_assert_expected_messages();
+	g_assert_cmpuint(queue_inflight(f.q), ==, 1);
+	g_assert_cmpint(state_of(f.st, a.id, &attempts), ==, JOB_PENDING);
+	g_assert_cmpuint(attempts, ==, 0);
+
+	run_until(&f, queue_idle, NULL);
+	g_assert_cmpint(state_of(f.st, a.id, &attempts), ==, c->final);
+	g_assert_cmpuint(attempts, ==, 1);
+	g_assert_cmpuint(testhttp_nreqs(f.srv), ==, 1);
+	depth[c->final] = 1;
+	depth[JOB_PENDING] += 1;         /* the other connection's job */
+	metrics_render(text, depth, now);
+	g_assert_nonnull(strstr(text->str, counted));
+	fix_clear(&f);
+}
+
+/* ---- more of the outcomes' writes -------------------------------------------- */
+
+struct busy_wait {
+	gint64 at;
+	guint fired;
+};
+
+static gboolean
+record_retried(struct fix *f, gconstpointer data)
+{
+	const struct busy_wait *first = data;
+
+	(void)f;
+	return faultvfs_fired() > first->fired &&
+	    g_get_monotonic_time() - first->at > QUEUE_RECORD_RETRY_MS * 1000;
+}
+
+/* The store stays locked across several writes of the outcome: one
+ * warning for the episode, the job in flight and pending meanwhile;
+ * then the outcome is written, and the runner pushes a job due. */
+static void
+test_outcome_busy_long(void)
+{
+	static const int statuses[] = { 200, 200 };
+	struct fix f;
+	struct busy_wait first;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	struct job_in a;
+	gint64 due;
+
+	fix_init(&f, statuses, G_N_ELEMENTS(statuses));
+	a = commit(&f, "747474", now);
+	queue_push_new(f.q, &a);
+	run_until(&f, push_answered, NULL);
+	g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+	    "*database is locked*result=outcomes-waiting jobs=1*");
+	faultvfs_arm(FAULTVFS_LOCK, 1, -1, FAULTVFS_BUSY);
+	run_until(&f, fault_fired, NULL);
+	g_test_assert_expected_messages();
+	/* A second write of the outcome fails too, and says nothing more. */
+	first.at = g_get_monotonic_time();
+	first.fired = faultvfs_fired();
+	run_until(&f, record_retried, &first);
+	faultvfs_disarm();
+	due = commit_leased(&f, "757575", NULL, 0);
+	g_assert_cmpint(state_of(f.st, a.id, NULL), ==, JOB_PENDING);
+	g_assert_cmpuint(queue_inflight(f.q), ==, 1);
+	queue_start(f.q);
+	run_until(&f, job_delivered, &due);
+	g_assert_cmpint(state_of(f.st, a.id, NULL), ==, JOB_DELIVERED);
+	g_assert_cmpuint(testhttp_nreqs(f.srv), ==, 2);
+	run_until(&f, queue_idle, NULL);
+	fix_clear(&f);
+}
+
+/* A runner freed with an outcome not yet written: nothing runs for it
+ * afterwards, and the job stays pending under its lease (pushed again
+ * when it lapses). */
+static void
+test_free_unwritten(void)
+{
+	static const int statuses[] = { 200 };
+	struct fix f;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	struct job_in a;
+	guint attempts = 9;
+
+	fix_init(&f, statuses, G_N_ELEMENTS(statuses));
+	a = commit(&f, "767676", now);
+	queue_push_new(f.q, &a);
+	run_until(&f, push_answered, NULL);
+	g_assert_cmpuint(queue_inflight(f.q), ==, 1);
+	queue_free(&f.q);
+	while (g_main_context_iteration(f.ctx, FALSE))
+		;
+	g_assert_cmpint(state_of(f.st, a.id, &attempts), ==, JOB_PENDING);
+	g_assert_cmpuint(attempts, ==, 0);
+	g_assert_cmpuint(testhttp_nreqs(f.srv), ==, 1);
+	{
+		struct queue_params qp = { "daemon:test", 2, 8, 0 };
+
+		f.q = queue_new(f.st, f.pc, &qp, f.ctx);
+	}
+	fix_clear(&f);
+}
+
+/* A retry whose next attempt falls after the job's expiry says so. */
+static void
+test_retry_past_max_age(void)
+{
+	static const int statuses[] = { 503 };
+	struct fix f;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	struct job_in a;
+
+	fix_init(&f, statuses, G_N_ELEMENTS(statuses));
+	a = commit(&f, "777777", now - 600);     /* expires now */
+	g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+	    "*result=retry status=503*attempts=1 next=1s (past max_age: will expire)*");
+	queue_push_new(f.q, &a);
+	run_until(&f, queue_idle, NULL);
+	g_test_assert_expected_messages();
+	g_assert_cmpint(state_of(f.st, a.id, NULL), ==, JOB_PENDING);
+	fix_clear(&f);
+}
+
+/* A job superseded while its push got a 503: superseded, not retried,
+ * and the line names the status with no transport error. */
+static void
+test_supersede_503(void)
+{
+	static const int statuses[] = { 503, 200 };
+	struct fix f;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	struct job_in a, b;
+
+	fix_init(&f, statuses, G_N_ELEMENTS(statuses));
+	a = commit(&f, "787878", now - 1);
+	queue_push_new(f.q, &a);             /* under way from the next turn */
+	b = commit(&f, "797979", now);
+	g_assert_true(b.held);
+	g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+	    "*job=* result=superseded status=503 error=\"\" attempts=1 *");
+	queue_start(f.q);
+	run_until(&f, job_delivered, &b.id);
+	run_until(&f, queue_idle, NULL);
+	g_test_assert_expected_messages();
+	g_assert_cmpint(state_of(f.st, a.id, NULL), ==, JOB_SUPERSEDED);
+	g_assert_cmpuint(testhttp_nreqs(f.srv), ==, 2);
+	fix_clear(&f);
+}
+
+/* Pruning runs at most once an hour: a job delivered two hours ago,
+ * stored after the first look pruned, outlives the next look (the one
+ * that pushes a second due job). */
+static void
+test_prune_hourly(void)
+{
+	static const int statuses[] = { 200, 200 };
+	struct fix f;
+	struct queue_params qp = { "daemon:prune", 2, 8, 3600 };
+	struct queue *d;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GPtrArray) jobs = g_ptr_array_new_with_free_func(job_free);
+	gint64 first, old, second;
+
+	fix_init(&f, statuses, G_N_ELEMENTS(statuses));
+	d = queue_new(f.st, f.pc, &qp, f.ctx);
+	first = commit_leased(&f, "818181", NULL, 0);
+	queue_start(d);
+	run_until(&f, job_delivered, &first);
+	old = commit_leased(&f, "828282", NULL, 0);
+	g_assert_cmpint(store_job_delivered(f.st, old, now - 7200, 200, "ok", NULL, &err), ==, 0);
+	second = commit_leased(&f, "838383", NULL, 0);
+	queue_kick(d);
+	run_until(&f, job_delivered, &second);
+	queue_stop(d);
+	g_assert_cmpint(state_of(f.st, old, NULL), ==, JOB_DELIVERED);
+	g_assert_cmpint(store_list(f.st, 10, jobs, &err), ==, 0);
+	g_assert_cmpuint(jobs->len, ==, 3);
+	g_assert_cmpuint(testhttp_nreqs(f.srv), ==, 2);
+	run_until(&f, queue_idle, NULL);
+	queue_free(&d);
+	fix_clear(&f);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1011,5 +1254,11 @@ main(int argc, char **argv)
 	g_test_add_func("/queue/dry-run-unrecorded", test_dry_run_unrecorded);
 	g_test_add_func("/queue/timer-retry", test_timer_retry);
 	g_test_add_func("/queue/network-error", test_network_error);
+	TESTUTIL_ADD_ROWS("/queue/outcome-statement", statement_cases, test_outcome_statement);
+	g_test_add_func("/queue/outcome-busy-long", test_outcome_busy_long);
+	g_test_add_func("/queue/free-unwritten", test_free_unwritten);
+	g_test_add_func("/queue/retry-past-max-age", test_retry_past_max_age);
+	g_test_add_func("/queue/supersede-503", test_supersede_503);
+	g_test_add_func("/queue/prune-hourly", test_prune_hourly);
 	return g_test_run();
 }
