@@ -45,6 +45,10 @@ fault_rc(enum faultvfs_op op, enum faultvfs_error error)
 		return SQLITE_FULL;
 	case FAULTVFS_BUSY:
 		return SQLITE_BUSY;
+	case FAULTVFS_CORRUPT:
+		/* XXX the code itself, not a garbage page: what the store
+		 * sees is the same error, which it does not call temporary. */
+		return SQLITE_CORRUPT;
 	case FAULTVFS_IOERR:
 	default:
 		return op == FAULTVFS_WRITE ? SQLITE_IOERR_WRITE :

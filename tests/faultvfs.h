@@ -22,6 +22,7 @@ enum faultvfs_error {
 	FAULTVFS_FULL,       /* SQLITE_FULL: no space left */
 	FAULTVFS_IOERR,      /* SQLITE_IOERR_WRITE / _FSYNC / _LOCK / _READ, by op */
 	FAULTVFS_BUSY,       /* SQLITE_BUSY: another writer holds the lock */
+	FAULTVFS_CORRUPT,    /* SQLITE_CORRUPT: not temporary, unlike the others */
 };
 
 /* Registers the VFS as SQLite's default (once; later calls do nothing).

@@ -418,6 +418,56 @@ test_unrecorded(gconstpointer data)
 	fix_clear(&f);
 }
 
+/*
+ * Store errors that are not temporary (here SQLITE_CORRUPT): the queue
+ * does not wait for them.  A failed BEGIN writes each outcome on its own
+ * (delivered, once); a failed commit of the outcome is logged as
+ * unrecorded, the attempt leaves the queue and its lease lapses (the job
+ * stays pending, with no attempt counted, pushed once so far).
+ */
+struct corrupt_case {
+	const char *name;
+	enum faultvfs_op op;
+	const char *warning;         /* NULL: none */
+	enum job_state state;
+	guint attempts;
+};
+
+static const struct corrupt_case corrupt_cases[] = {
+	{ "begin-lock-corrupt", FAULTVFS_LOCK, NULL, JOB_DELIVERED, 1 },
+	{ "commit-write-corrupt", FAULTVFS_WRITE,
+	  "*result=unrecorded jobs=1 error=*malformed*", JOB_PENDING, 0 },
+};
+
+static void
+test_unrecorded_corrupt(gconstpointer data)
+{
+	const struct corrupt_case *c = data;
+	const int status = 200;
+	struct fix f;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	struct job_in a;
+	guint attempts = 9;
+
+	fix_init(&f, &status, 1);
+	a = commit(&f, "646464", now);
+	queue_push_new(f.q, &a);
+	run_until(&f, push_answered, NULL);
+	g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "*result=delivered*");
+	if (c->warning != NULL)
+		g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, c->warning);
+	faultvfs_arm(c->op, 1, 1, FAULTVFS_CORRUPT);
+	run_until(&f, queue_idle, NULL);
+	g_assert_cmpuint(faultvfs_fired(), ==, 1);
+	faultvfs_disarm();
+	g_test_assert_expected_messages();
+	g_assert_cmpuint(queue_inflight(f.q), ==, 0);
+	g_assert_cmpint(state_of(f.st, a.id, &attempts), ==, c->state);
+	g_assert_cmpuint(attempts, ==, c->attempts);
+	g_assert_cmpuint(testhttp_nreqs(f.srv), ==, 1);
+	fix_clear(&f);
+}
+
 /* ---- backoff ------------------------------------------------------------- */
 
 struct backoff_case {
@@ -1252,6 +1302,12 @@ main(int argc, char **argv)
 	g_test_add_func("/queue/defaults", test_defaults);
 	g_test_add_func("/queue/born-superseded", test_born_superseded);
 	g_test_add_func("/queue/dry-run-unrecorded", test_dry_run_unrecorded);
+	for (gsize i = 0; i < G_N_ELEMENTS(corrupt_cases); i++) {
+		g_autofree char *name = g_strdup_printf("/queue/unrecorded-corrupt/%s",
+		    corrupt_cases[i].name);
+
+		g_test_add_data_func(name, &corrupt_cases[i], test_unrecorded_corrupt);
+	}
 	g_test_add_func("/queue/timer-retry", test_timer_retry);
 	g_test_add_func("/queue/network-error", test_network_error);
 	TESTUTIL_ADD_ROWS("/queue/outcome-statement", statement_cases, test_outcome_statement);
