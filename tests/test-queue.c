@@ -1113,6 +1113,52 @@ test_outcome_statement(gconstpointer data)
 	fix_clear(&f);
 }
 
+/*
+ * As above, but the read fails as a corrupt page would (not temporary):
+ * the outcome is not kept for another try but logged as unrecorded; the
+ * attempt leaves the queue, and the job waits, pending with no attempt
+ * counted, for its lease to lapse.
+ */
+static void
+test_outcome_statement_corrupt(void)
+{
+	const int status = 200;
+	struct fix f;
+	struct store *other = NULL;
+	GError *err = NULL;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	struct job_in a;
+	guint attempts = 9;
+	struct job_in in = {
+		.dedup_key = "other", .identifier = "other@example.com",
+		.source = "lmtp", .filter = "test", .body = "{}", .code = "747474",
+		.created = now, .expires = now + 600,
+	};
+
+	fix_init(&f, &status, 1);
+	a = commit(&f, "757575", now);
+	queue_push_new(f.q, &a);
+	run_until(&f, push_answered, NULL);
+	g_assert_cmpint(store_open(f.path, &other, &err), ==, 0);
+	g_assert_cmpint(store_commit_jobs(other, &in, 1, &err), ==, 0);
+	store_close(&other);
+	g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+	    "*job=* result=unrecorded error=*record attempt*malformed*");
+	/* SQLite keeps the error until the transaction ends: the commit
+	 * fails too, and says so for the batch (the same job, once more). */
+	g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+	    "result=unrecorded jobs=1 error=*commit*malformed*");
+	faultvfs_arm(FAULTVFS_READ, 2, 1, FAULTVFS_CORRUPT);
+	run_until(&f, queue_idle, NULL);
+	g_assert_cmpuint(faultvfs_fired(), ==, 1);
+	faultvfs_disarm();
+	g_test_assert_expected_messages();
+	g_assert_cmpint(state_of(f.st, a.id, &attempts), ==, JOB_PENDING);
+	g_assert_cmpuint(attempts, ==, 0);
+	g_assert_cmpuint(testhttp_nreqs(f.srv), ==, 1);
+	fix_clear(&f);
+}
+
 /* ---- more of the outcomes' writes -------------------------------------------- */
 
 struct busy_wait {
@@ -1311,6 +1357,7 @@ main(int argc, char **argv)
 	g_test_add_func("/queue/timer-retry", test_timer_retry);
 	g_test_add_func("/queue/network-error", test_network_error);
 	TESTUTIL_ADD_ROWS("/queue/outcome-statement", statement_cases, test_outcome_statement);
+	g_test_add_func("/queue/outcome-statement-corrupt", test_outcome_statement_corrupt);
 	g_test_add_func("/queue/outcome-busy-long", test_outcome_busy_long);
 	g_test_add_func("/queue/free-unwritten", test_free_unwritten);
 	g_test_add_func("/queue/retry-past-max-age", test_retry_past_max_age);
