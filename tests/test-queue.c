@@ -888,6 +888,54 @@ test_timer_store_refuses(void)
 	fix_clear(&f);
 }
 
+static gboolean
+store_empty(struct fix *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) jobs = g_ptr_array_new_with_free_func(job_free);
+	g_autoptr(GError) err = NULL;
+
+	(void)data;
+	g_assert_cmpint(store_list(f->st, 10, jobs, &err), ==, 0);
+	return jobs->len == 0;
+}
+
+/*
+ * The prune of the timer's look fails (its BEGIN's lock, the look's third
+ * after the expiry's two, the file's and the WAL's): one warning, the
+ * finished job is kept, and the next look, a second later, prunes it
+ * (the hour between prunes counts from one that worked).
+ */
+static void
+test_timer_prune_fails(void)
+{
+	static const int statuses[] = { 200 };
+	struct fix f;
+	struct queue_params qp = { "daemon:prune", 2, 8, 3600 };
+	struct queue *d;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	g_autoptr(GError) err = NULL;
+	gint64 old;
+
+	fix_init(&f, statuses, G_N_ELEMENTS(statuses));
+	d = queue_new(f.st, f.pc, &qp, f.ctx);
+	old = commit_leased(&f, "262626", NULL, 0);
+	g_assert_cmpint(store_job_delivered(f.st, old, now - 7200, 200, "ok", NULL, &err), ==, 0);
+	g_assert_no_error(err);
+	g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+	    "*begin: database disk image is malformed*result=queue-error*");
+	faultvfs_arm(FAULTVFS_LOCK, 3, 1, FAULTVFS_CORRUPT);
+	queue_start(d);
+	run_until(&f, fault_fired, NULL);
+	g_test_assert_expected_messages();
+	g_assert_cmpint(state_of(f.st, old, NULL), ==, JOB_DELIVERED);
+	faultvfs_disarm();
+	run_until(&f, store_empty, NULL);
+	queue_stop(d);
+	g_assert_cmpuint(testhttp_nreqs(f.srv), ==, 0);
+	queue_free(&d);
+	fix_clear(&f);
+}
+
 /* max_inflight 0 means the default (64): three pushes go at once; a
  * runner freed while its timer is armed, and a NULL one, are fine. */
 static void
@@ -1358,6 +1406,7 @@ main(int argc, char **argv)
 	g_test_add_func("/queue/network-error", test_network_error);
 	TESTUTIL_ADD_ROWS("/queue/outcome-statement", statement_cases, test_outcome_statement);
 	g_test_add_func("/queue/outcome-statement-corrupt", test_outcome_statement_corrupt);
+	g_test_add_func("/queue/timer-prune-fails", test_timer_prune_fails);
 	g_test_add_func("/queue/outcome-busy-long", test_outcome_busy_long);
 	g_test_add_func("/queue/free-unwritten", test_free_unwritten);
 	g_test_add_func("/queue/retry-past-max-age", test_retry_past_max_age);
