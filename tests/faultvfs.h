@@ -2,8 +2,9 @@
  * faultvfs.h - a fault-injecting SQLite VFS for the unit tests: the store
  * runs on real files, and the Nth read, write, sync or write lock of the main
  * database or its WAL fails with a chosen error, as a full disk, a
- * failing device or another writer would make it fail.  No hook in the
- * daemon: the VFS is registered as SQLite's default for the test process.
+ * failing device, another writer or a corrupt page would make it fail.
+ * No hook in the daemon: the VFS is registered as SQLite's default for
+ * the test process.
  */
 #ifndef OTPBRIDGE_FAULTVFS_H
 #define OTPBRIDGE_FAULTVFS_H
