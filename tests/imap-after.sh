@@ -23,8 +23,8 @@
 # command log, not the push count, which Message-ID dedup would mask.  A
 # mail that arrives after the failure is pushed too.
 . "${top_srcdir:-.}/tests/testlib.sh"
+. "$top_srcdir/tests/fakeimap.sh"
 
-SRV=$top_srcdir/tests/imap-after.py
 NOMOVE="IMAP4rev1 AUTH=PLAIN UIDPLUS"
 MOVE="IMAP4rev1 AUTH=PLAIN UIDPLUS MOVE"
 
@@ -50,32 +50,8 @@ scenario() {
 	shift 3
 	mkdir -p "$T/$_s/mail"
 	imap_mail "$_s" "${_s}1" "$(printf '8%05d' "$(( $(printf '%s' "$_s" | cksum | cut -d' ' -f1) % 99999 ))")"
-	spawn "$PY" "$SRV" "$T/$_s/port" "$T/$_s/wire" "$T/$_s/state.json" "$T/$_s/mail" \
-	    --caps "$_caps" "$@"
-	wait_for 15 test -s "$T/$_s/port" || bail "imap-after.py for $_s did not start"
-	cat >"$T/$_s/c.conf" <<EOC
-[push]
-url = http://127.0.0.1:$ep_port/v1/credentials/totp
-api_key_file = $T/key
-timeout = 5
-[store]
-path = $T/$_s/db/otpbridge.db
-[lmtp]
-listen =
-[filters]
-dir = $T/f
-[imap:$_s]
-host = 127.0.0.1
-port = $(cat "$T/$_s/port")
-tls = none
-user = bot
-password_file = $T/pass
-identifier = bot+$_s@otp.example.com
-poll_interval = 5
-after = $_after
-EOC
-	spawn "$OTPBRIDGE" -c "$T/$_s/c.conf" run 2>"$T/$_s/daemon.err"
-	echo "$last_pid" >"$T/$_s/pid"
+	fake_imap_start "$_s" "$_caps" "$@"
+	fake_imap_daemon "$_s" "bot+$_s@otp.example.com" "poll_interval = 5" "after = $_after"
 }
 
 # pushes S: the pushes the endpoint accepted for S's identifier.

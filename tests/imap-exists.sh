@@ -11,8 +11,8 @@
 # and nothing is fetched twice.  With --chatty the server puts EXISTS in
 # every FETCH reply, new mail or not: one extra round, then IDLE, no loop.
 . "${top_srcdir:-.}/tests/testlib.sh"
+. "$top_srcdir/tests/fakeimap.sh"
 
-SRV=$top_srcdir/tests/imap-after.py
 
 ep_start . 0 "" ep.log
 printf '%s\n' "$KEY" >"$T/key"
@@ -33,33 +33,8 @@ mail() {
 scenario() {
 	_s=$1
 	shift
-	mkdir -p "$T/$_s/mail"
-	spawn "$PY" "$SRV" "$T/$_s/port" "$T/$_s/wire" "$T/$_s/state.json" "$T/$_s/mail" \
-	    --caps "IMAP4rev1 AUTH=PLAIN UIDPLUS IDLE" "$@"
-	wait_for 15 test -s "$T/$_s/port" || bail "imap-after.py for $_s did not start"
-	cat >"$T/$_s/c.conf" <<EOC
-[push]
-url = http://127.0.0.1:$ep_port/v1/credentials/totp
-api_key_file = $T/key
-timeout = 5
-[store]
-path = $T/$_s/db/otpbridge.db
-[lmtp]
-listen =
-[filters]
-dir = $T/f
-[imap:$_s]
-host = 127.0.0.1
-port = $(cat "$T/$_s/port")
-tls = none
-user = bot
-password_file = $T/pass
-identifier = bot@otp.example.com
-idle = yes
-poll_interval = 120
-EOC
-	spawn "$OTPBRIDGE" -c "$T/$_s/c.conf" run 2>"$T/$_s/daemon.err"
-	echo "$last_pid" >"$T/$_s/pid"
+	fake_imap_start "$_s" "IMAP4rev1 AUTH=PLAIN UIDPLUS IDLE" "$@"
+	fake_imap_daemon "$_s" bot@otp.example.com "idle = yes" "poll_interval = 120"
 }
 
 # pushed CODE N: the endpoint accepted CODE N times.
