@@ -127,23 +127,6 @@ count_all(struct store *st)
 	return n;
 }
 
-/* The job with id, read back through store_list (NULL when absent). */
-static struct job *
-get_job(struct store *st, gint64 id, GPtrArray **keep)
-{
-	g_autoptr(GError) err = NULL;
-
-	*keep = g_ptr_array_new_with_free_func(job_free);
-	g_assert_cmpint(store_list(st, 100000, *keep, &err), ==, 0);
-	g_assert_no_error(err);
-	for (guint i = 0; i < (*keep)->len; i++) {
-		struct job *j = (*keep)->pdata[i];
-		if (j->id == id)
-			return j;
-	}
-	return NULL;
-}
-
 /* Runs argv; TRUE when it exited 0.  *out gets stderr when asked. */
 static gboolean
 run(const char *const *argv, char **err_out)
@@ -207,7 +190,7 @@ test_wal_reopen(void)
 	store_close(&st);
 
 	st = open_ok(t.path);
-	j = get_job(st, id, &keep);
+	j = testutil_store_job(st, id, &keep);
 	g_assert_nonnull(j);
 	g_assert_cmpint(j->state, ==, JOB_PENDING);
 	g_assert_cmpstr(j->dedup_key, ==, "<a@x>");
@@ -887,7 +870,7 @@ test_outcomes(void)
 	g_assert_no_error(err);
 	{
 		g_autoptr(GPtrArray) keep = NULL;
-		j = get_job(st, a, &keep);
+		j = testutil_store_job(st, a, &keep);
 		g_assert_cmpint(j->state, ==, JOB_PENDING);
 		g_assert_cmpuint(j->attempts, ==, 1);
 		g_assert_cmpint(j->next_attempt, ==, T0 + 5);
@@ -903,7 +886,7 @@ test_outcomes(void)
 	    "totp_1", &err), ==, 0);
 	{
 		g_autoptr(GPtrArray) keep = NULL;
-		j = get_job(st, a, &keep);
+		j = testutil_store_job(st, a, &keep);
 		g_assert_cmpint(j->state, ==, JOB_DELIVERED);
 		g_assert_cmpuint(j->attempts, ==, 3);
 		g_assert_cmpint(j->last_status, ==, 200);
@@ -914,7 +897,7 @@ test_outcomes(void)
 	g_assert_cmpint(store_job_failed(st, b, T0 + 2, 403, utf->str, &err), ==, 0);
 	{
 		g_autoptr(GPtrArray) keep = NULL;
-		j = get_job(st, b, &keep);
+		j = testutil_store_job(st, b, &keep);
 		g_assert_cmpint(j->state, ==, JOB_FAILED);
 		g_assert_cmpuint(j->attempts, ==, 1);
 		g_assert_cmpint(j->last_status, ==, 403);
@@ -926,7 +909,7 @@ test_outcomes(void)
 	g_assert_cmpint(store_job_failed(st, c, T0 + 2, 400, "bad \xff\xfe reply", &err), ==, 0);
 	{
 		g_autoptr(GPtrArray) keep = NULL;
-		j = get_job(st, c, &keep);
+		j = testutil_store_job(st, c, &keep);
 		g_assert_true(g_utf8_validate(j->last_reply, -1, NULL));
 		g_assert_true(g_str_has_prefix(j->last_reply, "bad "));
 		g_assert_true(g_str_has_suffix(j->last_reply, " reply"));
@@ -1016,7 +999,7 @@ test_list_requeue_drop(void)
 	g_assert_cmpint(store_requeue(st, ids[1], T0 + 5000, 600, &err), ==, 1);
 	{
 		g_autoptr(GPtrArray) keep = NULL;
-		struct job *j = get_job(st, ids[0], &keep);
+		struct job *j = testutil_store_job(st, ids[0], &keep);
 		g_assert_cmpint(j->state, ==, JOB_PENDING);
 		g_assert_cmpint(j->next_attempt, ==, T0 + 5000);
 		g_assert_cmpint(j->expires, ==, T0 + 5600);
@@ -1516,7 +1499,7 @@ static enum job_state
 state_of(struct store *st, gint64 id)
 {
 	g_autoptr(GPtrArray) keep = NULL;
-	struct job *j = get_job(st, id, &keep);
+	struct job *j = testutil_store_job(st, id, &keep);
 
 	g_assert_nonnull(j);
 	return j->state;
@@ -1750,7 +1733,7 @@ test_migrate_v1(void)
 	g_assert_cmpint(state_of(st, 1), ==, JOB_SUPERSEDED);
 	g_assert_cmpint(state_of(st, 2), ==, JOB_PENDING);
 	g_assert_cmpint(state_of(st, 3), ==, JOB_PENDING);
-	j = get_job(st, 4, &keep);
+	j = testutil_store_job(st, 4, &keep);
 	g_assert_nonnull(j);
 	g_assert_cmpint(j->state, ==, JOB_DELIVERED);
 	g_assert_cmpstr(j->identifier, ==, "u@x");

@@ -63,29 +63,11 @@ commit_ok(struct store *st, struct job_in j)
 	return j.id;
 }
 
-/* The job with id read back through a list (asserts it is there). */
-static struct job *
-get(struct store *st, gint64 id, GPtrArray **keep)
-{
-	g_autoptr(GError) err = NULL;
-
-	*keep = g_ptr_array_new_with_free_func(job_free);
-	g_assert_cmpint(store_list(st, 1000, *keep, &err), ==, 0);
-	g_assert_no_error(err);
-	for (guint i = 0; i < (*keep)->len; i++) {
-		struct job *j = (*keep)->pdata[i];
-
-		if (j->id == id)
-			return j;
-	}
-	return NULL;
-}
-
 static enum job_state
 state(struct store *st, gint64 id, guint *attempts)
 {
 	g_autoptr(GPtrArray) keep = NULL;
-	struct job *j = get(st, id, &keep);
+	struct job *j = testutil_store_job(st, id, &keep);
 
 	g_assert_nonnull(j);
 	if (attempts != NULL)
@@ -98,7 +80,7 @@ n_jobs(struct store *st)
 {
 	g_autoptr(GPtrArray) keep = NULL;
 
-	(void)get(st, 0, &keep);
+	(void)testutil_store_job(st, 0, &keep);
 	return keep->len;
 }
 
@@ -137,12 +119,12 @@ fx_clear(struct fx *f)
 
 	store_close(&f->st);
 	g_assert_cmpint(store_open(f->path, &st, &err), ==, 0);
-	g_assert_nonnull(get(st, f->a, &keep));
+	g_assert_nonnull(testutil_store_job(st, f->a, &keep));
 	g_clear_pointer(&keep, g_ptr_array_unref);
-	g_assert_nonnull(get(st, f->b, &keep));
+	g_assert_nonnull(testutil_store_job(st, f->b, &keep));
 	g_clear_pointer(&keep, g_ptr_array_unref);
 	if (f->stale != 0)
-		g_assert_nonnull(get(st, f->stale, &keep));
+		g_assert_nonnull(testutil_store_job(st, f->stale, &keep));
 	store_close(&st);
 	testutil_tmpdir_free(&f->dir);
 	g_free(f->path);
@@ -240,7 +222,7 @@ static void
 done_delivered(struct fx *f)
 {
 	g_autoptr(GPtrArray) keep = NULL;
-	struct job *j = get(f->st, f->a, &keep);
+	struct job *j = testutil_store_job(f->st, f->a, &keep);
 
 	g_assert_cmpint(j->state, ==, JOB_DELIVERED);
 	g_assert_cmpuint(j->attempts, ==, 1);
@@ -257,7 +239,7 @@ static void
 done_retry(struct fx *f)
 {
 	g_autoptr(GPtrArray) keep = NULL;
-	struct job *j = get(f->st, f->a, &keep);
+	struct job *j = testutil_store_job(f->st, f->a, &keep);
 
 	g_assert_cmpint(j->state, ==, JOB_PENDING);
 	g_assert_cmpuint(j->attempts, ==, 1);
@@ -347,7 +329,7 @@ done_prune(struct fx *f)
 {
 	g_autoptr(GPtrArray) keep = NULL;
 
-	g_assert_null(get(f->st, f->old, &keep));
+	g_assert_null(testutil_store_job(f->st, f->old, &keep));
 	g_assert_cmpuint(keep->len, ==, 2);     /* a and b */
 }
 
@@ -391,7 +373,7 @@ done_drop(struct fx *f)
 {
 	g_autoptr(GPtrArray) keep = NULL;
 
-	g_assert_null(get(f->st, f->old, &keep));
+	g_assert_null(testutil_store_job(f->st, f->old, &keep));
 }
 
 /* The claim of one job (deliver's own push, a listener's). */
@@ -821,7 +803,7 @@ test_migrate_fault(gconstpointer data)
 
 	g_assert_cmpint(store_open(path, &st, &err), ==, 0);
 	g_assert_no_error(err);
-	j = get(st, 7, &keep);
+	j = testutil_store_job(st, 7, &keep);
 	g_assert_nonnull(j);
 	g_assert_cmpstr(j->identifier, ==, "bot@x");
 	g_assert_cmpint(j->state, ==, JOB_PENDING);
@@ -927,7 +909,7 @@ test_open_sweep(gconstpointer data)
 		g_clear_error(&err);
 		g_assert_cmpint(store_open(path, &st, &err), ==, 0);
 		g_assert_no_error(err);
-		g_assert_nonnull(get(st, c->v1 ? 7 : 1, &keep));
+		g_assert_nonnull(testutil_store_job(st, c->v1 ? 7 : 1, &keep));
 		store_close(&st);
 	}
 }
@@ -1174,7 +1156,7 @@ test_reply_bound(gconstpointer data)
 
 	fx_init(&f, TRUE, FALSE);
 	g_assert_cmpint(store_job_failed(f.st, f.a, T0, 400, reply, &err), ==, 0);
-	j = get(f.st, f.a, &keep);
+	j = testutil_store_job(f.st, f.a, &keep);
 	g_assert_cmpuint(strlen(j->last_reply), ==, c->kept);
 	g_assert_true(g_utf8_validate(j->last_reply, -1, NULL));
 	g_assert_true(strncmp(j->last_reply, reply, MIN(c->ascii, c->kept)) == 0);

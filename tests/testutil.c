@@ -11,6 +11,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include "store.h"
 #include "testutil.h"
 
 void
@@ -182,4 +183,23 @@ testutil_log_clear(void)
 	if (log_text != NULL)
 		g_string_truncate(log_text, 0);
 	g_mutex_unlock(&log_lock);
+}
+
+/* ---- the store ---- */
+
+struct job *
+testutil_store_job(struct store *st, gint64 id, GPtrArray **keep)
+{
+	g_autoptr(GError) err = NULL;
+
+	*keep = g_ptr_array_new_with_free_func(job_free);
+	g_assert_cmpint(store_list(st, 100000, *keep, &err), ==, 0);
+	g_assert_no_error(err);
+	for (guint i = 0; i < (*keep)->len; i++) {
+		struct job *j = (*keep)->pdata[i];
+
+		if (j->id == id)
+			return j;
+	}
+	return NULL;
 }

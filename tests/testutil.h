@@ -44,6 +44,12 @@ char *testutil_log_text(void);
 guint testutil_log_count(const char *needle);
 void testutil_log_clear(void);
 
+/* The job with id, read back through store_list() into *keep (which
+ * the caller frees); NULL when absent. */
+struct store;
+struct job;
+struct job *testutil_store_job(struct store *st, gint64 id, GPtrArray **keep);
+
 /* Names row i of a table: the part of the test path after the prefix
  * (returns a new string). */
 typedef char *(*testutil_row_name)(gsize i, gconstpointer row);
